@@ -89,8 +89,18 @@ class ServerError(RetryableError):
 class RateLimitedError(RetryableError):
     """The API answered 429 (APIGW.0308). `retry_after` is in seconds when the server said so."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, body: str = "", **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        body: str = "",
+        endpoint: str | None = None,
+        status: int | None = None,
+        error_code: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status=status, error_code=error_code, hint=hint)
         self.retry_after = retry_after
         self.body = body
 

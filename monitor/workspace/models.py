@@ -34,7 +34,7 @@ _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
 
 
 def resolve_time_zone(name: str | None) -> tzinfo:
-    """An IANA name ("Asia/Shanghai"), an offset ("UTC+08:00", "GMT-5", "+0530") or UTC when absent/unknown."""
+    """An IANA name ("Asia/Shanghai"), an offset ("UTC+08:00", "GMT-5", "+0530") else UTC."""
     if not name:
         return UTC
     text = name.strip()
@@ -117,7 +117,7 @@ class TaskDetail(_ApiModel):
     """`GET /v2/{project_id}/scheduled-tasks/{task_id}`: the task's full definition.
 
     Unlike the list entry it carries the schedule and targets, but no `last_status` or `enable` (the SDK's
-    ShowScheduledTasksResponse has neither); those stay reachable through `extra_fields` if the API sends them.
+    ShowScheduledTasksResponse has neither); any the API sends stay in `extra_fields`.
     """
 
     id: StrictStr = Field(min_length=1)

@@ -75,7 +75,14 @@ def canonical_request(
     header_block = "".join(f"{name}:{values[name]}\n" for name in signed)
     body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256
     text = "\n".join(
-        [method.upper(), canonical_uri(path), canonical_query(params), header_block, ";".join(signed), body_hash]
+        [
+            method.upper(),
+            canonical_uri(path),
+            canonical_query(params),
+            header_block,
+            ";".join(signed),
+            body_hash,
+        ]
     )
     return text, signed
 

@@ -1,0 +1,211 @@
+"""Settings: the YAML config file plus the environment, validated with pydantic.
+
+The file holds no secrets; credentials come only from the environment, under the official SDK's names
+(`HUAWEICLOUD_SDK_AK`, ...) and bolt's (`SLACK_BOT_TOKEN`, ...). A few non-secret settings may also come from
+the environment so that `workspace-monitor tasks` works with no file at all: `WORKSPACE_REGION`,
+`WORKSPACE_ENDPOINT`, `HUAWEICLOUD_SDK_PROJECT_ID`, `HUAWEICLOUD_SDK_IAM_ENDPOINT`.
+
+Problems are reported as `file:line: problem` lines, all at once, in a `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from monitor.yamlfile import YamlError, parse_yaml
+
+__all__ = [
+    "ConfigError",
+    "Credentials",
+    "Settings",
+    "SlackSettings",
+    "StateSettings",
+    "WorkspaceSettings",
+    "default_config_path",
+    "load_settings",
+    "parse_duration",
+]
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """`"90s"`, `"15m"`, `"1h30m"`, `"2d"`, a number of seconds, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a duration like 30s, 15m, 4h or 1d is expected")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError("a duration like 30s, 15m, 4h or 1d is expected")
+    text = value.strip().lower()
+    if text == "0":
+        return timedelta(0)
+    position, seconds = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if match.start() != position:
+            break
+        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    if position != len(text) or not text:
+        raise ValueError(f"{value!r} is not a duration like 30s, 15m, 4h, 1d or 1h30m")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkspaceSettings(_Section):
+    region: str | None = None
+    endpoint: str | None = None
+    iam_endpoint: str | None = None
+    project_id: str | None = None
+    auth: Literal["auto", "aksk", "iam_password", "token"] = "auto"
+    poll_interval: Duration = timedelta(seconds=60)
+    concurrency: int = Field(default=4, ge=1, le=32)
+    timeout: Duration = timedelta(seconds=10)
+    retry_attempts: int = Field(default=5, ge=1, le=20)
+    #: TLS verification is always on; this names an extra CA bundle (a corporate proxy's) to trust.
+    ca_bundle: str | None = None
+
+
+class StateSettings(_Section):
+    url: str = "sqlite:///var/lib/workspace-monitor/state.db"
+
+
+class SlackSettings(_Section):
+    mode: Literal["socket", "http", "none"] = "socket"
+    default_channel: str | None = None
+    api_url: str = "https://slack.com/api/"
+
+
+class Settings(_Section):
+    workspace: WorkspaceSettings = WorkspaceSettings()
+    state: StateSettings = StateSettings()
+    rules: str = "/etc/workspace-monitor/rules"
+    slack: SlackSettings = SlackSettings()
+    #: Where the settings came from, for messages ("config.yaml" or "(defaults)").
+    source: str = Field(default="(defaults)", exclude=True)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` are `file:line: problem` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Secrets, from the environment only. `repr` never shows them."""
+
+    access_key: str | None = None
+    secret_key: str | None = None
+    security_token: str | None = None
+    iam_username: str | None = None
+    iam_password: str | None = None
+    iam_domain: str | None = None
+    auth_token: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Credentials:
+        def get(name: str) -> str | None:
+            return env.get(name) or None
+
+        return cls(
+            access_key=get("HUAWEICLOUD_SDK_AK"),
+            secret_key=get("HUAWEICLOUD_SDK_SK"),
+            security_token=get("HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+            iam_username=get("HUAWEICLOUD_IAM_USERNAME"),
+            iam_password=get("HUAWEICLOUD_IAM_PASSWORD"),
+            iam_domain=get("HUAWEICLOUD_IAM_DOMAIN"),
+            auth_token=get("HUAWEICLOUD_AUTH_TOKEN"),
+        )
+
+    def __repr__(self) -> str:
+        present = [name for name, value in vars(self).items() if value]
+        return f"Credentials(set={present})"
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    return Path(env.get("WORKSPACE_MONITOR_CONFIG") or "config.yaml")
+
+
+_ENV_OVERRIDES = {
+    "WORKSPACE_REGION": "region",
+    "WORKSPACE_ENDPOINT": "endpoint",
+    "HUAWEICLOUD_SDK_IAM_ENDPOINT": "iam_endpoint",
+}
+
+
+def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `path` (or the default location, which may be absent) and the environment.
+
+    An explicitly named file that does not exist is an error; the default `./config.yaml` may be missing.
+    """
+    env = os.environ if env is None else env
+    explicit = path is not None
+    path = path or default_config_path(env)
+    raw: dict[str, Any] = {}
+    source = "(defaults)"
+    locator = None
+    if path.exists():
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+        try:
+            data, locator = parse_yaml(text, str(path))
+        except YamlError as exc:
+            raise ConfigError([str(exc)]) from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError([f"{path}:1: the config file must be a mapping (workspace:, state:, ...)"])
+        raw = data
+    elif explicit or "WORKSPACE_MONITOR_CONFIG" in env:
+        raise ConfigError([f"{path}: no such config file"])
+
+    workspace = (
+        dict(raw.get("workspace") or {}) if isinstance(raw.get("workspace"), dict) else raw.get("workspace")
+    )
+    if isinstance(workspace, dict):
+        for variable, key in _ENV_OVERRIDES.items():
+            if env.get(variable):
+                workspace[key] = env[variable]
+        if not workspace.get("project_id") and env.get("HUAWEICLOUD_SDK_PROJECT_ID"):
+            workspace["project_id"] = env["HUAWEICLOUD_SDK_PROJECT_ID"]
+        raw = {**raw, "workspace": workspace}
+    try:
+        return Settings.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [
+                part for part in error["loc"] if not isinstance(part, str) or not part.startswith("function")
+            ]
+            where = locator.where(loc) if locator else source
+            dotted = ".".join(str(part) for part in loc)
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown setting"
+            problems.append(f"{where}: {dotted}: {message}")
+        raise ConfigError(problems) from None

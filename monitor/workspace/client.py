@@ -1,0 +1,595 @@
+"""The async client of the Workspace scheduled-task API: paging, retries, and error translation.
+
+Every request goes through `_request`: it waits out a shared throttle window, takes a slot of the
+concurrency bound, lets the `Auth` sign it (again on every retry), sends it, and turns the answer into parsed
+JSON or one of `monitor.workspace.errors`. Retrying lives there and only there (stamina: exponential backoff
+with jitter, bounded in attempts and time; a 429's `Retry-After` replaces the backoff).
+
+Listing is `list_tasks(filters)`: page 0 first (it tells `total_count`), then the remaining pages
+concurrently. A pass is trusted as complete only when every page answered, every page reported the same
+`total_count` and exactly that many distinct tasks came back; otherwise (the list shifted while we paged, or
+`total_count` lies) one more pass is made, and if that one is not consistent either the listing is reported
+incomplete. Callers must never conclude "resolved" from an incomplete listing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+import stamina
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from monitor import __version__
+from monitor.workspace import signer
+from monitor.workspace.auth import Auth, OutgoingRequest
+from monitor.workspace.errors import (
+    AuthError,
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+    RateLimitedError,
+    RequestError,
+    RetryableError,
+    ServerError,
+    TransportError,
+    WorkspaceError,
+)
+from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
+
+__all__ = ["PAGE_LIMIT", "Listing", "RetryPolicy", "TaskFilter", "TaskListing", "WorkspaceClient"]
+
+log = structlog.get_logger(__name__)
+
+PAGE_LIMIT = 50
+RECORDS_LIMIT = 100
+USER_AGENT = f"workspace-monitor/{__version__}"
+
+LIST_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks"
+SHOW_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks/{task_id}"
+RECORDS_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks/{task_id}/records"
+DETAILS_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks/{task_id}/records/{record_id}"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """The list endpoint's filters; None means "not filtered". LIFE_CYCLE tasks need scheduled_type."""
+
+    task_name: str | None = None
+    task_type: str | None = None
+    scheduled_type: str | None = None
+    life_cycle_type: str | None = None
+    last_status: str | None = None
+
+    def params(self) -> list[tuple[str, str]]:
+        return [(name, value) for name, value in vars(self).items() if value is not None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds for retrying retryable failures of one request."""
+
+    attempts: int = 5
+    timeout: float = 60.0
+    wait_initial: float = 0.2
+    wait_max: float = 10.0
+    wait_jitter: float = 1.0
+    #: A server asking for a longer pause than this is obeyed only up to this long.
+    max_retry_after: float = 60.0
+
+
+@dataclass
+class Listing:
+    """A finished listing: the tasks, and whether they are known to be all of them."""
+
+    tasks: list[ScheduledTask]
+    complete: bool
+    total_count: int
+    requests: int
+    problems: list[str] = field(default_factory=list)
+
+
+class TaskListing:
+    """`async for task in listing` yields each distinct task once, as pages arrive.
+
+    After the loop ends, `complete`, `total_count`, `requests` and `problems` describe the listing.
+    """
+
+    def __init__(
+        self,
+        client: WorkspaceClient,
+        filters: TaskFilter,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._filters = filters
+        self._on_progress = on_progress
+        self.complete = False
+        self.total_count = 0
+        self.requests = 0
+        self.problems: list[str] = []
+
+    def __aiter__(self) -> AsyncIterator[ScheduledTask]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ScheduledTask]:
+        seen: set[str] = set()
+        for pass_number in (1, 2):
+            outcome = _PassOutcome()
+            async for task in self._one_pass(outcome, first_pass=pass_number == 1):
+                if task.id not in seen:
+                    seen.add(task.id)
+                    yield task
+            self.total_count = outcome.latest_total
+            if outcome.failed or outcome.consistent:
+                self.complete = outcome.consistent and not outcome.failed
+                return
+            log.info(
+                "poll.listing_inconsistent",
+                filters=self._filters.params(),
+                totals=sorted(outcome.totals),
+                distinct=len(outcome.ids),
+                pass_number=pass_number,
+            )
+        self.problems.append(
+            f"the listing did not hold still: total_count said {sorted(outcome.totals)} but "
+            f"{len(outcome.ids)} distinct tasks came back (the list changed while paging, "
+            "or the API's total_count is wrong)"
+        )
+
+    async def _one_pass(self, outcome: _PassOutcome, *, first_pass: bool) -> AsyncIterator[ScheduledTask]:
+        client = self._client
+        try:
+            first = await client._list_page(self._filters, 0)
+        except WorkspaceError as exc:
+            self.requests += 1
+            if first_pass:
+                raise
+            outcome.fail(self.problems, 0, exc)
+            return
+        self.requests += 1
+        outcome.add_page(first)
+        pages = max(1, -(-first.total_count // PAGE_LIMIT))
+        done = 1
+        if self._on_progress:
+            self._on_progress(done, pages)
+        for task in first.tasks:
+            yield task
+        offsets = range(PAGE_LIMIT, first.total_count, PAGE_LIMIT)
+        pending = [asyncio.ensure_future(self._fetch_offset(offset)) for offset in offsets]
+        try:
+            for next_done in asyncio.as_completed(pending):
+                offset, result = await next_done
+                self.requests += 1
+                done += 1
+                if self._on_progress:
+                    self._on_progress(done, pages)
+                if isinstance(result, WorkspaceError):
+                    outcome.fail(self.problems, offset, result)
+                    continue
+                outcome.add_page(result)
+                for task in result.tasks:
+                    yield task
+        finally:
+            for future in pending:
+                future.cancel()
+
+    async def _fetch_offset(self, offset: int) -> tuple[int, _Page | WorkspaceError]:
+        try:
+            return offset, await self._client._list_page(self._filters, offset)
+        except WorkspaceError as exc:
+            return offset, exc
+
+
+@dataclass
+class _Page:
+    tasks: list[ScheduledTask]
+    total_count: int
+    #: Entries the API sent that could not be read as tasks (logged, and the listing is not complete).
+    rejected: int = 0
+
+
+@dataclass
+class _PassOutcome:
+    totals: set[int] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    latest_total: int = 0
+    failed: bool = False
+
+    def add_page(self, page: _Page) -> None:
+        self.totals.add(page.total_count)
+        self.latest_total = page.total_count
+        self.ids.update(task.id for task in page.tasks)
+        if page.rejected:
+            self.failed = True
+
+    def fail(self, problems: list[str], offset: int, error: WorkspaceError) -> None:
+        self.failed = True
+        problems.append(f"page at offset {offset}: {error}")
+
+    @property
+    def consistent(self) -> bool:
+        return len(self.totals) == 1 and len(self.ids) == self.latest_total
+
+
+class WorkspaceClient:
+    """Talks to one project's Workspace endpoint. Use as `async with`, or call `aclose()`."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        project_id: str,
+        auth: Auth,
+        concurrency: int = 4,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: bool | str = True,
+        closing: Iterable[httpx.AsyncClient] = (),
+    ) -> None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(
+                f"workspace endpoint {endpoint!r} is not an http(s) URL",
+                hint="set workspace.endpoint like https://workspace.cn-north-4.myhuaweicloud.com",
+            )
+        if not project_id:
+            raise ConfigurationError(
+                "no project id", hint="set workspace.project_id or HUAWEICLOUD_SDK_PROJECT_ID"
+            )
+        if concurrency < 1:
+            raise ConfigurationError("workspace.concurrency must be at least 1")
+        self.endpoint = f"{parts.scheme}://{parts.netloc}"
+        self.project_id = project_id
+        self._host = parts.netloc
+        self._base_path = parts.path.rstrip("/")
+        self._auth = auth
+        self._retry = retry or RetryPolicy()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._throttled_until = 0.0
+        # Clients that belong to this one (the IAM token client) and close with it.
+        self._closing = list(closing)
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            transport=transport,
+            verify=verify,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+
+    @property
+    def auth_kind(self) -> str:
+        return self._auth.kind
+
+    async def __aenter__(self) -> WorkspaceClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        for other in self._closing:
+            await other.aclose()
+
+    # -- the API --------------------------------------------------------------------------------------
+
+    def list_tasks(
+        self, filters: TaskFilter | None = None, *, on_progress: Callable[[int, int], None] | None = None
+    ) -> TaskListing:
+        """Every task matching `filters`, across all pages; see `TaskListing`."""
+        return TaskListing(self, filters or TaskFilter(), on_progress)
+
+    async def fetch_tasks(
+        self, filters: TaskFilter | None = None, *, on_progress: Callable[[int, int], None] | None = None
+    ) -> Listing:
+        """`list_tasks` collected into a `Listing`."""
+        listing = self.list_tasks(filters, on_progress=on_progress)
+        tasks = [task async for task in listing]
+        return Listing(tasks, listing.complete, listing.total_count, listing.requests, listing.problems)
+
+    async def fetch_failing(self, base: TaskFilter | None = None) -> Listing:
+        """FAIL and SKIP listings side by side (sharing the concurrency bound), merged."""
+        base = base or TaskFilter()
+        fail, skip = await asyncio.gather(
+            self.fetch_tasks(_with_status(base, "FAIL")), self.fetch_tasks(_with_status(base, "SKIP"))
+        )
+        merged = _merge([fail.tasks, skip.tasks])
+        return Listing(
+            merged,
+            fail.complete and skip.complete,
+            fail.total_count + skip.total_count,
+            fail.requests + skip.requests,
+            fail.problems + skip.problems,
+        )
+
+    async def get_task(self, task_id: str) -> TaskDetail:
+        data = await self._request(SHOW_ENDPOINT, self._path("scheduled-tasks", task_id))
+        return _parse(TaskDetail, data, SHOW_ENDPOINT)
+
+    async def list_records(self, task_id: str, *, limit: int = 10) -> list[ExecutionRecord]:
+        """The task's latest executions, newest first."""
+        params = [("offset", "0"), ("limit", str(min(max(limit, 1), RECORDS_LIMIT)))]
+        data = await self._request(
+            RECORDS_ENDPOINT, self._path("scheduled-tasks", task_id, "records"), params
+        )
+        items = _list_field(data, "tasks_records", RECORDS_ENDPOINT)
+        records = [_parse(ExecutionRecord, item, RECORDS_ENDPOINT) for item in items]
+        # The API sends newest first; sorting (stable, unknown times last) keeps that true if it ever doesn't.
+        return sorted(
+            records, key=lambda r: r.started_at.timestamp() if r.started_at else float("-inf"), reverse=True
+        )
+
+    async def list_record_details(
+        self, task_id: str, record_id: str, *, limit: int = RECORDS_LIMIT
+    ) -> list[RecordDetail]:
+        """Per-desktop outcomes of one execution (the first `limit` desktops)."""
+        params = [("offset", "0"), ("limit", str(min(max(limit, 1), RECORDS_LIMIT)))]
+        path = self._path("scheduled-tasks", task_id, "records", record_id)
+        data = await self._request(DETAILS_ENDPOINT, path, params)
+        items = _list_field(data, "tasks_records_details", DETAILS_ENDPOINT)
+        return [_parse(RecordDetail, item, DETAILS_ENDPOINT) for item in items]
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _path(self, *segments: str) -> str:
+        quoted = "/".join(quote(s, safe="") for s in ("v2", self.project_id, *segments))
+        return f"{self._base_path}/{quoted}"
+
+    async def _list_page(self, filters: TaskFilter, offset: int) -> _Page:
+        params = [("offset", str(offset)), ("limit", str(PAGE_LIMIT)), *filters.params()]
+        started = time.monotonic()
+        data = await self._request(LIST_ENDPOINT, self._path("scheduled-tasks"), params)
+        items = _list_field(data, "scheduled_tasks", LIST_ENDPOINT)
+        total = data.get("total_count")
+        if type(total) is not int or total < 0:
+            raise MalformedResponseError(
+                f"total_count is {total!r}, not a non-negative integer", endpoint=LIST_ENDPOINT
+            )
+        tasks: list[ScheduledTask] = []
+        rejected = 0
+        for index, item in enumerate(items):
+            try:
+                tasks.append(ScheduledTask.model_validate(item))
+            except ValidationError as exc:
+                rejected += 1
+                log.warning(
+                    "poll.task_unreadable",
+                    endpoint=LIST_ENDPOINT,
+                    offset=offset,
+                    index=index,
+                    problem=_first_problem(exc),
+                )
+        log.debug(
+            "poll.page_fetched",
+            offset=offset,
+            count=len(tasks),
+            total_count=total,
+            seconds=round(time.monotonic() - started, 4),
+        )
+        return _Page(tasks, total, rejected)
+
+    async def _request(
+        self, endpoint: str, path: str, params: Iterable[tuple[str, str]] = ()
+    ) -> dict[str, Any]:
+        params = list(params)
+        policy = self._retry
+        async for attempt in stamina.retry_context(
+            on=self._retry_hook,
+            attempts=policy.attempts,
+            timeout=policy.timeout,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+            wait_jitter=policy.wait_jitter,
+        ):
+            with attempt:
+                if attempt.num > 1:
+                    log.info("api.retry", endpoint=endpoint, attempt=attempt.num)
+                return await self._send(endpoint, path, params)
+        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    def _retry_hook(self, exc: Exception) -> bool | float:
+        if isinstance(exc, RateLimitedError):
+            wait = exc.retry_after if exc.retry_after is not None else 1.0
+            return min(wait, self._retry.max_retry_after)
+        return isinstance(exc, RetryableError)
+
+    async def _send(self, endpoint: str, path: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        refreshed = False
+        while True:
+            await self._wait_for_throttle()
+            async with self._slots:
+                response = await self._send_once(endpoint, path, params)
+            if response.status_code == 401 and _error_code(response) == "APIGW.0307" and not refreshed:
+                refreshed = True
+                if await self._auth.refresh():
+                    log.info("api.token_refreshed", endpoint=endpoint)
+                    continue
+            return self._interpret(endpoint, response)
+
+    async def _wait_for_throttle(self) -> None:
+        # A 429 pauses every request of this client, not just the one that got it: that is what
+        # "politely" means to a rate limiter that counts per API.
+        delay = self._throttled_until - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _send_once(self, endpoint: str, path: str, params: list[tuple[str, str]]) -> httpx.Response:
+        request = OutgoingRequest(
+            method="GET",
+            host=self._host,
+            path=path,
+            params=params,
+            headers={"Host": self._host, "Content-Type": "application/json", "User-Agent": USER_AGENT},
+        )
+        await self._auth.apply(request)
+        query = signer.canonical_query(params)
+        url = f"{self.endpoint}{path}" + (f"?{query}" if query else "")
+        try:
+            return await self._http.request("GET", url, headers=request.headers)
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"timed out ({type(exc).__name__})", endpoint=endpoint) from None
+        except httpx.TransportError as exc:
+            raise TransportError(
+                f"cannot reach {self._host}: {type(exc).__name__} {_short(str(exc))}",
+                endpoint=endpoint,
+                hint="check workspace.region / workspace.endpoint and the network",
+            ) from None
+
+    def _interpret(self, endpoint: str, response: httpx.Response) -> dict[str, Any]:
+        status = response.status_code
+        code = _error_code(response)
+        message = _error_message(response)
+        if status == 429:
+            retry_after = _retry_after(response)
+            if retry_after is not None:
+                self._throttled_until = max(self._throttled_until, time.monotonic() + retry_after)
+            raise RateLimitedError(
+                message or "throttled",
+                endpoint=endpoint,
+                status=status,
+                error_code=code,
+                retry_after=retry_after,
+                body=response.text[:2000],
+            )
+        if status >= 500:
+            raise ServerError(
+                message or _describe_body(response), endpoint=endpoint, status=status, error_code=code
+            )
+        if status in (401, 403):
+            raise AuthError(
+                message or "authentication rejected",
+                endpoint=endpoint,
+                status=status,
+                error_code=code,
+                hint=self._auth.rejected_hint(),
+            )
+        if status == 404:
+            if code is None:
+                raise NotFoundError(
+                    "no such resource, and the answer is not the Workspace API's",
+                    endpoint=endpoint,
+                    status=status,
+                    hint="is workspace.endpoint a Workspace endpoint (https://workspace.REGION.myhuaweicloud.com)?",
+                )
+            raise NotFoundError(message or "not found", endpoint=endpoint, status=status, error_code=code)
+        if status >= 400:
+            raise RequestError(
+                message or _describe_body(response), endpoint=endpoint, status=status, error_code=code
+            )
+        if status != 200:
+            raise MalformedResponseError(
+                f"unexpected HTTP {status}",
+                endpoint=endpoint,
+                status=status,
+                hint="is workspace.endpoint a Workspace endpoint?",
+            )
+        return _json_object(response, endpoint)
+
+
+def _with_status(base: TaskFilter, status: str) -> TaskFilter:
+    return TaskFilter(**{**vars(base), "last_status": status})
+
+
+def _merge(groups: Iterable[list[ScheduledTask]]) -> list[ScheduledTask]:
+    merged: dict[str, ScheduledTask] = {}
+    for group in groups:
+        for task in group:
+            merged.setdefault(task.id, task)
+    return list(merged.values())
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _describe_body(response: httpx.Response) -> str:
+    content_type = response.headers.get("Content-Type", "")
+    if "html" in content_type or response.text.lstrip().lower().startswith(("<!doctype", "<html")):
+        return "answered with an HTML page instead of JSON"
+    return _short(response.text.strip()) or "empty answer"
+
+
+def _error_body(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    if response.status_code < 400:
+        return None
+    body = _error_body(response)
+    code = body.get("error_code") if body else None
+    return code if isinstance(code, str) else None
+
+
+def _error_message(response: httpx.Response) -> str | None:
+    if response.status_code < 400:
+        return None
+    body = _error_body(response)
+    message = body.get("error_msg") if body else None
+    return _short(message) if isinstance(message, str) else None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _json_object(response: httpx.Response, endpoint: str) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        raise MalformedResponseError(
+            f"the answer is not JSON: {_describe_body(response)}",
+            endpoint=endpoint,
+            status=response.status_code,
+            hint="is workspace.endpoint a Workspace endpoint, and no proxy in between?",
+        ) from None
+    if not isinstance(data, dict):
+        raise MalformedResponseError(
+            f"expected a JSON object, got {type(data).__name__}",
+            endpoint=endpoint,
+            status=response.status_code,
+        )
+    return data
+
+
+def _list_field(data: dict[str, Any], name: str, endpoint: str) -> list[Any]:
+    value = data.get(name)
+    if not isinstance(value, list):
+        found = "missing" if value is None else f"a {type(value).__name__}"
+        raise MalformedResponseError(f"{name} is {found}, not a list", endpoint=endpoint)
+    return value
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"{where}: {error['msg']}"
+
+
+def _parse(model: type[ModelT], data: Any, endpoint: str) -> ModelT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"unexpected answer ({_first_problem(exc)})", endpoint=endpoint
+        ) from None

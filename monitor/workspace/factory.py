@@ -1,0 +1,116 @@
+"""Builds a `WorkspaceClient` from settings and credentials: the endpoint, and which auth scheme to use.
+
+Auth is chosen by `workspace.auth`; with `auto` (the default) the first scheme whose credentials are present
+wins, in this order: AK/SK (temporary when `HUAWEICLOUD_SDK_SECURITY_TOKEN` is set), IAM password, static
+token. No credentials at all is a `ConfigurationError` that lists what to set.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from monitor.config import Credentials, WorkspaceSettings
+from monitor.workspace.auth import AkSkAuth, Auth, IamPasswordAuth, StaticTokenAuth
+from monitor.workspace.client import RetryPolicy, WorkspaceClient
+from monitor.workspace.errors import ConfigurationError
+
+__all__ = ["KNOWN_REGIONS", "build_auth", "build_client", "workspace_endpoint"]
+
+#: Regions where the official SDK (huaweicloudsdkworkspace 3.1.219) knows a Workspace endpoint.
+KNOWN_REGIONS = frozenset(
+    {
+        "af-north-1", "af-south-1", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "cn-east-3",
+        "cn-east-5", "cn-north-4", "cn-north-9", "cn-north-11", "cn-south-1", "cn-southwest-2",
+        "eu-west-101", "la-north-2", "la-south-2", "me-east-1", "sa-brazil-1", "tr-west-1",
+    }
+)  # fmt: skip
+
+
+def workspace_endpoint(settings: WorkspaceSettings) -> str:
+    if settings.endpoint:
+        return settings.endpoint
+    if not settings.region:
+        raise ConfigurationError(
+            "no Workspace endpoint",
+            hint="set workspace.region (e.g. cn-north-4) or workspace.endpoint, or WORKSPACE_REGION",
+        )
+    if settings.region not in KNOWN_REGIONS:
+        raise ConfigurationError(
+            f"unknown region {settings.region!r}",
+            hint=f"Workspace is offered in {', '.join(sorted(KNOWN_REGIONS))}; "
+            "for another endpoint set workspace.endpoint",
+        )
+    return f"https://workspace.{settings.region}.myhuaweicloud.com"
+
+
+def _iam_endpoint(settings: WorkspaceSettings) -> str:
+    if settings.iam_endpoint:
+        return settings.iam_endpoint
+    if settings.region:
+        return f"https://iam.{settings.region}.myhuaweicloud.com"
+    raise ConfigurationError(
+        "IAM password auth needs an IAM endpoint",
+        hint="set workspace.region or workspace.iam_endpoint (HUAWEICLOUD_SDK_IAM_ENDPOINT)",
+    )
+
+
+def build_auth(settings: WorkspaceSettings, credentials: Credentials, http: httpx.AsyncClient) -> Auth:
+    mode = settings.auth
+    if mode == "auto":
+        if credentials.access_key or credentials.secret_key:
+            mode = "aksk"
+        elif credentials.iam_username or credentials.iam_password:
+            mode = "iam_password"
+        elif credentials.auth_token:
+            mode = "token"
+        else:
+            raise ConfigurationError(
+                "no Huawei Cloud credentials in the environment",
+                hint="set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (plus HUAWEICLOUD_SDK_SECURITY_TOKEN for "
+                "temporary keys), or HUAWEICLOUD_IAM_USERNAME/PASSWORD/DOMAIN, or HUAWEICLOUD_AUTH_TOKEN",
+            )
+    if mode == "aksk":
+        return AkSkAuth(
+            credentials.access_key or "",
+            credentials.secret_key or "",
+            project_id=settings.project_id,
+            security_token=credentials.security_token,
+        )
+    if mode == "iam_password":
+        return IamPasswordAuth(
+            iam_endpoint=_iam_endpoint(settings),
+            username=credentials.iam_username or "",
+            password=credentials.iam_password or "",
+            domain=credentials.iam_domain or "",
+            project_id=settings.project_id or "",
+            http=http,
+        )
+    return StaticTokenAuth(credentials.auth_token or "")
+
+
+def build_client(
+    settings: WorkspaceSettings,
+    credentials: Credentials,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> WorkspaceClient:
+    """A client for the configured project; the IAM token request shares its TLS settings."""
+    endpoint = workspace_endpoint(settings)
+    if not settings.project_id:
+        raise ConfigurationError(
+            "no project id", hint="set workspace.project_id or HUAWEICLOUD_SDK_PROJECT_ID"
+        )
+    verify: bool | str = settings.ca_bundle or True
+    iam_http = httpx.AsyncClient(timeout=settings.timeout.total_seconds(), transport=transport, verify=verify)
+    auth = build_auth(settings, credentials, iam_http)
+    return WorkspaceClient(
+        endpoint=endpoint,
+        project_id=settings.project_id,
+        auth=auth,
+        concurrency=settings.concurrency,
+        timeout=settings.timeout.total_seconds(),
+        retry=RetryPolicy(attempts=settings.retry_attempts),
+        transport=transport,
+        verify=verify,
+        closing=[iam_http],
+    )
