@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -297,19 +297,44 @@ class WorkspaceClient:
         tasks = [task async for task in listing]
         return Listing(tasks, listing.complete, listing.total_count, listing.requests, listing.problems)
 
-    async def fetch_failing(self, base: TaskFilter | None = None) -> Listing:
-        """FAIL and SKIP listings side by side (sharing the concurrency bound), merged."""
-        base = base or TaskFilter()
-        fail, skip = await asyncio.gather(
-            self.fetch_tasks(_with_status(base, "FAIL")), self.fetch_tasks(_with_status(base, "SKIP"))
+    async def fetch_many(
+        self,
+        filters: Sequence[TaskFilter],
+        *,
+        on_progress: Callable[[int, int, int], None] | None = None,
+    ) -> Listing:
+        """Several listings side by side (sharing the concurrency bound), merged by task id.
+
+        `on_progress(index, pages_done, pages)` reports each listing's paging by its index in `filters`.
+        """
+
+        def progress_of(index: int) -> Callable[[int, int], None] | None:
+            if on_progress is None:
+                return None
+            return lambda done, pages: on_progress(index, done, pages)
+
+        listings = await asyncio.gather(
+            *(self.fetch_tasks(f, on_progress=progress_of(i)) for i, f in enumerate(filters))
         )
-        merged = _merge([fail.tasks, skip.tasks])
         return Listing(
-            merged,
-            fail.complete and skip.complete,
-            fail.total_count + skip.total_count,
-            fail.requests + skip.requests,
-            fail.problems + skip.problems,
+            _merge(listing.tasks for listing in listings),
+            all(listing.complete for listing in listings),
+            sum(listing.total_count for listing in listings),
+            sum(listing.requests for listing in listings),
+            [problem for listing in listings for problem in listing.problems],
+        )
+
+    async def fetch_failing(self, base: TaskFilter | None = None) -> Listing:
+        """Every FAIL and SKIP task. Triggered (LIFE_CYCLE) tasks are listed only when asked for by name, so
+        unless `base` fixes a scheduled type they get listings of their own, all running side by side."""
+        base = base or TaskFilter()
+        schedules = [base.scheduled_type] if base.scheduled_type else [None, "LIFE_CYCLE"]
+        return await self.fetch_many(
+            [
+                replace(base, last_status=status, scheduled_type=schedule)
+                for status in ("FAIL", "SKIP")
+                for schedule in schedules
+            ]
         )
 
     async def get_task(self, task_id: str) -> TaskDetail:
@@ -494,10 +519,6 @@ class WorkspaceClient:
                 hint="is workspace.endpoint a Workspace endpoint?",
             )
         return _json_object(response, endpoint)
-
-
-def _with_status(base: TaskFilter, status: str) -> TaskFilter:
-    return TaskFilter(**{**vars(base), "last_status": status})
 
 
 def _merge(groups: Iterable[list[ScheduledTask]]) -> list[ScheduledTask]:

@@ -20,6 +20,8 @@ from huaweicloudsdkworkspace.v2 import (
     ListScheduledTasksRecordsRequest,
     ListScheduledTasksRequest,
     ShowScheduledTasksRequest,
+)
+from huaweicloudsdkworkspace.v2 import (
     WorkspaceClient as SdkWorkspaceClient,
 )
 
@@ -83,7 +85,11 @@ SIGNING_CASES = [
         id="slash tilde plus ampersand percent in a value",
     ),
     pytest.param(
-        "/v2/p/scheduled-tasks", [("task_name", ""), ("offset", "0"), ("limit", "0")], {}, b"", id="empty value"
+        "/v2/p/scheduled-tasks",
+        [("task_name", ""), ("offset", "0"), ("limit", "0")],
+        {},
+        b"",
+        id="empty value",
     ),
     pytest.param(
         "/v2/p/scheduled-tasks",
@@ -121,7 +127,9 @@ def test_signature_matches_official_sdk(
 
 async def test_temporary_credentials_sign_the_security_token_like_the_sdk() -> None:
     token = "temporary-token/with+chars=="
-    auth = AkSkAuth(AK, SK, project_id=PROJECT, security_token=token, clock=lambda: datetime(2026, 11, 29, 5, 15))
+    auth = AkSkAuth(
+        AK, SK, project_id=PROJECT, security_token=token, clock=lambda: datetime(2026, 11, 29, 5, 15)
+    )
     request = OutgoingRequest("GET", HOST, "/v2/p/scheduled-tasks", [("offset", "0")], dict(BASE_HEADERS))
     await auth.apply(request)
     assert request.headers["X-Security-Token"] == token
@@ -221,8 +229,16 @@ async def test_client_sends_what_the_sdk_sends(sdk_request: Any, builder: str, c
 
     def answer(request: httpx.Request) -> httpx.Response:
         captured.append(request)
-        return httpx.Response(200, json={"scheduled_tasks": [], "total_count": 0, "id": "x",
-                                         "tasks_records": [], "tasks_records_details": []})
+        return httpx.Response(
+            200,
+            json={
+                "scheduled_tasks": [],
+                "total_count": 0,
+                "id": "x",
+                "tasks_records": [],
+                "tasks_records_details": [],
+            },
+        )
 
     fixed = datetime(2026, 11, 29, 5, 15, tzinfo=UTC)
     auth = AkSkAuth(AK, SK, project_id=PROJECT, clock=lambda: fixed)

@@ -1,0 +1,191 @@
+"""The `workspace-monitor` command line: parses arguments and hands each command to the module that does it.
+
+Exit codes: 0 success; 1 the command ran but the outcome is not trustworthy or the API failed (an
+incomplete listing, an API error); 2 the command cannot run as configured (bad config, missing credentials,
+usage). Errors are one line on stderr saying what is wrong and what to do - never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from monitor import __version__
+from monitor.config import ConfigError, Credentials, load_settings
+from monitor.logs import configure_logging, register_secret
+from monitor.tasklist import task_table, tasks_json
+from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
+from monitor.workspace.errors import ConfigurationError, WorkspaceError
+from monitor.workspace.factory import build_client
+
+__all__ = ["main"]
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+STATUSES = ("FAIL", "SKIP", "SUCCESS")
+TASK_TYPES = ("START", "STOP", "REBOOT", "HIBERNATE", "REBUILD", "EXECUTE_SCRIPT", "CREATE_SNAPSHOT")
+SCHEDULES = ("FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE")
+#: Progress is shown when a terminal waits for more pages than this.
+PROGRESS_AFTER_PAGES = 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workspace-monitor",
+        description="Alerting daemon and Slack chatops bot for Huawei Cloud Workspace scheduled tasks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: $WORKSPACE_MONITOR_CONFIG or ./config.yaml)",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    tasks = commands.add_parser("tasks", help="list scheduled tasks from the Workspace API")
+    tasks.add_argument(
+        "--status",
+        type=str.upper,
+        choices=(*STATUSES, "ANY"),
+        default="ANY",
+        help="last execution status (default: any)",
+    )
+    tasks.add_argument("--type", dest="task_type", type=str.upper, choices=TASK_TYPES, help="task type")
+    tasks.add_argument(
+        "--schedule",
+        type=str.upper,
+        choices=SCHEDULES,
+        help="scheduled type (default: all, triggered LIFE_CYCLE tasks included)",
+    )
+    tasks.add_argument("--name", help="task name to look for")
+    tasks.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    from monitor.sim import cli as sim_cli
+
+    simulate = commands.add_parser("simulate", help="run the Workspace API simulator on loopback")
+    sim_cli.add_arguments(simulate)
+
+    commands.add_parser("demo", help="the scripted end-to-end demo behind `make demo`")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: "warning", 1: "info"}.get(args.verbose, "debug")
+    configure_logging(level)
+    try:
+        if args.command == "tasks":
+            return asyncio.run(_tasks(args))
+        if args.command == "simulate":
+            configure_logging("info" if args.verbose == 0 else level)
+            from monitor.sim import cli as sim_cli
+
+            return sim_cli.run(args)
+        if args.command == "demo":
+            from monitor import demo
+
+            return demo.run()
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse already refused it
+    return EXIT_CONFIG  # pragma: no cover
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"workspace-monitor: {message}", file=sys.stderr)
+    return code
+
+
+def _filters(args: argparse.Namespace) -> list[TaskFilter]:
+    statuses = [args.status] if args.status != "ANY" else [None]
+    schedules = [args.schedule] if args.schedule else [None, "LIFE_CYCLE"]
+    return [
+        TaskFilter(task_name=args.name, task_type=args.task_type, scheduled_type=schedule, last_status=status)
+        for status in statuses
+        for schedule in schedules
+    ]
+
+
+async def _tasks(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+        credentials = Credentials.from_env(os.environ)
+        register_secret(
+            credentials.secret_key,
+            credentials.security_token,
+            credentials.iam_password,
+            credentials.auth_token,
+        )
+        client = build_client(settings.workspace, credentials)
+    except ConfigError as exc:
+        return _fail("bad configuration:\n" + "\n".join(exc.problems), EXIT_CONFIG)
+    except ConfigurationError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+
+    err = Console(stderr=True)
+    show_progress = err.is_terminal and not args.json
+    async with client:
+        try:
+            listing = await _list_with_progress(client, _filters(args), err, show_progress)
+        except ConfigurationError as exc:
+            return _fail(str(exc), EXIT_CONFIG)
+        except WorkspaceError as exc:
+            return _fail(str(exc), EXIT_FAILED)
+
+    tasks = sorted(listing.tasks, key=lambda t: ((t.task_name or "").lower(), t.id))
+    if args.json:
+        print(tasks_json(tasks))
+    else:
+        out = Console()
+        out.print(task_table(tasks, title=f"{len(tasks)} scheduled tasks"))
+    if not listing.complete:
+        return _fail(
+            "the listing is incomplete: "
+            + "; ".join(listing.problems or ["some pages failed"])
+            + ". Run again; if it persists, check the API's health.",
+            EXIT_FAILED,
+        )
+    return EXIT_OK
+
+
+async def _list_with_progress(
+    client: WorkspaceClient, filters: list[TaskFilter], err: Console, show: bool
+) -> Listing:
+    if not show:
+        return await client.fetch_many(filters)
+    with Progress(
+        TextColumn("listing tasks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("pages", total=None, visible=False)
+        totals: dict[int, tuple[int, int]] = {}
+
+        def on_progress(key: int, done: int, pages: int) -> None:
+            totals[key] = (done, pages)
+            all_done = sum(d for d, _ in totals.values())
+            all_pages = sum(p for _, p in totals.values())
+            progress.update(
+                bar, completed=all_done, total=all_pages, visible=all_pages > PROGRESS_AFTER_PAGES
+            )
+
+        return await client.fetch_many(filters, on_progress=on_progress)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

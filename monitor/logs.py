@@ -1,0 +1,87 @@
+"""Logging setup: structlog with dotted event names, JSON lines off a terminal, and secrets redacted.
+
+Redaction has two layers: fields whose *name* says secret (`sk`, `password`, `token`, `authorization`, ...)
+are masked whatever they hold, and any *value* registered with `register_secret` is masked wherever it appears
+inside a string (a URL, an exception message). Both run on every event before rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+__all__ = ["configure_logging", "redact_secrets", "register_secret", "registered_secrets"]
+
+MASK = "***"
+_SECRET_NAME = re.compile(
+    r"(^|_)(sk|secret|secret_key|password|passwd|token|auth_token|security_token|authorization|"
+    r"signing_secret|api_key|x-auth-token|x-security-token|x-subject-token)$",
+    re.IGNORECASE,
+)
+_secret_values: set[str] = set()
+
+
+def register_secret(*values: str | None) -> None:
+    """Mask these exact values in every later log line (short values are ignored: too many false hits)."""
+    _secret_values.update(v for v in values if v and len(v) >= 6)
+
+
+def registered_secrets() -> frozenset[str]:
+    return frozenset(_secret_values)
+
+
+def _scrub(value: Any, secrets: Iterable[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {k: MASK if _SECRET_NAME.search(str(k)) else _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v, secrets) for v in value)
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: mask secret-named fields and registered secret values."""
+    secrets = sorted(_secret_values, key=len, reverse=True)
+    for key, value in list(event_dict.items()):
+        if _SECRET_NAME.search(key):
+            event_dict[key] = MASK
+        else:
+            event_dict[key] = _scrub(value, secrets)
+    return event_dict
+
+
+def configure_logging(level: str = "info", *, json: bool | None = None, stream: TextIO | None = None) -> None:
+    """Route structlog (and stdlib logging) to `stream` (stderr): JSON when not a terminal, unless told."""
+    stream = stream or sys.stderr
+    as_json = not stream.isatty() if json is None else json
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    numeric = logging.getLevelName(level.upper())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=stream, force=True)

@@ -1,0 +1,53 @@
+"""Rendering a task listing for people (a table) and for scripts (JSON): pure functions of the tasks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from monitor.workspace.models import ScheduledTask
+
+__all__ = ["STATUS_STYLE", "task_table", "tasks_json"]
+
+STATUS_STYLE = {"FAIL": "bold red", "SKIP": "yellow", "SUCCESS": "green"}
+
+
+def _schedule(task: ScheduledTask) -> str:
+    if task.scheduled_type == "LIFE_CYCLE" and task.life_cycle_type:
+        return f"LIFE_CYCLE ({task.life_cycle_type})"
+    return task.scheduled_type or "-"
+
+
+def _next_run(task: ScheduledTask) -> str:
+    if not task.next_execution_time:
+        return "-"
+    return f"{task.next_execution_time} {task.time_zone or ''}".strip()
+
+
+def task_table(tasks: Sequence[ScheduledTask], *, title: str | None = None) -> Table:
+    """A table with one row per task; names are shown as text, never interpreted as markup."""
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in ("ID", "Name", "Type", "Schedule", "Last status", "Next run", "Enabled"):
+        table.add_column(column, overflow="fold")
+    for task in tasks:
+        status = task.last_status or "-"
+        table.add_row(
+            Text(task.id),
+            Text(task.task_name or "-"),
+            Text(task.task_type or "-"),
+            Text(_schedule(task)),
+            Text(status, style=STATUS_STYLE.get(status, "")),
+            Text(_next_run(task)),
+            Text({True: "yes", False: "no", None: "-"}[task.enable]),
+        )
+    return table
+
+
+def tasks_json(tasks: Sequence[ScheduledTask]) -> str:
+    """A JSON array of the tasks as the API sent them (unknown fields included)."""
+    data: list[dict[str, Any]] = [task.model_dump(mode="json", exclude_none=True) for task in tasks]
+    return json.dumps(data, ensure_ascii=False, indent=2)
