@@ -184,10 +184,9 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
     elif explicit or "WORKSPACE_MONITOR_CONFIG" in env:
         raise ConfigError([f"{path}: no such config file"])
 
-    workspace = (
-        dict(raw.get("workspace") or {}) if isinstance(raw.get("workspace"), dict) else raw.get("workspace")
-    )
+    workspace = raw.get("workspace") or {}
     if isinstance(workspace, dict):
+        workspace = dict(workspace)
         for variable, key in _ENV_OVERRIDES.items():
             if env.get(variable):
                 workspace[key] = env[variable]
@@ -197,7 +196,7 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
     try:
         return Settings.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        problems = []
+        problems: list[tuple[int, str]] = []
         for error in exc.errors():
             loc = [
                 part for part in error["loc"] if not isinstance(part, str) or not part.startswith("function")
@@ -207,5 +206,6 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown setting"
-            problems.append(f"{where}: {dotted}: {message}")
-        raise ConfigError(problems) from None
+            line = locator.line_of(loc) if locator else 0
+            problems.append((line, f"{where}: {dotted}: {message}"))
+        raise ConfigError([text for _, text in sorted(problems, key=lambda p: p[0])]) from None

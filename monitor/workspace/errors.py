@@ -68,7 +68,7 @@ class WorkspaceError(Exception):
             )
             parts.append(f" ({detail})")
         if self.hint:
-            parts.append(f". {self.hint}")
+            parts.append(f"; {self.hint}")
         return "".join(parts)
 
 
