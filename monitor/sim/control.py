@@ -1,0 +1,170 @@
+"""The control API under `/_sim/` (no authentication, loopback callers only): stats, faults, task changes,
+scenario steps and token expiry. Each handler is a thin JSON wrapper over one `SimState` method.
+
+    GET    /_sim/stats                     counters per endpoint and status, max /v2 requests in flight
+    POST   /_sim/stats/reset
+    GET    /_sim/faults                    pending faults
+    POST   /_sim/faults                    queue one fault object, a list of them, or {"faults": [...]}
+    DELETE /_sim/faults                    clear pending faults
+    GET    /_sim/tasks                     every task (LIFE_CYCLE included) as the list endpoint shows it
+    POST   /_sim/tasks                     create a task from fields -> 201 with the task
+    PATCH  /_sim/tasks/{id}                set fields -> the task
+    DELETE /_sim/tasks/{id}
+    POST   /_sim/tasks/{id}/executions     {"status", "failed_desktops"?, "fail_reason"?} -> 201, the record
+    POST   /_sim/scenario/advance          run the next scenario step
+    POST   /_sim/tokens/expire             every issued IAM token is expired from now on
+
+`{id}` also accepts an exact task name. Errors answer `{"error": "..."}` with 400, 403, 404 or 409.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from monitor.sim import wire
+from monitor.sim.server import STATE_KEY
+from monitor.sim.state import SimState, UnknownTask
+
+__all__ = ["add_control_routes"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _reply(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def _is_loopback(remote: str | None) -> bool:
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded(handler: Callable[[SimState, web.Request], Awaitable[web.Response]]) -> Handler:
+    """Refuse callers that are not on this machine, and turn state errors into JSON errors."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        if not _is_loopback(request.remote):
+            return _reply({"error": "the control API only answers loopback callers"}, 403)
+        try:
+            return await handler(request.app[STATE_KEY], request)
+        except UnknownTask as exc:
+            return _reply({"error": str(exc)}, 404)
+        except ValueError as exc:
+            return _reply({"error": str(exc)}, 400)
+
+    return wrapper
+
+
+async def _json_body(request: web.Request) -> Any:
+    text = await request.text()
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+
+
+async def _object_body(request: web.Request) -> dict[str, Any]:
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
+async def _stats(state: SimState, _request: web.Request) -> web.Response:
+    return _reply(state.stats_snapshot())
+
+
+async def _reset_stats(state: SimState, _request: web.Request) -> web.Response:
+    state.reset_stats()
+    return _reply(state.stats_snapshot())
+
+
+async def _list_faults(state: SimState, _request: web.Request) -> web.Response:
+    return _reply({"faults": state.faults.pending()})
+
+
+async def _add_faults(state: SimState, request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    specs = body.get("faults") if isinstance(body, dict) and "kind" not in body else body
+    if isinstance(specs, dict):
+        specs = [specs]
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        raise ValueError('send a fault object, a list of them, or {"faults": [...]}')
+    state.add_faults(specs)
+    return _reply({"faults": state.faults.pending()}, 201)
+
+
+async def _clear_faults(state: SimState, _request: web.Request) -> web.Response:
+    state.clear_faults()
+    return _reply({"faults": []})
+
+
+async def _all_tasks(state: SimState, _request: web.Request) -> web.Response:
+    return _reply({"tasks": [wire.list_entry(t) for t in state.tasks], "counts": state.counts()})
+
+
+async def _create_task(state: SimState, request: web.Request) -> web.Response:
+    task = state.create_task(await _object_body(request))
+    return _reply(wire.list_entry(task), 201)
+
+
+async def _patch_task(state: SimState, request: web.Request) -> web.Response:
+    task = state.patch_task(request.match_info["task"], await _object_body(request))
+    return _reply(wire.list_entry(task))
+
+
+async def _delete_task(state: SimState, request: web.Request) -> web.Response:
+    task = state.delete_task(request.match_info["task"])
+    return _reply({"deleted": task.id})
+
+
+async def _add_execution(state: SimState, request: web.Request) -> web.Response:
+    body = await _object_body(request)
+    unknown = set(body) - {"status", "failed_desktops", "fail_reason"}
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+    task = state.task(request.match_info["task"])
+    record = state.add_execution(
+        task.id, body.get("status", ""), body.get("failed_desktops"), body.get("fail_reason")
+    )
+    answer = wire.record_entry(task, record)
+    answer["details"] = [wire.record_detail_entry(task, record, d) for d in record.details]
+    answer["task"] = wire.list_entry(task)
+    return _reply(answer, 201)
+
+
+async def _advance(state: SimState, _request: web.Request) -> web.Response:
+    if state.scenario is None or state.scenario.done:
+        return _reply(
+            {"error": "no scenario is loaded" if state.scenario is None else "the scenario is finished"}, 409
+        )
+    return _reply(state.advance_scenario())
+
+
+async def _expire_tokens(state: SimState, _request: web.Request) -> web.Response:
+    return _reply({"expired": state.expire_tokens()})
+
+
+def add_control_routes(app: web.Application) -> None:
+    routes = app.router
+    routes.add_get("/_sim/stats", _guarded(_stats))
+    routes.add_post("/_sim/stats/reset", _guarded(_reset_stats))
+    routes.add_get("/_sim/faults", _guarded(_list_faults))
+    routes.add_post("/_sim/faults", _guarded(_add_faults))
+    routes.add_delete("/_sim/faults", _guarded(_clear_faults))
+    routes.add_get("/_sim/tasks", _guarded(_all_tasks))
+    routes.add_post("/_sim/tasks", _guarded(_create_task))
+    routes.add_patch("/_sim/tasks/{task}", _guarded(_patch_task))
+    routes.add_delete("/_sim/tasks/{task}", _guarded(_delete_task))
+    routes.add_post("/_sim/tasks/{task}/executions", _guarded(_add_execution))
+    routes.add_post("/_sim/scenario/advance", _guarded(_advance))
+    routes.add_post("/_sim/tokens/expire", _guarded(_expire_tokens))
