@@ -1,7 +1,7 @@
 """Injected faults: what each kind is, how a request picks one from the queue, and the body rewrites.
 
 A fault is `{"endpoint": "list|show|records|details|token|any", "count": n, "kind": ..., ...}` and is used up
-by the next `count` matching requests, first queued first used. Kinds act at one of two moments:
+by the next `count` matching requests (after letting `skip` pass), first queued first used. Kinds act at one of two moments:
 
 - before the handler (`status`, `html`, `drop`, `delay`): the request never reaches the handler (except
   `delay`, which only waits first);
@@ -58,6 +58,7 @@ class Fault:
     mode: str = "insert"  # shift: insert | remove
     n: int = 1  # shift: how many tasks
     last_status: str = "FAIL"  # shift insert: status of the inserted tasks
+    skip: int = 0  # let this many matching requests pass untouched first (to hit page 2, say)
 
     def applies_to(self, endpoint: str) -> bool:
         if self.endpoint not in ("any", endpoint):
@@ -112,6 +113,7 @@ def parse_fault(spec: Mapping[str, Any]) -> Fault:
         mode=mode,
         n=_int(spec, "n", 1, 1, 10_000),
         last_status=last_status,
+        skip=_int(spec, "skip", 0, 0, 1_000_000),
     )
 
 
@@ -141,6 +143,9 @@ class FaultQueue:
 
     def take(self, endpoint: str, kinds: frozenset[str]) -> Fault | None:
         fault = self.peek(endpoint, kinds)
+        if fault is not None and fault.skip > 0:
+            fault.skip -= 1
+            return None
         if fault is not None:
             self.use(fault)
         return fault

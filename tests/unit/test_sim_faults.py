@@ -95,3 +95,14 @@ def test_truncated_json_does_not_parse() -> None:
     raw = json.dumps({"scheduled_tasks": [{"id": "x" * 40}], "total_count": 1}).encode()
     with pytest.raises(json.JSONDecodeError):
         json.loads(faults.truncate_json(raw))
+
+
+def test_skip_lets_matching_requests_pass_before_the_fault_fires() -> None:
+    queue = FaultQueue()
+    queue.add(parse_fault({"kind": "status", "endpoint": "list", "skip": 2}))
+    assert queue.take("show", BEFORE_KINDS) is None  # not a match, not counted
+    assert queue.take("list", BEFORE_KINDS) is None
+    assert queue.take("list", BEFORE_KINDS) is None
+    fired = queue.take("list", BEFORE_KINDS)
+    assert fired is not None and fired.kind == "status"
+    assert queue.take("list", BEFORE_KINDS) is None
