@@ -1,7 +1,8 @@
 """Injected faults: what each kind is, how a request picks one from the queue, and the body rewrites.
 
 A fault is `{"endpoint": "list|show|records|details|token|any", "count": n, "kind": ..., ...}` and is used up
-by the next `count` matching requests (after letting `skip` pass), first queued first used. Kinds act at one of two moments:
+by the next `count` matching requests (after letting `skip` pass), first queued first used. Kinds act at one
+of two moments:
 
 - before the handler (`status`, `html`, `drop`, `delay`): the request never reaches the handler (except
   `delay`, which only waits first);

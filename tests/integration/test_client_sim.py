@@ -227,5 +227,5 @@ async def test_endpoint_that_is_not_workspace_is_named() -> None:
         auth=StaticTokenAuth("x" * 10),
         transport=httpx.MockTransport(not_workspace),
     ) as client:
-        with pytest.raises(NotFoundError, match="is workspace.endpoint a Workspace endpoint"):
+        with pytest.raises(NotFoundError, match=r"is workspace\.endpoint a Workspace endpoint"):
             await client.fetch_failing()

@@ -104,5 +104,6 @@ def test_skip_lets_matching_requests_pass_before_the_fault_fires() -> None:
     assert queue.take("list", BEFORE_KINDS) is None
     assert queue.take("list", BEFORE_KINDS) is None
     fired = queue.take("list", BEFORE_KINDS)
-    assert fired is not None and fired.kind == "status"
+    assert fired is not None
+    assert fired.kind == "status"
     assert queue.take("list", BEFORE_KINDS) is None
