@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from monitor import __version__
 from monitor.config import ConfigError, Credentials, load_settings
 from monitor.logs import configure_logging, register_secret
-from monitor.tasklist import task_table, tasks_json
+from monitor.tasklist import output_console, task_table, tasks_json
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 from monitor.workspace.factory import build_client
@@ -148,8 +148,7 @@ async def _tasks(args: argparse.Namespace) -> int:
     if args.json:
         print(tasks_json(tasks))
     else:
-        out = Console()
-        out.print(task_table(tasks, title=f"{len(tasks)} scheduled tasks"))
+        output_console().print(task_table(tasks, title=f"{len(tasks)} scheduled tasks"))
     if not listing.complete:
         return _fail(
             "the listing is incomplete: "

@@ -6,12 +6,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from monitor.workspace.models import ScheduledTask
 
-__all__ = ["STATUS_STYLE", "task_table", "tasks_json"]
+__all__ = ["STATUS_STYLE", "output_console", "task_table", "tasks_json"]
 
 STATUS_STYLE = {"FAIL": "bold red", "SKIP": "yellow", "SUCCESS": "green"}
 
@@ -28,22 +29,33 @@ def _next_run(task: ScheduledTask) -> str:
     return f"{task.next_execution_time} {task.time_zone or ''}".strip()
 
 
-def task_table(tasks: Sequence[ScheduledTask], *, title: str | None = None) -> Table:
+def output_console() -> Console:
+    """stdout; when it is a file or a pipe, wide enough that ids and names are not folded."""
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 200)
+    return console
+
+
+def task_table(tasks: Sequence[ScheduledTask], *, title: str | None = None, with_ids: bool = True) -> Table:
     """A table with one row per task; names are shown as text, never interpreted as markup."""
     table = Table(title=title, show_lines=False, header_style="bold")
-    for column in ("ID", "Name", "Type", "Schedule", "Last status", "Next run", "Enabled"):
+    columns = ("ID", "Name", "Type", "Schedule", "Last status", "Next run", "Enabled")
+    for column in columns if with_ids else columns[1:]:
         table.add_column(column, overflow="fold")
     for task in tasks:
         status = task.last_status or "-"
-        table.add_row(
-            Text(task.id),
+        cells = [
             Text(task.task_name or "-"),
             Text(task.task_type or "-"),
             Text(_schedule(task)),
             Text(status, style=STATUS_STYLE.get(status, "")),
             Text(_next_run(task)),
             Text({True: "yes", False: "no", None: "-"}[task.enable]),
-        )
+        ]
+        if with_ids:
+            cells.insert(0, Text(task.id))
+        table.add_row(*cells)
     return table
 
 

@@ -144,7 +144,7 @@ def test_cli_serves_until_sigterm() -> None:
         "import argparse; from monitor.sim import cli; p = argparse.ArgumentParser(); cli.add_arguments(p); "
         "raise SystemExit(cli.run(p.parse_args(['--port', '0', '--tasks', '40'])))"
     )
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+    process = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
         text=True,
