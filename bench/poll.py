@@ -130,13 +130,13 @@ def main() -> int:
         sdk = statistics.median(sdk_times)
         pages = math.ceil(sdk_count / PAGE_LIMIT)
         print(
-            f"simulator: {sdk_count} FAIL tasks, {pages} pages of {PAGE_LIMIT}, {args.latency_ms} ms per request"
+            f"simulator: {sdk_count} FAIL tasks, {pages} pages of {PAGE_LIMIT}, "
+            f"{args.latency_ms} ms per request"
         )
         print(f"official SDK sequential loop: median {sdk:.3f} s over {args.sdk_runs} runs")
         print()
-        print(
-            f"{'concurrency':>11} {'ours (s)':>9} {'ideal (s)':>9} {'ours/ideal':>10} {'SDK/ours':>9} {'peak':>5}"
-        )
+        header = ("concurrency", "ours (s)", "ideal (s)", "ours/ideal", "SDK/ours", "peak")
+        print("{:>11} {:>9} {:>9} {:>10} {:>9} {:>5}".format(*header))
         verdicts = []
         for concurrency in sorted(set([*args.concurrency, headline])):
             times = []
@@ -150,7 +150,8 @@ def main() -> int:
             ideal = (1 + math.ceil((pages - 1) / concurrency)) * latency
             peak = max_in_flight(base)
             print(
-                f"{concurrency:>11} {ours:>9.3f} {ideal:>9.3f} {ours / ideal:>10.2f} {sdk / ours:>9.1f} {peak:>5}"
+                f"{concurrency:>11} {ours:>9.3f} {ideal:>9.3f} {ours / ideal:>10.2f} "
+                f"{sdk / ours:>9.1f} {peak:>5}"
             )
             if concurrency == headline:
                 verdicts = [
