@@ -28,6 +28,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkworkspace.v2 import ListScheduledTasksRequest
 from huaweicloudsdkworkspace.v2 import WorkspaceClient as SdkWorkspaceClient
 
+from monitor.logs import configure_logging
 from monitor.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import PAGE_LIMIT, TaskFilter, WorkspaceClient
@@ -110,6 +111,7 @@ def sdk_once(base: str) -> tuple[float, int]:
 
 
 def main() -> int:
+    configure_logging("warning")
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

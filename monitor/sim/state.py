@@ -64,6 +64,10 @@ class SimState:
             opts.tasks, fail_rate=opts.fail_rate, skip_rate=opts.skip_rate, seed=opts.seed, now=self.clock()
         )
         self._by_id = {t.id: t for t in self.tasks}
+        # The list endpoint is asked for the same filters page after page; selecting from 10,000 tasks each
+        # time made the simulator, not the client under test, the bottleneck. Every mutation below calls
+        # `_changed()`, which drops the cached selections.
+        self._selections: dict[TaskFilters, list[SimTask]] = {}
         self.faults = FaultQueue()
         self.stats = Stats()
         self.tokens = TokenStore()
@@ -95,7 +99,13 @@ class SimState:
 
     def find(self, filters: TaskFilters) -> list[SimTask]:
         """What the list endpoint would page through for these filters (triggered tasks only on request)."""
-        return select_tasks(self.tasks, filters)
+        selection = self._selections.get(filters)
+        if selection is None:
+            selection = self._selections[filters] = select_tasks(self.tasks, filters)
+        return selection
+
+    def _changed(self) -> None:
+        self._selections.clear()
 
     def with_status(self, status: str, *, triggered: bool | None = None) -> list[SimTask]:
         """Tasks whose last_status is `status`; `triggered` True/False keeps only LIFE_CYCLE/other tasks."""
@@ -138,6 +148,7 @@ class SimState:
         task.records.insert(0, record)
         task.last_status = status
         data.refresh_next_execution(task, now)
+        self._changed()
         log.info("sim.task_executed", task_id=task.id, status=status, failed=record.count("FAIL"))
         return record
 
@@ -148,6 +159,7 @@ class SimState:
             setattr(task, name, value)
         if SCHEDULE_FIELDS & checked.keys() and "next_execution_time" not in checked:
             data.refresh_next_execution(task, self.clock())
+        self._changed()
         log.info("sim.task_patched", task_id=task.id, fields=sorted(checked))
         return task
 
@@ -181,6 +193,7 @@ class SimState:
         else:
             self.tasks.append(task)
         self._by_id[task.id] = task
+        self._changed()
         log.info("sim.task_created", task_id=task.id)
         return task
 
@@ -188,6 +201,7 @@ class SimState:
         task = self.task(task_id)
         self.tasks.remove(task)
         del self._by_id[task.id]
+        self._changed()
         log.info("sim.task_deleted", task_id=task.id)
         return task
 
@@ -210,6 +224,7 @@ class SimState:
             task = self.create_task(fields, front=True)
             if filters.task_name:
                 task.task_name = f"{filters.task_name} (inserted)"
+                self._changed()
 
     # ---- faults --------------------------------------------------------------------------------------
 

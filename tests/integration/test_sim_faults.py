@@ -145,6 +145,7 @@ async def test_faults_listed_cleared_and_validated(api: Api) -> None:
             "mode": "insert",
             "n": 1,
             "last_status": "FAIL",
+            "skip": 0,
         }
     ]
     assert (await api.http.delete(api.base_url + "/_sim/faults")).json() == {"faults": []}

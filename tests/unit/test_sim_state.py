@@ -210,3 +210,18 @@ def test_cli_flags_map_to_options(tmp_path: Path) -> None:
 )
 def test_control_api_is_loopback_only(remote: str | None, ok: bool) -> None:
     assert _is_loopback(remote) is ok
+
+
+def test_listings_follow_every_change_despite_the_selection_cache(state: SimState) -> None:
+    """`find` caches per filter; each kind of change must show in the next listing."""
+    failing = TaskFilters(last_status="FAIL")
+    before = {t.id for t in state.find(failing)}
+    ok = next(t for t in state.tasks if t.last_status == "SUCCESS" and not t.triggered)
+    state.add_execution(ok.id, "FAIL")
+    assert {t.id for t in state.find(failing)} == before | {ok.id}
+    state.patch_task(ok.id, {"last_status": "SKIP"})
+    assert ok.id not in {t.id for t in state.find(failing)}
+    created = state.create_task({"last_status": "FAIL"})
+    assert created.id in {t.id for t in state.find(failing)}
+    state.delete_task(created.id)
+    assert {t.id for t in state.find(failing)} == before
