@@ -463,3 +463,16 @@ async def test_records_come_newest_first() -> None:
     async with client_for(handle) as client:
         got = await client.list_records("t1")
     assert [r.id for r in got] == ["r3", "r2", "r1"]
+
+
+async def test_progress_is_reported_per_listing_until_every_page_is_done() -> None:
+    seen: dict[int, tuple[int, int]] = {}
+
+    def on_progress(index: int, done: int, pages: int) -> None:
+        seen[index] = (done, pages)
+
+    async with client_for(list_api(make_tasks(180))) as client:
+        await client.fetch_many(
+            [TaskFilter(last_status="FAIL"), TaskFilter(last_status="SKIP")], on_progress=on_progress
+        )
+    assert seen == {0: (4, 4), 1: (4, 4)}
