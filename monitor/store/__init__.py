@@ -1,0 +1,50 @@
+"""Alert state and the outbox: `open_store(url)` picks the backend from the `state.url` setting.
+
+sqlite:///var/lib/workspace-monitor/state.db    the embedded default (an absolute path)
+sqlite://state.db                                a path relative to the working directory
+postgresql://...                                 for HA (not available yet)
+"""
+
+from __future__ import annotations
+
+from monitor.store.base import CycleChanges, MessageRef, OutboxEntry, OutboxRow, OutboxState, Store
+from monitor.store.errors import (
+    CorruptStateError,
+    NewerSchemaError,
+    PermanentStoreError,
+    RetryableStoreError,
+    StoreError,
+    StoreLockedError,
+)
+from monitor.store.sqlite import SQLiteStore
+
+__all__ = [
+    "CorruptStateError",
+    "CycleChanges",
+    "MessageRef",
+    "NewerSchemaError",
+    "OutboxEntry",
+    "OutboxRow",
+    "OutboxState",
+    "PermanentStoreError",
+    "RetryableStoreError",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "StoreLockedError",
+    "open_store",
+]
+
+_SQLITE = "sqlite://"
+
+
+def open_store(url: str) -> Store:
+    """The store that `url` names, opened and migrated. Raises StoreError."""
+    if url.startswith(_SQLITE):
+        path = url.removeprefix(_SQLITE)
+        if not path or path == "/":
+            raise PermanentStoreError(f"state url {url!r} names no file: write sqlite:///path/to/state.db")
+        return SQLiteStore.open(path)
+    if url.startswith(("postgresql://", "postgres://")):
+        raise PermanentStoreError("the PostgreSQL store is not available yet: use state.url: sqlite:///...")
+    raise PermanentStoreError(f"state url {url!r}: expected sqlite:///path/to/state.db")

@@ -1,0 +1,305 @@
+"""The SQL every backend shares: portable statements, parameter style, and how values become columns.
+
+Statements use `:name` parameters (sqlite3's named style); `pyformat()` turns them into `%(name)s` for
+psycopg, and `positional()` into `?` or `%s` for the two statements a large cycle runs 20,000 times each
+(alert upsert, outbox insert), whose rows are built as tuples because binding by position is ~30% cheaper.
+Only syntax both SQLite (3.24+) and PostgreSQL accept is used here: `INSERT ... ON CONFLICT ... DO
+UPDATE`, `excluded.`, `LIMIT`. Times are stored as fixed-width ISO 8601 UTC text
+("2026-01-31T08:00:00.000000+00:00"), which sorts and compares as text the same way as the instants.
+The DDL differs a little per backend (auto-increment ids), so it lives with each backend's migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from monitor.decide import AlertState, AlertStatus, DecisionKind
+from monitor.rules import compile_match
+from monitor.silences import Silence, SilenceOrigin
+from monitor.store.base import OutboxEntry, OutboxRow, OutboxState
+
+__all__ = [
+    "alert_from_row",
+    "alert_row",
+    "from_db_time",
+    "outbox_row",
+    "outbox_row_from_row",
+    "positional",
+    "pyformat",
+    "silence_from_row",
+    "silence_params",
+    "to_db_time",
+]
+
+_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+# One encoder for every payload: json.dumps with options builds a new encoder per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+# Written out in full (not generated from column lists) so each statement reads, and ports, as it is.
+UPSERT_ALERT = """
+INSERT INTO alerts (
+    fingerprint, rule_name, project, task_id, task_name, status, episode, last_status, record_id,
+    next_execution_time, occurrences, consecutive_failures, opened_at, updated_at, notified_at,
+    notified_occurrence, notified_status, silenced_by, closed_at, reason
+) VALUES (
+    :fingerprint, :rule_name, :project, :task_id, :task_name, :status, :episode, :last_status, :record_id,
+    :next_execution_time, :occurrences, :consecutive_failures, :opened_at, :updated_at, :notified_at,
+    :notified_occurrence, :notified_status, :silenced_by, :closed_at, :reason
+)
+ON CONFLICT (fingerprint) DO UPDATE SET
+    rule_name = excluded.rule_name, project = excluded.project, task_id = excluded.task_id,
+    task_name = excluded.task_name, status = excluded.status, episode = excluded.episode,
+    last_status = excluded.last_status, record_id = excluded.record_id,
+    next_execution_time = excluded.next_execution_time, occurrences = excluded.occurrences,
+    consecutive_failures = excluded.consecutive_failures, opened_at = excluded.opened_at,
+    updated_at = excluded.updated_at, notified_at = excluded.notified_at,
+    notified_occurrence = excluded.notified_occurrence, notified_status = excluded.notified_status,
+    silenced_by = excluded.silenced_by, closed_at = excluded.closed_at, reason = excluded.reason
+"""
+# The ack of the alert's current occurrence comes along: acks are kept apart so a cycle never overwrites one.
+SELECT_ALERTS = """
+SELECT a.fingerprint, a.rule_name, a.project, a.task_id, a.task_name, a.status, a.episode, a.last_status,
+    a.record_id, a.next_execution_time, a.occurrences, a.consecutive_failures, a.opened_at, a.updated_at,
+    a.notified_at, a.notified_occurrence, a.notified_status, a.silenced_by, a.closed_at, a.reason,
+    k.acknowledged_by
+FROM alerts a
+LEFT JOIN acks k ON k.fingerprint = a.fingerprint AND k.episode = a.episode AND k.occurrence = a.occurrences
+"""
+SELECT_OPEN_ALERTS = SELECT_ALERTS + "WHERE a.status IN ('pending', 'firing')"
+ACKNOWLEDGE = """
+INSERT INTO acks (fingerprint, episode, occurrence, acknowledged_by, acknowledged_at)
+SELECT fingerprint, episode, occurrences, :by, :at FROM alerts
+WHERE fingerprint = :fingerprint AND status IN ('pending', 'firing')
+ON CONFLICT (fingerprint, episode, occurrence) DO NOTHING
+"""
+IS_OPEN = "SELECT 1 FROM alerts WHERE fingerprint = :fingerprint AND status IN ('pending', 'firing')"
+
+INSERT_OUTBOX = """
+INSERT INTO outbox (
+    fingerprint, episode, kind, channel, group_key, notify, update_message, payload, created_at, state,
+    attempts, next_attempt_at
+) VALUES (
+    :fingerprint, :episode, :kind, :channel, :group_key, :notify, :update_message, :payload, :created_at,
+    'pending', 0, :next_attempt_at
+)
+"""
+OUTBOX_ROW_FIELDS = (
+    "fingerprint", "episode", "kind", "channel", "group_key", "notify", "update_message", "payload",
+    "created_at", "next_attempt_at",
+)  # fmt: skip
+# Due rows, oldest first; a row waits while an older row of the same alert is still unsent.
+SELECT_DUE_OUTBOX = """
+SELECT o.id, o.fingerprint, o.episode, o.kind, o.channel, o.group_key, o.notify, o.update_message, o.payload,
+    o.created_at, o.state, o.attempts, o.next_attempt_at, o.claimed_by, o.last_error
+FROM outbox o
+WHERE ((o.state = 'pending' AND o.next_attempt_at <= :now)
+       OR (o.state = 'claimed' AND o.claimed_at <= :stale_before))
+  AND NOT EXISTS (
+    SELECT 1 FROM outbox older
+    WHERE older.fingerprint = o.fingerprint AND older.id < o.id AND older.state IN ('pending', 'claimed')
+  )
+ORDER BY o.id
+LIMIT :limit
+"""
+# The WHERE clause is the claim: of two senders running it, only one sees its row counted.
+CLAIM_OUTBOX = """
+UPDATE outbox SET state = 'claimed', claimed_by = :claimer, claimed_at = :now, attempts = attempts + 1
+WHERE id = :id
+  AND ((state = 'pending' AND next_attempt_at <= :now) OR (state = 'claimed' AND claimed_at <= :stale_before))
+"""
+MARK_SENT = """
+UPDATE outbox SET state = 'sent', sent_channel = :channel, sent_ts = :ts, sent_at = :now, last_error = NULL
+WHERE id = :id AND state = 'claimed'
+"""
+MARK_RETRY = """
+UPDATE outbox SET state = 'pending', next_attempt_at = :retry_at, claimed_by = NULL, claimed_at = NULL,
+    last_error = :error
+WHERE id = :id AND state = 'claimed'
+"""
+MARK_FAILED = """
+UPDATE outbox SET state = 'failed', claimed_by = NULL, claimed_at = NULL, last_error = :error
+WHERE id = :id AND state = 'claimed'
+"""
+UPSERT_MESSAGE_REF = """
+INSERT INTO message_refs (fingerprint, episode, channel, ts, updated_at)
+VALUES (:fingerprint, :episode, :channel, :ts, :now)
+ON CONFLICT (fingerprint) DO UPDATE SET
+    episode = excluded.episode, channel = excluded.channel, ts = excluded.ts, updated_at = excluded.updated_at
+"""
+SELECT_MESSAGE_REF = (
+    "SELECT fingerprint, episode, channel, ts FROM message_refs WHERE fingerprint = :fingerprint"
+)
+
+INSERT_SILENCE = """
+INSERT INTO silences (id, match_spec, rule_names, until, comment, created_by, created_at)
+VALUES (:id, :match_spec, :rule_names, :until, :comment, :created_by, :created_at)
+"""
+SELECT_SILENCES = """
+SELECT id, match_spec, rule_names, until, comment, created_by, created_at FROM silences
+ORDER BY created_at, id
+"""
+DELETE_SILENCE = "DELETE FROM silences WHERE id = :id"
+
+UPSERT_META = """
+INSERT INTO meta (key, value) VALUES (:key, :value) ON CONFLICT (key) DO UPDATE SET value = excluded.value
+"""
+SELECT_META = "SELECT value FROM meta WHERE key = :key"
+
+
+def pyformat(statement: str) -> str:
+    """`:name` parameters as psycopg's `%(name)s` (literal `%` doubled); `::type` casts are left alone."""
+    return _PARAMETER.sub(r"%(\1)s", statement.replace("%", "%%"))
+
+
+def positional(statement: str, marker: str = "?") -> tuple[str, tuple[str, ...]]:
+    """The statement with each `:name` replaced by `marker` ("?" for sqlite3, "%s" for psycopg), and the
+    names in the order their values must be given."""
+    names = tuple(_PARAMETER.findall(statement))
+    escaped = statement.replace("%", "%%") if marker == "%s" else statement
+    return _PARAMETER.sub(marker, escaped), names
+
+
+# Cached: a cycle writes the same `now` into thousands of rows.
+@lru_cache(maxsize=4096)
+def to_db_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the store only keeps aware times")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_db_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _optional_time(moment: datetime | None) -> str | None:
+    return None if moment is None else to_db_time(moment)
+
+
+def _optional_from_db(text: str | None) -> datetime | None:
+    return None if text is None else from_db_time(text)
+
+
+def alert_row(state: AlertState) -> tuple[object, ...]:
+    """UPSERT_ALERT's parameters by position: AlertState's fields in order, less the ack (a test holds the
+    statement's order and this one together)."""
+    return (
+        state.fingerprint,
+        state.rule_name,
+        state.project,
+        state.task_id,
+        state.task_name,
+        state.status.value,
+        state.episode,
+        state.last_status,
+        state.record_id,
+        state.next_execution_time,
+        state.occurrences,
+        state.consecutive_failures,
+        to_db_time(state.opened_at),
+        to_db_time(state.updated_at),
+        _optional_time(state.notified_at),
+        state.notified_occurrence,
+        state.notified_status,
+        state.silenced_by,
+        _optional_time(state.closed_at),
+        state.reason,
+    )
+
+
+def alert_from_row(row: Mapping[str, Any]) -> AlertState:
+    """An AlertState from a row of SELECT_ALERTS (columns by name)."""
+    return AlertState(
+        fingerprint=row["fingerprint"],
+        rule_name=row["rule_name"],
+        project=row["project"],
+        task_id=row["task_id"],
+        task_name=row["task_name"],
+        status=AlertStatus(row["status"]),
+        episode=row["episode"],
+        last_status=row["last_status"],
+        record_id=row["record_id"],
+        next_execution_time=row["next_execution_time"],
+        occurrences=row["occurrences"],
+        consecutive_failures=row["consecutive_failures"],
+        opened_at=from_db_time(row["opened_at"]),
+        updated_at=from_db_time(row["updated_at"]),
+        notified_at=_optional_from_db(row["notified_at"]),
+        notified_occurrence=row["notified_occurrence"],
+        notified_status=row["notified_status"],
+        silenced_by=row["silenced_by"],
+        closed_at=_optional_from_db(row["closed_at"]),
+        reason=row["reason"],
+        acknowledged_by=row["acknowledged_by"],
+    )
+
+
+def outbox_row(entry: OutboxEntry) -> tuple[object, ...]:
+    """INSERT_OUTBOX's parameters by position, in the order of OUTBOX_ROW_FIELDS."""
+    created = to_db_time(entry.created_at)
+    return (
+        entry.fingerprint,
+        entry.episode,
+        entry.kind.value,
+        entry.channel,
+        entry.group_key,
+        # Booleans as 0/1: the same in SQLite and PostgreSQL (SMALLINT) without driver adapters.
+        int(entry.notify),
+        int(entry.update_message),
+        _JSON.encode(entry.payload),
+        created,
+        created,  # next_attempt_at: due at once
+    )
+
+
+def outbox_row_from_row(row: Mapping[str, Any]) -> OutboxRow:
+    entry = OutboxEntry(
+        fingerprint=row["fingerprint"],
+        episode=row["episode"],
+        kind=DecisionKind(row["kind"]),
+        channel=row["channel"],
+        payload=json.loads(row["payload"]),
+        created_at=from_db_time(row["created_at"]),
+        group_key=row["group_key"],
+        notify=bool(row["notify"]),
+        update_message=bool(row["update_message"]),
+    )
+    return OutboxRow(
+        id=row["id"],
+        entry=entry,
+        state=OutboxState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=from_db_time(row["next_attempt_at"]),
+        claimed_by=row["claimed_by"],
+        last_error=row["last_error"],
+    )
+
+
+def silence_params(silence: Silence) -> dict[str, Any]:
+    return {
+        "id": silence.id,
+        "match_spec": json.dumps(silence.matcher.to_spec(), sort_keys=True),
+        "rule_names": json.dumps(sorted(silence.rules)),
+        "until": to_db_time(silence.until),
+        "comment": silence.comment,
+        "created_by": silence.created_by,
+        "created_at": _optional_time(silence.created_at),
+    }
+
+
+def silence_from_row(row: Mapping[str, Any]) -> Silence:
+    """Raises RuleFileError when the stored match no longer compiles."""
+    return Silence(
+        id=row["id"],
+        matcher=compile_match(json.loads(row["match_spec"]), where=f"stored silence {row['id']}"),
+        until=from_db_time(row["until"]),
+        comment=row["comment"],
+        created_by=row["created_by"],
+        created_at=_optional_from_db(row["created_at"]),
+        rules=frozenset(json.loads(row["rule_names"])),
+        origin=SilenceOrigin.RUNTIME,
+    )

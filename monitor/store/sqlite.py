@@ -1,0 +1,427 @@
+"""The embedded store: one SQLite file (stdlib sqlite3), the default for a single daemon.
+
+Opening a state file: it is created with mode 0600 before SQLite touches it (alert history names tasks and
+people), its schema version is read, a file from a newer workspace-monitor is refused without being changed,
+and missing migrations are applied, each in its own transaction. Then WAL (readers never wait for the cycle's
+writer) and a busy timeout (two processes on one file wait for each other instead of failing at once).
+
+Every call is one transaction, serialised by a lock because the daemon shares one connection between the
+poller, the dispatcher and the Slack handlers. sqlite3 errors become `monitor.store.errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from monitor.decide import AlertState
+from monitor.rules import RuleFileError
+from monitor.silences import Silence
+from monitor.store import sql
+from monitor.store.base import CycleChanges, MessageRef, OutboxRow
+from monitor.store.errors import (
+    CorruptStateError,
+    NewerSchemaError,
+    PermanentStoreError,
+    RetryableStoreError,
+    StoreError,
+    StoreLockedError,
+)
+
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "DEFAULT_CLAIM_LEASE", "MIGRATIONS", "SQLiteStore"]
+
+DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
+DEFAULT_CLAIM_LEASE = timedelta(minutes=5)
+# SQLite caps the number of parameters of one statement; stay well below every version's cap.
+_CHUNK = 500
+_UPSERT_ALERT, _ = sql.positional(sql.UPSERT_ALERT)
+_INSERT_OUTBOX, _ = sql.positional(sql.INSERT_OUTBOX)
+
+#: Schema migrations: step N (1-based) brings a version N-1 file to version N. Append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE alerts (
+            fingerprint TEXT PRIMARY KEY,
+            rule_name TEXT NOT NULL,
+            project TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            task_name TEXT,
+            status TEXT NOT NULL,
+            episode INTEGER NOT NULL,
+            last_status TEXT NOT NULL,
+            record_id TEXT,
+            next_execution_time TEXT,
+            occurrences INTEGER NOT NULL,
+            consecutive_failures INTEGER NOT NULL,
+            opened_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            notified_at TEXT,
+            notified_occurrence INTEGER NOT NULL,
+            notified_status TEXT,
+            silenced_by TEXT,
+            closed_at TEXT,
+            reason TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX alerts_by_status ON alerts (status)",
+        """
+        CREATE TABLE acks (
+            fingerprint TEXT NOT NULL,
+            episode INTEGER NOT NULL,
+            occurrence INTEGER NOT NULL,
+            acknowledged_by TEXT NOT NULL,
+            acknowledged_at TEXT NOT NULL,
+            PRIMARY KEY (fingerprint, episode, occurrence)
+        )
+        """,
+        # AUTOINCREMENT: ids are never reused, so "oldest first" holds after deletes (PostgreSQL: IDENTITY).
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            fingerprint TEXT NOT NULL,
+            episode INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            notify INTEGER NOT NULL,
+            update_message INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            claimed_by TEXT,
+            claimed_at TEXT,
+            sent_channel TEXT,
+            sent_ts TEXT,
+            sent_at TEXT,
+            last_error TEXT
+        )
+        """,
+        "CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at)",
+        "CREATE INDEX outbox_by_alert ON outbox (fingerprint, id)",
+        """
+        CREATE TABLE message_refs (
+            fingerprint TEXT PRIMARY KEY,
+            episode INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE silences (
+            id TEXT PRIMARY KEY,
+            match_spec TEXT NOT NULL,
+            rule_names TEXT NOT NULL,
+            until TEXT NOT NULL,
+            comment TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT
+        )
+        """,
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SQLiteStore:
+    """The `Store` on one SQLite file. Build it with `SQLiteStore.open(path)`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, claim_lease: timedelta) -> None:
+        self._connection = connection
+        self._path = path
+        self._claim_lease = claim_lease
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
+        claim_lease: timedelta = DEFAULT_CLAIM_LEASE,
+    ) -> SQLiteStore:
+        """Open (creating with mode 0600 if needed) and migrate the state file at `path`."""
+        path = Path(path)
+        _create_private(path)
+        try:
+            connection = sqlite3.connect(
+                f"{path.absolute().as_uri()}?mode=rw",
+                uri=True,
+                timeout=busy_timeout.total_seconds(),  # SQLite's busy timeout
+                isolation_level=None,  # transactions are explicit: BEGIN ... COMMIT
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
+        connection.row_factory = sqlite3.Row
+        store = cls(connection, path, claim_lease)
+        try:
+            with _translated(path):
+                found = _schema_version(connection, path)
+                if found > SCHEMA_VERSION:
+                    raise NewerSchemaError(str(path), found, SCHEMA_VERSION)
+                connection.execute("PRAGMA journal_mode = WAL")
+                # NORMAL in WAL mode: a power cut may lose the last cycle, never corrupt the file.
+                connection.execute("PRAGMA synchronous = NORMAL")
+                # Room for a 20,000-alert cycle's transaction, which would otherwise spill mid-way.
+                connection.execute("PRAGMA cache_size = -32768")
+                if found < SCHEMA_VERSION:
+                    store._migrate()
+        except BaseException:
+            connection.close()
+            raise
+        return store
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        with self._read():
+            return _schema_version(self._connection, self._path)
+
+    # Alert state.
+
+    def load_alerts(self, fingerprints: Iterable[str]) -> dict[str, AlertState]:
+        wanted = list(dict.fromkeys(fingerprints))
+        found: dict[str, AlertState] = {}
+        with self._read() as db:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                names = {f"f{i}": fingerprint for i, fingerprint in enumerate(chunk)}
+                where = f" WHERE a.fingerprint IN ({', '.join(':' + name for name in names)})"
+                for row in db.execute(sql.SELECT_ALERTS + where, names):
+                    state = sql.alert_from_row(row)
+                    found[state.fingerprint] = state
+        return found
+
+    def load_open_alerts(self) -> dict[str, AlertState]:
+        with self._read() as db:
+            states = [sql.alert_from_row(row) for row in db.execute(sql.SELECT_OPEN_ALERTS)]
+        return {state.fingerprint: state for state in states}
+
+    def apply_cycle(self, changes: CycleChanges) -> None:
+        alerts = [sql.alert_row(state) for state in changes.alerts]
+        outbox = [sql.outbox_row(entry) for entry in changes.outbox]
+        meta = [{"key": key, "value": value} for key, value in changes.meta.items()]
+        with self._write() as db:
+            db.executemany(_UPSERT_ALERT, alerts)
+            db.executemany(_INSERT_OUTBOX, outbox)
+            db.executemany(sql.UPSERT_META, meta)
+
+    def acknowledge(self, fingerprint: str, *, by: str, at: datetime) -> bool:
+        with self._write() as db:
+            if db.execute(sql.IS_OPEN, {"fingerprint": fingerprint}).fetchone() is None:
+                return False
+            params = {"fingerprint": fingerprint, "by": by, "at": sql.to_db_time(at)}
+            db.execute(sql.ACKNOWLEDGE, params)
+            return True
+
+    # Outbox.
+
+    def pending_outbox(self, *, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        with self._read() as db:
+            rows = db.execute(sql.SELECT_DUE_OUTBOX, {**self._due(now), "limit": limit}).fetchall()
+        return [sql.outbox_row_from_row(row) for row in rows]
+
+    def claim_outbox(self, row_id: int, *, claimer: str, now: datetime) -> bool:
+        with self._write() as db:
+            claimed = db.execute(sql.CLAIM_OUTBOX, {**self._due(now), "id": row_id, "claimer": claimer})
+            return claimed.rowcount == 1
+
+    def mark_sent(
+        self,
+        row_ids: Sequence[int],
+        *,
+        channel: str,
+        ts: str,
+        now: datetime,
+        message_refs: Sequence[MessageRef] = (),
+    ) -> None:
+        at = sql.to_db_time(now)
+        with self._write() as db:
+            db.executemany(
+                sql.MARK_SENT, [{"id": i, "channel": channel, "ts": ts, "now": at} for i in row_ids]
+            )
+            db.executemany(
+                sql.UPSERT_MESSAGE_REF,
+                [
+                    {
+                        "fingerprint": r.fingerprint,
+                        "episode": r.episode,
+                        "channel": r.channel,
+                        "ts": r.ts,
+                        "now": at,
+                    }
+                    for r in message_refs
+                ],
+            )
+
+    def mark_failed(self, row_id: int, *, error: str, now: datetime, retry_at: datetime | None) -> None:
+        with self._write() as db:
+            if retry_at is None:
+                db.execute(sql.MARK_FAILED, {"id": row_id, "error": error})
+            else:
+                db.execute(
+                    sql.MARK_RETRY, {"id": row_id, "error": error, "retry_at": sql.to_db_time(retry_at)}
+                )
+
+    def message_ref(self, fingerprint: str) -> MessageRef | None:
+        with self._read() as db:
+            row = db.execute(sql.SELECT_MESSAGE_REF, {"fingerprint": fingerprint}).fetchone()
+        if row is None:
+            return None
+        return MessageRef(row["fingerprint"], row["episode"], row["channel"], row["ts"])
+
+    # Runtime silences.
+
+    def add_silence(self, silence: Silence) -> None:
+        with self._write() as db:
+            db.execute(sql.INSERT_SILENCE, sql.silence_params(silence))
+
+    def silences(self) -> list[Silence]:
+        with self._read() as db:
+            rows = db.execute(sql.SELECT_SILENCES).fetchall()
+        try:
+            return [sql.silence_from_row(row) for row in rows]
+        except RuleFileError as exc:
+            raise PermanentStoreError(
+                f"state file {self._path}: a stored silence no longer reads ({exc}); delete it"
+            ) from None
+
+    def delete_silence(self, silence_id: str) -> bool:
+        with self._write() as db:
+            return db.execute(sql.DELETE_SILENCE, {"id": silence_id}).rowcount == 1
+
+    # Meta.
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as db:
+            row = db.execute(sql.SELECT_META, {"key": key}).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as db:
+            db.execute(sql.UPSERT_META, {"key": key, "value": value})
+
+    # Transactions.
+
+    def _due(self, now: datetime) -> dict[str, Any]:
+        return {"now": sql.to_db_time(now), "stale_before": sql.to_db_time(now - self._claim_lease)}
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._transaction("BEGIN") as db:
+            yield db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so a busy file fails at BEGIN, before any work is done.
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            yield db
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, _translated(self._path):
+            db = self._connection
+            db.execute(begin)
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:  # some errors (a full disk) have rolled back already
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        for version in range(1, SCHEMA_VERSION + 1):
+            with self._write() as db:
+                # Re-read inside the write lock: another process may have migrated meanwhile.
+                current = _schema_version(db, self._path)
+                if current >= version:
+                    continue
+                if current == 0:
+                    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                    db.execute("INSERT INTO schema_version (version) VALUES (0)")
+                for statement in MIGRATIONS[version - 1]:
+                    db.execute(statement)
+                db.execute("UPDATE schema_version SET version = :version", {"version": version})
+
+
+def _create_private(path: Path) -> None:
+    """Create the state file, readable by its owner only, unless it exists."""
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return  # created by another process meanwhile: fine
+    except OSError as exc:
+        raise PermanentStoreError(f"cannot create state file {path}: {exc.strerror or exc}") from None
+
+
+def _schema_version(db: sqlite3.Connection, path: Path) -> int:
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_version" not in tables:
+        if tables - {"sqlite_sequence"}:
+            raise CorruptStateError(
+                f"{path} is an SQLite database, but not a workspace-monitor state file "
+                f"(it has tables {', '.join(sorted(tables))}); point state.url at a new file"
+            )
+        return 0
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    if row is None or not isinstance(row[0], int):
+        raise CorruptStateError(f"state file {path} has no readable schema version")
+    return row[0]
+
+
+@contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _translate(exc, path) from exc
+
+
+def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
+    message = str(exc)
+    lowered = message.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return StoreLockedError(
+            f"state file {path} is locked by another process (is a second workspace-monitor running?)"
+        )
+    if "not a database" in lowered or "malformed" in lowered:
+        return CorruptStateError(
+            f"state file {path} is not a workspace-monitor state file or is damaged ({message}); "
+            "move it away to start with empty state"
+        )
+    if "unable to open" in lowered or "readonly" in lowered:
+        return PermanentStoreError(
+            f"cannot open state file {path} for writing ({message}): check permissions"
+        )
+    if "disk" in lowered and ("full" in lowered or "i/o" in lowered):
+        return RetryableStoreError(f"state file {path}: {message}")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return PermanentStoreError(f"state file {path}: a write broke a constraint ({message})")
+    return PermanentStoreError(f"state file {path}: {message}")

@@ -1,0 +1,192 @@
+"""Matching tasks against rules: what each match key means, first-match-wins with `continue`, and that the
+indexed `match` always agrees with checking every rule in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.rules import Location, MatchedRoute, Rule, RuleSet, compile_match, match
+from monitor.workspace.models import ScheduledTask
+
+PROJECT = "p-1"
+
+
+def task(**fields: Any) -> ScheduledTask:
+    values: dict[str, Any] = {
+        "id": "t-1",
+        "task_name": "prod-reboot-01",
+        "task_type": "REBOOT",
+        "scheduled_type": "DAY",
+        "last_status": "FAIL",
+        "enable": True,
+        "priority": 3,
+    }
+    values.update(fields)
+    return ScheduledTask(**values)
+
+
+def rule(name: str, spec: dict[str, Any] | None = None, **options: Any) -> Rule:
+    return Rule(name, compile_match(spec or {}, where=name), Location("test"), **options)
+
+
+def names(routes: list[MatchedRoute]) -> list[str]:
+    return [route.rule.name for route in routes]
+
+
+@pytest.mark.parametrize(
+    ("spec", "fields", "matches"),
+    [
+        pytest.param({}, {}, True, id="no keys: every failing task"),
+        pytest.param({"last_status": "FAIL"}, {}, True, id="last_status"),
+        pytest.param({"last_status": "SKIP"}, {}, False, id="last_status differs"),
+        pytest.param({"task_type": ["STOP", "REBOOT"]}, {}, True, id="a list is any of"),
+        pytest.param({"task_type": ["STOP", "START"]}, {}, False, id="none of the list"),
+        pytest.param({"task_type": "REBOOT"}, {"task_type": None}, False, id="task without the field"),
+        pytest.param({"scheduled_type": "DAY"}, {}, True, id="scheduled_type"),
+        pytest.param(
+            {"scheduled_type": "LIFE_CYCLE", "life_cycle_type": "POST_DESKTOP_DISCONNECTED"},
+            {"scheduled_type": "LIFE_CYCLE", "life_cycle_type": "POST_DESKTOP_DISCONNECTED"},
+            True,
+            id="life_cycle_type",
+        ),
+        pytest.param({"task_name": "prod-*"}, {}, True, id="glob"),
+        pytest.param({"task_name": "PROD-*"}, {}, False, id="globs are case-sensitive"),
+        pytest.param({"task_name": "prod-reboot-0?"}, {}, True, id="glob with ?"),
+        pytest.param({"task_name": "prod-reboot-01"}, {}, True, id="exact name"),
+        pytest.param({"task_name": "prod-reboot"}, {}, False, id="exact name is whole"),
+        pytest.param({"task_name": "prod-*"}, {"task_name": None}, False, id="task without a name"),
+        pytest.param({"task_name": "re:prod-reboot-\\d+"}, {}, True, id="regex"),
+        pytest.param({"task_name": "re:reboot"}, {}, False, id="regexes match the whole name"),
+        pytest.param({"task_name": "re:(?i)PROD-.*"}, {}, True, id="regex flags"),
+        pytest.param({"task_name": ["lab-*", "prod-*"]}, {}, True, id="any of several patterns"),
+        pytest.param({"id": ["t-0", "t-1"]}, {}, True, id="id"),
+        pytest.param({"id": "t-2"}, {}, False, id="other id"),
+        pytest.param({"enable": True}, {}, True, id="enabled"),
+        pytest.param({"enable": True}, {"enable": False}, False, id="disabled task"),
+        pytest.param({"enable": True}, {"enable": None}, True, id="enable absent counts as enabled"),
+        pytest.param({"priority": {"min": 1, "max": 5}}, {}, True, id="priority in range"),
+        pytest.param({"priority": {"min": 4}}, {}, False, id="priority below range"),
+        pytest.param({"priority": {"max": 3}}, {}, True, id="range ends are inclusive"),
+        pytest.param({"priority": [1, 3]}, {}, True, id="priority in list"),
+        pytest.param({"priority": 1}, {"priority": None}, False, id="task without a priority"),
+        pytest.param({"project": PROJECT}, {}, True, id="project"),
+        pytest.param({"project": "p-2"}, {}, False, id="other project"),
+        pytest.param({"task_type": "REBOOT", "task_name": "lab-*"}, {}, False, id="every key must hold"),
+    ],
+)
+def test_match_keys(spec: dict[str, Any], fields: dict[str, Any], matches: bool) -> None:
+    ruleset = RuleSet((rule("r", spec),))
+    assert bool(match(ruleset, task(**fields), PROJECT)) is matches
+
+
+@pytest.mark.parametrize("status", ["SUCCESS", "RUNNING", None])
+def test_only_failing_and_skipped_tasks_match(status: str | None) -> None:
+    assert match(RuleSet((rule("all"),)), task(last_status=status), PROJECT) == []
+
+
+def test_first_match_wins() -> None:
+    ruleset = RuleSet(
+        (rule("stop", {"task_type": "STOP"}), rule("reboot", {"task_type": "REBOOT"}), rule("all"))
+    )
+    assert names(match(ruleset, task(), PROJECT)) == ["reboot"]
+
+
+def test_continue_lets_later_rules_match_too() -> None:
+    ruleset = RuleSet(
+        (
+            rule("audit", continue_matching=True),
+            rule("prod", {"task_name": "prod-*"}, continue_matching=True),
+            rule("reboot", {"task_type": "REBOOT"}),
+            rule("all"),
+        )
+    )
+    assert names(match(ruleset, task(), PROJECT)) == ["audit", "prod", "reboot"]
+
+
+def test_a_rule_that_does_not_match_does_not_stop_the_search() -> None:
+    ruleset = RuleSet((rule("lab", {"task_name": "lab-*"}), rule("all")))
+    assert names(match(ruleset, task(), PROJECT)) == ["all"]
+
+
+def test_group_key_holds_the_group_by_fields_in_order() -> None:
+    ruleset = RuleSet((rule("r", group_by=("task_type", "project", "priority", "life_cycle_type")),))
+    (route,) = match(ruleset, task(), PROJECT)
+    assert route.group_key == (
+        ("task_type", "REBOOT"),
+        ("project", PROJECT),
+        ("priority", "3"),
+        ("life_cycle_type", ""),
+    )
+
+
+def test_rule_lookup_by_name() -> None:
+    ruleset = RuleSet((rule("a"),))
+    assert ruleset.rule("a") is ruleset.rules[0]
+    assert ruleset.rule("gone") is None
+
+
+# The index must never change the answer: compare with checking every rule in order.
+
+VALUES = {
+    "last_status": ["FAIL", "SKIP"],
+    "task_type": ["START", "STOP", "REBOOT"],
+    "scheduled_type": ["DAY", "LIFE_CYCLE"],
+    "project": ["p-1", "p-2"],
+    "id": ["t-1", "t-2", "t-3"],
+    "task_name": ["prod-*", "lab-*", "re:.*-01", "prod-reboot-01"],
+}
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    for key, choices in VALUES.items():
+        if draw(st.booleans()):
+            spec[key] = draw(st.lists(st.sampled_from(choices), min_size=1, max_size=2, unique=True))
+    if draw(st.booleans()):
+        spec["priority"] = {"min": draw(st.integers(0, 3)), "max": draw(st.integers(3, 6))}
+    return spec
+
+
+tasks = st.builds(
+    task,
+    id=st.sampled_from(VALUES["id"]),
+    task_name=st.sampled_from(["prod-reboot-01", "lab-stop-02", "other", None]),
+    task_type=st.sampled_from([*VALUES["task_type"], "HIBERNATE", None]),
+    scheduled_type=st.sampled_from(VALUES["scheduled_type"]),
+    last_status=st.sampled_from(["FAIL", "SKIP", "SUCCESS"]),
+    enable=st.sampled_from([True, False, None]),
+    priority=st.sampled_from([0, 3, 7, None]),
+)
+
+
+def every_rule_in_order(ruleset: RuleSet, checked: ScheduledTask, project: str) -> list[str]:
+    if checked.last_status not in ("FAIL", "SKIP"):
+        return []
+    matched = []
+    for candidate in ruleset.rules:
+        if candidate.matcher.matches(checked, project):
+            matched.append(candidate.name)
+            if not candidate.continue_matching:
+                break
+    return matched
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rule_specs=st.lists(st.tuples(specs(), st.booleans()), min_size=1, max_size=8),
+    checked=st.lists(tasks, min_size=1, max_size=10),
+    project=st.sampled_from(VALUES["project"]),
+)
+def test_indexed_match_agrees_with_checking_every_rule(
+    rule_specs: list[tuple[dict[str, Any], bool]], checked: list[ScheduledTask], project: str
+) -> None:
+    ruleset = RuleSet(
+        tuple(rule(f"r{i}", spec, continue_matching=cont) for i, (spec, cont) in enumerate(rule_specs))
+    )
+    for one in checked:  # several tasks per ruleset, so the signature cache is exercised too
+        assert names(match(ruleset, one, project)) == every_rule_in_order(ruleset, one, project)

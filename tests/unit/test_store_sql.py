@@ -1,0 +1,68 @@
+"""The SQL shared by every backend: parameter style and how times are stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from monitor.decide import AlertState
+from monitor.store.sql import (
+    INSERT_OUTBOX,
+    OUTBOX_ROW_FIELDS,
+    UPSERT_ALERT,
+    from_db_time,
+    positional,
+    pyformat,
+    to_db_time,
+)
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("SELECT 1 FROM t WHERE a = :a AND b = :b_2", "SELECT 1 FROM t WHERE a = %(a)s AND b = %(b_2)s"),
+        ("SELECT value::int FROM meta WHERE key = :key", "SELECT value::int FROM meta WHERE key = %(key)s"),
+        ("SELECT '50%' WHERE x = :x", "SELECT '50%%' WHERE x = %(x)s"),
+        ("SELECT '12:30' AS t", "SELECT '12:30' AS t"),
+    ],
+)
+def test_pyformat_turns_named_parameters_into_psycopg_style(statement: str, expected: str) -> None:
+    assert pyformat(statement) == expected
+
+
+def test_times_are_stored_as_fixed_width_utc_text() -> None:
+    shanghai = datetime(2026, 3, 1, 16, 0, tzinfo=timezone(timedelta(hours=8)))
+    assert to_db_time(shanghai) == "2026-03-01T08:00:00.000000+00:00"
+    assert from_db_time(to_db_time(shanghai)) == shanghai
+
+
+def test_stored_times_sort_as_the_instants_do() -> None:
+    moments = [
+        datetime(2026, 3, 1, tzinfo=UTC) + timedelta(microseconds=step) for step in (0, 1, 10**6, 10**9)
+    ]
+    assert sorted(map(to_db_time, moments)) == [to_db_time(moment) for moment in moments]
+
+
+def test_naive_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="naive datetime"):
+        to_db_time(datetime(2026, 3, 1))
+
+
+def test_positional_parameters_for_sqlite_and_psycopg() -> None:
+    statement = "UPDATE t SET a = :a, note = '5%' WHERE id = :id AND b = :a"
+    assert positional(statement) == (
+        "UPDATE t SET a = ?, note = '5%' WHERE id = ? AND b = ?",
+        ("a", "id", "a"),
+    )
+    assert positional(statement, "%s")[0] == "UPDATE t SET a = %s, note = '5%%' WHERE id = %s AND b = %s"
+
+
+def test_the_alert_row_follows_the_statement() -> None:
+    """alert_row builds its tuple in AlertState's field order; the statement must name them in that order."""
+    assert positional(UPSERT_ALERT)[1] == AlertState._fields[:-1]
+    assert AlertState._fields[-1] == "acknowledged_by", "the ack is never written with the state"
+
+
+def test_the_outbox_row_follows_the_statement() -> None:
+    assert positional(INSERT_OUTBOX)[1] == OUTBOX_ROW_FIELDS
