@@ -11,7 +11,6 @@ Problems are reported as `file:line: problem` lines, all at once, in a `ConfigEr
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from monitor.durations import parse_duration
 from monitor.yamlfile import YamlError, parse_yaml
 
 __all__ = [
@@ -31,38 +31,7 @@ __all__ = [
     "WorkspaceSettings",
     "default_config_path",
     "load_settings",
-    "parse_duration",
 ]
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: object) -> timedelta:
-    """`"90s"`, `"15m"`, `"1h30m"`, `"2d"`, a number of seconds, or a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("a duration like 30s, 15m, 4h or 1d is expected")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
-    if not isinstance(value, str):
-        raise ValueError("a duration like 30s, 15m, 4h or 1d is expected")
-    text = value.strip().lower()
-    if text == "0":
-        return timedelta(0)
-    position, seconds = 0, 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != position:
-            break
-        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if position != len(text) or not text:
-        raise ValueError(f"{value!r} is not a duration like 30s, 15m, 4h, 1d or 1h30m")
-    return timedelta(seconds=seconds)
-
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 

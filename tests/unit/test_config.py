@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.config import ConfigError, Credentials, load_settings, parse_duration
+from monitor.config import ConfigError, Credentials, load_settings
 from monitor.workspace.auth import AkSkAuth, IamPasswordAuth, StaticTokenAuth
 from monitor.workspace.errors import ConfigurationError
 from monitor.workspace.factory import build_auth, build_client, workspace_endpoint
@@ -77,29 +77,6 @@ def test_unparseable_files_give_a_line(tmp_path: Path, text: str, line: int) -> 
     with pytest.raises(ConfigError) as caught:
         load_settings(path, env={})
     assert caught.value.problems[0].startswith(f"{path}:{line}: ")
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("30s", 30),
-        ("15m", 900),
-        ("4h", 14400),
-        ("1d", 86400),
-        ("1h30m", 5400),
-        ("0", 0),
-        (45, 45),
-        ("500ms", 0.5),
-    ],
-)
-def test_durations(text: object, seconds: float) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
-
-
-@pytest.mark.parametrize("text", ["", "soon", "10", "5 minutes", "1h 30m", "-5s", True, None, [1]])
-def test_bad_durations(text: object) -> None:
-    with pytest.raises(ValueError, match="duration"):
-        parse_duration(text)
 
 
 def test_unknown_region_names_the_known_ones(tmp_path: Path) -> None:
