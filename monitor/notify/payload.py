@@ -1,0 +1,171 @@
+"""The payload of one notification: everything a renderer needs about an alert, as plain JSON-able data.
+
+The engine builds it when it writes the outbox (so a message can be rendered again after a restart without
+asking the API), and every notifier (console, Slack) renders from it alone. All values are user data from
+the API or the rule file and must be escaped by the renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NotRequired, TypedDict
+
+from monitor.decide import AlertState, Decision
+from monitor.rules import Rule
+from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
+
+__all__ = [
+    "MAX_FAILED_DESKTOPS",
+    "MAX_HISTORY",
+    "AlertPayload",
+    "DesktopFailure",
+    "ExecutionSummary",
+    "TaskSummary",
+    "build_payload",
+]
+
+#: How many failed desktops a message names, and how many past executions its history strip shows.
+MAX_FAILED_DESKTOPS = 5
+MAX_HISTORY = 10
+
+
+class TaskSummary(TypedDict):
+    id: str
+    name: str | None
+    type: str | None
+    scheduled_type: str | None
+    life_cycle_type: str | None
+    last_status: str | None
+    next_execution_time: str | None
+    time_zone: str | None
+    enable: bool | None
+    description: str | None
+
+
+class ExecutionSummary(TypedDict):
+    id: str
+    start_time: str | None
+    time_zone: str | None
+    status: str | None
+    success_num: int | None
+    failed_num: int | None
+    skip_num: int | None
+
+
+class DesktopFailure(TypedDict):
+    desktop_name: str | None
+    exec_status: str | None
+    result_code: str | None
+    fail_reason: str | None
+
+
+class AlertPayload(TypedDict):
+    """Schema version 1 of an outbox row's payload."""
+
+    version: int
+    kind: str  # DecisionKind: NEW, REPEAT, RECURRED, CHANGED, RESOLVED, CLOSED
+    reason: str
+    fingerprint: str
+    episode: int
+    rule: str
+    severity: str  # critical | warning | info
+    mention: str | None
+    project: str
+    task: TaskSummary
+    alert_status: str  # firing | resolved | closed
+    occurrences: int
+    opened_at: str  # ISO 8601, UTC
+    decided_at: str
+    acknowledged_by: str | None
+    #: The latest execution, when the records API answered this cycle.
+    latest_execution: NotRequired[ExecutionSummary]
+    #: Up to MAX_FAILED_DESKTOPS desktops that failed in the latest execution, and how many failed in all.
+    failed_desktops: NotRequired[list[DesktopFailure]]
+    #: Statuses of the latest executions, newest first (FAIL, SKIP, SUCCESS), for a history strip.
+    history: NotRequired[list[str]]
+
+
+def _task_summary(state: AlertState, task: ScheduledTask | None) -> TaskSummary:
+    if task is None:
+        return TaskSummary(
+            id=state.task_id,
+            name=state.task_name,
+            type=None,
+            scheduled_type=None,
+            life_cycle_type=None,
+            last_status=state.last_status,
+            next_execution_time=state.next_execution_time,
+            time_zone=None,
+            enable=None,
+            description=None,
+        )
+    return TaskSummary(
+        id=task.id,
+        name=task.task_name,
+        type=task.task_type,
+        scheduled_type=task.scheduled_type,
+        life_cycle_type=task.life_cycle_type,
+        last_status=task.last_status,
+        next_execution_time=task.next_execution_time,
+        time_zone=task.time_zone,
+        enable=task.enable,
+        description=task.description,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def build_payload(
+    decision: Decision,
+    state: AlertState,
+    rule: Rule | None,
+    *,
+    task: ScheduledTask | None,
+    now: datetime,
+    records: Sequence[ExecutionRecord] = (),
+    failed_desktops: Sequence[RecordDetail] = (),
+) -> dict[str, Any]:
+    """The payload of `decision` about the alert now in `state`. `records` newest first, when known."""
+    payload = AlertPayload(
+        version=1,
+        kind=str(decision.kind),
+        reason=decision.reason,
+        fingerprint=state.fingerprint,
+        episode=state.episode,
+        rule=state.rule_name,
+        severity=rule.severity if rule is not None else "warning",
+        mention=rule.mention if rule is not None else None,
+        project=state.project,
+        task=_task_summary(state, task),
+        alert_status=str(state.status),
+        occurrences=state.occurrences,
+        opened_at=_iso(state.opened_at),
+        decided_at=_iso(now),
+        acknowledged_by=state.acknowledged_by,
+    )
+    if records:
+        latest = records[0]
+        payload["latest_execution"] = ExecutionSummary(
+            id=latest.id,
+            start_time=latest.start_time,
+            time_zone=latest.time_zone,
+            status=latest.status,
+            success_num=latest.success_num,
+            failed_num=latest.failed_num,
+            skip_num=latest.skip_num,
+        )
+        payload["history"] = [record.status or "?" for record in records[:MAX_HISTORY]]
+    if failed_desktops:
+        payload["failed_desktops"] = [
+            DesktopFailure(
+                desktop_name=detail.desktop_name or detail.desktop_id,
+                exec_status=detail.exec_status,
+                result_code=detail.result_code,
+                fail_reason=detail.fail_reason,
+            )
+            for detail in failed_desktops[:MAX_FAILED_DESKTOPS]
+        ]
+    return dict(payload)
