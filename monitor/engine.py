@@ -1,0 +1,468 @@
+"""One poll cycle: fetch -> match -> decide -> persist state and outbox together.
+
+    listing   = every FAIL and SKIP task (all pages; complete or not)
+    records   = latest executions of the tasks that changed since the last cycle (skipped when forbidden)
+    decisions = decide() for each (rule, task) match, then for each open alert the listing did not produce:
+                rule no longer matching -> CLOSED; task gone from the listing -> looked up (get_task, latest
+                execution) and RESOLVED or CLOSED only when that confirms it
+    persist   = new alert states + outbox rows + meta, in one store transaction
+
+The pure part (`evaluate`, `outbox_entries`) works on plain data and is what the engine benchmark measures;
+`Engine.run_cycle` adds the I/O around it. Nothing is sent here: the dispatcher reads the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+
+from monitor import rules as rules_module
+from monitor.decide import (
+    AlertState,
+    Decision,
+    DecisionKind,
+    Observation,
+    alert_fingerprint,
+    consecutive_failures,
+    decide,
+    unseen_alerts,
+)
+from monitor.notify.payload import MAX_HISTORY, build_payload
+from monitor.rules import MatchedRoute, Rule, RuleSet
+from monitor.silences import Silence, is_muted
+from monitor.store.base import CycleChanges, OutboxEntry, Store
+from monitor.workspace.client import TaskFilter, WorkspaceClient
+from monitor.workspace.errors import AuthError, NotFoundError, WorkspaceError
+from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
+
+__all__ = [
+    "CycleReport",
+    "DecisionNote",
+    "Engine",
+    "Evaluation",
+    "TaskRecords",
+    "evaluate",
+    "outbox_entries",
+]
+
+log = structlog.get_logger(__name__)
+
+#: Kinds whose message shows the failed desktops of the latest execution (worth one more API call each).
+_SHOWS_DESKTOPS = frozenset({DecisionKind.NEW, DecisionKind.RECURRED, DecisionKind.CHANGED})
+#: At most this many per-desktop lookups in one cycle: a mass failure must not turn into 20,000 calls.
+MAX_DETAIL_LOOKUPS = 50
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class TaskRecords:
+    """What the records API said about one task this cycle (newest first)."""
+
+    records: tuple[ExecutionRecord, ...]
+
+    @property
+    def latest(self) -> ExecutionRecord | None:
+        return self.records[0] if self.records else None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One decision with what it was about."""
+
+    decision: Decision
+    state: AlertState  # the state after the decision (or the unchanged one)
+    rule: Rule | None
+    task: ScheduledTask | None
+    group_key: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Evaluation:
+    """The decisions of one cycle, and the open alerts whose recovery must be confirmed by a lookup."""
+
+    decided: list[Decided] = field(default_factory=list)
+    to_confirm: list[AlertState] = field(default_factory=list)
+
+
+def _silence_target(state: AlertState) -> ScheduledTask:
+    return ScheduledTask(id=state.task_id, task_name=state.task_name)
+
+
+def evaluate(
+    tasks: Sequence[ScheduledTask],
+    *,
+    ruleset: RuleSet,
+    project: str,
+    states: Mapping[str, AlertState],
+    open_alerts: Iterable[AlertState],
+    silences: Sequence[Silence],
+    records: Mapping[str, TaskRecords],
+    complete: bool,
+    now: datetime,
+    routes: Mapping[str, Sequence[MatchedRoute]] | None = None,
+) -> Evaluation:
+    """Decide every alert this listing touches. `states` holds the stored state of each matched alert;
+    `routes` the rules matching each task, when the caller has matched already."""
+    result = Evaluation()
+    seen: set[str] = set()
+    listed: dict[str, ScheduledTask] = {}
+    for task in tasks:
+        listed[task.id] = task
+        task_routes = routes[task.id] if routes is not None else rules_module.match(ruleset, task, project)
+        if not task_routes:
+            continue
+        known = records.get(task.id)
+        observation = Observation.from_listing(
+            task,
+            project,
+            latest_record=known.latest if known else None,
+            consecutive_failures=consecutive_failures(known.records) if known else None,
+        )
+        for route in task_routes:
+            rule = route.rule
+            fingerprint = alert_fingerprint(rule.name, project, task.id)
+            seen.add(fingerprint)
+            previous = states.get(fingerprint)
+            silence = is_muted(silences, task, rule.name, now, project=project) if silences else None
+            decision = decide(
+                previous, observation, rule, silence=silence, now=now, listing_complete=complete
+            )
+            state = decision.new_state or previous
+            if state is not None:
+                result.decided.append(Decided(decision, state, rule, task, route.group_key))
+
+    unseen = unseen_alerts(open_alerts, seen, listed.keys())
+    for alert in unseen.still_listed:
+        _decide_unseen(result, alert, Observation.unmatched(listed[alert.task_id], project), ruleset,
+                       silences, complete, now)  # fmt: skip
+    for alert in unseen.resolve_candidates:
+        decision = _decide_unseen(
+            result, alert, Observation.not_listed(alert.task_id, project), ruleset, silences, complete, now
+        )
+        if decision.needs_confirmation:
+            result.to_confirm.append(alert)
+    return result
+
+
+def _decide_unseen(
+    result: Evaluation,
+    alert: AlertState,
+    observation: Observation,
+    ruleset: RuleSet,
+    silences: Sequence[Silence],
+    complete: bool,
+    now: datetime,
+) -> Decision:
+    rule = ruleset.rule(alert.rule_name)
+    silence = is_muted(silences, _silence_target(alert), alert.rule_name, now, project=alert.project)
+    decision = decide(alert, observation, rule, silence=silence, now=now, listing_complete=complete)
+    if decision.new_state is not None:
+        result.decided.append(Decided(decision, decision.new_state, rule, None))
+    return decision
+
+
+def outbox_entries(
+    decided: Iterable[Decided],
+    *,
+    default_channel: str | None,
+    records: Mapping[str, TaskRecords],
+    desktops: Mapping[str, Sequence[RecordDetail]],
+    now: datetime,
+) -> list[OutboxEntry]:
+    """An outbox row for every decision that posts, replies or edits a message."""
+    entries = []
+    for item in decided:
+        decision = item.decision
+        if not (decision.notify or decision.update_message):
+            continue
+        state = item.state
+        known = records.get(state.task_id)
+        payload = build_payload(
+            decision,
+            state,
+            item.rule,
+            task=item.task,
+            now=now,
+            records=known.records if known else (),
+            failed_desktops=desktops.get(state.task_id, ()),
+        )
+        channel = (item.rule.channel if item.rule else None) or default_channel or ""
+        group_key = "&".join(f"{name}={value}" for name, value in item.group_key)
+        entries.append(
+            OutboxEntry(
+                fingerprint=state.fingerprint,
+                episode=state.episode,
+                kind=decision.kind,
+                channel=channel,
+                payload=payload,
+                created_at=now,
+                group_key=group_key,
+                notify=decision.notify,
+                update_message=decision.update_message,
+            )
+        )
+    return entries
+
+
+@dataclass(frozen=True)
+class DecisionNote:
+    """A decision worth telling a person about (everything but a quiet NONE)."""
+
+    kind: DecisionKind
+    reason: str
+    rule: str
+    task_id: str
+    task_name: str | None
+    notify: bool
+
+
+@dataclass
+class CycleReport:
+    started_at: datetime
+    finished_at: datetime
+    complete: bool
+    tasks: int
+    requests: int
+    decisions: list[DecisionNote]
+    outbox: list[OutboxEntry]
+    problems: list[str]
+    records_forbidden: bool = False
+
+
+class Engine:
+    """Runs poll cycles for one project against one store."""
+
+    def __init__(
+        self,
+        *,
+        client: WorkspaceClient,
+        store: Store,
+        ruleset: RuleSet,
+        project: str,
+        default_channel: str | None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.ruleset = ruleset
+        self.project = project
+        self.default_channel = default_channel
+        self._clock = clock
+        # Once the records API says 401/403 it is not asked again until restart: the fallback (occurrences
+        # told apart by last_status/next_execution_time) is what the operator has chosen by not granting it.
+        self.records_forbidden = False
+
+    async def run_cycle(self, *, persist: bool = True) -> CycleReport:
+        """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
+        started = self._clock()
+        listing = await self.client.fetch_failing()
+        now = self._clock()
+        tasks = listing.tasks
+        silences = [*self.ruleset.silences, *self.store.silences()]
+
+        routes = {task.id: rules_module.match(self.ruleset, task, self.project) for task in tasks}
+        fingerprints = {
+            task_id: [alert_fingerprint(route.rule.name, self.project, task_id) for route in task_routes]
+            for task_id, task_routes in routes.items()
+        }
+        states = self.store.load_alerts(fp for fps in fingerprints.values() for fp in fps)
+        open_alerts = self.store.load_open_alerts()
+        changed = [task for task in tasks if _changed(task, [states.get(fp) for fp in fingerprints[task.id]])]
+        records = await self._records(changed)
+
+        evaluation = evaluate(
+            tasks,
+            ruleset=self.ruleset,
+            project=self.project,
+            states=states,
+            open_alerts=open_alerts.values(),
+            silences=silences,
+            records=records,
+            complete=listing.complete,
+            now=now,
+            routes=routes,
+        )
+        confirmed, confirm_records = await self._confirm(evaluation.to_confirm, silences, now)
+        evaluation.decided.extend(confirmed)
+        records = {**records, **confirm_records}
+        desktops = await self._failed_desktops(evaluation.decided, records)
+        entries = outbox_entries(
+            evaluation.decided,
+            default_channel=self.default_channel,
+            records=records,
+            desktops=desktops,
+            now=now,
+        )
+        if persist:
+            self.store.apply_cycle(
+                CycleChanges(
+                    alerts=[item.state for item in evaluation.decided if item.decision.new_state is not None],
+                    outbox=entries,
+                    meta={
+                        "last_cycle_at": now.isoformat(),
+                        "last_cycle_complete": "yes" if listing.complete else "no",
+                        "last_cycle_tasks": str(len(tasks)),
+                    },
+                )
+            )
+        notes = [
+            DecisionNote(
+                item.decision.kind,
+                item.decision.reason,
+                item.state.rule_name,
+                item.state.task_id,
+                item.state.task_name,
+                item.decision.notify,
+            )
+            for item in evaluation.decided
+            if item.decision.kind is not DecisionKind.NONE
+        ]
+        report = CycleReport(
+            started_at=started,
+            finished_at=self._clock(),
+            complete=listing.complete,
+            tasks=len(tasks),
+            requests=listing.requests,
+            decisions=notes,
+            outbox=entries,
+            problems=list(listing.problems),
+            records_forbidden=self.records_forbidden,
+        )
+        log.info(
+            "cycle.done",
+            tasks=report.tasks,
+            complete=report.complete,
+            decisions=len(notes),
+            outbox=len(entries),
+            seconds=round((report.finished_at - started).total_seconds(), 3),
+        )
+        return report
+
+    async def _records(self, tasks: Sequence[ScheduledTask]) -> dict[str, TaskRecords]:
+        if self.records_forbidden or not tasks:
+            return {}
+        results = await asyncio.gather(*(self._task_records(task.id) for task in tasks))
+        return {task.id: found for task, found in zip(tasks, results, strict=True) if found is not None}
+
+    async def _task_records(self, task_id: str) -> TaskRecords | None:
+        if self.records_forbidden:
+            return None
+        try:
+            return TaskRecords(tuple(await self.client.list_records(task_id, limit=MAX_HISTORY)))
+        except AuthError as exc:
+            if not self.records_forbidden:
+                log.warning("cycle.records_forbidden", error=str(exc))
+            self.records_forbidden = True
+        except WorkspaceError as exc:
+            log.warning("cycle.records_failed", task_id=task_id, error=str(exc))
+        return None
+
+    async def _confirm(
+        self, candidates: Sequence[AlertState], silences: Sequence[Silence], now: datetime
+    ) -> tuple[list[Decided], dict[str, TaskRecords]]:
+        """Look up each alert whose task left the failing listing; decide again on what that shows."""
+        looked = await asyncio.gather(*(self._look_up(alert) for alert in candidates))
+        decided: list[Decided] = []
+        records: dict[str, TaskRecords] = {}
+        for alert, (observation, found) in zip(candidates, looked, strict=True):
+            if observation is None:
+                continue
+            if found is not None:
+                records[alert.task_id] = found
+            rule = self.ruleset.rule(alert.rule_name)
+            silence = is_muted(silences, _silence_target(alert), alert.rule_name, now, project=alert.project)
+            decision = decide(alert, observation, rule, silence=silence, now=now, listing_complete=True)
+            if decision.new_state is not None:
+                decided.append(Decided(decision, decision.new_state, rule, None))
+        return decided, records
+
+    async def _look_up(self, alert: AlertState) -> tuple[Observation | None, TaskRecords | None]:
+        """The task's condition from the task itself; None when the lookup failed (the alert stays open)."""
+        try:
+            detail = await self.client.get_task(alert.task_id)
+        except NotFoundError:
+            return Observation.looked_up(alert.task_id, alert.project, exists=False), None
+        except WorkspaceError as exc:
+            log.warning("cycle.lookup_failed", task_id=alert.task_id, error=str(exc))
+            return None, None
+        enabled = detail.extra_fields.get("enable") is not False
+        found = await self._task_records(alert.task_id)
+        if found is not None:
+            latest = found.latest
+            status = latest.status if latest else None
+            return Observation.looked_up(
+                alert.task_id, alert.project, exists=True, last_status=status, enabled=enabled
+            ), found
+        # No records: the task's own line in a listing filtered by its name says how its last run went.
+        task = await self._listed(alert.task_id, detail.task_name or alert.task_name)
+        if task is None:
+            return Observation.looked_up(alert.task_id, alert.project, exists=True, enabled=enabled), None
+        return Observation.looked_up(
+            alert.task_id,
+            alert.project,
+            exists=True,
+            last_status=task.last_status,
+            enabled=enabled and task.enable is not False,
+        ), None
+
+    async def _listed(self, task_id: str, name: str | None) -> ScheduledTask | None:
+        if not name:
+            return None
+        try:
+            listing = await self.client.fetch_many(
+                [TaskFilter(task_name=name), TaskFilter(task_name=name, scheduled_type="LIFE_CYCLE")]
+            )
+        except WorkspaceError as exc:
+            log.warning("cycle.lookup_failed", task_id=task_id, error=str(exc))
+            return None
+        return next((task for task in listing.tasks if task.id == task_id), None)
+
+    async def _failed_desktops(
+        self, decided: Sequence[Decided], records: Mapping[str, TaskRecords]
+    ) -> dict[str, list[RecordDetail]]:
+        wanted: list[tuple[str, str]] = []
+        for item in decided:
+            known = records.get(item.state.task_id)
+            latest = known.latest if known else None
+            if (
+                item.decision.notify
+                and item.decision.kind in _SHOWS_DESKTOPS
+                and latest is not None
+                and (latest.failed_num or latest.skip_num)
+            ):
+                wanted.append((item.state.task_id, latest.id))
+        wanted = list(dict.fromkeys(wanted))[:MAX_DETAIL_LOOKUPS]
+        found = await asyncio.gather(*(self._details(task_id, record_id) for task_id, record_id in wanted))
+        return {task_id: details for (task_id, _), details in zip(wanted, found, strict=True) if details}
+
+    async def _details(self, task_id: str, record_id: str) -> list[RecordDetail]:
+        try:
+            details = await self.client.list_record_details(task_id, record_id)
+        except WorkspaceError as exc:
+            log.warning("cycle.details_failed", task_id=task_id, error=str(exc))
+            return []
+        return [detail for detail in details if detail.exec_status != "SUCCESS"]
+
+
+def _changed(task: ScheduledTask, states: Sequence[AlertState | None]) -> bool:
+    """Whether the task's execution may differ from what its alerts know (then its records are fetched).
+
+    Tasks without a next execution time (one-off and triggered ones) cannot show a new execution in the
+    listing, so only their records can tell.
+    """
+    if not states or task.next_execution_time is None:
+        return bool(states)
+    return any(
+        state is None
+        or not state.is_open
+        or state.last_status != task.last_status
+        or state.next_execution_time != task.next_execution_time
+        for state in states
+    )

@@ -1,0 +1,56 @@
+"""The console notifier: what would go to Slack, printed in the terminal (dry runs, the demo, no Slack token).
+
+It behaves like a channel that always accepts: each post gets a Slack-like `ts`, so the dispatcher's
+bookkeeping (message refs, thread replies, updates) runs exactly as it does against Slack.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.text import Text
+
+from monitor.notify.dispatch import Posted
+from monitor.notify.text import render_text, summary_line
+from monitor.store.base import MessageRef, OutboxRow
+
+__all__ = ["ConsoleNotifier"]
+
+_STYLE = {"NEW": "bold red", "RECURRED": "red", "CHANGED": "yellow", "REPEAT": "magenta", "RESOLVED": "green"}
+
+
+class ConsoleNotifier:
+    def __init__(self, console: Console | None = None, *, first_ts: int = 1) -> None:
+        self.console = console or Console()
+        self._ts = itertools.count(first_ts)
+
+    def _next_ts(self) -> str:
+        return f"{next(self._ts):010d}.000100"
+
+    async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
+        ts = self._next_ts()
+        if len(rows) == 1:
+            self._print(f"→ {channel} (message {ts})", rows[0])
+        else:
+            self.console.print(
+                Text(f"→ {channel} (message {ts}): digest of {len(rows)} alerts", style="bold")
+            )
+            for row in rows:
+                self.console.print(Text("  • " + summary_line(row.entry.payload)))
+        return Posted(channel, ts)
+
+    async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
+        self._print(f"↳ {ref.channel} thread of {ref.ts}", row)
+        return Posted(ref.channel, self._next_ts())
+
+    async def update(self, ref: MessageRef, row: OutboxRow) -> None:
+        payload = row.entry.payload
+        where = f"✎ {ref.channel} message {ref.ts} updated"
+        self.console.print(Text(f"{where}: {payload['kind'].lower()} - {summary_line(payload)}", style="dim"))
+
+    def _print(self, where: str, row: OutboxRow) -> None:
+        kind = row.entry.payload["kind"]
+        self.console.print(Text(where, style="bold"))
+        self.console.print(Text(render_text(row.entry.payload), style=_STYLE.get(kind, "")))

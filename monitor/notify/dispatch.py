@@ -1,0 +1,211 @@
+"""The dispatcher: reads the outbox, claims each row, hands it to a notifier, and records the outcome.
+
+    NEW rows of one channel and group  -> one post (a digest when there are several)
+    rows that edit a message           -> update the message the alert's episode was posted as
+    rows that notify otherwise         -> a reply in that message's thread (a fresh post if there is none)
+
+Retrying lives here and only here: a `RetryableDeliveryError` puts the row back with a backoff (or the
+server's Retry-After), a `PermanentDeliveryError` fails it for good and says so loudly. A row is marked sent
+with the channel and ts of its message, so later updates and replies find it after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from monitor.decide import DecisionKind
+from monitor.store.base import MessageRef, OutboxRow, Store
+
+__all__ = [
+    "DeliveryError",
+    "DispatchReport",
+    "Dispatcher",
+    "Notifier",
+    "PermanentDeliveryError",
+    "Posted",
+    "RetryableDeliveryError",
+]
+
+log = structlog.get_logger(__name__)
+
+
+class DeliveryError(Exception):
+    """A notifier could not deliver."""
+
+
+class RetryableDeliveryError(DeliveryError):
+    """Try again later (rate limited, server error, network); `retry_after` in seconds when known."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Trying again will not help (unknown channel, not in channel, invalid token)."""
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel: str
+    ts: str
+
+
+class Notifier(Protocol):
+    """Where messages go: the console, Slack."""
+
+    async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
+        """Post one message about `rows` (one alert, or a digest of several)."""
+        ...
+
+    async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
+        """Reply in the thread of the alert's message."""
+        ...
+
+    async def update(self, ref: MessageRef, row: OutboxRow) -> None:
+        """Edit the alert's message to show its new state."""
+        ...
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    messages: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        notifier: Notifier,
+        *,
+        claimer: str,
+        clock: Callable[[], datetime] = _utc_now,
+        backoff_base: timedelta = timedelta(seconds=15),
+        backoff_max: timedelta = timedelta(minutes=10),
+        batch: int = 500,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.claimer = claimer
+        self._clock = clock
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._batch = batch
+
+    async def flush(self) -> DispatchReport:
+        """Deliver every row that is due now; rows put back for a retry wait for a later flush."""
+        report = DispatchReport()
+        handled: set[int] = set()
+        while True:
+            now = self._clock()
+            rows = [
+                row for row in self.store.pending_outbox(now=now, limit=self._batch) if row.id not in handled
+            ]
+            if not rows:
+                return report
+            claimed = [row for row in rows if self.store.claim_outbox(row.id, claimer=self.claimer, now=now)]
+            handled.update(row.id for row in rows)
+            await self._deliver(claimed, report)
+
+    async def _deliver(self, rows: Sequence[OutboxRow], report: DispatchReport) -> None:
+        posted_groups: set[tuple[str, str]] = set()
+        for row in rows:
+            entry = row.entry
+            if entry.notify and entry.kind is DecisionKind.NEW:
+                key = (entry.channel, entry.group_key)
+                if key in posted_groups:
+                    continue
+                posted_groups.add(key)
+                group = [
+                    other
+                    for other in rows
+                    if other.entry.notify
+                    and other.entry.kind is DecisionKind.NEW
+                    and (other.entry.channel, other.entry.group_key) == key
+                ]
+                await self._attempt(group, report, self._post_group)
+            else:
+                await self._attempt([row], report, self._post_single)
+
+    async def _post_group(self, rows: Sequence[OutboxRow]) -> tuple[Posted, list[MessageRef]]:
+        channel = rows[0].entry.channel
+        posted = await self.notifier.post(channel, rows)
+        refs = [
+            MessageRef(row.entry.fingerprint, row.entry.episode, posted.channel, posted.ts) for row in rows
+        ]
+        return posted, refs
+
+    async def _post_single(self, rows: Sequence[OutboxRow]) -> tuple[Posted, list[MessageRef]]:
+        (row,) = rows
+        entry = row.entry
+        ref = self.store.message_ref(entry.fingerprint)
+        if ref is not None and ref.episode != entry.episode:
+            ref = None
+        if entry.update_message and ref is not None:
+            await self.notifier.update(ref, row)
+        if not entry.notify:
+            where = ref or MessageRef(entry.fingerprint, entry.episode, entry.channel, "")
+            return Posted(where.channel, where.ts), []
+        if ref is not None:
+            return await self.notifier.reply(ref, row), []
+        # No message to reply to (first message of an episode whose NEW was never posted, e.g. muted).
+        posted = await self.notifier.post(entry.channel, rows)
+        return posted, [MessageRef(entry.fingerprint, entry.episode, posted.channel, posted.ts)]
+
+    async def _attempt(
+        self,
+        rows: Sequence[OutboxRow],
+        report: DispatchReport,
+        send: Callable[[Sequence[OutboxRow]], Awaitable[tuple[Posted, list[MessageRef]]]],
+    ) -> None:
+        ids = [row.id for row in rows]
+        if not rows[0].entry.channel:
+            self._fail(rows, "no channel: set the rule's channel or slack.default_channel", None, report)
+            return
+        try:
+            posted, refs = await send(rows)
+        except RetryableDeliveryError as exc:
+            delay = self._backoff(rows[0].attempts, exc.retry_after)
+            self._fail(rows, str(exc), self._clock() + delay, report)
+            return
+        except PermanentDeliveryError as exc:
+            self._fail(rows, str(exc), None, report)
+            return
+        self.store.mark_sent(ids, channel=posted.channel, ts=posted.ts, now=self._clock(), message_refs=refs)
+        report.sent += len(rows)
+        report.messages += 1
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        if retry_after is not None:
+            return timedelta(seconds=retry_after)
+        delay: timedelta = self._backoff_base * (2 ** min(attempts, 16))
+        return min(delay, self._backoff_max)
+
+    def _fail(
+        self, rows: Sequence[OutboxRow], error: str, retry_at: datetime | None, report: DispatchReport
+    ) -> None:
+        now = self._clock()
+        for row in rows:
+            self.store.mark_failed(row.id, error=error, now=now, retry_at=retry_at)
+        if retry_at is None:
+            report.failed += len(rows)
+            report.errors.append(error)
+            log.error("notify.delivery_failed", error=error, rows=len(rows), channel=rows[0].entry.channel)
+        else:
+            report.retrying += len(rows)
+            log.warning(
+                "notify.delivery_retrying", error=error, rows=len(rows), retry_at=retry_at.isoformat()
+            )

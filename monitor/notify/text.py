@@ -1,0 +1,68 @@
+"""Plain-text rendering of notifications for the terminal (`once --dry-run`, the demo, the console notifier).
+
+Pure functions of the payload (see `payload.py`). Terminal output is never interpreted as markup, so user data
+needs no escaping here; rich's `Text` keeps it literal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["HISTORY_MARKS", "history_strip", "render_text", "summary_line"]
+
+HISTORY_MARKS = {"SUCCESS": "✅", "FAIL": "❌", "SKIP": "⏭"}
+_KIND_TITLE = {
+    "NEW": "new alert",
+    "REPEAT": "reminder",
+    "RECURRED": "failed again",
+    "CHANGED": "status changed",
+    "RESOLVED": "resolved",
+    "CLOSED": "closed",
+}
+
+
+def history_strip(history: Sequence[str]) -> str:
+    """Oldest execution first, as people read a timeline (the payload keeps newest first)."""
+    return "".join(HISTORY_MARKS.get(status, "?") for status in reversed(history))
+
+
+def summary_line(payload: Mapping[str, Any]) -> str:
+    task = payload["task"]
+    name = task.get("name") or task["id"]
+    title = _KIND_TITLE.get(payload["kind"], payload["kind"].lower())
+    state = f"{task.get('type') or '?'}, {task.get('last_status') or '?'}"
+    return f"[{payload['severity']}] {title}: {name} ({state}) - rule {payload['rule']}"
+
+
+def render_text(payload: Mapping[str, Any]) -> str:
+    """A few lines about one notification."""
+    task = payload["task"]
+    lines = [summary_line(payload)]
+    schedule = task.get("scheduled_type") or "?"
+    if task.get("life_cycle_type"):
+        schedule += f" ({task['life_cycle_type']})"
+    details = [f"schedule {schedule}", f"project {payload['project']}"]
+    if task.get("next_execution_time"):
+        details.append(f"next run {task['next_execution_time']} {task.get('time_zone') or ''}".rstrip())
+    if payload.get("occurrences", 1) > 1:
+        details.append(f"failed {payload['occurrences']} times")
+    lines.append("  " + ", ".join(details))
+    latest = payload.get("latest_execution")
+    if latest:
+        lines.append(
+            f"  latest run {latest.get('start_time') or '?'}: "
+            f"{latest.get('failed_num') or 0} desktops failed, "
+            f"{latest.get('success_num') or 0} succeeded, {latest.get('skip_num') or 0} skipped"
+        )
+    for desktop in payload.get("failed_desktops", []):
+        lines.append(
+            f"    {desktop.get('desktop_name') or '?'}: {desktop.get('exec_status') or '?'} "
+            f"{desktop.get('result_code') or ''} {desktop.get('fail_reason') or ''}".rstrip()
+        )
+    if payload.get("history"):
+        lines.append(f"  history {history_strip(payload['history'])}")
+    if payload.get("mention") and payload["kind"] == "NEW":
+        lines.append(f"  mention {payload['mention']}")
+    lines.append(f"  why: {payload['reason']}")
+    return "\n".join(lines)
