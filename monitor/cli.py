@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -18,9 +19,10 @@ import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from monitor import __version__
+from monitor import __version__, oneshot
 from monitor.config import ConfigError, Credentials, load_settings
 from monitor.logs import configure_logging, register_secret
+from monitor.rules import rule_file_json_schema
 from monitor.tasklist import output_console, task_table, tasks_json
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
@@ -71,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--name", help="task name to look for")
     tasks.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    once = commands.add_parser("once", help="one full cycle: poll, evaluate, persist, deliver")
+    once.add_argument("--dry-run", action="store_true", help="print what would be sent; change nothing")
+    once.add_argument("--rules", type=Path, help="rule file or directory (default: `rules:` of the config)")
+
+    check = commands.add_parser("check", help="validate the config and the rules; file:line for each problem")
+    check.add_argument("--rules", type=Path, help="rule file or directory (default: `rules:` of the config)")
+
+    commands.add_parser("schema", help="print the JSON Schema of the rule file (for editors)")
+
     from monitor.sim import cli as sim_cli
 
     simulate = commands.add_parser("simulate", help="run the Workspace API simulator on loopback")
@@ -88,6 +99,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "tasks":
             return asyncio.run(_tasks(args))
+        if args.command == "once":
+            err = Console(stderr=True)
+            return asyncio.run(
+                oneshot.once(args.config, args.rules, dry_run=args.dry_run, console=output_console(), err=err)
+            )
+        if args.command == "check":
+            return oneshot.check(args.config, args.rules, output_console())
+        if args.command == "schema":
+            print(json.dumps(rule_file_json_schema(), indent=2))
+            return EXIT_OK
         if args.command == "simulate":
             configure_logging("info" if args.verbose == 0 else level)
             from monitor.sim import cli as sim_cli

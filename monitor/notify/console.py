@@ -7,6 +7,7 @@ bookkeeping (message refs, thread replies, updates) runs exactly as it does agai
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -22,12 +23,13 @@ _STYLE = {"NEW": "bold red", "RECURRED": "red", "CHANGED": "yellow", "REPEAT": "
 
 
 class ConsoleNotifier:
-    def __init__(self, console: Console | None = None, *, first_ts: int = 1) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
-        self._ts = itertools.count(first_ts)
+        self._ts = itertools.count(1)
 
     def _next_ts(self) -> str:
-        return f"{next(self._ts):010d}.000100"
+        # Like Slack's: seconds.micro-ish, unique across runs (refs stored by one run are found by the next).
+        return f"{int(time.time())}.{next(self._ts):06d}"
 
     async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
         ts = self._next_ts()

@@ -1,0 +1,180 @@
+"""The one-shot commands: `check` (validate config and rules) and `once` (one full cycle, or a dry run).
+
+Both load what the daemon loads, in the same way, so `check` passing means `run` will start, and `once`
+shows exactly what a cycle of the daemon would decide and send.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from monitor.config import ConfigError, Credentials, Settings, load_settings
+from monitor.engine import CycleReport, Engine
+from monitor.logs import register_secret
+from monitor.notify.console import ConsoleNotifier
+from monitor.notify.dispatch import Dispatcher
+from monitor.notify.text import render_text
+from monitor.rules import RuleFileError, RuleSet, load_rules
+from monitor.store import Store, StoreError, open_store
+from monitor.workspace.errors import ConfigurationError, WorkspaceError
+from monitor.workspace.factory import build_client
+
+__all__ = ["Loaded", "check", "load_all", "once", "rules_path"]
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+class LoadError(Exception):
+    """Config or rules cannot be used; `problems` are `file:line: problem` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Loaded:
+    settings: Settings
+    ruleset: RuleSet
+
+
+def rules_path(settings: Settings) -> Path:
+    """`rules:` as written, relative paths taken from the config file's directory."""
+    path = Path(settings.rules)
+    if not path.is_absolute() and settings.source != "(defaults)":
+        path = Path(settings.source).parent / path
+    return path
+
+
+def load_all(config: Path | None, rules_override: Path | None = None) -> Loaded:
+    """Settings and rules, every problem of both collected. Raises LoadError."""
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        raise LoadError(exc.problems) from None
+    path = rules_override or rules_path(settings)
+    try:
+        ruleset = load_rules(path)
+    except RuleFileError as exc:
+        raise LoadError(exc.problems) from None
+    problems: list[str] = []
+    if not settings.slack.default_channel:
+        problems.extend(
+            f"{rule.location}: rule {rule.name!r} has no channel and slack.default_channel is not set"
+            for rule in ruleset.rules
+            if not rule.channel
+        )
+    if problems:
+        raise LoadError(problems)
+    return Loaded(settings, ruleset)
+
+
+def check(config: Path | None, rules_override: Path | None, console: Console) -> int:
+    try:
+        loaded = load_all(config, rules_override)
+    except LoadError as exc:
+        for problem in exc.problems:
+            console.print(Text(problem), style="red")
+        console.print(Text(f"{len(exc.problems)} problem(s) found"), style="bold red")
+        return EXIT_FAILED
+    ruleset = loaded.ruleset
+    console.print(
+        Text(
+            f"OK: {len(ruleset.rules)} rules and {len(ruleset.silences)} silences in "
+            f"{len(ruleset.files)} file(s); config {loaded.settings.source}"
+        )
+    )
+    return EXIT_OK
+
+
+def _state_url(settings: Settings, dry_run: bool, scratch: Path) -> str:
+    """A dry run must change nothing: without a state file yet it works on a scratch copy of nothing."""
+    url = settings.state.url
+    if dry_run and url.startswith("sqlite://"):
+        path = Path(url.removeprefix("sqlite://"))
+        if not path.exists():
+            return f"sqlite://{scratch / 'dry-run.db'}"
+    return url
+
+
+async def once(
+    config: Path | None, rules_override: Path | None, *, dry_run: bool, console: Console, err: Console
+) -> int:
+    """One cycle: poll, evaluate, persist and deliver (through the console until Slack is configured)."""
+    try:
+        loaded = load_all(config, rules_override)
+    except LoadError as exc:
+        for problem in exc.problems:
+            err.print(Text(problem), style="red")
+        return EXIT_CONFIG
+    settings = loaded.settings
+    credentials = Credentials.from_env(os.environ)
+    register_secret(credentials.secret_key, credentials.security_token, credentials.iam_password,
+                    credentials.auth_token)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="workspace-monitor-") as scratch:
+        try:
+            client = build_client(settings.workspace, credentials)
+            store: Store = open_store(_state_url(settings, dry_run, Path(scratch)))
+        except ConfigurationError as exc:
+            err.print(Text(f"workspace-monitor: {exc}"), style="red")
+            return EXIT_CONFIG
+        except StoreError as exc:
+            err.print(Text(f"workspace-monitor: {exc}"), style="red")
+            return EXIT_CONFIG
+        try:
+            async with client:
+                engine = Engine(
+                    client=client,
+                    store=store,
+                    ruleset=loaded.ruleset,
+                    project=settings.workspace.project_id or "",
+                    default_channel=settings.slack.default_channel,
+                )
+                try:
+                    report = await engine.run_cycle(persist=not dry_run)
+                except WorkspaceError as exc:
+                    err.print(Text(f"workspace-monitor: {exc}"), style="red")
+                    return EXIT_FAILED
+            show_decisions(report, console)
+            if dry_run:
+                for entry in report.outbox:
+                    console.print(Text(f"would send to {entry.channel}:", style="bold"))
+                    console.print(Text(render_text(entry.payload)))
+            else:
+                dispatched = await Dispatcher(store, ConsoleNotifier(console), claimer="once").flush()
+                if dispatched.failed:
+                    failed = f"{dispatched.failed} notification(s) failed: {dispatched.errors}"
+                    err.print(Text(failed), style="red")
+        except StoreError as exc:
+            err.print(Text(f"workspace-monitor: {exc}"), style="red")
+            return EXIT_FAILED
+        finally:
+            store.close()
+    if not report.complete:
+        problems = "; ".join(report.problems)
+        err.print(
+            Text(f"workspace-monitor: the listing was incomplete, so nothing was resolved: {problems}"),
+            style="yellow",
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def show_decisions(report: CycleReport, console: Console) -> None:
+    seconds = (report.finished_at - report.started_at).total_seconds()
+    console.print(
+        Text(
+            f"cycle: {report.tasks} failing tasks, {len(report.decisions)} decisions, "
+            f"{len(report.outbox)} notifications, {seconds:.2f} s"
+            + ("" if report.complete else " (listing INCOMPLETE)"),
+            style="bold",
+        )
+    )
+    for note in report.decisions:
+        console.print(Text(f"  {note.kind:<9} {note.rule}: {note.task_name or note.task_id} - {note.reason}"))
