@@ -32,6 +32,7 @@ from monitor.sim.faults import Fault, FaultQueue, parse_fault
 from monitor.sim.options import SimOptions
 from monitor.sim.query import TaskFilters, select_tasks
 from monitor.sim.scenario import Action, Scenario, load_scenario, parse_scenario
+from monitor.sim.schedule import parse_api_time
 from monitor.sim.stats import Stats
 
 __all__ = ["SimState", "UnknownTask", "utc_now"]
@@ -147,7 +148,12 @@ class SimState:
         )
         task.records.insert(0, record)
         task.last_status = status
-        data.refresh_next_execution(task, now)
+        # The execution used up the slot it ran for: the next run is the one after it, even when a test or
+        # scenario makes the task run before its scheduled time.
+        scheduled = (
+            parse_api_time(task.next_execution_time, task.time_zone) if task.next_execution_time else None
+        )
+        data.refresh_next_execution(task, max(now, scheduled) if scheduled else now)
         self._changed()
         log.info("sim.task_executed", task_id=task.id, status=status, failed=record.count("FAIL"))
         return record

@@ -1,0 +1,245 @@
+"""The alert lifecycle end to end: the simulator's tasks change, real cycles run against it over loopback
+with a real SQLite file, and the dispatcher's calls are exactly the messages, replies and edits a team
+should see.
+
+Only the clock is ours (so that "an hour later" takes no hour) and the notifier records instead of posting;
+everything between them is the product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.engine import Engine
+from monitor.notify.dispatch import Dispatcher, Posted
+from monitor.rules import compile_match, load_rules_text
+from monitor.silences import Silence
+from monitor.sim import (
+    DEFAULT_ACCESS_KEY,
+    DEFAULT_PROJECT_ID,
+    DEFAULT_SECRET_KEY,
+    SimOptions,
+    start_simulator,
+)
+from monitor.sim.runner import Simulator
+from monitor.store import SQLiteStore
+from monitor.store.base import MessageRef, OutboxRow
+from monitor.workspace.auth import AkSkAuth
+from monitor.workspace.client import RetryPolicy, WorkspaceClient
+
+RULES = """
+rules:
+  - name: ops
+    match:
+      task_name: "prod-*"
+    channel: "#ops"
+    severity: critical
+    repeat_interval: 1h
+  - name: lab
+    match:
+      task_name: "lab-*"
+    channel: "#lab"
+    repeat_interval: 0
+"""
+
+START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+TASKS = (("prod-reboot", "REBOOT"), ("prod-snapshot", "CREATE_SNAPSHOT"), ("lab-script", "EXECUTE_SCRIPT"))
+
+
+@dataclass
+class RecordingNotifier:
+    """Stands where Slack stands; records what the dispatcher asks for, in order."""
+
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    next_ts: int = 1
+
+    def _ts(self) -> str:
+        self.next_ts += 1
+        return f"{self.next_ts}.000000"
+
+    async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
+        names = ",".join(sorted(row.entry.payload["task"]["name"] for row in rows))
+        ts = self._ts()
+        self.calls.append(("post", channel, rows[0].entry.kind, names, ts))
+        return Posted(channel, ts)
+
+    async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
+        self.calls.append(("reply", ref.channel, row.entry.kind, row.entry.payload["task"]["name"], ref.ts))
+        return Posted(ref.channel, self._ts())
+
+    async def update(self, ref: MessageRef, row: OutboxRow) -> None:
+        self.calls.append(("update", ref.channel, row.entry.kind, row.entry.payload["task"]["name"], ref.ts))
+
+
+@dataclass
+class World:
+    sim: Simulator
+    engine: Engine
+    dispatcher: Dispatcher
+    notifier: RecordingNotifier
+    store: SQLiteStore
+    now: list[datetime]
+
+    def advance(self, **delta: float) -> None:
+        self.now[0] += timedelta(**delta)
+
+    def task_id(self, name: str) -> str:
+        return self.sim.state.task(name).id
+
+    def execute(self, name: str, status: str) -> None:
+        self.sim.state.add_execution(self.task_id(name), status)
+
+    async def cycle(self) -> list[tuple[str, ...]]:
+        """One poll cycle and one dispatch; the notifier calls it caused."""
+        before = len(self.notifier.calls)
+        await self.engine.run_cycle()
+        await self.dispatcher.flush()
+        return self.notifier.calls[before:]
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    now = [START]
+    options = SimOptions(tasks=0, seed=3, clock=lambda: now[0])
+    async with start_simulator(options) as sim:
+        for name, task_type in TASKS:
+            sim.state.create_task({"task_name": name, "task_type": task_type, "last_status": "SUCCESS"})
+        client = WorkspaceClient(
+            endpoint=sim.base_url,
+            project_id=DEFAULT_PROJECT_ID,
+            auth=AkSkAuth(
+                DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, project_id=DEFAULT_PROJECT_ID, clock=lambda: now[0]
+            ),
+            retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
+        )
+        store = SQLiteStore.open(tmp_path / "state.db")
+        notifier = RecordingNotifier()
+        engine = Engine(
+            client=client,
+            store=store,
+            ruleset=load_rules_text(RULES, "rules.yaml"),
+            project=DEFAULT_PROJECT_ID,
+            default_channel="#fallback",
+            clock=lambda: now[0],
+        )
+        dispatcher = Dispatcher(store, notifier, claimer="test", clock=lambda: now[0])
+        async with client:
+            yield World(sim, engine, dispatcher, notifier, store, now)
+        store.close()
+
+
+async def test_the_whole_lifecycle_of_one_alert(world: World) -> None:
+    world.execute("prod-reboot", "FAIL")
+    [(call, channel, kind, name, first_ts)] = await world.cycle()
+    assert (call, channel, kind, name) == ("post", "#ops", "NEW", "prod-reboot")
+
+    world.advance(minutes=30)
+    assert await world.cycle() == [], "the same failure again: nothing"
+
+    world.advance(minutes=31)
+    assert await world.cycle() == [("reply", "#ops", "REPEAT", "prod-reboot", first_ts)]
+    assert await world.cycle() == [], "one reminder per repeat_interval"
+
+    world.advance(minutes=5)
+    world.execute("prod-reboot", "FAIL")
+    assert await world.cycle() == [
+        ("update", "#ops", "RECURRED", "prod-reboot", first_ts),
+        ("reply", "#ops", "RECURRED", "prod-reboot", first_ts),
+    ]
+
+    world.advance(minutes=5)
+    world.execute("prod-reboot", "SKIP")
+    assert await world.cycle() == [
+        ("update", "#ops", "CHANGED", "prod-reboot", first_ts),
+        ("reply", "#ops", "CHANGED", "prod-reboot", first_ts),
+    ]
+
+    world.advance(minutes=5)
+    world.execute("prod-reboot", "SUCCESS")
+    assert await world.cycle() == [
+        ("update", "#ops", "RESOLVED", "prod-reboot", first_ts),
+        ("reply", "#ops", "RESOLVED", "prod-reboot", first_ts),
+    ]
+    assert await world.cycle() == []
+
+    world.advance(minutes=5)
+    world.execute("prod-reboot", "FAIL")
+    [(call, channel, kind, name, second_ts)] = await world.cycle()
+    assert (call, kind, name) == ("post", "NEW", "prod-reboot"), "a failure after recovery is a new alert"
+    assert second_ts != first_ts
+
+
+async def test_several_new_failures_in_one_cycle_become_one_digest(world: World) -> None:
+    world.execute("prod-reboot", "FAIL")
+    world.execute("prod-snapshot", "FAIL")
+    world.execute("lab-script", "FAIL")
+    calls = await world.cycle()
+    assert sorted(call[:4] for call in calls) == [
+        ("post", "#lab", "NEW", "lab-script"),
+        ("post", "#ops", "NEW", "prod-reboot,prod-snapshot"),
+    ]
+
+
+async def test_a_deleted_task_closes_its_alert_quietly(world: World) -> None:
+    world.execute("prod-snapshot", "FAIL")
+    [(_, _, _, _, ts)] = await world.cycle()
+    world.sim.state.delete_task(world.task_id("prod-snapshot"))
+    assert await world.cycle() == [("update", "#ops", "CLOSED", "prod-snapshot", ts)]
+
+
+async def test_a_silenced_failure_is_sent_when_the_silence_ends(world: World) -> None:
+    world.store.add_silence(
+        Silence(
+            id="s1",
+            matcher=compile_match({"task_name": "lab-*"}, where="test"),
+            until=START + timedelta(hours=1),
+            comment="lab maintenance",
+            created_by="U123",
+            created_at=START,
+        )
+    )
+    world.execute("lab-script", "FAIL")
+    assert await world.cycle() == []
+    world.advance(minutes=30)
+    assert await world.cycle() == []
+    world.advance(minutes=31)
+    [call] = await world.cycle()
+    assert call[:4] == ("post", "#lab", "NEW", "lab-script")
+
+
+async def test_an_incomplete_listing_resolves_nothing(world: World) -> None:
+    world.execute("prod-reboot", "FAIL")
+    await world.cycle()
+    world.execute("prod-reboot", "SUCCESS")
+    world.sim.state.add_fault("status", endpoint="list", status=500, count=100)
+    with pytest.raises(Exception, match="500"):
+        await world.cycle()
+    world.sim.state.clear_faults()
+    world.sim.state.add_fault("lie_total", endpoint="list", count=100, extra=60)
+    assert await world.cycle() == [], "a listing that cannot be trusted closes nothing"
+    world.sim.state.clear_faults()
+    assert [call[:3] for call in await world.cycle()] == [
+        ("update", "#ops", "RESOLVED"),
+        ("reply", "#ops", "RESOLVED"),
+    ]
+
+
+async def test_a_restart_between_persist_and_delivery_loses_nothing(world: World, tmp_path: Path) -> None:
+    """The cycle's outbox is in the state file; a new dispatcher on a reopened store delivers it once."""
+    world.execute("prod-reboot", "FAIL")
+    await world.engine.run_cycle()  # persisted, then the process "dies" before dispatching
+    world.store.close()
+    reopened = SQLiteStore.open(tmp_path / "state.db")
+    notifier = RecordingNotifier()
+    try:
+        await Dispatcher(reopened, notifier, claimer="after-restart", clock=lambda: world.now[0]).flush()
+        await Dispatcher(reopened, notifier, claimer="after-restart", clock=lambda: world.now[0]).flush()
+    finally:
+        reopened.close()
+        world.store = SQLiteStore.open(tmp_path / "state.db")  # for the fixture's close
+    assert [call[:4] for call in notifier.calls] == [("post", "#ops", "NEW", "prod-reboot")]
