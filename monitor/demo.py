@@ -3,7 +3,7 @@
 It starts the Workspace API simulator on loopback and drives the real client against it, the way the daemon
 will: every failing task across all pages, one failing task's latest executions and failed desktops, the same
 listing again while the API misbehaves (5xx, throttling, a dropped connection), and what an operator sees when
-the credentials are wrong. Later issues grow it into the full alerting story.
+the credentials are wrong; then the alerting story of `demo_alerts`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.config import Credentials, WorkspaceSettings
+from monitor.demo_alerts import run_alerting_story
 from monitor.logs import configure_logging
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
@@ -95,11 +96,13 @@ async def _demo(console: Console) -> int:
                 await bad_client.fetch_failing()
             except WorkspaceError as exc:
                 console.print(Text(f"workspace-monitor: {exc}", style="red"))
-        console.rule()
-        console.print(
-            "Try it yourself: .venv/bin/workspace-monitor simulate (prints what to export), then "
-            ".venv/bin/workspace-monitor tasks --status FAIL"
-        )
+    console.rule("5. Alerting: rules, deduplication, reminders, recoveries, silences")
+    await run_alerting_story(console)
+    console.rule()
+    console.print(
+        "Try it yourself: .venv/bin/workspace-monitor simulate (prints what to export), then "
+        ".venv/bin/workspace-monitor tasks --status FAIL, or once --dry-run with a config (see README)"
+    )
     return 0 if listing.complete and again.complete else 1
 
 

@@ -37,7 +37,7 @@ from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
 from monitor.workspace.client import TaskFilter, WorkspaceClient
 from monitor.workspace.errors import AuthError, NotFoundError, WorkspaceError
-from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
+from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
 
 __all__ = [
     "CycleReport",
@@ -371,46 +371,52 @@ class Engine:
         looked = await asyncio.gather(*(self._look_up(alert) for alert in candidates))
         decided: list[Decided] = []
         records: dict[str, TaskRecords] = {}
-        for alert, (observation, found) in zip(candidates, looked, strict=True):
-            if observation is None:
+        for alert, lookup in zip(candidates, looked, strict=True):
+            if lookup is None:
                 continue
-            if found is not None:
-                records[alert.task_id] = found
+            if lookup.records is not None:
+                records[alert.task_id] = lookup.records
             rule = self.ruleset.rule(alert.rule_name)
             silence = is_muted(silences, _silence_target(alert), alert.rule_name, now, project=alert.project)
-            decision = decide(alert, observation, rule, silence=silence, now=now, listing_complete=True)
+            decision = decide(
+                alert, lookup.observation, rule, silence=silence, now=now, listing_complete=True
+            )
             if decision.new_state is not None:
-                decided.append(Decided(decision, decision.new_state, rule, None))
+                decided.append(Decided(decision, decision.new_state, rule, lookup.task))
         return decided, records
 
-    async def _look_up(self, alert: AlertState) -> tuple[Observation | None, TaskRecords | None]:
+    async def _look_up(self, alert: AlertState) -> _Lookup | None:
         """The task's condition from the task itself; None when the lookup failed (the alert stays open)."""
         try:
             detail = await self.client.get_task(alert.task_id)
         except NotFoundError:
-            return Observation.looked_up(alert.task_id, alert.project, exists=False), None
+            return _Lookup(Observation.looked_up(alert.task_id, alert.project, exists=False))
         except WorkspaceError as exc:
             log.warning("cycle.lookup_failed", task_id=alert.task_id, error=str(exc))
-            return None, None
+            return None
         enabled = detail.extra_fields.get("enable") is not False
         found = await self._task_records(alert.task_id)
         if found is not None:
             latest = found.latest
             status = latest.status if latest else None
-            return Observation.looked_up(
+            task = _task_from_detail(detail, status)
+            observation = Observation.looked_up(
                 alert.task_id, alert.project, exists=True, last_status=status, enabled=enabled
-            ), found
+            )
+            return _Lookup(observation, task, found)
         # No records: the task's own line in a listing filtered by its name says how its last run went.
-        task = await self._listed(alert.task_id, detail.task_name or alert.task_name)
-        if task is None:
-            return Observation.looked_up(alert.task_id, alert.project, exists=True, enabled=enabled), None
-        return Observation.looked_up(
+        listed = await self._listed(alert.task_id, detail.task_name or alert.task_name)
+        if listed is None:
+            observation = Observation.looked_up(alert.task_id, alert.project, exists=True, enabled=enabled)
+            return _Lookup(observation, _task_from_detail(detail, None))
+        observation = Observation.looked_up(
             alert.task_id,
             alert.project,
             exists=True,
-            last_status=task.last_status,
-            enabled=enabled and task.enable is not False,
-        ), None
+            last_status=listed.last_status,
+            enabled=enabled and listed.enable is not False,
+        )
+        return _Lookup(observation, listed)
 
     async def _listed(self, task_id: str, name: str | None) -> ScheduledTask | None:
         if not name:
@@ -449,6 +455,29 @@ class Engine:
             log.warning("cycle.details_failed", task_id=task_id, error=str(exc))
             return []
         return [detail for detail in details if detail.exec_status != "SUCCESS"]
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """What looking one task up found: its condition, and what a message about it can show."""
+
+    observation: Observation
+    task: ScheduledTask | None = None
+    records: TaskRecords | None = None
+
+
+def _task_from_detail(detail: TaskDetail, last_status: str | None) -> ScheduledTask:
+    """A listing-shaped task from `get_task`'s answer, which has no status: that comes from the records."""
+    return ScheduledTask(
+        id=detail.id,
+        task_name=detail.task_name,
+        task_type=detail.task_type,
+        scheduled_type=detail.scheduled_type,
+        life_cycle_type=detail.life_cycle_type,
+        last_status=last_status,
+        description=detail.description,
+        time_zone=detail.time_zone,
+    )
 
 
 def _changed(task: ScheduledTask, states: Sequence[AlertState | None]) -> bool:
