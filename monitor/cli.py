@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--name", help="task name to look for")
     tasks.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    run = commands.add_parser("run", help="the daemon (what systemd starts)")
+    run.add_argument("--rules", type=Path, help="rule file or directory (default: `rules:` of the config)")
+
     once = commands.add_parser("once", help="one full cycle: poll, evaluate, persist, deliver")
     once.add_argument("--dry-run", action="store_true", help="print what would be sent; change nothing")
     once.add_argument("--rules", type=Path, help="rule file or directory (default: `rules:` of the config)")
@@ -99,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "tasks":
             return asyncio.run(_tasks(args))
+        if args.command == "run":
+            from monitor.daemon import DaemonOptions, run_daemon
+
+            configure_logging("info" if args.verbose == 0 else level)
+            return asyncio.run(run_daemon(DaemonOptions(args.config, args.rules)))
         if args.command == "once":
             err = Console(stderr=True)
             return asyncio.run(

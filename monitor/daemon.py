@@ -1,0 +1,193 @@
+"""`workspace-monitor run`: the long-running daemon, wired together in one asyncio process.
+
+    APScheduler (AsyncIOScheduler)
+      poll      every workspace.poll_interval, one at a time, coalesced, jittered: a cycle, then a flush
+      dispatch  every few seconds: deliver what is due in the outbox (retries, backlog after an outage)
+
+Signals: SIGTERM/SIGINT stop taking new work, let a running cycle finish (bounded), flush the outbox (bounded)
+and exit 0; SIGHUP re-reads config and rules and keeps the old ones when the new ones are broken, saying why.
+A failing cycle is logged and the schedule goes on; a broken rule file at start-up is refused with file:line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.config import Credentials
+from monitor.engine import Engine
+from monitor.logs import register_secret
+from monitor.notify.console import ConsoleNotifier
+from monitor.notify.dispatch import Dispatcher, Notifier
+from monitor.oneshot import Loaded, LoadError, load_all
+from monitor.store import StoreError, open_store
+from monitor.workspace.errors import ConfigurationError, WorkspaceError
+from monitor.workspace.factory import build_client
+
+__all__ = ["DaemonOptions", "run_daemon"]
+
+log = structlog.get_logger(__name__)
+
+DISPATCH_EVERY = timedelta(seconds=5)
+#: How long a stop waits for a running cycle, then for the outbox flush.
+STOP_CYCLE_WAIT = 30.0
+STOP_FLUSH_WAIT = 10.0
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    config: Path | None
+    rules: Path | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Daemon:
+    def __init__(self, options: DaemonOptions, loaded: Loaded, notifier: Notifier) -> None:
+        self.options = options
+        self.loaded = loaded
+        settings = loaded.settings
+        credentials = Credentials.from_env(os.environ)
+        register_secret(credentials.secret_key, credentials.security_token, credentials.iam_password,
+                        credentials.auth_token)  # fmt: skip
+        self.client = build_client(settings.workspace, credentials)
+        self.store = open_store(settings.state.url)
+        self.engine = Engine(
+            client=self.client,
+            store=self.store,
+            ruleset=loaded.ruleset,
+            project=settings.workspace.project_id or "",
+            default_channel=settings.slack.default_channel,
+        )
+        self.dispatcher = Dispatcher(self.store, notifier, claimer=f"{socket.gethostname()}:{os.getpid()}")
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.stopping = asyncio.Event()
+        self._cycle_lock = asyncio.Lock()
+        self.cycles = 0
+
+    def start(self) -> None:
+        interval = self.loaded.settings.workspace.poll_interval
+        self.scheduler.add_job(
+            self.poll,
+            "interval",
+            seconds=interval.total_seconds(),
+            id="poll",
+            max_instances=1,
+            coalesce=True,
+            # Several replicas, or many daemons against one API, should not all poll on the same second.
+            jitter=min(5.0, interval.total_seconds() / 10),
+            misfire_grace_time=max(1, int(interval.total_seconds())),
+            next_run_time=_now(),
+        )
+        self.scheduler.add_job(
+            self.dispatch,
+            "interval",
+            seconds=DISPATCH_EVERY.total_seconds(),
+            id="dispatch",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.start()
+        log.info(
+            "daemon.started",
+            poll_interval=interval.total_seconds(),
+            rules=len(self.loaded.ruleset.rules),
+            state=self.loaded.settings.state.url,
+        )
+
+    async def poll(self) -> None:
+        if self.stopping.is_set():
+            return
+        async with self._cycle_lock:
+            started = _now()
+            try:
+                await self.engine.run_cycle()
+            except (WorkspaceError, StoreError) as exc:
+                log.error("cycle.failed", error=str(exc), retryable=getattr(exc, "retryable", False))
+                return
+            self.cycles += 1
+            took = _now() - started
+            if took > self.loaded.settings.workspace.poll_interval:
+                log.warning("cycle.overran", seconds=took.total_seconds())
+        await self.dispatch()
+
+    async def dispatch(self) -> None:
+        try:
+            await self.dispatcher.flush()
+        except StoreError as exc:
+            log.error("dispatch.failed", error=str(exc))
+
+    def reload(self) -> None:
+        """SIGHUP: new rules (and schedule) when they load cleanly; otherwise the old ones stay."""
+        try:
+            loaded = load_all(self.options.config, self.options.rules)
+        except LoadError as exc:
+            log.error("config.reload_failed", problems=exc.problems, kept="the previous config and rules")
+            return
+        self.loaded = loaded
+        self.engine.ruleset = loaded.ruleset
+        self.engine.default_channel = loaded.settings.slack.default_channel
+        interval = loaded.settings.workspace.poll_interval.total_seconds()
+        self.scheduler.reschedule_job("poll", trigger="interval", seconds=interval,
+                                      jitter=min(5.0, interval / 10))  # fmt: skip
+        log.info("config.reloaded", rules=len(loaded.ruleset.rules), poll_interval=interval)
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        self.scheduler.shutdown(wait=False)
+        try:
+            async with asyncio.timeout(STOP_CYCLE_WAIT):
+                async with self._cycle_lock:
+                    pass
+        except TimeoutError:
+            log.warning("daemon.cycle_abandoned", waited=STOP_CYCLE_WAIT)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_FLUSH_WAIT):
+                await self.dispatch()
+        await self.client.aclose()
+        self.store.close()
+        log.info("daemon.stopped", cycles=self.cycles)
+
+
+async def run_daemon(
+    options: DaemonOptions, *, notifier_factory: Callable[[], Notifier] = ConsoleNotifier
+) -> int:
+    """Run until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop, 2 when it cannot start."""
+    try:
+        loaded = load_all(options.config, options.rules)
+    except LoadError as exc:
+        for problem in exc.problems:
+            log.error("config.invalid", problem=problem)
+        print(
+            "workspace-monitor: refusing to start:\n" + "\n".join(exc.problems), file=sys.stderr, flush=True
+        )
+        return 2
+    try:
+        daemon = Daemon(options, loaded, notifier_factory())
+    except (ConfigurationError, StoreError) as exc:
+        log.error("daemon.cannot_start", error=str(exc))
+        print(f"workspace-monitor: refusing to start: {exc}", file=sys.stderr, flush=True)
+        return 2
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+    daemon.start()
+    await stop.wait()
+    log.info("daemon.stopping")
+    await daemon.stop()
+    return 0

@@ -1,0 +1,147 @@
+"""`workspace-monitor run` as systemd would run it: a real process on a 1-second schedule, with signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.sim import (
+    DEFAULT_ACCESS_KEY,
+    DEFAULT_PROJECT_ID,
+    DEFAULT_SECRET_KEY,
+    SimOptions,
+    SimulatorThread,
+)
+
+RULES = """\
+rules:
+  - name: ops
+    match:
+      task_name: "prod-*"
+    channel: "#ops"
+"""
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    with SimulatorThread(SimOptions(tasks=0, seed=9)) as running:
+        for name in ("prod-reboot", "lab-start"):
+            fields = {"task_name": name, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
+            running.call(running.state.create_task, fields)
+        yield running
+
+
+def write_config(tmp_path: Path, sim: SimulatorThread) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "config.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            workspace:
+              endpoint: {sim.base_url}
+              project_id: {DEFAULT_PROJECT_ID}
+              poll_interval: 1s
+            state:
+              url: sqlite:///{tmp_path}/state.db
+            rules: rules.yaml
+            """
+        )
+    )
+
+
+class Daemon:
+    """The daemon as a child process; its stdout (the console notifier) and stderr (JSON logs) in files."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.out = tmp_path / "stdout.txt"
+        self.err = tmp_path / "stderr.txt"
+        env = {"PATH": os.environ["PATH"], "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
+               "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY}  # fmt: skip
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "monitor.cli", "run"], cwd=tmp_path, env=env, stdout=out, stderr=err
+            )
+
+    def wait_for(self, text: str, *, stream: str = "err", count: int = 1, timeout: float = 20) -> str:
+        path = self.err if stream == "err" else self.out
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            content = path.read_text()
+            if content.count(text) >= count:
+                return content
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} x{count} not seen in {stream}:\n{path.read_text()}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+def test_alerts_once_over_many_cycles_and_stops_cleanly(tmp_path: Path, sim: SimulatorThread) -> None:
+    write_config(tmp_path, sim)
+    daemon = Daemon(tmp_path)
+    try:
+        daemon.wait_for('"cycle.done"')
+        sim.call(sim.state.add_execution, sim.state.task("prod-reboot").id, "FAIL")
+        daemon.wait_for("new alert: prod-reboot", stream="out")
+        daemon.wait_for('"cycle.done"', count=5)
+    finally:
+        code = daemon.stop()
+    assert code == 0
+    assert daemon.out.read_text().count("new alert: prod-reboot") == 1
+    assert '"daemon.stopped"' in daemon.err.read_text()
+    assert DEFAULT_SECRET_KEY not in daemon.err.read_text() + daemon.out.read_text()
+
+
+def test_a_broken_rule_file_is_refused_at_start(tmp_path: Path, sim: SimulatorThread) -> None:
+    write_config(tmp_path, sim)
+    (tmp_path / "rules.yaml").write_text("rules:\n  - name: x\n    severity: urgent\n")
+    daemon = Daemon(tmp_path)
+    assert daemon.process.wait(timeout=30) == 2
+    assert "rules.yaml:3: rule 'x': severity" in daemon.err.read_text()
+
+
+def test_reload_keeps_the_old_rules_when_the_new_ones_are_broken(
+    tmp_path: Path, sim: SimulatorThread
+) -> None:
+    write_config(tmp_path, sim)
+    daemon = Daemon(tmp_path)
+    try:
+        daemon.wait_for('"cycle.done"')
+        (tmp_path / "rules.yaml").write_text("rules:\n  - name: x\n    chanel: '#ops'\n")
+        daemon.process.send_signal(signal.SIGHUP)
+        daemon.wait_for('"config.reload_failed"')
+        sim.call(sim.state.add_execution, sim.state.task("prod-reboot").id, "FAIL")
+        daemon.wait_for("new alert: prod-reboot", stream="out")  # the old rules still alert
+
+        (tmp_path / "rules.yaml").write_text(RULES.replace("prod-*", "lab-*"))
+        daemon.process.send_signal(signal.SIGHUP)
+        daemon.wait_for('"config.reloaded"')
+        sim.call(sim.state.add_execution, sim.state.task("lab-start").id, "FAIL")
+        daemon.wait_for("new alert: lab-start", stream="out")
+    finally:
+        assert daemon.stop() == 0
+    assert "rules.yaml:3" in daemon.err.read_text()
+
+
+def test_an_api_outage_does_not_stop_the_schedule(tmp_path: Path, sim: SimulatorThread) -> None:
+    write_config(tmp_path, sim)
+    sim.call(sim.state.add_fault, "status", endpoint="list", status=503, count=40)
+    daemon = Daemon(tmp_path)
+    try:
+        daemon.wait_for('"cycle.failed"')
+        sim.call(sim.state.clear_faults)
+        sim.call(sim.state.add_execution, sim.state.task("prod-reboot").id, "FAIL")
+        daemon.wait_for("new alert: prod-reboot", stream="out", timeout=30)
+    finally:
+        assert daemon.stop() == 0
