@@ -6,6 +6,7 @@ anything was delivered; the next `once` delivers it, exactly once.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -204,3 +205,11 @@ def test_sigkill_between_persist_and_delivery_loses_nothing(tmp_path: Path, sim:
     assert after.stdout.count("→ #ops") == 1
     assert "cycle: " in after.stdout
     assert "→" not in again.stdout
+
+
+def test_schema_prints_the_rule_file_json_schema(tmp_path: Path) -> None:
+    result = run("schema", cwd=tmp_path)
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["type"] == "object"
+    assert {"rules", "silences"} <= set(schema["properties"])
