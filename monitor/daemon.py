@@ -31,6 +31,7 @@ from monitor.logs import register_secret
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.oneshot import Loaded, LoadError, load_all
+from monitor.sdnotify import SystemdNotifier
 from monitor.store import StoreError, open_store
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 from monitor.workspace.factory import build_client
@@ -77,6 +78,8 @@ class Daemon:
         self.stopping = asyncio.Event()
         self._cycle_lock = asyncio.Lock()
         self.cycles = 0
+        self.systemd = SystemdNotifier()
+        self._watchdog: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         interval = self.loaded.settings.workspace.poll_interval
@@ -101,6 +104,10 @@ class Daemon:
             coalesce=True,
         )
         self.scheduler.start()
+        period = self.systemd.watchdog_period()
+        if period:
+            self._watchdog = asyncio.create_task(self._ping_watchdog(period))
+        self.systemd.ready(f"started; polling every {interval.total_seconds():g}s")
         log.info(
             "daemon.started",
             poll_interval=interval.total_seconds(),
@@ -114,11 +121,17 @@ class Daemon:
         async with self._cycle_lock:
             started = _now()
             try:
-                await self.engine.run_cycle()
+                report = await self.engine.run_cycle()
             except (WorkspaceError, StoreError) as exc:
                 log.error("cycle.failed", error=str(exc), retryable=getattr(exc, "retryable", False))
+                self.systemd.status(f"last cycle failed at {started:%H:%M:%S}Z: {exc}"[:200])
                 return
             self.cycles += 1
+            complete = "complete" if report.complete else "INCOMPLETE listing"
+            self.systemd.status(
+                f"last cycle {started:%H:%M:%S}Z: {report.tasks} failing tasks ({complete}), "
+                f"{len(report.outbox)} notifications"
+            )
             took = _now() - started
             if took > self.loaded.settings.workspace.poll_interval:
                 log.warning("cycle.overran", seconds=took.total_seconds())
@@ -145,8 +158,17 @@ class Daemon:
                                       jitter=min(5.0, interval / 10))  # fmt: skip
         log.info("config.reloaded", rules=len(loaded.ruleset.rules), poll_interval=interval)
 
+    async def _ping_watchdog(self, period: float) -> None:
+        # Pinged from the event loop itself: if the loop hangs, the pings stop and systemd restarts us.
+        while True:
+            self.systemd.watchdog()
+            await asyncio.sleep(period)
+
     async def stop(self) -> None:
         self.stopping.set()
+        self.systemd.stopping()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         self.scheduler.shutdown(wait=False)
         try:
             async with asyncio.timeout(STOP_CYCLE_WAIT):

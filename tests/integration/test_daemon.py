@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -59,11 +61,11 @@ def write_config(tmp_path: Path, sim: SimulatorThread) -> None:
 class Daemon:
     """The daemon as a child process; its stdout (the console notifier) and stderr (JSON logs) in files."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, **extra_env: str) -> None:
         self.out = tmp_path / "stdout.txt"
         self.err = tmp_path / "stderr.txt"
         env = {"PATH": os.environ["PATH"], "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
-               "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY}  # fmt: skip
+               "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY, **extra_env}  # fmt: skip
         with self.out.open("w") as out, self.err.open("w") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "monitor.cli", "run"], cwd=tmp_path, env=env, stdout=out, stderr=err
@@ -145,3 +147,58 @@ def test_an_api_outage_does_not_stop_the_schedule(tmp_path: Path, sim: Simulator
         daemon.wait_for("new alert: prod-reboot", stream="out", timeout=30)
     finally:
         assert daemon.stop() == 0
+
+
+def test_speaks_the_systemd_notify_protocol(tmp_path: Path, sim: SimulatorThread) -> None:
+    """READY once started, STATUS after each cycle, WATCHDOG pings, STOPPING on SIGTERM."""
+    write_config(tmp_path, sim)
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(path)
+        listener.settimeout(20)
+        daemon = Daemon(tmp_path, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
+        messages: list[str] = []
+        try:
+            while (
+                not any(m.startswith("STATUS=last cycle") for m in messages)
+                or messages.count("WATCHDOG=1") < 2
+            ):
+                messages.append(listener.recv(4096).decode())
+        finally:
+            assert daemon.stop() == 0
+        while True:
+            try:
+                listener.settimeout(0.5)
+                messages.append(listener.recv(4096).decode())
+            except TimeoutError:
+                break
+    assert messages[0].startswith("READY=1\nSTATUS=started; polling every 1s") or "READY=1" in "".join(
+        messages
+    )
+    assert any(m.startswith("STATUS=last cycle") and "failing tasks (complete)" in m for m in messages)
+    assert "STOPPING=1\nSTATUS=stopping" in messages
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")
+def test_the_unit_file_verifies_and_is_well_hardened(tmp_path: Path) -> None:
+    unit = (Path(__file__).parents[2] / "systemd" / "workspace-monitor.service").read_text()
+    # verify checks that ExecStart exists and EnvironmentFile can be read; point them at this checkout.
+    unit = unit.replace("/opt/workspace-monitor/bin/workspace-monitor", sys.executable)
+    unit = unit.replace("EnvironmentFile=/etc/", "EnvironmentFile=-/etc/")
+    path = tmp_path / "workspace-monitor.service"
+    path.write_text(unit)
+    verify = subprocess.run(
+        [str(SYSTEMD_ANALYZE), "verify", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert verify.returncode == 0, verify.stderr
+    security = subprocess.run(
+        [str(SYSTEMD_ANALYZE), "security", "--offline=true", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    exposure = float(security.stdout.rsplit("Overall exposure level for", 1)[1].split(":")[1].split()[0])
+    assert exposure < 2.0, security.stdout
