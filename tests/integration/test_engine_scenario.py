@@ -243,3 +243,24 @@ async def test_a_restart_between_persist_and_delivery_loses_nothing(world: World
         reopened.close()
         world.store = SQLiteStore.open(tmp_path / "state.db")  # for the fixture's close
     assert [call[:4] for call in notifier.calls] == [("post", "#ops", "NEW", "prod-reboot")]
+
+
+async def test_without_the_records_api_executions_are_told_apart_by_the_listing(world: World) -> None:
+    """Records forbidden (403): NEW and RECURRED still work from last_status and next_execution_time."""
+    world.sim.state.add_fault("status", endpoint="records", status=403, count=1000)
+    world.execute("prod-reboot", "FAIL")
+    [(call, _, kind, _, _)] = await world.cycle()
+    assert (call, kind) == ("post", "NEW")
+    assert world.engine.records_forbidden
+    assert await world.cycle() == []
+    world.advance(minutes=5)
+    world.execute("prod-reboot", "FAIL")  # a new execution moves next_execution_time on
+    assert [call[:3] for call in await world.cycle()] == [
+        ("update", "#ops", "RECURRED"),
+        ("reply", "#ops", "RECURRED"),
+    ]
+    world.execute("prod-reboot", "SUCCESS")
+    assert [call[:3] for call in await world.cycle()] == [
+        ("update", "#ops", "RESOLVED"),
+        ("reply", "#ops", "RESOLVED"),
+    ]
