@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.durations import parse_duration
 from monitor.yamlfile import YamlError, parse_yaml
@@ -25,6 +25,7 @@ from monitor.yamlfile import YamlError, parse_yaml
 __all__ = [
     "ConfigError",
     "Credentials",
+    "MetricsSettings",
     "Settings",
     "SlackSettings",
     "StateSettings",
@@ -64,11 +65,29 @@ class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
 
 
+class MetricsSettings(_Section):
+    #: `host:port` or a bare port (then loopback) for /metrics and /healthz; off when unset.
+    listen: str | None = None
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _host_port(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValueError("expected host:port or a port, e.g. 127.0.0.1:9464")
+        host, _, port = str(value).rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port or a port, e.g. 127.0.0.1:9464")
+        return f"{host or '127.0.0.1'}:{port}"
+
+
 class Settings(_Section):
     workspace: WorkspaceSettings = WorkspaceSettings()
     state: StateSettings = StateSettings()
     rules: str = "/etc/workspace-monitor/rules"
     slack: SlackSettings = SlackSettings()
+    metrics: MetricsSettings = MetricsSettings()
     #: Where the settings came from, for messages ("config.yaml" or "(defaults)").
     source: str = Field(default="(defaults)", exclude=True)
 

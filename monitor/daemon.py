@@ -3,6 +3,7 @@
     APScheduler (AsyncIOScheduler)
       poll      every workspace.poll_interval, one at a time, coalesced, jittered: a cycle, then a flush
       dispatch  every few seconds: deliver what is due in the outbox (retries, backlog after an outage)
+    metrics   /metrics and /healthz on metrics.listen (loopback), when configured
 
 Signals: SIGTERM/SIGINT stop taking new work, let a running cycle finish (bounded), flush the outbox (bounded)
 and exit 0; SIGHUP re-reads config and rules and keeps the old ones when the new ones are broken, saying why.
@@ -23,11 +24,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import Credentials
 from monitor.engine import Engine
 from monitor.logs import register_secret
+from monitor.metrics import Health, Metrics, start_metrics_server
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.oneshot import Loaded, LoadError, load_all
@@ -64,7 +67,9 @@ class Daemon:
         credentials = Credentials.from_env(os.environ)
         register_secret(credentials.secret_key, credentials.security_token, credentials.iam_password,
                         credentials.auth_token)  # fmt: skip
-        self.client = build_client(settings.workspace, credentials)
+        self.metrics = Metrics()
+        self.health = Health(settings.workspace.poll_interval, _now())
+        self.client = build_client(settings.workspace, credentials, observer=self.metrics.observe_api)
         self.store = open_store(settings.state.url)
         self.engine = Engine(
             client=self.client,
@@ -80,8 +85,13 @@ class Daemon:
         self.cycles = 0
         self.systemd = SystemdNotifier()
         self._watchdog: asyncio.Task[None] | None = None
+        self._metrics_server: web.AppRunner | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        listen = self.loaded.settings.metrics.listen
+        if listen:
+            self._metrics_server = await start_metrics_server(listen, self.metrics, self.health)
+            log.info("metrics.listening", address=listen)
         interval = self.loaded.settings.workspace.poll_interval
         self.scheduler.add_job(
             self.poll,
@@ -125,8 +135,15 @@ class Daemon:
             except (WorkspaceError, StoreError) as exc:
                 log.error("cycle.failed", error=str(exc), retryable=getattr(exc, "retryable", False))
                 self.systemd.status(f"last cycle failed at {started:%H:%M:%S}Z: {exc}"[:200])
+                self.metrics.cycles.labels(outcome="failed").inc()
+                self.health.last_error = str(exc)
                 return
             self.cycles += 1
+            finished = _now()
+            self.metrics.cycle_seconds.observe((finished - started).total_seconds())
+            self.metrics.cycles.labels(outcome="complete" if report.complete else "incomplete").inc()
+            self.metrics.last_success.set(finished.timestamp())
+            self.health.last_success, self.health.last_error = finished, None
             complete = "complete" if report.complete else "INCOMPLETE listing"
             self.systemd.status(
                 f"last cycle {started:%H:%M:%S}Z: {report.tasks} failing tasks ({complete}), "
@@ -136,10 +153,19 @@ class Daemon:
             if took > self.loaded.settings.workspace.poll_interval:
                 log.warning("cycle.overran", seconds=took.total_seconds())
         await self.dispatch()
+        try:
+            # Once per cycle, not per dispatch: counting open alerts reads every one of them.
+            self.metrics.outbox_backlog.set(len(self.store.pending_outbox(now=_now(), limit=100_000)))
+            self.metrics.open_alerts.set(len(self.store.load_open_alerts()))
+        except StoreError as exc:
+            log.error("metrics.store_failed", error=str(exc))
 
     async def dispatch(self) -> None:
         try:
-            await self.dispatcher.flush()
+            report = await self.dispatcher.flush()
+            self.metrics.notifications.labels(outcome="sent").inc(report.sent)
+            self.metrics.notifications.labels(outcome="retrying").inc(report.retrying)
+            self.metrics.notifications.labels(outcome="failed").inc(report.failed)
         except StoreError as exc:
             log.error("dispatch.failed", error=str(exc))
 
@@ -179,6 +205,8 @@ class Daemon:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_FLUSH_WAIT):
                 await self.dispatch()
+        if self._metrics_server is not None:
+            await self._metrics_server.cleanup()
         await self.client.aclose()
         self.store.close()
         log.info("daemon.stopped", cycles=self.cycles)
@@ -208,7 +236,7 @@ async def run_daemon(
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, daemon.reload)
-    daemon.start()
+    await daemon.start()
     await stop.wait()
     log.info("daemon.stopping")
     await daemon.stop()

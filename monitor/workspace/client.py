@@ -235,6 +235,7 @@ class WorkspaceClient:
         transport: httpx.AsyncBaseTransport | None = None,
         verify: bool | str = True,
         closing: Iterable[httpx.AsyncClient] = (),
+        observer: Callable[[str, str], None] | None = None,
     ) -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -258,6 +259,8 @@ class WorkspaceClient:
         self._throttled_until = 0.0
         # Clients that belong to this one (the IAM token client) and close with it.
         self._closing = list(closing)
+        # Told (endpoint, status) of every answer, or "error" when none came: the metrics hook.
+        self._observe = observer or (lambda endpoint, status: None)
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -460,15 +463,19 @@ class WorkspaceClient:
         query = signer.canonical_query(params)
         url = f"{self.endpoint}{path}" + (f"?{query}" if query else "")
         try:
-            return await self._http.request("GET", url, headers=request.headers)
+            response = await self._http.request("GET", url, headers=request.headers)
         except httpx.TimeoutException as exc:
+            self._observe(endpoint, "error")
             raise TransportError(f"timed out ({type(exc).__name__})", endpoint=endpoint) from None
         except httpx.TransportError as exc:
+            self._observe(endpoint, "error")
             raise TransportError(
                 f"cannot reach {self._host}: {type(exc).__name__} {_short(str(exc))}",
                 endpoint=endpoint,
                 hint="check workspace.region / workspace.endpoint and the network",
             ) from None
+        self._observe(endpoint, str(response.status_code))
+        return response
 
     def _interpret(self, endpoint: str, response: httpx.Response) -> dict[str, Any]:
         status = response.status_code

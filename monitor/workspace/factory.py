@@ -7,6 +7,8 @@ token. No credentials at all is a `ConfigurationError` that lists what to set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 from monitor.config import Credentials, WorkspaceSettings
@@ -93,6 +95,7 @@ def build_client(
     credentials: Credentials,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    observer: Callable[[str, str], None] | None = None,
 ) -> WorkspaceClient:
     """A client for the configured project; the IAM token request shares its TLS settings."""
     endpoint = workspace_endpoint(settings)
@@ -113,4 +116,5 @@ def build_client(
         transport=transport,
         verify=verify,
         closing=[iam_http],
+        observer=observer,
     )

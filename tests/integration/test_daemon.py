@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def sim() -> Iterator[SimulatorThread]:
         yield running
 
 
-def write_config(tmp_path: Path, sim: SimulatorThread) -> None:
+def write_config(tmp_path: Path, sim: SimulatorThread, extra: str = "") -> None:
     (tmp_path / "rules.yaml").write_text(RULES)
     (tmp_path / "config.yaml").write_text(
         textwrap.dedent(
@@ -55,6 +56,7 @@ def write_config(tmp_path: Path, sim: SimulatorThread) -> None:
             rules: rules.yaml
             """
         )
+        + extra
     )
 
 
@@ -202,3 +204,27 @@ def test_the_unit_file_verifies_and_is_well_hardened(tmp_path: Path) -> None:
     )
     exposure = float(security.stdout.rsplit("Overall exposure level for", 1)[1].split(":")[1].split()[0])
     assert exposure < 2.0, security.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_metrics_and_health_on_loopback(tmp_path: Path, sim: SimulatorThread) -> None:
+    port = free_port()
+    write_config(tmp_path, sim, f"metrics:\n  listen: {port}\n")
+    daemon = Daemon(tmp_path)
+    try:
+        daemon.wait_for('"cycle.done"', count=2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            assert answer.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+    finally:
+        assert daemon.stop() == 0
+    assert 'workspace_monitor_cycles_total{outcome="complete"}' in text
+    assert 'status="200"' in text
+    assert "workspace_monitor_open_alerts" in text

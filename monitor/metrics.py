@@ -1,0 +1,111 @@
+"""Prometheus metrics and `/healthz`, served on a small loopback HTTP endpoint (off unless configured).
+
+    /metrics   cycle duration and outcome, API requests by endpoint and status, open alerts, outbox backlog,
+               notifications by outcome, the time of the last successful cycle
+    /healthz   200 while cycles keep succeeding; 503 with the reason once none has for 3 poll intervals
+
+The registry is the daemon's own (not prometheus_client's global one), so tests and several daemons in one
+process never share counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["Health", "Metrics", "start_metrics_server"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        prefix = "workspace_monitor"
+        self.cycle_seconds = Histogram(
+            f"{prefix}_cycle_duration_seconds",
+            "Wall time of one poll cycle",
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=self.registry,
+        )
+        self.cycles = Counter(
+            f"{prefix}_cycles", "Poll cycles by outcome (complete, incomplete, failed)", ["outcome"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.api_requests = Counter(
+            f"{prefix}_api_requests",
+            "Workspace API requests by endpoint and HTTP status (or 'error' without an answer)",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.open_alerts = Gauge(f"{prefix}_open_alerts", "Alerts pending or firing", registry=self.registry)
+        self.outbox_backlog = Gauge(
+            f"{prefix}_outbox_backlog", "Notifications due and not yet delivered", registry=self.registry
+        )
+        self.notifications = Counter(
+            f"{prefix}_notifications", "Notifications by outcome (sent, retrying, failed)", ["outcome"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.last_success = Gauge(
+            f"{prefix}_last_successful_cycle_timestamp_seconds",
+            "Unix time of the last cycle that completed",
+            registry=self.registry,
+        )
+
+    def observe_api(self, endpoint: str, status: str) -> None:
+        self.api_requests.labels(endpoint=endpoint, status=status).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+@dataclass
+class Health:
+    """Whether the daemon is doing its job; `/healthz` answers from `check(now)`."""
+
+    poll_interval: timedelta
+    started_at: datetime
+    last_success: datetime | None = None
+    last_error: str | None = None
+
+    def check(self, now: datetime) -> tuple[bool, str]:
+        limit = 3 * self.poll_interval
+        since = self.last_success or self.started_at
+        if now - since <= limit:
+            what = "no cycle finished yet" if self.last_success is None else "cycles succeed"
+            return True, f"ok: {what}"
+        silent, allowed = int((now - since).total_seconds()), int(limit.total_seconds())
+        reason = f"no successful cycle for {silent}s (limit {allowed}s)"
+        if self.last_error:
+            reason += f"; last error: {self.last_error}"
+        return False, reason
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_app(metrics: Metrics, health: Health, clock: Callable[[], datetime] = _now) -> web.Application:
+    async def serve_metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def serve_health(_request: web.Request) -> web.Response:
+        ok, reason = health.check(clock())
+        return web.Response(status=200 if ok else 503, text=reason + "\n")
+
+    app = web.Application()
+    app.router.add_get("/metrics", serve_metrics)
+    app.router.add_get("/healthz", serve_health)
+    return app
+
+
+async def start_metrics_server(listen: str, metrics: Metrics, health: Health) -> web.AppRunner:
+    """Serve on `host:port` (a bare port means loopback). Stop it with `await runner.cleanup()`."""
+    host, _, port = listen.rpartition(":")
+    runner = web.AppRunner(build_app(metrics, health), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+    return runner
