@@ -1,0 +1,254 @@
+"""Messages about one alert: the message posted for it, the same message edited later, and thread replies.
+
+    render_alert(payload)         the alert's own message (NEW; also any first message of an episode)
+    render_update(payload)        that message edited to the alert's current state: firing (count, status,
+                                  acknowledged), resolved (no buttons), closed (greyed, no buttons)
+    render_thread_reply(payload)  REPEAT reminder, RECURRED "failed again", CHANGED, RESOLVED, CLOSED
+
+Layout of the alert message (the edited one keeps it, so an update never jumps around):
+
+    header     🔴 CRITICAL: scheduled task failed              (our words only)
+    section    <mention on NEW> *task name* / description, with fields: type, status, schedule, project,
+               failed at, next run, rule
+    section    latest run counts and the first failed desktops with their fail_reason (when known)
+    context    history strip, oldest -> newest
+    context    open since / acknowledged / resolved, why, alert id
+    actions    Acknowledge, Silence 1h                       (firing alerts only)
+
+The rule's mention is the only markup that can ping; it appears on NEW messages only (in the fallback text,
+which drives notifications, and on top of the body, so readers see who was called).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from monitor.notify.slack_blocks import (
+    MAX_FALLBACK_TEXT,
+    Block,
+    actions,
+    button,
+    context,
+    header,
+    section,
+)
+from monitor.notify.slack_facts import Facts, plain_word
+from monitor.notify.slack_message import SlackMessage, alert_metadata
+from monitor.notify.slack_mrkdwn import safe_cut
+
+__all__ = [
+    "ACK_ACTION_ID",
+    "SILENCE_1H_ACTION_ID",
+    "alert_buttons",
+    "render_alert",
+    "render_thread_reply",
+    "render_update",
+]
+
+ACK_ACTION_ID = "alert_ack"
+SILENCE_1H_ACTION_ID = "alert_silence_1h"
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def alert_buttons(facts: Facts) -> Block | None:
+    """Acknowledge (unless someone did) and Silence 1h, for a firing alert; their value is the fingerprint."""
+    if not facts.firing or not facts.fingerprint:
+        return None
+    elements = []
+    if not facts.acknowledged_by:
+        elements.append(button("Acknowledge", ACK_ACTION_ID, facts.fingerprint, style="primary"))
+    elements.append(button("Silence 1h", SILENCE_1H_ACTION_ID, facts.fingerprint))
+    return actions(*elements)
+
+
+def _words(facts: Facts, *, announce: bool) -> str:
+    """What the alert's message says happened, in our own words (plain_text headers never carry user data)."""
+    if facts.status == "resolved":
+        return "scheduled task recovered"
+    if facts.status == "closed":
+        return "alert closed"
+    if announce and facts.kind in ("NEW", ""):
+        return "scheduled task failed"
+    if facts.kind == "CHANGED" and plain_word(facts.last_status_raw):
+        words = f"scheduled task now {facts.last_status_raw}"
+    elif facts.kind == "RECURRED":
+        words = "scheduled task failed again"
+    else:
+        words = "scheduled task failing"
+    if facts.occurrences > 1:
+        words += f" · failed {_times(facts.occurrences)}"
+    return words
+
+
+def _title(facts: Facts, *, announce: bool) -> str:
+    if facts.status == "resolved":
+        return f"✅ Resolved: {_words(facts, announce=announce)} (was {facts.severity_word.lower()})"
+    return f"{facts.severity_mark} {facts.severity_word}: {_words(facts, announce=announce)}"
+
+
+def _fields(facts: Facts) -> list[str]:
+    fields = [
+        f"*Type*\n{facts.type}",
+        f"*Status*\n{facts.status_mark} {facts.last_status}",
+        f"*Schedule*\n{facts.schedule}",
+        f"*Project*\n{facts.project}",
+    ]
+    failed_at = facts.failed_at
+    if failed_at:
+        fields.append(f"*Last run*\n{failed_at}")
+    else:
+        # Without records, the best "when" is when we saw it fail: this decision for a firing alert (a
+        # recurrence is seen then), the opening for a settled one (its decision is the recovery).
+        seen = facts.moment("decided_at" if facts.firing else "opened_at")
+        fields.append(f"*Detected*\n{seen}")
+    if facts.next_run:
+        fields.append(f"*Next run*\n{facts.next_run}")
+    fields.append(f"*Rule*\n{facts.rule}")
+    if facts.occurrences > 1:
+        fields.append(f"*Occurrences*\nfailed {_times(facts.occurrences)}")
+    return fields
+
+
+def _latest_run(facts: Facts, *, with_time: bool) -> Block | None:
+    counts = facts.run_counts()
+    desktops = facts.desktop_lines()
+    if not counts and not desktops:
+        return None
+    lines = []
+    if counts:
+        started = facts.failed_at if with_time else ""
+        lines.append(f"*Latest run*{' ' + started if started else ''}: {counts}")
+    lines.extend(desktops)
+    return section("\n".join(lines))
+
+
+def _state_line(facts: Facts) -> str:
+    if facts.status == "resolved":
+        return f"Failing from {facts.moment('opened_at')} until {facts.moment('decided_at')}"
+    if facts.status == "closed":
+        return f"Open from {facts.moment('opened_at')}, closed {facts.moment('decided_at')}"
+    line = f"Open since {facts.moment('opened_at')}"
+    if facts.acknowledged_by:
+        line += f" · 👀 acknowledged by {facts.acknowledged_by}"
+    return line
+
+
+def _footer(facts: Facts) -> list[Block]:
+    blocks = []
+    if facts.history:
+        blocks.append(context(f"Last {facts.history_count} runs, oldest → newest: {facts.history}"))
+    elements = [_state_line(facts)]
+    if facts.reason:
+        elements.append(f"Why: {facts.reason}")
+    elements.append(f"Alert {facts.fingerprint or '?'} · episode {facts.episode} · rule {facts.rule}")
+    blocks.append(context(*elements))
+    return blocks
+
+
+def _summary(facts: Facts) -> str:
+    return f"{facts.name()} ({facts.type}, {facts.last_status}) in project {facts.project}, rule {facts.rule}"
+
+
+def _fallback(facts: Facts, what: str, *, mention: bool = False) -> str:
+    mark = {"resolved": "✅", "closed": "⚪"}.get(facts.status, facts.severity_mark)
+    text = f"{mark} [{facts.severity}] {what}: {_summary(facts)}"
+    if mention and facts.mention:
+        text = f"{facts.mention} {text}"
+    return safe_cut(text, MAX_FALLBACK_TEXT)
+
+
+def _closed_message(facts: Facts) -> SlackMessage:
+    """Greyed: everything in context blocks (Slack's small grey text), no header, no buttons."""
+    blocks: list[Block] = [
+        context(f"⚪ *Closed:* ~{facts.name()}~"),
+        context(
+            f"{facts.type} · last status {facts.last_status} · project {facts.project} · rule {facts.rule}"
+        ),
+    ]
+    blocks.extend(_footer(facts))
+    return SlackMessage(_fallback(facts, "Closed"), blocks, alert_metadata(facts.payload))
+
+
+def _full_message(payload: Mapping[str, Any], *, announce: bool) -> SlackMessage:
+    facts = Facts(payload)
+    if facts.status == "closed":
+        return _closed_message(facts)
+    mention = announce and facts.kind == "NEW" and bool(facts.mention)
+    lines = [facts.mention] if mention else []
+    lines.append(f"*{facts.name()}*")
+    if facts.description:
+        lines.append(facts.description)
+    blocks: list[Block] = [
+        header(_title(facts, announce=announce)),
+        section("\n".join(lines), fields=_fields(facts)),
+    ]
+    latest = _latest_run(facts, with_time=False)  # the "Last run" field shows when
+    if latest is not None:
+        blocks.append(latest)
+    blocks.extend(_footer(facts))
+    buttons = alert_buttons(facts)
+    if buttons is not None:
+        blocks.append(buttons)
+    what = _words(facts, announce=announce).capitalize()
+    return SlackMessage(_fallback(facts, what, mention=mention), blocks, alert_metadata(payload))
+
+
+def render_alert(payload: Mapping[str, Any]) -> SlackMessage:
+    """The message posted for an alert (NEW; or the first message of an episode whose NEW was held back)."""
+    return _full_message(payload, announce=True)
+
+
+def render_update(payload: Mapping[str, Any]) -> SlackMessage:
+    """The alert's message as it should read now (for `chat.update`): never mentions anyone."""
+    return _full_message(payload, announce=False)
+
+
+def render_thread_reply(payload: Mapping[str, Any]) -> SlackMessage:
+    """A short reply in the alert's thread saying what just happened."""
+    facts = Facts(payload)
+    name = f"*{facts.name()}*"
+    kind = facts.kind
+    blocks: list[Block] = []
+    if kind == "REPEAT":
+        what = "Reminder"
+        text = (
+            f"🔁 *Reminder:* {name} is still failing ({facts.status_mark} {facts.last_status}), "
+            f"open since {facts.moment('opened_at')}, failed {_times(facts.occurrences)}."
+        )
+    elif kind == "RECURRED":
+        what = "Failed again"
+        status = f"{facts.status_mark} {facts.last_status}"
+        text = f"❌ *Failed again:* {name} ({status}), {_times(facts.occurrences)} now."
+    elif kind == "CHANGED":
+        what = "Status changed"
+        text = f"🔀 *Status changed:* {name} is now {facts.status_mark} {facts.last_status}."
+    elif kind == "RESOLVED":
+        what = "Resolved"
+        text = f"✅ *Resolved:* {name} succeeded; it was failing since {facts.moment('opened_at')}."
+    elif kind == "CLOSED":
+        what = "Closed"
+        text = f"⚪ *Closed:* {name} is no longer tracked."
+    else:
+        what = "Alert"
+        text = f"{facts.severity_mark} *{facts.severity}:* {name} ({facts.status_mark} {facts.last_status})."
+    blocks.append(section(text))
+    if kind in ("RECURRED", "REPEAT"):
+        latest = _latest_run(facts, with_time=True)
+        if latest is not None:
+            blocks.append(latest)
+    details = []
+    if facts.history:
+        details.append(f"Last {facts.history_count} runs, oldest → newest: {facts.history}")
+    if facts.reason:
+        details.append(f"Why: {facts.reason}")
+    if details:
+        blocks.append(context(*details))
+    if kind in ("REPEAT", "RECURRED", "CHANGED"):
+        buttons = alert_buttons(facts)
+        if buttons is not None:
+            blocks.append(buttons)
+    return SlackMessage(_fallback(facts, what), blocks, alert_metadata(payload))

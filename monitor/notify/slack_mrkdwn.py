@@ -1,0 +1,238 @@
+"""Text primitives for Slack mrkdwn: escaping and clipping user data, mentions, dates, status marks.
+
+Slack reads `&`, `<` and `>` in message text as control characters: `<!channel>`, `<@U123>` and
+`<http://x|label>` are pings and links. Every value that comes from the API or the rule file goes through
+`user_text` (or at least `escape_mrkdwn`), so a task called `<!channel>` shows literally and pings nobody.
+The only markup we write ourselves is `<!date^...>` (built from numbers) and the rule's `mention`, which is
+checked token by token first (`mention_text`).
+
+Plain `@here` / `@channel` text is left alone: Slack only turns it into a ping with `link_names=true` or
+`parse=full`, and `SlackMessage` never sets either.
+
+Lengths are counted as Slack's clients do, in UTF-16 code units (`slack_len`): an emoji outside the BMP is
+two. That never undercounts what Python's `len` (slack_sdk's validators) sees.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "ELLIPSIS",
+    "HISTORY_MARKS",
+    "SEVERITY_MARKS",
+    "api_time_epoch",
+    "escape_mrkdwn",
+    "format_utc",
+    "history_strip",
+    "iso_epoch",
+    "mention_text",
+    "safe_cut",
+    "severity_mark",
+    "slack_date",
+    "slack_len",
+    "status_mark",
+    "user_text",
+]
+
+ELLIPSIS = "…"
+HISTORY_MARKS = {"SUCCESS": "✅", "FAIL": "❌", "SKIP": "⏭️"}
+UNKNOWN_MARK = "❔"
+SEVERITY_MARKS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+
+_API_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+# "UTC+08:00", "GMT-5", "+0800": the offset forms a time_zone field may hold besides IANA names.
+_OFFSET_ZONE = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
+# Slack renders `<!date^...>` only for sane epochs; outside this range we show the fallback text alone.
+_MAX_EPOCH = 2**33
+# Whitespace and control characters (C0, C1, line/paragraph separators, bidi overrides) that could break
+# a one-line value over several lines or reorder what the reader sees.
+# (The zero-width joiner U+200D stays: emoji sequences need it.)
+_BREAKING = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b\u200c\u200e\u200f\u2028-\u202e\u2066-\u2069]+")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_MENTION_TOKEN = re.compile(
+    r"<!subteam\^(?P<team>[A-Z0-9]+)(?:\|(?P<label>[^<>|]{1,100}))?>"
+    r"|<@[UW][A-Z0-9]+>|<!(?:here|channel|everyone)>|@[\w.-]{1,80}"
+)
+
+
+def escape_mrkdwn(text: str) -> str:
+    """`&`, `<`, `>` as the entities Slack decodes for display (only these: Slack decodes no others)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_len(text: str) -> int:
+    """Length in UTF-16 code units, how Slack measures text limits."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _clean(value: object, one_line: bool) -> str:
+    text = "" if value is None else str(value)
+    # Lone surrogates (a JSON "\ud800" from the API) cannot be encoded to UTF-8 for the HTTP body.
+    text = _SURROGATE.sub("\ufffd", text)
+    if one_line:
+        return _BREAKING.sub(" ", text).strip()
+    text = _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _cleaned_prefix(value: object, limit: int, one_line: bool) -> str:
+    """The cleaned value, or enough of its start to fill `limit` (cleaning a 100 kB string to show 80
+    characters of it would be wasted work; cleaning only shrinks text, so grow the prefix until it fills)."""
+    text = "" if value is None else str(value)
+    size = limit * 2 + 64
+    while True:
+        cleaned = _clean(text[:size], one_line)
+        if size >= len(text) or len(cleaned) > limit:
+            return cleaned
+        size *= 4
+
+
+def user_text(value: object, limit: int, *, one_line: bool = True) -> str:
+    """A user value as safe mrkdwn: cleaned, escaped and at most `limit` long (with `…` when cut).
+
+    The cut happens on the raw text, character by character, so it never splits `&amp;` or a surrogate
+    pair; one-line values have their line breaks and control characters turned into spaces so a task name
+    cannot fake extra lines of the message.
+    """
+    cleaned = _cleaned_prefix(value, limit, one_line)
+    text = escape_mrkdwn(cleaned)
+    if slack_len(text) <= limit:
+        return text
+    budget = limit - 1  # room for the ellipsis
+    out: list[str] = []
+    used = 0
+    for char in cleaned:
+        piece = escape_mrkdwn(char)
+        size = slack_len(piece)
+        if used + size > budget:
+            break
+        out.append(piece)
+        used += size
+    return "".join(out).rstrip() + ELLIPSIS
+
+
+def safe_cut(text: str, limit: int) -> str:
+    """`text` (our own mrkdwn, user values already escaped) cut to `limit`, never inside an entity or a
+    `<...>` token, preferring the last line break; `…` marks the cut."""
+    if slack_len(text) <= limit:
+        return text
+    budget = limit - 1
+    # Work in code points, then trim until the UTF-16 length fits (astral characters count twice).
+    cut = text[:budget]
+    while slack_len(cut) > budget:
+        cut = cut[:-1]
+    newline = cut.rfind("\n")
+    if newline >= len(cut) // 2:
+        cut = cut[:newline]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    opening = cut.rfind("<")
+    if opening != -1 and ">" not in cut[opening:]:
+        cut = cut[:opening]
+    return cut.rstrip() + ELLIPSIS
+
+
+def mention_text(mention: object) -> str:
+    """The rule's mention as markup: each valid token as is (it is meant to ping), anything else escaped so
+    it shows literally. A user-group label is escaped inside its token."""
+    if not isinstance(mention, str):
+        return ""
+    parts = []
+    for token in _clean(mention, True).split(" ")[:10]:
+        match = _MENTION_TOKEN.fullmatch(token)
+        if match is None:
+            if token:
+                parts.append(escape_mrkdwn(token))
+        elif match.group("team") is not None and match.group("label") is not None:
+            parts.append(f"<!subteam^{match.group('team')}|{escape_mrkdwn(match.group('label'))}>")
+        else:
+            parts.append(token)
+    return " ".join(parts)
+
+
+def severity_mark(severity: object) -> str:
+    return SEVERITY_MARKS.get(str(severity), "⚪")
+
+
+def status_mark(status: object) -> str:
+    return HISTORY_MARKS.get(str(status), UNKNOWN_MARK)
+
+
+def history_strip(history: Sequence[object]) -> str:
+    """Oldest execution first, as people read a timeline (the payload keeps newest first)."""
+    return "".join(status_mark(status) for status in reversed(history))
+
+
+def format_utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def slack_date(epoch: int, fallback: str | None = None) -> str:
+    """A date every reader sees in their own time zone; `fallback` (ours, never user data) for old clients."""
+    if not 0 <= epoch < _MAX_EPOCH:
+        return escape_mrkdwn(fallback or str(epoch))
+    shown = fallback or format_utc(epoch)
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{shown}>"
+
+
+def iso_epoch(text: object) -> int | None:
+    """Seconds since the epoch of an ISO 8601 time (ours: `opened_at`, `decided_at`); naive means UTC."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _epoch(moment)
+
+
+def _epoch(moment: datetime) -> int | None:
+    try:
+        return int(moment.timestamp())
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(name: str) -> tzinfo | None:
+    offset = _OFFSET_ZONE.fullmatch(name.strip())
+    if offset is not None:
+        sign, hours, minutes = offset.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta >= timedelta(hours=24):
+            return None
+        return timezone(-delta if sign == "-" else delta)
+    if name.strip().upper() in ("UTC", "GMT", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def api_time_epoch(text: object, zone: object) -> int | None:
+    """Epoch of an API local time (`2024-11-29 02:00:00` in the task's `time_zone`); None when either part
+    cannot be read, so the caller shows the API's text alone."""
+    if not isinstance(text, str) or not isinstance(zone, str) or not zone or len(zone) > 64:
+        return None
+    place = _zone(zone)
+    if place is None:
+        return None
+    for fmt in _API_TIME_FORMATS:
+        try:
+            moment = datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+        return _epoch(moment.replace(tzinfo=place))
+    return None

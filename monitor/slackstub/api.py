@@ -1,0 +1,194 @@
+"""The Web API methods the stub speaks, each a function of the state and the call's parameters.
+
+    auth.test              who the token is
+    chat.postMessage       channel (id or name), text, blocks, metadata, thread_ts -> channel id, ts, message
+    chat.update            channel (id), ts, text, blocks, metadata -> channel, ts, text, message
+    chat.postEphemeral     channel, user, text, blocks -> message_ts
+    conversations.history  channel (id), oldest, latest, inclusive, limit, cursor, include_all_metadata
+    conversations.replies  channel (id), ts, limit, cursor, include_all_metadata
+
+Parameters arrive as slack_sdk sends them: a JSON body for chat.* (blocks and metadata as objects), a query
+string for GET methods, or a form body where blocks and metadata are JSON strings. Errors are Slack's codes
+(see `SlackError`): channel_not_found, not_in_channel, message_not_found, cant_update_message, no_text,
+msg_too_long, invalid_blocks, invalid_blocks_format, msg_blocks_too_long, invalid_metadata_format,
+invalid_thread_ts, invalid_cursor, thread_not_found, invalid_arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from monitor.notify.slack_check import block_problems, blocks_text_length
+from monitor.slackstub.state import SlackError, StubState, metadata_or_error
+
+__all__ = ["METHODS", "Method"]
+
+Method = Callable[[StubState, Mapping[str, Any]], dict[str, Any]]
+
+_MAX_TEXT = 40_000
+_MAX_HISTORY_LIMIT = 999
+
+
+def _invalid(message: str) -> SlackError:
+    return SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {message}"]})
+
+
+def _str(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise _invalid(f"{name} must be a string")
+    return str(value)
+
+
+def _need(params: Mapping[str, Any], name: str) -> str:
+    value = _str(params, name)
+    if value is None:
+        raise _invalid(f"missing required field: {name}")
+    return value
+
+
+def _bool(params: Mapping[str, Any], name: str) -> bool:
+    value = params.get(name)
+    if isinstance(value, str):
+        return value.lower() in ("1", "true")
+    return bool(value)
+
+
+def _int(params: Mapping[str, Any], name: str, default: int) -> int:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _invalid(f"{name} must be a number") from None
+
+
+def _json(params: Mapping[str, Any], name: str, error: str) -> Any:
+    """A structured parameter: an object in a JSON body, a JSON string in a form body."""
+    value = params.get(name)
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise SlackError(error) from None
+    return value
+
+
+def _blocks(state: StubState, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    blocks = _json(params, "blocks", "invalid_blocks_format")
+    if blocks is None:
+        return None
+    if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
+        raise SlackError("invalid_blocks_format")
+    if state.options.validate_blocks:
+        problems = block_problems(blocks)
+        if problems:
+            raise SlackError("invalid_blocks", errors=problems)
+        if blocks_text_length(blocks) > state.options.max_blocks_text:
+            raise SlackError("msg_blocks_too_long")
+    return blocks
+
+
+def _content(
+    state: StubState, params: Mapping[str, Any], *, update: bool = False
+) -> tuple[str | None, list[dict[str, Any]] | None, dict[str, Any] | None]:
+    text = _str(params, "text")
+    blocks = _blocks(state, params)
+    metadata = metadata_or_error(_json(params, "metadata", "invalid_metadata_format"))
+    if not update and not text and not blocks:
+        raise SlackError("no_text")
+    if text is not None and len(text) > _MAX_TEXT:
+        raise SlackError("msg_too_long")
+    return text, blocks, metadata
+
+
+def auth_test(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    options = state.options
+    return {
+        "ok": True,
+        "url": "https://stub.slack.com/",
+        "team": options.team,
+        "user": options.bot_user,
+        "team_id": options.team_id,
+        "user_id": options.bot_user_id,
+        "bot_id": options.bot_id,
+        "is_enterprise_install": False,
+    }
+
+
+def chat_post_message(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    channel = _need(params, "channel")
+    text, blocks, metadata = _content(state, params)
+    message = state.post_message(
+        channel, text=text or "", blocks=blocks, metadata=metadata, thread_ts=_str(params, "thread_ts")
+    )
+    return {
+        "ok": True,
+        "channel": message.channel,
+        "ts": message.ts,
+        "message": message.wire(include_metadata=True),
+    }
+
+
+def chat_update(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    channel = _need(params, "channel")
+    ts = _need(params, "ts")
+    text, blocks, metadata = _content(state, params, update=True)
+    message = state.update_message(channel, ts, text=text, blocks=blocks, metadata=metadata)
+    return {
+        "ok": True,
+        "channel": message.channel,
+        "ts": message.ts,
+        "text": message.text,
+        "message": message.wire(include_metadata=True),
+    }
+
+
+def chat_post_ephemeral(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    channel = _need(params, "channel")
+    user = _need(params, "user")
+    text, blocks, _ = _content(state, params)
+    return {"ok": True, "message_ts": state.post_ephemeral(channel, user, text=text or "", blocks=blocks)}
+
+
+def conversations_history(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    channel = _need(params, "channel")
+    limit = _int(params, "limit", 100)
+    return state.history(
+        channel,
+        oldest=_str(params, "oldest"),
+        latest=_str(params, "latest"),
+        inclusive=_bool(params, "inclusive"),
+        limit=min(max(limit, 1), _MAX_HISTORY_LIMIT),
+        cursor=_str(params, "cursor"),
+        include_metadata=_bool(params, "include_all_metadata"),
+    )
+
+
+def conversations_replies(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    channel = _need(params, "channel")
+    ts = _need(params, "ts")
+    return state.replies(
+        channel,
+        ts,
+        limit=min(max(_int(params, "limit", 1000), 1), 1000),
+        cursor=_str(params, "cursor"),
+        include_metadata=_bool(params, "include_all_metadata"),
+    )
+
+
+METHODS: dict[str, Method] = {
+    "auth.test": auth_test,
+    "chat.postMessage": chat_post_message,
+    "chat.update": chat_update,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "conversations.history": conversations_history,
+    "conversations.replies": conversations_replies,
+}

@@ -1,0 +1,38 @@
+"""`SlackStubOptions`: what a Slack stub is started with, and its default (public, fake) identity."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["DEFAULT_CHANNELS", "DEFAULT_TOKEN", "SlackStubOptions"]
+
+DEFAULT_TOKEN = "xoxb-stub-0000-0000-token"  # noqa: S105 - a public, fake credential
+#: Channel names (without "#") and their ids.
+DEFAULT_CHANNELS = {"desktop-ops": "C0DESKOPS01", "general": "C0GENERAL01"}
+
+
+@dataclass
+class SlackStubOptions:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 picks a free port; read the real one from `base_url`
+    tokens: frozenset[str] = frozenset({DEFAULT_TOKEN})
+    channels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
+    #: True: posting to a channel the stub does not know answers `channel_not_found`, as Slack does.
+    #: False: the channel is created on first post (handy for demos with arbitrary rule channels).
+    strict_channels: bool = False
+    #: Channel names or ids the bot is not a member of: posts there answer `not_in_channel`.
+    not_in_channel: frozenset[str] = frozenset()
+    #: Check blocks with slack_sdk's models and Block Kit limits (`invalid_blocks`, `msg_blocks_too_long`).
+    validate_blocks: bool = True
+    #: Slack's undocumented cap on all the text in one message's blocks (slackapi/bolt-js#2509).
+    max_blocks_text: int = 12_000
+    #: Seconds since the epoch for new message ts; ts stay strictly increasing even if it stands still.
+    clock: Callable[[], float] = time.time
+    team_id: str = "T0STUBTEAM"
+    team: str = "Stub Workspace"
+    bot_user_id: str = "U0STUBBOT1"
+    bot_user: str = "workspace-monitor"
+    bot_id: str = "B0STUBBOT1"
+    app_id: str = "A0STUBAPP1"

@@ -1,0 +1,202 @@
+"""The HTTP face of the stub: `/api/{method}` as Slack's Web API, `/response/{id}` as a response_url.
+
+Every API call goes through `_api`:
+
+    down? drop the connection -> read parameters (query, then a JSON or form body) -> token (Bearer header,
+    or `token` in a form body or query) -> not_authed / invalid_auth -> injected fault -> the method
+    (`api.METHODS`; unknown_method otherwise) -> HTTP 200 with {"ok": ...} -> the call log
+
+As on Slack, application errors are HTTP 200 with `ok: false`; only faults answer 429 or 5xx. A JSON body's
+`token` field is ignored: Slack takes tokens of JSON requests from the Authorization header only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+import structlog
+from aiohttp import web
+
+from monitor.slackstub.api import METHODS
+from monitor.slackstub.faults import StubFault
+from monitor.slackstub.state import SlackError, StubCall, StubState
+
+__all__ = ["STATE_KEY", "SWITCH_KEY", "Switch", "add_api_routes"]
+
+log = structlog.get_logger(__name__)
+
+STATE_KEY = web.AppKey("slack_stub_state", StubState)
+
+
+class Switch:
+    """Takes the stub off the network and back: stops listening (new connections are refused) and drops
+    requests arriving on connections kept alive from before. Set up by the runner, which owns the site."""
+
+    def __init__(self, state: StubState) -> None:
+        self.state = state
+        self._stop: Callable[[], Awaitable[None]] | None = None
+        self._start: Callable[[], Awaitable[None]] | None = None
+        self._timer: asyncio.Task[None] | None = None
+
+    def attach(self, stop: Callable[[], Awaitable[None]], start: Callable[[], Awaitable[None]]) -> None:
+        """How to stop and resume listening, once the runner has a site."""
+        self._stop, self._start = stop, start
+
+    async def go_down(self, seconds: float | None = None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self.state.down:
+            self.state.down = True
+            if self._stop is not None:
+                await self._stop()
+            log.info("slackstub.down", seconds=seconds)
+        if seconds is not None:
+            self._timer = asyncio.create_task(self._up_after(seconds))
+
+    async def go_up(self) -> None:
+        if self._timer is not None and self._timer is not asyncio.current_task():
+            self._timer.cancel()
+        self._timer = None
+        if self.state.down:
+            if self._start is not None:
+                await self._start()
+            self.state.down = False
+            log.info("slackstub.up")
+
+    async def _up_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.go_up()
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+SWITCH_KEY = web.AppKey("slack_stub_switch", Switch)
+
+
+def _drop(request: web.Request) -> NoReturn:
+    """Close the connection without a word; raising CancelledError makes aiohttp skip writing an answer."""
+    if request.transport is not None:
+        request.transport.close()
+    raise asyncio.CancelledError
+
+
+def _answer(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(
+        body, status=status, headers=headers, dumps=lambda v: json.dumps(v, ensure_ascii=False)
+    )
+
+
+async def _params(request: web.Request) -> tuple[dict[str, Any], str | None]:
+    """The call's parameters and the token found among them (form and query only)."""
+    params: dict[str, Any] = dict(request.query)
+    token = params.pop("token", None)
+    if request.method == "POST" and request.can_read_body:
+        if request.content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                raise SlackError("invalid_json") from None
+            if not isinstance(body, dict):
+                raise SlackError("invalid_json")
+            body.pop("token", None)
+            params.update(body)
+        else:
+            form = await request.post()
+            fields = {key: value for key, value in form.items() if isinstance(value, str)}
+            token = fields.pop("token", token)
+            params.update(fields)
+    return params, token
+
+
+def _token(request: web.Request, from_params: str | None) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[len("Bearer ") :].strip() or None
+    return from_params
+
+
+async def _faulted(fault: StubFault, request: web.Request) -> web.Response | None:
+    """The answer an injected fault gives instead of the method's, or None to answer as usual."""
+    if fault.kind == "rate_limit":
+        return _answer({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(fault.retry_after)})
+    if fault.kind == "server_error":
+        return _answer({"ok": False, "error": "internal_error"}, fault.status)
+    if fault.kind == "error":
+        return _answer({"ok": False, "error": fault.error})
+    if fault.kind == "drop":
+        _drop(request)
+    await asyncio.sleep(fault.seconds)  # delay
+    return None
+
+
+async def _api(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    if state.down:
+        _drop(request)
+    method = request.match_info["method"]
+    call = StubCall(method, {}, 200)
+    state.calls.append(call)
+    try:
+        params, form_token = await _params(request)
+        call.params = params
+        token = _token(request, form_token)
+        if token is None:
+            raise SlackError("not_authed")
+        if token not in state.options.tokens:
+            raise SlackError("invalid_auth")
+        fault = state.faults.take(method)
+        if fault is not None:
+            log.info("slackstub.fault", method=method, kind=fault.kind)
+            call.error = fault.kind
+            answer = await _faulted(fault, request)
+            if answer is not None:
+                call.status = answer.status
+                return answer
+            call.error = None
+        handler = METHODS.get(method)
+        if handler is None:
+            raise SlackError("unknown_method", req_method=method)
+        return _answer(handler(state, params))
+    except SlackError as exc:
+        call.error = exc.error
+        return _answer(exc.body())
+    except asyncio.CancelledError:
+        call.status, call.error = 0, call.error or "cancelled"
+        raise
+
+
+async def _response_url(request: web.Request) -> web.StreamResponse:
+    """What a slash command's handler posts to its response_url: recorded as JSON (or form/text) body."""
+    state = request.app[STATE_KEY]
+    if state.down:
+        _drop(request)
+    call = StubCall("response_url", {}, 200)
+    state.calls.append(call)
+    fault = state.faults.take("response_url")
+    if fault is not None:
+        call.error = fault.kind
+        answer = await _faulted(fault, request)
+        if answer is not None:
+            call.status = answer.status
+            return answer
+        call.error = None
+    text = await request.text()
+    body: Any
+    try:
+        body = json.loads(text) if text.strip() else {}
+    except ValueError:
+        body = text
+    call.params = body if isinstance(body, dict) else {"body": body}
+    state.record_response(request.match_info["response_id"], body)
+    return web.Response(text="ok", content_type="text/plain")
+
+
+def add_api_routes(app: web.Application) -> None:
+    app.router.add_route("*", "/api/{method}", _api)
+    app.router.add_post("/response/{response_id}", _response_url)
