@@ -18,7 +18,6 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,9 +30,8 @@ from monitor.config import Credentials
 from monitor.engine import Engine
 from monitor.logs import register_secret
 from monitor.metrics import Health, Metrics, start_metrics_server
-from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
-from monitor.oneshot import Loaded, LoadError, load_all
+from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
 from monitor.sdnotify import SystemdNotifier
 from monitor.store import StoreError, open_store
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
@@ -212,9 +210,7 @@ class Daemon:
         log.info("daemon.stopped", cycles=self.cycles)
 
 
-async def run_daemon(
-    options: DaemonOptions, *, notifier_factory: Callable[[], Notifier] = ConsoleNotifier
-) -> int:
+async def run_daemon(options: DaemonOptions) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop, 2 when it cannot start."""
     try:
         loaded = load_all(options.config, options.rules)
@@ -226,7 +222,7 @@ async def run_daemon(
         )
         return 2
     try:
-        daemon = Daemon(options, loaded, notifier_factory())
+        daemon = Daemon(options, loaded, make_notifier(loaded.settings))
     except (ConfigurationError, StoreError) as exc:
         log.error("daemon.cannot_start", error=str(exc))
         print(f"workspace-monitor: refusing to start: {exc}", file=sys.stderr, flush=True)

@@ -113,11 +113,15 @@ def evaluate(
     result = Evaluation()
     seen: set[str] = set()
     listed: dict[str, ScheduledTask] = {}
+    # The same answers as `is_muted(silences, ...)` for every (rule, task), asked of fewer silences: those
+    # active now, then per task those matching it (most tasks: none), then per rule.
+    active = [silence for silence in silences if silence.is_active(now)]
     for task in tasks:
         listed[task.id] = task
         task_routes = routes[task.id] if routes is not None else rules_module.match(ruleset, task, project)
         if not task_routes:
             continue
+        muting = [silence for silence in active if silence.matcher.matches(task, project)] if active else None
         known = records.get(task.id)
         observation = Observation.from_listing(
             task,
@@ -130,7 +134,7 @@ def evaluate(
             fingerprint = alert_fingerprint(rule.name, project, task.id)
             seen.add(fingerprint)
             previous = states.get(fingerprint)
-            silence = is_muted(silences, task, rule.name, now, project=project) if silences else None
+            silence = is_muted(muting, task, rule.name, now, project=project) if muting else None
             decision = decide(
                 previous, observation, rule, silence=silence, now=now, listing_complete=complete
             )

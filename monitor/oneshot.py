@@ -13,19 +13,21 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
+from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.config import ConfigError, Credentials, Settings, load_settings
 from monitor.engine import CycleReport, Engine
 from monitor.logs import register_secret
 from monitor.notify.console import ConsoleNotifier
-from monitor.notify.dispatch import Dispatcher
+from monitor.notify.dispatch import Dispatcher, Notifier
+from monitor.notify.slack import SlackNotifier
 from monitor.notify.text import render_text
 from monitor.rules import RuleFileError, RuleSet, load_rules
 from monitor.store import Store, StoreError, open_store
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 from monitor.workspace.factory import build_client
 
-__all__ = ["Loaded", "check", "load_all", "once", "rules_path"]
+__all__ = ["Loaded", "check", "load_all", "make_notifier", "once", "rules_path"]
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -106,7 +108,7 @@ def _state_url(settings: Settings, dry_run: bool, scratch: Path) -> str:
 async def once(
     config: Path | None, rules_override: Path | None, *, dry_run: bool, console: Console, err: Console
 ) -> int:
-    """One cycle: poll, evaluate, persist and deliver (through the console until Slack is configured)."""
+    """One cycle: poll, evaluate, persist and deliver (to Slack with SLACK_BOT_TOKEN, else the terminal)."""
     try:
         loaded = load_all(config, rules_override)
     except LoadError as exc:
@@ -147,7 +149,8 @@ async def once(
                     console.print(Text(f"would send to {entry.channel}:", style="bold"))
                     console.print(Text(render_text(entry.payload)))
             else:
-                dispatched = await Dispatcher(store, ConsoleNotifier(console), claimer="once").flush()
+                notifier = make_notifier(settings, console)
+                dispatched = await Dispatcher(store, notifier, claimer="once").flush()
                 if dispatched.failed:
                     failed = f"{dispatched.failed} notification(s) failed: {dispatched.errors}"
                     err.print(Text(failed), style="red")
@@ -164,6 +167,15 @@ async def once(
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def make_notifier(settings: Settings, console: Console | None = None) -> Notifier:
+    """Slack when `SLACK_BOT_TOKEN` is set (at `slack.api_url`), the terminal otherwise."""
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if not token:
+        return ConsoleNotifier(console)
+    register_secret(token)
+    return SlackNotifier(AsyncWebClient(token=token, base_url=settings.slack.api_url))
 
 
 def show_decisions(report: CycleReport, console: Console) -> None:

@@ -80,6 +80,7 @@ from monitor.yamlfile import Locator, YamlError, parse_yaml
 __all__ = [
     "ALERTABLE_STATUSES",
     "DEFAULT_REPEAT_INTERVAL",
+    "Candidate",
     "Location",
     "MatchedRoute",
     "NamePattern",
@@ -346,6 +347,11 @@ class NamePattern:
     text: str
     regex: re.Pattern[str]
     exact: str | None = None
+    #: Every name the pattern matches starts with this ("" when nothing is known: a regex, a glob like
+    #: `*-01`): what `match` indexes names by.
+    prefix: str = ""
+    #: The pattern is `<prefix>*`: it matches exactly the names that start with `prefix`.
+    prefix_only: bool = False
 
     @classmethod
     def compile(cls, text: str) -> NamePattern:
@@ -360,8 +366,12 @@ class NamePattern:
                 raise ValueError(f"bad regular expression {source!r}: {exc}") from None
         if not text:
             raise ValueError("an empty task_name matches nothing")
-        exact = None if _GLOB_SPECIALS & set(text) else text
-        return cls(text, re.compile(fnmatch.translate(text)), exact)
+        special = next((i for i, char in enumerate(text) if char in _GLOB_SPECIALS), None)
+        if special is None:
+            return cls(text, re.compile(fnmatch.translate(text)), exact=text, prefix=text)
+        prefix = text[:special]
+        # fnmatch's `*` is `.*` under DOTALL: `prefix*` accepts any rest, newlines included.
+        return cls(text, re.compile(fnmatch.translate(text)), prefix=prefix, prefix_only=text == prefix + "*")
 
     def matches(self, name: str) -> bool:
         if self.exact is not None:
@@ -401,6 +411,25 @@ class TaskSignature(NamedTuple):
         )
 
 
+class Candidate(NamedTuple):
+    """A rule that may match a task (see `RuleSet.candidates_for`)."""
+
+    rule: Rule
+    #: Whether `matcher.matches_details(task)` must still be asked: the index did not settle it.
+    check: bool
+    #: The rule's route when it is the same for every task (no group_by).
+    route: MatchedRoute | None
+
+
+class _TaskKey(NamedTuple):
+    """What the index knows of a task: its signature, the indexed name prefixes its name starts with
+    (shortest first), and whether some rule names its id."""
+
+    signature: TaskSignature
+    prefixes: tuple[str, ...]
+    id_named: bool
+
+
 @dataclass(frozen=True)
 class TaskMatcher:
     """The compiled `match:` of a rule or silence. `None` means the key was not given (anything goes)."""
@@ -416,7 +445,16 @@ class TaskMatcher:
     priority: tuple[PriorityRange, ...] | None = None
 
     def matches(self, task: ScheduledTask, project: str) -> bool:
-        return self.accepts(TaskSignature.of(task, project)) and self.matches_details(task)
+        # `accepts(TaskSignature.of(task, project))` written out: silences ask this for every task.
+        return (
+            (self.project is None or project in self.project)
+            and (self.last_status is None or task.last_status in self.last_status)
+            and (self.task_type is None or task.task_type in self.task_type)
+            and (self.scheduled_type is None or task.scheduled_type in self.scheduled_type)
+            and (self.life_cycle_type is None or task.life_cycle_type in self.life_cycle_type)
+            and (self.enable is None or (task.enable is not False) is self.enable)
+            and self.matches_details(task)
+        )
 
     def accepts(self, signature: TaskSignature) -> bool:
         """Whether the indexed keys allow tasks with this signature."""
@@ -434,16 +472,35 @@ class TaskMatcher:
         """Whether anything beyond the signature is checked (id, name, priority)."""
         return self.task_id is not None or self.task_name is not None or self.priority is not None
 
+    @property
+    def name_prefixes(self) -> frozenset[str] | None:
+        """The literal prefixes one of which the name of every matching task starts with; None when the
+        name is not checked, or one of the patterns has no literal prefix (a regex, `*-01`)."""
+        if self.task_name is None or not all(pattern.prefix for pattern in self.task_name):
+            return None
+        return frozenset(pattern.prefix for pattern in self.task_name)
+
     def matches_details(self, task: ScheduledTask) -> bool:
+        # Loops rather than any(<generator>): matching asks this for tens of thousands of tasks a cycle.
         if self.task_id is not None and task.id not in self.task_id:
             return False
         if self.task_name is not None:
             name = task.task_name
-            if name is None or not any(pattern.matches(name) for pattern in self.task_name):
+            if name is None:
+                return False
+            for pattern in self.task_name:
+                if pattern.matches(name):
+                    break
+            else:
                 return False
         if self.priority is not None:
             priority = task.priority
-            if priority is None or not any(priority in ranges for ranges in self.priority):
+            if priority is None:
+                return False
+            for ranges in self.priority:
+                if priority in ranges:
+                    break
+            else:
                 return False
         return True
 
@@ -569,11 +626,29 @@ class RuleSet:
     _candidates: dict[TaskSignature, tuple[Rule, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    # Every literal name prefix of the rules' patterns, their lengths (ascending), and every task id named.
+    _name_prefixes: frozenset[str] = field(init=False, repr=False, compare=False)
+    _name_lengths: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _named_ids: frozenset[str] = field(init=False, repr=False, compare=False)
+    # The candidates of a signature narrowed by name prefixes and id (see `candidates_for`).
+    _narrowed: dict[_TaskKey, tuple[Candidate, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {rule.name: rule for rule in self.rules})
         plain = {rule.name: MatchedRoute(rule) for rule in self.rules if not rule.group_by}
         object.__setattr__(self, "_plain_routes", plain)
+        prefixes = frozenset(
+            pattern.prefix
+            for rule in self.rules
+            for pattern in rule.matcher.task_name or ()
+            if pattern.prefix
+        )
+        object.__setattr__(self, "_name_prefixes", prefixes)
+        object.__setattr__(self, "_name_lengths", tuple(sorted({len(prefix) for prefix in prefixes})))
+        ids = frozenset(task_id for rule in self.rules for task_id in rule.matcher.task_id or ())
+        object.__setattr__(self, "_named_ids", ids)
 
     def route(self, rule: Rule, task: ScheduledTask, project: str) -> MatchedRoute:
         plain = self._plain_routes.get(rule.name)
@@ -596,6 +671,52 @@ class RuleSet:
             cached = self._candidates[signature] = tuple(accepted)
         return cached
 
+    def candidates_for(self, task: ScheduledTask, project: str) -> tuple[Candidate, ...]:
+        """The rules that may match `task`, in order, each with whether its details must still be checked.
+
+        `candidates(signature)` narrowed by the task's name and id: a rule whose every name pattern has a
+        literal prefix (`prod-*`, `prod-reboot-01`) is left out unless the name starts with one of them,
+        a rule naming task ids unless some rule names this task's; a rule is settled (nothing left to
+        check) when its only detail is a `prefix*` glob the name starts with, and the list is cut after
+        the first settled rule without `continue`. Cached by (signature, prefixes found, id named)."""
+        name = task.task_name
+        found: tuple[str, ...] = ()
+        if name is not None:
+            size = len(name)
+            for length in self._name_lengths:
+                if length > size:
+                    break
+                if name[:length] in self._name_prefixes:
+                    found += (name[:length],)
+        key = _TaskKey(TaskSignature.of(task, project), found, task.id in self._named_ids)
+        cached = self._narrowed.get(key)
+        if cached is None:
+            cached = self._narrowed[key] = self._narrow(key)
+        return cached
+
+    def _narrow(self, key: _TaskKey) -> tuple[Candidate, ...]:
+        found = frozenset(key.prefixes)
+        narrowed: list[Candidate] = []
+        for rule in self.candidates(key.signature):
+            matcher = rule.matcher
+            if matcher.task_id is not None and not key.id_named:
+                continue
+            prefixes = matcher.name_prefixes
+            if prefixes is not None and prefixes.isdisjoint(found):
+                continue
+            settled = (
+                matcher.task_id is None
+                and matcher.priority is None
+                and (
+                    matcher.task_name is None
+                    or any(p.prefix_only and p.prefix in found for p in matcher.task_name)
+                )
+            )
+            narrowed.append(Candidate(rule, not settled, self._plain_routes.get(rule.name)))
+            if settled and not rule.continue_matching:
+                break
+        return tuple(narrowed)
+
 
 # ----------------------------------------------------------------------------------------------------------
 # Matching.
@@ -607,10 +728,12 @@ def match(ruleset: RuleSet, task: ScheduledTask, project: str) -> list[MatchedRo
     if task.last_status not in ALERTABLE_STATUSES:
         return []
     routes: list[MatchedRoute] = []
-    for rule in ruleset.candidates(TaskSignature.of(task, project)):
-        if rule.matcher.checks_details and not rule.matcher.matches_details(task):
+    for rule, check, plain in ruleset.candidates_for(task, project):
+        if check and not rule.matcher.matches_details(task):
             continue
-        routes.append(ruleset.route(rule, task, project))
+        routes.append(
+            plain if plain is not None else MatchedRoute(rule, _group_key(rule.group_by, task, project))
+        )
         if not rule.continue_matching:
             break
     return routes

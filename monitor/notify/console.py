@@ -52,6 +52,9 @@ class ConsoleNotifier:
         where = f"✎ {ref.channel} message {ref.ts} updated"
         self.console.print(Text(f"{where}: {payload['kind'].lower()} - {summary_line(payload)}", style="dim"))
 
+    async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
+        return None  # a terminal keeps no history to look in
+
     def _print(self, where: str, row: OutboxRow) -> None:
         kind = row.entry.payload["kind"]
         self.console.print(Text(where, style="bold"))

@@ -11,7 +11,7 @@ with the channel and ts of its message, so later updates and replies find it aft
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -52,8 +52,15 @@ class PermanentDeliveryError(DeliveryError):
 
 @dataclass(frozen=True)
 class Posted:
+    """Where a message went. A digest split over several messages says which alert is in which: `parts`
+    maps fingerprints to the ts of their part (missing ones are in the message `ts`)."""
+
     channel: str
     ts: str
+    parts: Mapping[str, str] = field(default_factory=dict)
+
+    def ts_of(self, fingerprint: str) -> str:
+        return self.parts.get(fingerprint, self.ts)
 
 
 class Notifier(Protocol):
@@ -71,6 +78,10 @@ class Notifier(Protocol):
         """Edit the alert's message to show its new state."""
         ...
 
+    async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
+        """The message that already shows this alert's episode, if the destination can tell."""
+        ...
+
 
 @dataclass
 class DispatchReport:
@@ -79,6 +90,10 @@ class DispatchReport:
     failed: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+#: What `_post_group` answers when every row turned out to be posted already (and is recorded).
+_ALREADY_RECORDED = Posted("", "")
 
 
 def _utc_now() -> datetime:
@@ -141,12 +156,35 @@ class Dispatcher:
                 await self._attempt([row], report, self._post_single)
 
     async def _post_group(self, rows: Sequence[OutboxRow]) -> tuple[Posted, list[MessageRef]]:
-        channel = rows[0].entry.channel
-        posted = await self.notifier.post(channel, rows)
+        rows = await self._not_yet_posted(rows)
+        if not rows:
+            return _ALREADY_RECORDED, []
+        posted = await self.notifier.post(rows[0].entry.channel, rows)
         refs = [
-            MessageRef(row.entry.fingerprint, row.entry.episode, posted.channel, posted.ts) for row in rows
+            MessageRef(
+                row.entry.fingerprint, row.entry.episode, posted.channel, posted.ts_of(row.entry.fingerprint)
+            )
+            for row in rows
         ]
         return posted, refs
+
+    async def _not_yet_posted(self, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
+        """Rows a previous sender claimed and never recorded may have been posted before it died: those the
+        destination already shows are recorded as sent with that message instead of being posted again."""
+        remaining = []
+        for row in rows:
+            entry = row.entry
+            found = None
+            if row.claimed_by is not None:
+                found = await self.notifier.find_posted(entry.channel, entry.fingerprint, entry.episode)
+            if found is None:
+                remaining.append(row)
+                continue
+            log.info("notify.already_posted", fingerprint=entry.fingerprint, ts=found.ts)
+            ref = MessageRef(entry.fingerprint, entry.episode, found.channel, found.ts)
+            now = self._clock()
+            self.store.mark_sent([row.id], channel=found.channel, ts=found.ts, now=now, message_refs=[ref])
+        return remaining
 
     async def _post_single(self, rows: Sequence[OutboxRow]) -> tuple[Posted, list[MessageRef]]:
         (row,) = rows
@@ -184,7 +222,13 @@ class Dispatcher:
         except PermanentDeliveryError as exc:
             self._fail(rows, str(exc), None, report)
             return
-        self.store.mark_sent(ids, channel=posted.channel, ts=posted.ts, now=self._clock(), message_refs=refs)
+        if posted is not _ALREADY_RECORDED:
+            # A group's refs name the rows it posted; rows found already posted were recorded on the way.
+            covered = {ref.fingerprint for ref in refs}
+            ids = [row.id for row in rows if not covered or row.entry.fingerprint in covered]
+            self.store.mark_sent(
+                ids, channel=posted.channel, ts=posted.ts, now=self._clock(), message_refs=refs
+            )
         report.sent += len(rows)
         report.messages += 1
 

@@ -26,6 +26,7 @@ from monitor.sim import (
     SimOptions,
     SimulatorThread,
 )
+from monitor.slackstub import SlackStubThread
 
 RULES = """\
 rules:
@@ -213,3 +214,20 @@ def test_schema_prints_the_rule_file_json_schema(tmp_path: Path) -> None:
     schema = json.loads(result.stdout)
     assert schema["type"] == "object"
     assert {"rules", "silences"} <= set(schema["properties"])
+
+
+def test_once_posts_to_slack_when_a_bot_token_is_set(tmp_path: Path, sim: SimulatorThread) -> None:
+    env = setup(tmp_path, sim)
+    with SlackStubThread() as stub:
+        config = (
+            (tmp_path / "config.yaml")
+            .read_text()
+            .replace("slack:\n", f"slack:\n  api_url: {stub.stub.api_url}\n")
+        )
+        (tmp_path / "config.yaml").write_text(config)
+        sim.call(sim.state.add_execution, sim.state.task("prod-reboot").id, "FAIL")
+        result = run("once", cwd=tmp_path, env={**env, "SLACK_BOT_TOKEN": stub.stub.token})
+        assert result.returncode == 0, result.stderr
+        [message] = stub.stub.state.messages("ops")
+    assert "prod-reboot" in str(message.blocks)
+    assert stub.stub.token not in result.stdout + result.stderr

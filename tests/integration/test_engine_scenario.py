@@ -75,6 +75,9 @@ class RecordingNotifier:
     async def update(self, ref: MessageRef, row: OutboxRow) -> None:
         self.calls.append(("update", ref.channel, row.entry.kind, row.entry.payload["task"]["name"], ref.ts))
 
+    async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
+        return None
+
 
 @dataclass
 class World:

@@ -1,0 +1,148 @@
+"""The Slack notifier: outbox rows to `chat.postMessage` / `chat.update` through slack_sdk's AsyncWebClient.
+
+Slack's answers are translated here, once, into the dispatcher's two outcomes:
+- permanent (`channel_not_found`, `not_in_channel`, `invalid_auth`, a revoked token, an archived
+  channel, ...): the row fails for good and the error is logged loudly;
+- retryable (429 `ratelimited` with its Retry-After, 5xx, network errors, timeouts): the row waits.
+
+It paces itself to about one message per second per channel (Slack's posting limit), and it can tell, from
+the channel's history and the metadata every message carries, whether an alert was already posted (the
+crash between posting and recording the ts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from monitor.notify.dispatch import PermanentDeliveryError, Posted, RetryableDeliveryError
+from monitor.notify.slack_message import EVENT_TYPE, SlackMessage, alerts_in_metadata
+from monitor.notify.slack_render import render_alert, render_digest, render_thread_reply, render_update
+from monitor.store.base import MessageRef, OutboxRow
+
+__all__ = ["PERMANENT_ERRORS", "SlackNotifier"]
+
+log = structlog.get_logger(__name__)
+
+#: Slack error codes that no retry can fix: someone must invite the bot, fix the channel or the token.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found", "not_in_channel", "invalid_auth", "not_authed", "account_inactive",
+        "token_revoked", "token_expired", "is_archived", "missing_scope", "no_permission",
+        "restricted_action", "invalid_blocks", "msg_too_long", "msg_blocks_too_long", "cant_update_message",
+        "message_not_found", "invalid_metadata_format", "invalid_metadata_schema", "team_access_not_granted",
+    }
+)  # fmt: skip
+#: How far back the crash check looks in a channel's history.
+HISTORY_PAGES = 3
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient, *, per_channel_interval: float = 1.0) -> None:
+        self.client = client
+        self._interval = per_channel_interval
+        self._last_post: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        # "#ops" -> "C0123": history and updates want the id, rules usually name the channel.
+        self._channel_ids: dict[str, str] = {}
+
+    async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
+        payloads = [row.entry.payload for row in rows]
+        messages = [render_alert(payloads[0])] if len(payloads) == 1 else render_digest(payloads)
+        parts: dict[str, str] = {}
+        first: Posted | None = None
+        for message in messages:
+            answer = await self._call("chat_postMessage", channel, **message.post_kwargs(channel))
+            posted = Posted(str(answer["channel"]), str(answer["ts"]))
+            self._channel_ids[channel] = posted.channel
+            first = first or posted
+            parts.update({fingerprint: posted.ts for fingerprint, _ in message.alerts})
+        assert first is not None  # render_* return at least one message for at least one row
+        return Posted(first.channel, first.ts, parts)
+
+    async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
+        message = render_thread_reply(row.entry.payload)
+        kwargs = message.post_kwargs(ref.channel, thread_ts=ref.ts)
+        answer = await self._call("chat_postMessage", ref.channel, **kwargs)
+        return Posted(str(answer["channel"]), str(answer["ts"]))
+
+    async def update(self, ref: MessageRef, row: OutboxRow) -> None:
+        # A digest's message shows many alerts: replacing it with one alert's view would hide the others,
+        # so for an alert posted in a digest the thread reply carries the news instead.
+        original = await self._message(ref.channel, ref.ts)
+        payload = (original or {}).get("metadata", {}).get("event_payload", {})
+        if payload.get("digest"):
+            return
+        message: SlackMessage = render_update(row.entry.payload)
+        await self._call("chat_update", ref.channel, **message.update_kwargs(ref.channel, ref.ts))
+
+    async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
+        """The message already showing this alert's episode, from the channel's recent history.
+
+        None when there is none, or when the channel is known only by name and its id has not been learned
+        yet (then the alert is posted: at least once beats at most once for an alert)."""
+        channel = self._channel_ids.get(channel, channel)
+        if channel.startswith("#"):
+            log.info("slack.history_check_skipped", channel=channel, reason="channel id not known yet")
+            return None
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            kwargs: dict[str, Any] = {"channel": channel, "limit": 200, "include_all_metadata": True}
+            if cursor:
+                kwargs["cursor"] = cursor
+            answer = await self._call("conversations_history", channel, pace=False, **kwargs)
+            for message in answer.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") != EVENT_TYPE:
+                    continue
+                if (fingerprint, episode) in alerts_in_metadata(metadata):
+                    return Posted(str(answer.get("channel") or channel), str(message["ts"]))
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return None
+
+    async def _message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        answer = await self._call(
+            "conversations_history", channel, pace=False,
+            channel=channel, latest=ts, inclusive=True, limit=1, include_all_metadata=True,
+        )  # fmt: skip
+        messages = answer.get("messages") or []
+        return dict(messages[0]) if messages and messages[0].get("ts") == ts else None
+
+    async def _call(self, method: str, where: str, *, pace: bool = True, **kwargs: Any) -> Any:
+        """Call `method`, paced per channel `where` (posting is limited to about 1 message/s/channel)."""
+        lock = self._locks.setdefault(where, asyncio.Lock())
+        async with lock:
+            if pace:
+                wait = self._last_post.get(where, 0.0) + self._interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            try:
+                return await getattr(self.client, method)(**kwargs)
+            except SlackApiError as exc:
+                raise _translate(method, where, exc) from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise RetryableDeliveryError(f"slack {method}: {type(exc).__name__}: {exc}") from None
+            finally:
+                if pace:
+                    self._last_post[where] = time.monotonic()
+
+
+def _translate(method: str, channel: str, exc: SlackApiError) -> Exception:
+    response = exc.response
+    error = str(response.get("error") or "unknown_error") if response is not None else "no_response"
+    status = response.status_code if response is not None else 0
+    if status == 429 or error == "ratelimited":
+        retry_after = float(response.headers.get("Retry-After", 1)) if response is not None else 1.0
+        return RetryableDeliveryError(f"slack {method} to {channel}: rate limited", retry_after=retry_after)
+    if error in PERMANENT_ERRORS:
+        return PermanentDeliveryError(f"slack {method} to {channel}: {error}")
+    return RetryableDeliveryError(f"slack {method} to {channel}: {error} (HTTP {status})")
