@@ -48,6 +48,7 @@ import hashlib
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from monitor.durations import format_duration
@@ -107,6 +108,9 @@ _OPEN = frozenset({AlertStatus.PENDING, AlertStatus.FIRING})
 _EDITS_MESSAGE = frozenset({DecisionKind.RECURRED, DecisionKind.CHANGED})
 
 
+# Cached: each cycle asks for the fingerprint of every (rule, task) pair two or three times (to load the
+# states, in evaluate, in decide for a new alert), and mostly for the pairs of the cycle before.
+@lru_cache(maxsize=1 << 16)
 def alert_fingerprint(rule_name: str, project: str, task_id: str) -> str:
     """Stable id of the alert of `rule_name` for one task of `project` (16 hex digits)."""
     # The unit separator keeps the parts apart; rule names cannot contain it (see rules._RULE_NAME).

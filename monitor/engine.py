@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import structlog
 
@@ -46,6 +47,7 @@ __all__ = [
     "Evaluation",
     "TaskRecords",
     "evaluate",
+    "load_states",
     "outbox_entries",
 ]
 
@@ -72,9 +74,8 @@ class TaskRecords:
         return self.records[0] if self.records else None
 
 
-@dataclass(frozen=True)
-class Decided:
-    """One decision with what it was about."""
+class Decided(NamedTuple):
+    """One decision with what it was about (a NamedTuple, as decide's values: a cycle builds thousands)."""
 
     decision: Decision
     state: AlertState  # the state after the decision (or the unchanged one)
@@ -172,6 +173,17 @@ def _decide_unseen(
     return decision
 
 
+def load_states(
+    store: Store, fingerprints: Sequence[str]
+) -> tuple[dict[str, AlertState], dict[str, AlertState]]:
+    """The stored states of these alerts, and every open alert, by fingerprint. The open alerts are read
+    first and only the other states looked up: in a steady cycle most matched alerts are open ones."""
+    open_alerts = store.load_open_alerts()
+    states = {fp: open_alerts[fp] for fp in fingerprints if fp in open_alerts}
+    states.update(store.load_alerts(fp for fp in fingerprints if fp not in open_alerts))
+    return states, open_alerts
+
+
 def outbox_entries(
     decided: Iterable[Decided],
     *,
@@ -198,7 +210,7 @@ def outbox_entries(
             failed_desktops=desktops.get(state.task_id, ()),
         )
         channel = (item.rule.channel if item.rule else None) or default_channel or ""
-        group_key = "&".join(f"{name}={value}" for name, value in item.group_key)
+        group_key = "&".join(f"{name}={value}" for name, value in item.group_key) if item.group_key else ""
         entries.append(
             OutboxEntry(
                 fingerprint=state.fingerprint,
@@ -276,8 +288,7 @@ class Engine:
             task_id: [alert_fingerprint(route.rule.name, self.project, task_id) for route in task_routes]
             for task_id, task_routes in routes.items()
         }
-        states = self.store.load_alerts(fp for fps in fingerprints.values() for fp in fps)
-        open_alerts = self.store.load_open_alerts()
+        states, open_alerts = load_states(self.store, [fp for fps in fingerprints.values() for fp in fps])
         changed = [task for task in tasks if _changed(task, [states.get(fp) for fp in fingerprints[task.id]])]
         records = await self._records(changed)
 

@@ -46,9 +46,10 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar, get_args
 
@@ -123,6 +124,7 @@ _MENTION = re.compile(
     r"<!subteam\^[A-Z0-9]+(?:\|[^<>]+)?>|<@[UW][A-Z0-9]+>|<!(?:here|channel|everyone)>|@[\w.-]+"
 )
 _GLOB_SPECIALS = frozenset("*?[")
+_REGEX_SPECIALS = frozenset(".^$*+?{}[]\\|()")
 _Model = TypeVar("_Model", bound=BaseModel)
 _SCHEMA_TITLE = "workspace-monitor rule file"
 _DURATION_SCHEMA = {
@@ -361,7 +363,7 @@ class NamePattern:
             if not source:
                 raise ValueError("'re:' needs a regular expression after it")
             try:
-                return cls(text, re.compile(source))
+                return cls(text, re.compile(source), prefix=_regex_prefix(source))
             except re.error as exc:
                 raise ValueError(f"bad regular expression {source!r}: {exc}") from None
         if not text:
@@ -377,6 +379,45 @@ class NamePattern:
         if self.exact is not None:
             return name == self.exact
         return self.regex.fullmatch(name) is not None
+
+
+def _regex_prefix(source: str) -> str:
+    """Text that every full match of `source` starts with, or "" when unsure: its leading plain characters
+    (less the last when a quantifier follows it), unless the expression has an alternative at the top level
+    (`prod-.*|lab-.*`). A global flag such as `(?i)` can only come first, and then there is no prefix."""
+    end = 0
+    while end < len(source) and source[end] not in _REGEX_SPECIALS:
+        end += 1
+    if end < len(source) and source[end] in "?*{+":
+        end -= 1  # `ab?` or `ab{0,2}`: the last plain character may be absent
+    if end <= 0 or _has_top_level_alternative(source):
+        return ""
+    return source[:end]
+
+
+def _has_top_level_alternative(source: str) -> bool:
+    depth, position, size = 0, 0, len(source)
+    while position < size:
+        char = source[position]
+        if char == "\\":
+            position += 1
+        elif char == "[":
+            # A set runs to the first `]` not escaped, except one right after `[` or `[^`.
+            position += 1
+            if source.startswith("^", position):
+                position += 1
+            if source.startswith("]", position):
+                position += 1
+            while position < size and source[position] != "]":
+                position += 2 if source[position] == "\\" else 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth <= 0:
+            return True
+        position += 1
+    return False
 
 
 @dataclass(frozen=True)
@@ -412,22 +453,20 @@ class TaskSignature(NamedTuple):
 
 
 class Candidate(NamedTuple):
-    """A rule that may match a task (see `RuleSet.candidates_for`)."""
+    """A rule that may match a task (see `RuleSet.candidates_for`), and what is left to check: nothing
+    (both tests None), the name alone (`name_test`: a full match, None when the name does not match), or
+    the matcher's details (`task_test`)."""
 
     rule: Rule
-    #: Whether `matcher.matches_details(task)` must still be asked: the index did not settle it.
-    check: bool
     #: The rule's route when it is the same for every task (no group_by).
     route: MatchedRoute | None
+    name_test: Callable[[str], re.Match[str] | None] | None = None
+    task_test: Callable[[ScheduledTask], bool] | None = None
 
 
-class _TaskKey(NamedTuple):
-    """What the index knows of a task: its signature, the indexed name prefixes its name starts with
-    (shortest first), and whether some rule names its id."""
-
-    signature: TaskSignature
-    prefixes: tuple[str, ...]
-    id_named: bool
+# What the index knows of a task: its signature's fields, the indexed name prefixes its name starts with
+# (shortest first), and whether some rule names its id. A plain tuple: one is built for every task.
+_TaskKey = tuple[str, str | None, str | None, str | None, str | None, bool, tuple[str, ...], bool]
 
 
 @dataclass(frozen=True)
@@ -471,6 +510,20 @@ class TaskMatcher:
     def checks_details(self) -> bool:
         """Whether anything beyond the signature is checked (id, name, priority)."""
         return self.task_id is not None or self.task_name is not None or self.priority is not None
+
+    @cached_property
+    def name_expression(self) -> re.Pattern[str] | None:
+        """When the name is the only detail checked: one expression whose full match is what the patterns
+        accept (a test without a Python call per pattern, for `match`). None otherwise, and for a list with
+        a `re:` pattern, whose inline flags could not be combined with the others'."""
+        if self.task_id is not None or self.priority is not None or not self.task_name:
+            return None
+        if len(self.task_name) == 1:
+            return self.task_name[0].regex
+        if any(pattern.text.startswith("re:") for pattern in self.task_name):
+            return None
+        # Each glob's expression scopes its own flags, `(?s:...)\Z`: they combine as alternatives.
+        return re.compile("|".join(f"(?:{pattern.regex.pattern})" for pattern in self.task_name))
 
     @property
     def name_prefixes(self) -> frozenset[str] | None:
@@ -626,9 +679,10 @@ class RuleSet:
     _candidates: dict[TaskSignature, tuple[Rule, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
-    # Every literal name prefix of the rules' patterns, their lengths (ascending), and every task id named.
+    # Every literal name prefix of the rules' patterns, their lengths by first character (ascending), and
+    # every task id named.
     _name_prefixes: frozenset[str] = field(init=False, repr=False, compare=False)
-    _name_lengths: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _name_lengths: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _named_ids: frozenset[str] = field(init=False, repr=False, compare=False)
     # The candidates of a signature narrowed by name prefixes and id (see `candidates_for`).
     _narrowed: dict[_TaskKey, tuple[Candidate, ...]] = field(
@@ -646,7 +700,10 @@ class RuleSet:
             if pattern.prefix
         )
         object.__setattr__(self, "_name_prefixes", prefixes)
-        object.__setattr__(self, "_name_lengths", tuple(sorted({len(prefix) for prefix in prefixes})))
+        lengths: dict[str, set[int]] = {}
+        for prefix in prefixes:
+            lengths.setdefault(prefix[0], set()).add(len(prefix))
+        object.__setattr__(self, "_name_lengths", {char: tuple(sorted(n)) for char, n in lengths.items()})
         ids = frozenset(task_id for rule in self.rules for task_id in rule.matcher.task_id or ())
         object.__setattr__(self, "_named_ids", ids)
 
@@ -681,28 +738,36 @@ class RuleSet:
         the first settled rule without `continue`. Cached by (signature, prefixes found, id named)."""
         name = task.task_name
         found: tuple[str, ...] = ()
-        if name is not None:
-            size = len(name)
-            for length in self._name_lengths:
-                if length > size:
-                    break
-                if name[:length] in self._name_prefixes:
-                    found += (name[:length],)
-        key = _TaskKey(TaskSignature.of(task, project), found, task.id in self._named_ids)
+        if name:
+            size, prefixes = len(name), self._name_prefixes
+            lengths = self._name_lengths.get(name[0], ())
+            found = tuple([part for n in lengths if n <= size and (part := name[:n]) in prefixes])
+        key: _TaskKey = (
+            project,
+            task.last_status,
+            task.task_type,
+            task.scheduled_type,
+            task.life_cycle_type,
+            task.enable is not False,  # as TaskSignature.of
+            found,
+            task.id in self._named_ids,
+        )
         cached = self._narrowed.get(key)
         if cached is None:
-            cached = self._narrowed[key] = self._narrow(key)
+            cached = self._narrowed[key] = self._narrow(TaskSignature(*key[:6]), found, key[7])
         return cached
 
-    def _narrow(self, key: _TaskKey) -> tuple[Candidate, ...]:
-        found = frozenset(key.prefixes)
+    def _narrow(
+        self, signature: TaskSignature, prefixes: Sequence[str], id_named: bool
+    ) -> tuple[Candidate, ...]:
+        found = frozenset(prefixes)
         narrowed: list[Candidate] = []
-        for rule in self.candidates(key.signature):
+        for rule in self.candidates(signature):
             matcher = rule.matcher
-            if matcher.task_id is not None and not key.id_named:
+            if matcher.task_id is not None and not id_named:
                 continue
-            prefixes = matcher.name_prefixes
-            if prefixes is not None and prefixes.isdisjoint(found):
+            name_prefixes = matcher.name_prefixes
+            if name_prefixes is not None and name_prefixes.isdisjoint(found):
                 continue
             settled = (
                 matcher.task_id is None
@@ -712,7 +777,13 @@ class RuleSet:
                     or any(p.prefix_only and p.prefix in found for p in matcher.task_name)
                 )
             )
-            narrowed.append(Candidate(rule, not settled, self._plain_routes.get(rule.name)))
+            route = self._plain_routes.get(rule.name)
+            if settled:
+                narrowed.append(Candidate(rule, route))
+            elif (expression := matcher.name_expression) is not None:
+                narrowed.append(Candidate(rule, route, name_test=expression.fullmatch))
+            else:
+                narrowed.append(Candidate(rule, route, task_test=matcher.matches_details))
             if settled and not rule.continue_matching:
                 break
         return tuple(narrowed)
@@ -728,8 +799,12 @@ def match(ruleset: RuleSet, task: ScheduledTask, project: str) -> list[MatchedRo
     if task.last_status not in ALERTABLE_STATUSES:
         return []
     routes: list[MatchedRoute] = []
-    for rule, check, plain in ruleset.candidates_for(task, project):
-        if check and not rule.matcher.matches_details(task):
+    name = task.task_name
+    for rule, plain, name_test, task_test in ruleset.candidates_for(task, project):
+        if name_test is not None:
+            if name is None or name_test(name) is None:
+                continue
+        elif task_test is not None and not task_test(task):
             continue
         routes.append(
             plain if plain is not None else MatchedRoute(rule, _group_key(rule.group_by, task, project))

@@ -8,7 +8,8 @@ the API or the rule file and must be escaped by the renderer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any, NotRequired, TypedDict
 
 from monitor.decide import AlertState, Decision
@@ -115,6 +116,13 @@ def _task_summary(state: AlertState, task: ScheduledTask | None) -> TaskSummary:
 
 
 def _iso(moment: datetime) -> str:
+    # Equal aware datetimes may differ in zone, and so in text: the zone is part of the cache key.
+    return _iso_in_zone(moment, moment.tzinfo)
+
+
+# Cached: every payload of a cycle has the same decided_at, and a mass failure the same opened_at.
+@lru_cache(maxsize=256)
+def _iso_in_zone(moment: datetime, zone: tzinfo | None) -> str:
     return moment.isoformat()
 
 

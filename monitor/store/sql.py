@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -25,6 +25,7 @@ from monitor.store.base import OutboxEntry, OutboxRow, OutboxState
 
 __all__ = [
     "alert_from_row",
+    "alert_from_values",
     "alert_row",
     "from_db_time",
     "outbox_row",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_ALERT_STATUSES = {status.value: status for status in AlertStatus}
 # One encoder for every payload: json.dumps with options builds a new encoder per call.
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
@@ -213,28 +215,39 @@ def alert_row(state: AlertState) -> tuple[object, ...]:
 
 def alert_from_row(row: Mapping[str, Any]) -> AlertState:
     """An AlertState from a row of SELECT_ALERTS (columns by name)."""
+    return alert_from_values([row[name] for name in AlertState._fields])
+
+
+def alert_from_values(values: Sequence[Any]) -> AlertState:
+    """An AlertState from a row of SELECT_ALERTS by position: its columns are AlertState's fields in order
+    (a test holds the two together). Loading a large state reads tens of thousands of these."""
+    (
+        fingerprint, rule_name, project, task_id, task_name, status, episode, last_status, record_id,
+        next_execution_time, occurrences, consecutive_failures, opened_at, updated_at, notified_at,
+        notified_occurrence, notified_status, silenced_by, closed_at, reason, acknowledged_by,
+    ) = values  # fmt: skip
     return AlertState(
-        fingerprint=row["fingerprint"],
-        rule_name=row["rule_name"],
-        project=row["project"],
-        task_id=row["task_id"],
-        task_name=row["task_name"],
-        status=AlertStatus(row["status"]),
-        episode=row["episode"],
-        last_status=row["last_status"],
-        record_id=row["record_id"],
-        next_execution_time=row["next_execution_time"],
-        occurrences=row["occurrences"],
-        consecutive_failures=row["consecutive_failures"],
-        opened_at=from_db_time(row["opened_at"]),
-        updated_at=from_db_time(row["updated_at"]),
-        notified_at=_optional_from_db(row["notified_at"]),
-        notified_occurrence=row["notified_occurrence"],
-        notified_status=row["notified_status"],
-        silenced_by=row["silenced_by"],
-        closed_at=_optional_from_db(row["closed_at"]),
-        reason=row["reason"],
-        acknowledged_by=row["acknowledged_by"],
+        fingerprint,
+        rule_name,
+        project,
+        task_id,
+        task_name,
+        _ALERT_STATUSES.get(status) or AlertStatus(status),
+        episode,
+        last_status,
+        record_id,
+        next_execution_time,
+        occurrences,
+        consecutive_failures,
+        from_db_time(opened_at),
+        from_db_time(updated_at),
+        None if notified_at is None else from_db_time(notified_at),
+        notified_occurrence,
+        notified_status,
+        silenced_by,
+        None if closed_at is None else from_db_time(closed_at),
+        reason,
+        acknowledged_by,
     )
 
 

@@ -206,18 +206,19 @@ class SQLiteStore:
         wanted = list(dict.fromkeys(fingerprints))
         found: dict[str, AlertState] = {}
         with self._read() as db:
+            cursor = _plain_cursor(db)
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
-                names = {f"f{i}": fingerprint for i, fingerprint in enumerate(chunk)}
-                where = f" WHERE a.fingerprint IN ({', '.join(':' + name for name in names)})"
-                for row in db.execute(sql.SELECT_ALERTS + where, names):
-                    state = sql.alert_from_row(row)
+                where = f" WHERE a.fingerprint IN ({', '.join('?' * len(chunk))})"
+                for row in cursor.execute(sql.SELECT_ALERTS + where, chunk):
+                    state = sql.alert_from_values(row)
                     found[state.fingerprint] = state
         return found
 
     def load_open_alerts(self) -> dict[str, AlertState]:
         with self._read() as db:
-            states = [sql.alert_from_row(row) for row in db.execute(sql.SELECT_OPEN_ALERTS)]
+            rows = _plain_cursor(db).execute(sql.SELECT_OPEN_ALERTS)
+            states = [sql.alert_from_values(row) for row in rows]
         return {state.fingerprint: state for state in states}
 
     def apply_cycle(self, changes: CycleChanges) -> None:
@@ -366,6 +367,13 @@ class SQLiteStore:
                 for statement in MIGRATIONS[version - 1]:
                     db.execute(statement)
                 db.execute("UPDATE schema_version SET version = :version", {"version": version})
+
+
+def _plain_cursor(db: sqlite3.Connection) -> sqlite3.Cursor:
+    """A cursor returning plain tuples: cheaper than sqlite3.Row, for reads of many rows by position."""
+    cursor = db.cursor()
+    cursor.row_factory = None
+    return cursor
 
 
 def _create_private(path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.rules import Location, MatchedRoute, Rule, RuleSet, compile_match, match
+from monitor.rules import Location, MatchedRoute, NamePattern, Rule, RuleSet, compile_match, match
 from monitor.workspace.models import ScheduledTask
 
 PROJECT = "p-1"
@@ -137,7 +137,24 @@ VALUES = {
     "scheduled_type": ["DAY", "LIFE_CYCLE"],
     "project": ["p-1", "p-2"],
     "id": ["t-1", "t-2", "t-3"],
-    "task_name": ["prod-*", "lab-*", "re:.*-01", "prod-reboot-01"],
+    # Globs and expressions with and without a literal prefix, nested prefixes, an exact name, a `prefix*`
+    # glob that settles a rule by itself and one that does not (`prod-re*-0?`), alternatives: the index
+    # narrows by prefixes and skips the check of settled rules, and must agree with checking them all.
+    "task_name": [
+        "prod-*",
+        "lab-*",
+        "re:.*-01",
+        "prod-reboot-01",
+        "p*",
+        "prod-re*-0?",
+        "*-02",
+        "re:prod-.*",
+        "re:prod|lab-.*",
+        "re:(prod|lab)-stop-0[0-9]",
+        "re:prod-reboot-0?1",
+        "re:(?i)LAB-.*",
+        "lab-stop-02",
+    ],
 }
 
 
@@ -155,7 +172,21 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
 tasks = st.builds(
     task,
     id=st.sampled_from(VALUES["id"]),
-    task_name=st.sampled_from(["prod-reboot-01", "lab-stop-02", "other", None]),
+    task_name=st.sampled_from(
+        [
+            "prod-reboot-01",
+            "lab-stop-02",
+            "other",
+            None,
+            "",
+            "p",
+            "prod",
+            "prod-",
+            "prod-reboot-1",
+            "lab",
+            "LAB-x",
+        ]
+    ),
     task_type=st.sampled_from([*VALUES["task_type"], "HIBERNATE", None]),
     scheduled_type=st.sampled_from(VALUES["scheduled_type"]),
     last_status=st.sampled_from(["FAIL", "SKIP", "SUCCESS"]),
@@ -176,7 +207,7 @@ def every_rule_in_order(ruleset: RuleSet, checked: ScheduledTask, project: str) 
     return matched
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     rule_specs=st.lists(st.tuples(specs(), st.booleans()), min_size=1, max_size=8),
     checked=st.lists(tasks, min_size=1, max_size=10),
@@ -190,3 +221,64 @@ def test_indexed_match_agrees_with_checking_every_rule(
     )
     for one in checked:  # several tasks per ruleset, so the signature cache is exercised too
         assert names(match(ruleset, one, project)) == every_rule_in_order(ruleset, one, project)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefix"),
+    [
+        ("prod-*", "prod-"),
+        ("prod-reboot-01", "prod-reboot-01"),
+        ("*-01", ""),
+        ("prod-[ab]*", "prod-"),
+        ("re:finance-[a-z]+-(month-end|monthly)-[0-9]+", "finance-"),
+        ("re:prod-reboot-0?1", "prod-reboot-"),
+        ("re:ab{2}", "a"),
+        ("re:ab\\d", "ab"),
+        ("re:prod|lab", ""),
+        ("re:prod-(a|b)|lab", ""),
+        ("re:prod[|]x", "prod"),
+        ("re:prod[]|]x", "prod"),
+        ("re:prod\\|x", "prod"),
+        ("re:(?i)prod-.*", ""),
+        ("re:.*-01", ""),
+    ],
+)
+def test_the_literal_prefix_every_matching_name_starts_with(pattern: str, prefix: str) -> None:
+    assert NamePattern.compile(pattern).prefix == prefix
+
+
+# Pieces of regular expressions: literals, sets (with `|` and `]` inside), escapes, groups, quantifiers.
+REGEX_PIECES = [
+    "a",
+    "b",
+    "-",
+    "ab",
+    "|",
+    "(",
+    ")",
+    "(?:",
+    "[ab]",
+    "[]|]",
+    "[|]",
+    "\\|",
+    "\\d",
+    ".",
+    "?",
+    "*",
+    "+",
+    "{2}",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(REGEX_PIECES), min_size=1, max_size=8), data=st.data())
+def test_a_regex_prefix_is_never_wrong(pieces: list[str], data: st.DataObject) -> None:
+    """Whatever the expression, every name it fully matches starts with the prefix found for it."""
+    try:
+        pattern = NamePattern.compile("re:" + "".join(pieces))
+    except ValueError:
+        return  # not an expression
+    for _ in range(5):
+        name = data.draw(st.from_regex(pattern.regex, fullmatch=True))
+        assert pattern.matches(name)
+        assert name.startswith(pattern.prefix)

@@ -6,11 +6,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from monitor.decide import AlertState
+from monitor.decide import AlertState, AlertStatus
 from monitor.store.sql import (
     INSERT_OUTBOX,
     OUTBOX_ROW_FIELDS,
+    SELECT_ALERTS,
     UPSERT_ALERT,
+    alert_from_row,
+    alert_from_values,
+    alert_row,
     from_db_time,
     positional,
     pyformat,
@@ -62,6 +66,26 @@ def test_the_alert_row_follows_the_statement() -> None:
     """alert_row builds its tuple in AlertState's field order; the statement must name them in that order."""
     assert positional(UPSERT_ALERT)[1] == AlertState._fields[:-1]
     assert AlertState._fields[-1] == "acknowledged_by", "the ack is never written with the state"
+
+
+def test_the_alert_query_selects_the_fields_in_order() -> None:
+    """alert_from_values reads SELECT_ALERTS's columns by position, as AlertState's fields."""
+    columns = SELECT_ALERTS.split("SELECT", 1)[1].split("FROM", 1)[0]
+    names = tuple(column.strip().split(".")[-1] for column in columns.split(","))
+    assert names == AlertState._fields
+
+
+def test_an_alert_reads_back_by_name_and_by_position() -> None:
+    at = datetime(2026, 1, 31, 8, 0, tzinfo=UTC)
+    state = AlertState(
+        "f-1", "rule", "p", "t-1", "name", AlertStatus.FIRING, 2, "FAIL", "r-1", "2026-02-01 00:00:00", 3, 4,
+        at, at + timedelta(minutes=5), at, 3, "FAIL", None, None, "reason", "U123",
+    )  # fmt: skip
+    values = (*alert_row(state), state.acknowledged_by)
+    assert alert_from_values(values) == state
+    assert alert_from_row(dict(zip(AlertState._fields, values, strict=True))) == state
+    with pytest.raises(ValueError, match="not a valid AlertStatus"):
+        alert_from_values((*values[:5], "bogus", *values[6:]))
 
 
 def test_the_outbox_row_follows_the_statement() -> None:
