@@ -51,6 +51,8 @@ class WorkspaceSettings(_Section):
     concurrency: int = Field(default=4, ge=1, le=32)
     timeout: Duration = timedelta(seconds=10)
     retry_attempts: int = Field(default=5, ge=1, le=20)
+    #: Failing cycles in a row (unreachable, 5xx, throttled, garbage) before the ops channel is told.
+    outage_cycles: int = Field(default=3, ge=1, le=1000)
     #: TLS verification is always on; this names an extra CA bundle (a corporate proxy's) to trust.
     ca_bundle: str | None = None
 
@@ -62,6 +64,8 @@ class StateSettings(_Section):
 class SlackSettings(_Section):
     mode: Literal["socket", "http", "none"] = "socket"
     default_channel: str | None = None
+    #: Where the monitor says it cannot work (API down, a channel refusing); default_channel when unset.
+    ops_channel: str | None = None
     api_url: str = "https://slack.com/api/"
 
 
