@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from monitor.decide import AlertState, AlertStatus, DecisionKind
 from monitor.rules import compile_match
 from monitor.silences import Silence, SilenceOrigin
@@ -39,8 +41,10 @@ __all__ = [
 
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _ALERT_STATUSES = {status.value: status for status in AlertStatus}
-# One encoder for every payload: json.dumps with options builds a new encoder per call.
-_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+# orjson for payloads: a first cycle after a mass failure writes tens of thousands (bench/engine.py); the
+# standard encoder stays for what orjson refuses (a lone surrogate from the API's JSON), escaped to ASCII so
+# the text is valid UTF-8 for the database.
+_ASCII_JSON = json.JSONEncoder(ensure_ascii=True, sort_keys=True)
 
 # Written out in full (not generated from column lists) so each statement reads, and ports, as it is.
 UPSERT_ALERT = """
@@ -263,10 +267,18 @@ def outbox_row(entry: OutboxEntry) -> tuple[object, ...]:
         # Booleans as 0/1: the same in SQLite and PostgreSQL (SMALLINT) without driver adapters.
         int(entry.notify),
         int(entry.update_message),
-        _JSON.encode(entry.payload),
+        encode_payload(entry.payload),
         created,
         created,  # next_attempt_at: due at once
     )
+
+
+def encode_payload(payload: Mapping[str, Any]) -> str:
+    """An outbox payload as JSON text, keys sorted (stable text for equal payloads)."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, most likely
+        return _ASCII_JSON.encode(payload)
 
 
 def outbox_row_from_row(row: Mapping[str, Any]) -> OutboxRow:
@@ -275,7 +287,7 @@ def outbox_row_from_row(row: Mapping[str, Any]) -> OutboxRow:
         episode=row["episode"],
         kind=DecisionKind(row["kind"]),
         channel=row["channel"],
-        payload=json.loads(row["payload"]),
+        payload=orjson.loads(row["payload"]),
         created_at=from_db_time(row["created_at"]),
         group_key=row["group_key"],
         notify=bool(row["notify"]),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from monitor.decide import AlertState, AlertStatus
+from monitor.store import sql
 from monitor.store.sql import (
     INSERT_OUTBOX,
     OUTBOX_ROW_FIELDS,
@@ -90,3 +93,17 @@ def test_an_alert_reads_back_by_name_and_by_position() -> None:
 
 def test_the_outbox_row_follows_the_statement() -> None:
     assert positional(INSERT_OUTBOX)[1] == OUTBOX_ROW_FIELDS
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"b": 1, "a": "é <!channel> &amp;", "c": None, "nested": [{"z": True, "y": 2.5}]},
+        {"task": {"name": "lone surrogate \ud800 from the API's JSON"}},
+    ],
+)
+def test_a_payload_survives_encoding_and_keys_come_sorted(payload: dict[str, Any]) -> None:
+    text = sql.encode_payload(payload)
+    text.encode("utf-8")  # storable: valid UTF-8 even for a lone surrogate
+    assert json.loads(text) == payload
+    assert text == sql.encode_payload(dict(reversed(list(payload.items()))))
