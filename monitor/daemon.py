@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ from monitor.metrics import Health, Metrics, start_metrics_server
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
 from monitor.sdnotify import SystemdNotifier
+from monitor.selfwatch import SelfWatch
 from monitor.store import StoreError, open_store
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 from monitor.workspace.factory import build_client
@@ -77,6 +79,11 @@ class Daemon:
             default_channel=settings.slack.default_channel,
         )
         self.dispatcher = Dispatcher(self.store, notifier, claimer=f"{socket.gethostname()}:{os.getpid()}")
+        self.selfwatch = SelfWatch(
+            self.store,
+            ops_channel=settings.slack.ops_channel or settings.slack.default_channel,
+            threshold=settings.workspace.outage_cycles,
+        )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
         self._cycle_lock = asyncio.Lock()
@@ -135,6 +142,8 @@ class Daemon:
                 self.systemd.status(f"last cycle failed at {started:%H:%M:%S}Z: {exc}"[:200])
                 self.metrics.cycles.labels(outcome="failed").inc()
                 self.health.last_error = str(exc)
+                if isinstance(exc, WorkspaceError):
+                    self._watch(self.selfwatch.cycle_failed, exc)
                 return
             self.cycles += 1
             finished = _now()
@@ -142,6 +151,7 @@ class Daemon:
             self.metrics.cycles.labels(outcome="complete" if report.complete else "incomplete").inc()
             self.metrics.last_success.set(finished.timestamp())
             self.health.last_success, self.health.last_error = finished, None
+            self._watch(self.selfwatch.cycle_succeeded, complete=report.complete, problems=report.problems)
             complete = "complete" if report.complete else "INCOMPLETE listing"
             self.systemd.status(
                 f"last cycle {started:%H:%M:%S}Z: {report.tasks} failing tasks ({complete}), "
@@ -166,6 +176,15 @@ class Daemon:
             self.metrics.notifications.labels(outcome="failed").inc(report.failed)
         except StoreError as exc:
             log.error("dispatch.failed", error=str(exc))
+            return
+        self._watch(self.selfwatch.deliveries, report.delivered_channels, report.refused_channels)
+
+    def _watch(self, observe: Callable[..., object], *args: object, **kwargs: object) -> None:
+        """Tell selfwatch what happened; a store failure there is logged and never stops a cycle."""
+        try:
+            observe(*args, **kwargs)
+        except StoreError as exc:
+            log.error("selfwatch.store_failed", error=str(exc))
 
     def reload(self) -> None:
         """SIGHUP: new rules (and schedule) when they load cleanly; otherwise the old ones stay."""
@@ -177,6 +196,9 @@ class Daemon:
         self.loaded = loaded
         self.engine.ruleset = loaded.ruleset
         self.engine.default_channel = loaded.settings.slack.default_channel
+        slack = loaded.settings.slack
+        self.selfwatch.ops_channel = slack.ops_channel or slack.default_channel
+        self.selfwatch.threshold = loaded.settings.workspace.outage_cycles
         interval = loaded.settings.workspace.poll_interval.total_seconds()
         self.scheduler.reschedule_job("poll", trigger="interval", seconds=interval,
                                       jitter=min(5.0, interval / 10))  # fmt: skip

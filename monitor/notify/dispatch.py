@@ -90,6 +90,9 @@ class DispatchReport:
     failed: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Channels that took a message, and channels that refused one for good (the last error), for selfwatch.
+    delivered_channels: set[str] = field(default_factory=set)
+    refused_channels: dict[str, str] = field(default_factory=dict)
 
 
 #: What `_post_group` answers when every row turned out to be posted already (and is recorded).
@@ -231,6 +234,7 @@ class Dispatcher:
             )
         report.sent += len(rows)
         report.messages += 1
+        report.delivered_channels.add(rows[0].entry.channel)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         if retry_after is not None:
@@ -247,6 +251,7 @@ class Dispatcher:
         if retry_at is None:
             report.failed += len(rows)
             report.errors.append(error)
+            report.refused_channels[rows[0].entry.channel] = error
             log.error("notify.delivery_failed", error=error, rows=len(rows), channel=rows[0].entry.channel)
         else:
             report.retrying += len(rows)

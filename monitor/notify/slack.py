@@ -24,7 +24,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.notify.dispatch import PermanentDeliveryError, Posted, RetryableDeliveryError
 from monitor.notify.slack_message import EVENT_TYPE, SlackMessage, alerts_in_metadata
+from monitor.notify.slack_meta import render_meta, render_meta_reply, render_meta_update
 from monitor.notify.slack_render import render_alert, render_digest, render_thread_reply, render_update
+from monitor.selfwatch import is_meta
 from monitor.store.base import MessageRef, OutboxRow
 
 __all__ = ["PERMANENT_ERRORS", "SlackNotifier"]
@@ -55,7 +57,12 @@ class SlackNotifier:
 
     async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
         payloads = [row.entry.payload for row in rows]
-        messages = [render_alert(payloads[0])] if len(payloads) == 1 else render_digest(payloads)
+        if is_meta(payloads[0]):  # a meta-alert is alone in its group (selfwatch's group_key)
+            messages = [render_meta(payloads[0])]
+        elif len(payloads) == 1:
+            messages = [render_alert(payloads[0])]
+        else:
+            messages = render_digest(payloads)
         parts: dict[str, str] = {}
         first: Posted | None = None
         for message in messages:
@@ -68,7 +75,8 @@ class SlackNotifier:
         return Posted(first.channel, first.ts, parts)
 
     async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
-        message = render_thread_reply(row.entry.payload)
+        payload = row.entry.payload
+        message = render_meta_reply(payload) if is_meta(payload) else render_thread_reply(payload)
         kwargs = message.post_kwargs(ref.channel, thread_ts=ref.ts)
         answer = await self._call("chat_postMessage", ref.channel, **kwargs)
         return Posted(str(answer["channel"]), str(answer["ts"]))
@@ -80,7 +88,8 @@ class SlackNotifier:
         payload = (original or {}).get("metadata", {}).get("event_payload", {})
         if payload.get("digest"):
             return
-        message: SlackMessage = render_update(row.entry.payload)
+        update = render_meta_update if is_meta(row.entry.payload) else render_update
+        message: SlackMessage = update(row.entry.payload)
         await self._call("chat_update", ref.channel, **message.update_kwargs(ref.channel, ref.ts))
 
     async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:

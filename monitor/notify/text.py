@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["HISTORY_MARKS", "history_strip", "render_text", "summary_line"]
+__all__ = ["HISTORY_MARKS", "history_strip", "meta_text", "render_text", "summary_line"]
 
 HISTORY_MARKS = {"SUCCESS": "✅", "FAIL": "❌", "SKIP": "⏭"}
 _KIND_TITLE = {
@@ -27,7 +27,20 @@ def history_strip(history: Sequence[str]) -> str:
     return "".join(HISTORY_MARKS.get(status, "?") for status in reversed(history))
 
 
+def meta_text(payload: Mapping[str, Any]) -> str:
+    """A meta-alert (`monitor.selfwatch`): the monitor itself failing, or recovered."""
+    what = payload.get("title") or payload.get("check") or "?"
+    if payload.get("alert_status") == "resolved":
+        return f"[ops] workspace-monitor recovered: {what} works again (failing since {payload.get('since')})"
+    line = f"[ops] workspace-monitor cannot work: {what} failing"
+    if payload.get("error"):
+        line += f"\n  error: {payload['error']}"
+    return line
+
+
 def summary_line(payload: Mapping[str, Any]) -> str:
+    if payload.get("meta") is True:
+        return meta_text(payload).splitlines()[0]
     task = payload["task"]
     name = task.get("name") or task["id"]
     title = _KIND_TITLE.get(payload["kind"], payload["kind"].lower())
@@ -37,6 +50,8 @@ def summary_line(payload: Mapping[str, Any]) -> str:
 
 def render_text(payload: Mapping[str, Any]) -> str:
     """A few lines about one notification."""
+    if payload.get("meta") is True:
+        return meta_text(payload)
     task = payload["task"]
     lines = [summary_line(payload)]
     schedule = task.get("scheduled_type") or "?"
