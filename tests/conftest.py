@@ -29,6 +29,9 @@ from monitor.sim import (
     start_simulator,
 )
 from monitor.workspace import signer
+from tests.pg import postgres_server, postgres_url
+
+__all__ = ["postgres_server", "postgres_url"]  # PostgreSQL fixtures (tests/pg.py), shared by name
 
 
 def small_options(**overrides: object) -> SimOptions:

@@ -2,7 +2,7 @@
 
 sqlite:///var/lib/workspace-monitor/state.db    the embedded default (an absolute path)
 sqlite://state.db                                a path relative to the working directory
-postgresql://...                                 for HA (not available yet)
+postgresql://user@host/db?options=-csearch_path%3Dname   for HA: several replicas share it
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _SQLITE = "sqlite://"
+_POSTGRES = ("postgresql://", "postgres://")
 
 
 def open_store(url: str) -> Store:
@@ -45,6 +46,16 @@ def open_store(url: str) -> Store:
         if not path or path == "/":
             raise PermanentStoreError(f"state url {url!r} names no file: write sqlite:///path/to/state.db")
         return SQLiteStore.open(path)
-    if url.startswith(("postgresql://", "postgres://")):
-        raise PermanentStoreError("the PostgreSQL store is not available yet: use state.url: sqlite:///...")
-    raise PermanentStoreError(f"state url {url!r}: expected sqlite:///path/to/state.db")
+    if url.startswith(_POSTGRES):
+        # Imported here: a single SQLite daemon never loads psycopg.
+        from monitor.store.postgres import PostgresStore, redact_url
+
+        try:
+            return PostgresStore.open(url)
+        except StoreError:
+            raise
+        except Exception as exc:  # psycopg refusing the URL's syntax before connecting
+            raise PermanentStoreError(f"state url {redact_url(url)!r} is not usable: {exc}") from None
+    raise PermanentStoreError(
+        f"state url {url!r}: expected sqlite:///path/to/state.db or postgresql://host/database"
+    )
