@@ -59,6 +59,8 @@ class WorkspaceSettings(_Section):
 
 class StateSettings(_Section):
     url: str = "sqlite:///var/lib/workspace-monitor/state.db"
+    #: PostgreSQL (HA): how long a dead leader may go unnoticed; followers try to take over every lease/2.
+    lease: Duration = timedelta(seconds=10)
 
 
 class SlackSettings(_Section):
