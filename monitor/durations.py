@@ -15,6 +15,9 @@ __all__ = ["format_duration", "parse_duration"]
 _UNITS = (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
 _DURATION = re.compile("".join(rf"(?:(?P<{unit}>\d+){unit})?" for unit, _ in _UNITS))
 _EXAMPLES = "30s, 15m, 4h, 1d or 1h30m"
+#: Longer durations are refused: `now + duration` must stay a datetime (year 9999) whatever the clock says,
+#: and nobody means a reminder every century.
+MAX_DURATION = timedelta(days=36_500)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -32,6 +35,8 @@ def parse_duration(value: object) -> timedelta:
     if not text or parts is None:
         raise ValueError(f"{value!r} is not a duration like {_EXAMPLES}")
     seconds = sum(int(parts[unit]) * size for unit, size in _UNITS if parts[unit] is not None)
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is too long: at most {MAX_DURATION.days}d (100 years)")
     return timedelta(seconds=seconds)
 
 

@@ -2,11 +2,16 @@
 
 `sim` and `sim_thread` start a small simulator on a free loopback port; `api` calls it with httpx, signing
 with AK/SK (the simulator's default or temporary key), sending a token, or sending nothing.
+
+Also for the whole run: hypothesis profiles (`HYPOTHESIS_PROFILE=ci` for a few thousand examples per target,
+a small default for developers), and the secret scan (tests/security/secret_scan.py), which fails any test
+whose logs, captured subprocess stderr or error messages carry a known secret.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
@@ -30,8 +36,23 @@ from monitor.sim import (
 )
 from monitor.workspace import signer
 from tests.pg import postgres_server, postgres_url
+from tests.security.secret_scan import SecretScan
 
 __all__ = ["postgres_server", "postgres_url"]  # PostgreSQL fixtures (tests/pg.py), shared by name
+
+# Fuzz targets leave max_examples to the profile. No deadlines: a loaded 2-core CI box is not a bug.
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    scan = SecretScan()
+    scan.install()
+    config.pluginmanager.register(scan, "secret-scan")
+    config.add_cleanup(scan.uninstall)
 
 
 def small_options(**overrides: object) -> SimOptions:

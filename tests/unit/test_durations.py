@@ -71,3 +71,15 @@ def test_format(value: timedelta, text: str) -> None:
 def test_format_reads_back(seconds: int) -> None:
     value = timedelta(seconds=seconds)
     assert parse_duration(format_duration(value)) == value
+
+
+@pytest.mark.parametrize("text", ["99999999999999999999d", "999999999999w", "36501d"])
+def test_a_duration_too_long_for_a_datetime_is_refused(text: str) -> None:
+    """Found by fuzzing: these raised OverflowError (a traceback from `check`), and a merely huge one would
+    overflow `now + repeat_interval` later, in the middle of a cycle."""
+    with pytest.raises(ValueError, match="too long"):
+        parse_duration(text)
+
+
+def test_a_century_is_the_longest_duration() -> None:
+    assert parse_duration("36500d") == timedelta(days=36_500)
