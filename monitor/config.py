@@ -63,12 +63,36 @@ class StateSettings(_Section):
     lease: Duration = timedelta(seconds=10)
 
 
+def _host_port(value: object) -> str | None:
+    """`host:port` from `host:port` or a bare port (then loopback); ValueError says what to write."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("expected host:port or a port, e.g. 127.0.0.1:9464")
+    host, _, port = str(value).rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port or a port, e.g. 127.0.0.1:9464")
+    return f"{host or '127.0.0.1'}:{port}"
+
+
 class SlackSettings(_Section):
+    #: socket (an xapp- token, no public URL), http (signing secret, `listen`), none (alerts only).
     mode: Literal["socket", "http", "none"] = "socket"
     default_channel: str | None = None
     #: Where the monitor says it cannot work (API down, a channel refusing); default_channel when unset.
     ops_channel: str | None = None
     api_url: str = "https://slack.com/api/"
+    #: HTTP mode: where bolt serves POST /slack/events (put it behind your TLS proxy).
+    listen: str = "127.0.0.1:3000"
+    #: Who may silence, unsilence and acknowledge: Slack user ids (U...) or user names.
+    admins: tuple[str, ...] = ()
+    #: Channels (ids or names) in which anyone may silence, unsilence and acknowledge.
+    allowed_channels: tuple[str, ...] = ()
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _listen(cls, value: object) -> str | None:
+        return _host_port(value)
 
 
 class MetricsSettings(_Section):
@@ -78,14 +102,7 @@ class MetricsSettings(_Section):
     @field_validator("listen", mode="before")
     @classmethod
     def _host_port(cls, value: object) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise ValueError("expected host:port or a port, e.g. 127.0.0.1:9464")
-        host, _, port = str(value).rpartition(":")
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{value!r} is not host:port or a port, e.g. 127.0.0.1:9464")
-        return f"{host or '127.0.0.1'}:{port}"
+        return _host_port(value)
 
 
 class Settings(_Section):
