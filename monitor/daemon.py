@@ -3,6 +3,8 @@
     APScheduler (AsyncIOScheduler)
       poll      every workspace.poll_interval, one at a time, coalesced, jittered: a cycle, then a flush
       dispatch  every few seconds: deliver what is due in the outbox (retries, backlog after an outage)
+      leader    every state.lease/2: confirm or take leadership (PostgreSQL state; SQLite's replica always
+                leads). Only the leader polls and dispatches; a replica that loses it stops at once.
     metrics   /metrics and /healthz on metrics.listen (loopback), when configured
 
 Signals: SIGTERM/SIGINT stop taking new work, let a running cycle finish (bounded), flush the outbox (bounded)
@@ -28,7 +30,8 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import Credentials
-from monitor.engine import Engine
+from monitor.engine import CycleReport, Engine
+from monitor.leader import LeaderWatch, leadership_for
 from monitor.logs import register_secret
 from monitor.metrics import Health, Metrics, start_metrics_server
 from monitor.notify.dispatch import Dispatcher, Notifier
@@ -36,6 +39,7 @@ from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import SelfWatch
 from monitor.store import StoreError, open_store
+from monitor.store.postgres import redact_url, url_password
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 from monitor.workspace.factory import build_client
 
@@ -70,6 +74,7 @@ class Daemon:
         self.metrics = Metrics()
         self.health = Health(settings.workspace.poll_interval, _now())
         self.client = build_client(settings.workspace, credentials, observer=self.metrics.observe_api)
+        register_secret(url_password(settings.state.url))
         self.store = open_store(settings.state.url)
         self.engine = Engine(
             client=self.client,
@@ -78,7 +83,15 @@ class Daemon:
             project=settings.workspace.project_id or "",
             default_channel=settings.slack.default_channel,
         )
-        self.dispatcher = Dispatcher(self.store, notifier, claimer=f"{socket.gethostname()}:{os.getpid()}")
+        self.replica = f"{socket.gethostname()}:{os.getpid()}"
+        self.dispatcher = Dispatcher(self.store, notifier, claimer=self.replica)
+        self.leader = LeaderWatch(
+            leadership_for(settings.state.url, self.replica, settings.state.lease),
+            self.store,
+            self.metrics.registry,
+            on_change=self._leadership_changed,
+        )
+        self._cycle: asyncio.Future[CycleReport] | None = None
         self.selfwatch = SelfWatch(
             self.store,
             ops_channel=settings.slack.ops_channel or settings.slack.default_channel,
@@ -118,6 +131,15 @@ class Daemon:
             max_instances=1,
             coalesce=True,
         )
+        self.scheduler.add_job(
+            self.leader.check,
+            "interval",
+            seconds=max(0.5, self.loaded.settings.state.lease.total_seconds() / 2),
+            id="leader",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
         self.scheduler.start()
         period = self.systemd.watchdog_period()
         if period:
@@ -127,16 +149,37 @@ class Daemon:
             "daemon.started",
             poll_interval=interval.total_seconds(),
             rules=len(self.loaded.ruleset.rules),
-            state=self.loaded.settings.state.url,
+            state=redact_url(self.loaded.settings.state.url),
+            replica=self.replica,
         )
 
+    @property
+    def is_leader(self) -> bool:
+        """Whether this replica polls and sends now (always, on SQLite state)."""
+        return self.leader.leading
+
+    def _leadership_changed(self, leading: bool) -> None:
+        if leading:
+            # A new leader polls at once rather than at the next interval: failover is one check away.
+            if not self.stopping.is_set():
+                self.scheduler.modify_job("poll", next_run_time=_now())
+        elif self._cycle is not None and not self._cycle.done():
+            self._cycle.cancel()
+
     async def poll(self) -> None:
-        if self.stopping.is_set():
+        # Checked right before the cycle, not only every lease/2: a stale leader must not start one.
+        if self.stopping.is_set() or not await self.leader.check():
             return
         async with self._cycle_lock:
             started = _now()
+            self._cycle = asyncio.ensure_future(self.engine.run_cycle())
             try:
-                report = await self.engine.run_cycle()
+                report = await self._cycle
+            except asyncio.CancelledError:
+                if self.leader.leading:
+                    raise
+                log.warning("cycle.abandoned", reason="leadership lost")
+                return
             except (WorkspaceError, StoreError) as exc:
                 log.error("cycle.failed", error=str(exc), retryable=getattr(exc, "retryable", False))
                 self.systemd.status(f"last cycle failed at {started:%H:%M:%S}Z: {exc}"[:200])
@@ -169,6 +212,8 @@ class Daemon:
             log.error("metrics.store_failed", error=str(exc))
 
     async def dispatch(self) -> None:
+        if not self.leader.leading:
+            return
         try:
             report = await self.dispatcher.flush()
             self.metrics.notifications.labels(outcome="sent").inc(report.sent)
@@ -228,6 +273,7 @@ class Daemon:
         if self._metrics_server is not None:
             await self._metrics_server.cleanup()
         await self.client.aclose()
+        await self.leader.close()  # at once, so that a follower takes over without waiting
         self.store.close()
         log.info("daemon.stopped", cycles=self.cycles)
 

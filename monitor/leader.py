@@ -21,16 +21,20 @@ them in a thread.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
 import psycopg
 import structlog
+from prometheus_client import CollectorRegistry, Gauge
 
+from monitor.store.base import Store
 from monitor.store.errors import StoreError
 from monitor.store.postgres import advisory_key, connect, redact_url
 
-__all__ = ["AdvisoryLockLeadership", "Leadership", "SoleLeadership", "leadership_for"]
+__all__ = ["AdvisoryLockLeadership", "LeaderWatch", "Leadership", "SoleLeadership", "leadership_for"]
 
 log = structlog.get_logger(__name__)
 
@@ -159,3 +163,54 @@ def leadership_for(url: str, replica: str, lease: timedelta) -> Leadership:
     if url.startswith(("postgresql://", "postgres://")):
         return AdvisoryLockLeadership(url, replica, lease)
     return SoleLeadership(replica)
+
+
+class LeaderWatch:
+    """The daemon's view of its leadership: checks run in a thread, one at a time, and every change is
+    published: the `workspace_monitor_leader` gauge, the store's meta `leader` (the replica id, read by
+    `/tasks status` on any replica), and `on_change(leading)` for the daemon to start or stop its work."""
+
+    def __init__(
+        self,
+        leadership: Leadership,
+        store: Store,
+        registry: CollectorRegistry,
+        on_change: Callable[[bool], None],
+    ) -> None:
+        self.leadership = leadership
+        self._store = store
+        self._on_change = on_change
+        self._lock = asyncio.Lock()
+        self._gauge = Gauge(
+            "workspace_monitor_leader",
+            "1 while this replica leads (polls and sends), 0 while it stands by",
+            registry=registry,
+        )
+        self._was_leading = False
+
+    @property
+    def leading(self) -> bool:
+        return self.leadership.leading
+
+    async def check(self) -> bool:
+        """Confirm or try to take leadership (blocking I/O, off the event loop); publish a change."""
+        async with self._lock:
+            leading = await asyncio.to_thread(self.leadership.check)
+            if leading != self._was_leading:
+                self._was_leading = leading
+                self._gauge.set(int(leading))
+                if leading:
+                    self._record_leader()
+                self._on_change(leading)
+            return leading
+
+    async def close(self) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self.leadership.close)
+            self._gauge.set(0)
+
+    def _record_leader(self) -> None:
+        try:
+            self._store.set_meta("leader", self.leadership.replica)
+        except StoreError as exc:
+            log.error("leader.record_failed", error=str(exc))

@@ -53,6 +53,7 @@ __all__ = [
     "connect",
     "postgres_ddl",
     "redact_url",
+    "url_password",
 ]
 
 DEFAULT_CLAIM_LEASE = sqlite_backend.DEFAULT_CLAIM_LEASE
@@ -112,6 +113,14 @@ def redact_url(url: str) -> str:
     host = parts.netloc.rpartition("@")[2]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def url_password(url: str) -> str | None:
+    """The password in the URL, if any: the daemon registers it as a secret the logs never show."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 def advisory_key(db: psycopg.Connection[Any], purpose: str) -> int:
