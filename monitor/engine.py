@@ -32,11 +32,12 @@ from monitor.decide import (
     decide,
     unseen_alerts,
 )
+from monitor.gc_pause import collector_paused
 from monitor.notify.payload import MAX_HISTORY, build_payload
-from monitor.rules import MatchedRoute, Rule, RuleSet
+from monitor.rules import MatchedRoute, Rule, RuleSet, TaskSignature
 from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
-from monitor.workspace.client import TaskFilter, WorkspaceClient
+from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import AuthError, NotFoundError, WorkspaceError
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
 
@@ -115,14 +116,23 @@ def evaluate(
     seen: set[str] = set()
     listed: dict[str, ScheduledTask] = {}
     # The same answers as `is_muted(silences, ...)` for every (rule, task), asked of fewer silences: those
-    # active now, then per task those matching it (most tasks: none), then per rule.
+    # active now, then per task those matching it (most tasks: none), then per rule. Which silences a task
+    # can match at all depends on its signature, of which a fleet has few: that part is looked up once.
     active = [silence for silence in silences if silence.is_active(now)]
+    by_signature: dict[tuple[object, ...], list[Silence]] = {}
     for task in tasks:
         listed[task.id] = task
         task_routes = routes[task.id] if routes is not None else rules_module.match(ruleset, task, project)
         if not task_routes:
             continue
-        muting = [silence for silence in active if silence.matcher.matches(task, project)] if active else None
+        muting = None
+        if active:
+            signature = TaskSignature.of(task, project)
+            possible = by_signature.get(signature)
+            if possible is None:
+                possible = by_signature[signature] = [s for s in active if s.matcher.accepts(signature)]
+            if possible:
+                muting = [silence for silence in possible if silence.matcher.matches_details(task)]
         known = records.get(task.id)
         observation = Observation.from_listing(
             task,
@@ -279,6 +289,12 @@ class Engine:
         """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
         started = self._clock()
         listing = await self.client.fetch_failing()
+        # The lookups below are bounded (records of changed tasks, MAX_DETAIL_LOOKUPS), so the collector
+        # is not off for long; see monitor/gc_pause.py for why it is paused at all.
+        with collector_paused():
+            return await self._evaluate_listing(listing, started, persist=persist)
+
+    async def _evaluate_listing(self, listing: Listing, started: datetime, *, persist: bool) -> CycleReport:
         now = self._clock()
         tasks = listing.tasks
         silences = [*self.ruleset.silences, *self.store.silences()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from functools import lru_cache
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 from monitor.decide import AlertState, Decision
 from monitor.rules import Rule
@@ -139,7 +139,7 @@ def build_payload(
     """The payload of `decision` about the alert now in `state`. `records` newest first, when known."""
     payload = AlertPayload(
         version=1,
-        kind=str(decision.kind),
+        kind=decision.kind.value,
         reason=decision.reason,
         fingerprint=state.fingerprint,
         episode=state.episode,
@@ -148,7 +148,7 @@ def build_payload(
         mention=rule.mention if rule is not None else None,
         project=state.project,
         task=_task_summary(state, task),
-        alert_status=str(state.status),
+        alert_status=state.status.value,
         occurrences=state.occurrences,
         opened_at=_iso(state.opened_at),
         decided_at=_iso(now),
@@ -176,4 +176,4 @@ def build_payload(
             )
             for detail in failed_desktops[:MAX_FAILED_DESKTOPS]
         ]
-    return dict(payload)
+    return cast(dict[str, Any], payload)  # a TypedDict is a dict: no copy
