@@ -3,7 +3,8 @@
 It speaks enough of the Web API for slack_sdk's `AsyncWebClient(token=..., base_url=stub.api_url)`:
 auth.test, chat.postMessage, chat.update, chat.postEphemeral, conversations.history (with
 `include_all_metadata` and cursor paging) and conversations.replies, plus a response_url endpoint for slash
-commands. Answers carry Slack's error codes; blocks are validated as Slack would; faults (429 with
+commands, and Socket Mode (`apps.connections.open` and a websocket speaking the envelope protocol, `socket`).
+Answers carry Slack's error codes; blocks are validated as Slack would; faults (429 with
 Retry-After, 5xx, dropped connections, delays, any error code, and a down switch) are injected from Python
 or the `/_stub/` control API. What was posted, edited and replied is kept as plain data for assertions.
 
@@ -13,11 +14,13 @@ auth, faults, the down switch), `control` (`/_stub/`), `runner` (starting and st
 """
 
 from monitor.slackstub.faults import FaultPlan, StubFault
-from monitor.slackstub.options import DEFAULT_CHANNELS, DEFAULT_TOKEN, SlackStubOptions
+from monitor.slackstub.options import DEFAULT_APP_TOKEN, DEFAULT_CHANNELS, DEFAULT_TOKEN, SlackStubOptions
 from monitor.slackstub.runner import SlackStub, SlackStubThread, start_slack_stub
+from monitor.slackstub.socket import SocketHub
 from monitor.slackstub.state import MessageVersion, SlackError, StubCall, StubChannel, StubMessage, StubState
 
 __all__ = [
+    "DEFAULT_APP_TOKEN",
     "DEFAULT_CHANNELS",
     "DEFAULT_TOKEN",
     "FaultPlan",
@@ -26,6 +29,7 @@ __all__ = [
     "SlackStub",
     "SlackStubOptions",
     "SlackStubThread",
+    "SocketHub",
     "StubCall",
     "StubChannel",
     "StubFault",

@@ -6,6 +6,8 @@
     chat.postEphemeral     channel, user, text, blocks -> message_ts
     conversations.history  channel (id), oldest, latest, inclusive, limit, cursor, include_all_metadata
     conversations.replies  channel (id), ts, limit, cursor, include_all_metadata
+    conversations.list     every channel (one page): id, name, is_member, is_archived
+    apps.connections.open  (an app-level xapp- token) -> the Socket Mode websocket url
 
 Parameters arrive as slack_sdk sends them: a JSON body for chat.* (blocks and metadata as objects), a query
 string for GET methods, or a form body where blocks and metadata are JSON strings. Errors are Slack's codes
@@ -158,6 +160,12 @@ def chat_post_ephemeral(state: StubState, params: Mapping[str, Any]) -> dict[str
     return {"ok": True, "message_ts": state.post_ephemeral(channel, user, text=text or "", blocks=blocks)}
 
 
+def apps_connections_open(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    if not state.socket_url:
+        raise SlackError("internal_error")
+    return {"ok": True, "url": f"{state.socket_url}?ticket={state.next_ts()}"}
+
+
 def conversations_history(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
     channel = _need(params, "channel")
     limit = _int(params, "limit", 100)
@@ -170,6 +178,14 @@ def conversations_history(state: StubState, params: Mapping[str, Any]) -> dict[s
         cursor=_str(params, "cursor"),
         include_metadata=_bool(params, "include_all_metadata"),
     )
+
+
+def conversations_list(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    channels = [
+        {"id": channel.id, "name": channel.name, "is_member": channel.member, "is_archived": False}
+        for channel in state.channels.values()
+    ]
+    return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
 
 def conversations_replies(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -185,10 +201,12 @@ def conversations_replies(state: StubState, params: Mapping[str, Any]) -> dict[s
 
 
 METHODS: dict[str, Method] = {
+    "apps.connections.open": apps_connections_open,
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
     "chat.postEphemeral": chat_post_ephemeral,
     "conversations.history": conversations_history,
+    "conversations.list": conversations_list,
     "conversations.replies": conversations_replies,
 }

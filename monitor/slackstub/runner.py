@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from monitor.slackstub.control import add_control_routes
 from monitor.slackstub.options import SlackStubOptions
 from monitor.slackstub.server import STATE_KEY, SWITCH_KEY, Switch, add_api_routes
+from monitor.slackstub.socket import SOCKET_KEY, SOCKET_PATH, SocketHub, add_socket_routes
 from monitor.slackstub.state import StubState
 
 __all__ = ["SlackStub", "SlackStubThread", "build_app", "start_slack_stub"]
@@ -46,6 +47,7 @@ def build_app(state: StubState) -> web.Application:
     app[SWITCH_KEY] = Switch(state)
     add_api_routes(app)
     add_control_routes(app)
+    add_socket_routes(app, SocketHub(state.options.app_id))
     return app
 
 
@@ -57,6 +59,8 @@ class SlackStub:
     host: str
     port: int
     switch: Switch
+    #: Socket Mode: the connections `apps.connections.open` leads to, envelopes and acks.
+    socket: SocketHub = field(default_factory=SocketHub)
 
     @property
     def base_url(self) -> str:
@@ -103,6 +107,7 @@ async def start_slack_stub(options: SlackStubOptions | None = None) -> AsyncIter
 
     async def stop_listening() -> None:
         await sites.pop().stop()
+        await app[SOCKET_KEY].close()  # Socket Mode links drop with the rest of Slack
 
     async def listen_again() -> None:
         # The same port again: clients configured with the stub's URL must find it back.
@@ -111,12 +116,14 @@ async def start_slack_stub(options: SlackStubOptions | None = None) -> AsyncIter
         sites.append(again)
 
     switch.attach(stop_listening, listen_again)
-    stub = SlackStub(state=state, host=str(host), port=int(port), switch=switch)
+    stub = SlackStub(state=state, host=str(host), port=int(port), switch=switch, socket=app[SOCKET_KEY])
+    state.socket_url = f"ws://{stub.base_url.removeprefix('http://')}{SOCKET_PATH}"
     log.info("slackstub.started", url=stub.base_url)
     try:
         yield stub
     finally:
         await switch.close()
+        await stub.socket.close()
         await runner.cleanup()
         log.info("slackstub.stopped")
 

@@ -148,7 +148,11 @@ async def _api(request: web.Request) -> web.StreamResponse:
         token = _token(request, form_token)
         if token is None:
             raise SlackError("not_authed")
-        if token not in state.options.tokens:
+        # Slack keeps token types apart: app-level tokens only open Socket Mode connections.
+        wants_app_token = method == "apps.connections.open"
+        if token in (state.options.tokens if wants_app_token else state.options.app_tokens):
+            raise SlackError("not_allowed_token_type")
+        if token not in (state.options.app_tokens if wants_app_token else state.options.tokens):
             raise SlackError("invalid_auth")
         fault = state.faults.take(method)
         if fault is not None:

@@ -171,6 +171,8 @@ class StubState:
         self.orphans: list[StubMessage] = []
         self.calls: list[StubCall] = []
         self.down = False
+        #: The websocket URL `apps.connections.open` hands out (set by the runner once it listens).
+        self.socket_url = ""
         self._last_micros = 0
         self._next_id = 1
         for name, channel_id in self.options.channels.items():

@@ -1,0 +1,167 @@
+"""The slack-bolt `AsyncApp` behind `/tasks` and the alert buttons: a few lines per listener.
+
+Every listener acks at once (Slack allows 3 seconds; listing 10,000 tasks takes longer than that on a slow
+API), then parses, calls a handler from `monitor.chatops.handlers`, and answers ephemerally through
+`respond` (the command's response_url). Buttons:
+
+    alert_ack / alert_silence_1h      on alert messages (value: the alert fingerprint); the answer is
+                                      ephemeral, and a short note goes in the alert's thread for everyone
+    tasks_page_next / _previous       on a `/tasks list` answer (value: the command text of that page);
+                                      the answer replaces the listing
+
+Changing state (silence, unsilence, ack, both alert buttons) needs `Access`; others get a polite refusal.
+The app does not depend on HA leadership: every replica answers what it is asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from monitor.chatops.access import Caller
+from monitor.chatops.commands import CommandError, parse_command
+from monitor.chatops.handlers import Deps, acknowledge_alert, handle, silence_alert
+from monitor.chatops.replies import error_reply, refusal_reply
+from monitor.notify.slack_alert import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.notify.slack_message import SlackMessage
+from monitor.notify.slack_mrkdwn import user_text
+from monitor.store import StoreError
+
+__all__ = ["COMMAND", "SILENCE_BUTTON_DURATION", "build_app", "caller_of"]
+
+log = structlog.get_logger(__name__)
+
+COMMAND = "/tasks"
+SILENCE_BUTTON_DURATION = timedelta(hours=1)
+_PAGE_ACTION = re.compile(r"tasks_page_(next|previous)")
+
+
+def _str(mapping: object, key: str) -> str:
+    value = mapping.get(key) if isinstance(mapping, Mapping) else None
+    return value if isinstance(value, str) else ""
+
+
+def caller_of(body: Mapping[str, Any]) -> Caller:
+    """Who and where, from a slash command body (flat) or an interaction payload (nested)."""
+    if "user_id" in body:
+        return Caller(
+            user_id=_str(body, "user_id"),
+            user_name=_str(body, "user_name"),
+            channel_id=_str(body, "channel_id"),
+            channel_name=_str(body, "channel_name"),
+            team_domain=_str(body, "team_domain") or None,
+        )
+    user, channel, team = body.get("user"), body.get("channel"), body.get("team")
+    return Caller(
+        user_id=_str(user, "id"),
+        user_name=_str(user, "username") or _str(user, "name"),
+        channel_id=_str(channel, "id"),
+        channel_name=_str(channel, "name"),
+        team_domain=_str(team, "domain") or None,
+    )
+
+
+def _action_value(body: Mapping[str, Any]) -> str:
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    return _str(first, "value")
+
+
+async def _send(respond: AsyncRespond, reply: SlackMessage, *, replace: bool = False) -> None:
+    await respond(
+        text=reply.text,
+        blocks=reply.blocks,
+        response_type="ephemeral",
+        replace_original=replace,
+    )
+
+
+async def _note_in_thread(client: AsyncWebClient, body: Mapping[str, Any], text: str) -> None:
+    """Tell the channel, in the alert's thread, what someone did with its button (best effort)."""
+    channel = _str(body.get("channel"), "id")
+    ts = _str(body.get("message"), "ts") or _str(body.get("container"), "message_ts")
+    if not channel or not ts:
+        return
+    try:
+        await client.chat_postMessage(channel=channel, thread_ts=ts, text=text, unfurl_links=False)
+    except SlackApiError as exc:
+        log.warning("chatops.thread_note_failed", error=exc.response.get("error"), channel=channel)
+
+
+def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
+    """The bolt app. `signing_secret` is for HTTP mode (requests are verified); None in Socket Mode."""
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret or "",
+        request_verification_enabled=signing_secret is not None,
+        name="workspace-monitor",
+    )
+
+    @app.command(COMMAND)
+    async def on_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        caller = caller_of(body)
+        try:
+            command = parse_command(_str(body, "text"))
+        except CommandError as exc:
+            reply = error_reply(exc.message)
+        else:
+            log.info("chatops.command", command=type(command).__name__, user=caller.user_id)
+            reply = await handle(command, caller, deps)
+        await _send(respond, reply)
+
+    @app.action(_PAGE_ACTION)
+    async def on_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        try:
+            command = parse_command(_action_value(body))
+        except CommandError as exc:
+            reply = error_reply(exc.message)
+        else:
+            reply = await handle(command, caller_of(body), deps)
+        await _send(respond, reply, replace=True)
+
+    @app.action(ACK_ACTION_ID)
+    async def on_ack(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        caller = caller_of(body)
+        if not deps.access.may_change(caller):
+            await _send(respond, refusal_reply("acknowledge alerts"))
+            return
+        alert = _action_value(body)
+        try:
+            done, reply = await acknowledge_alert(alert, caller, deps)
+        except StoreError as exc:
+            done, reply = False, error_reply(f"The state store failed: {exc}.")
+        if done:
+            await _note_in_thread(client, body, f"👀 Acknowledged by {user_text(caller.shown, 80)}.")
+        await _send(respond, reply)
+
+    @app.action(SILENCE_1H_ACTION_ID)
+    async def on_silence(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        caller = caller_of(body)
+        if not deps.access.may_change(caller):
+            await _send(respond, refusal_reply("silence alerts"))
+            return
+        alert = _action_value(body)
+        try:
+            done, reply = await silence_alert(alert, SILENCE_BUTTON_DURATION, caller, deps)
+        except StoreError as exc:
+            done, reply = False, error_reply(f"The state store failed: {exc}.")
+        if done:
+            await _note_in_thread(client, body, f"🔕 Silenced for 1h by {user_text(caller.shown, 80)}.")
+        await _send(respond, reply)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("chatops.listener_failed", error=repr(error)[:300], type=_str(body, "type") or "command")
+
+    return app

@@ -1,0 +1,286 @@
+"""The `/tasks` handlers: plain async functions of a parsed `Command`, the `Caller` and injected `Deps`.
+
+They know nothing of bolt: the app (`monitor.chatops.app`) acks, parses, calls `handle`, and sends the
+returned `SlackMessage` through `respond`. The Workspace API is reached through `TaskSource` (the
+`WorkspaceClient` in production, the simulator behind it in tests), state through the `Store` (its calls are
+synchronous, so they run in a worker thread and never stall the event loop the daemon shares), time through
+`clock`. Failures of the API or the store become a polite ephemeral answer saying what failed; the error
+is logged as `chatops.command_failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from monitor.chatops.access import Access, Caller
+from monitor.chatops.commands import (
+    Ack,
+    Alerts,
+    Command,
+    Failed,
+    Help,
+    ListTasks,
+    Show,
+    Silence,
+    Silences,
+    Status,
+    Unsilence,
+)
+from monitor.chatops.replies import (
+    StatusView,
+    ack_reply,
+    alerts_reply,
+    error_reply,
+    help_reply,
+    list_reply,
+    refusal_reply,
+    show_reply,
+    silence_added_reply,
+    silences_reply,
+    status_reply,
+    unsilence_reply,
+)
+from monitor.decide import AlertState, AlertStatus
+from monitor.notify.slack_message import SlackMessage
+from monitor.rules import compile_match
+from monitor.silences import Silence as StoredSilence
+from monitor.store import MessageRef, Store, StoreError
+from monitor.workspace.client import Listing, TaskFilter
+from monitor.workspace.errors import NotFoundError, WorkspaceError
+from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
+
+__all__ = [
+    "Deps",
+    "RuntimeStatus",
+    "TaskSource",
+    "acknowledge_alert",
+    "handle",
+    "list_filters",
+    "silence_alert",
+]
+
+log = structlog.get_logger(__name__)
+
+_FAILING = ("FAIL", "SKIP")
+_RECORDS_SHOWN = 10
+
+
+class TaskSource(Protocol):
+    """What the handlers need of the Workspace API (`WorkspaceClient` has it all)."""
+
+    async def fetch_many(self, filters: Sequence[TaskFilter]) -> Listing: ...
+
+    async def get_task(self, task_id: str) -> TaskDetail: ...
+
+    async def list_records(self, task_id: str, *, limit: int = 10) -> list[ExecutionRecord]: ...
+
+    async def list_record_details(
+        self, task_id: str, record_id: str, *, limit: int = 100
+    ) -> list[RecordDetail]: ...
+
+
+@dataclass
+class RuntimeStatus:
+    """The daemon's own view of how it is doing, written by the daemon and read by `/tasks status`."""
+
+    last_poll_at: datetime | None = None
+    last_poll_seconds: float | None = None
+    last_poll_complete: bool | None = None
+    last_poll_tasks: int | None = None
+    api_error: str | None = None
+    slack_error: str | None = None
+
+
+def _new_silence_id() -> str:
+    return "s-" + secrets.token_hex(4)
+
+
+@dataclass(frozen=True)
+class Deps:
+    tasks: TaskSource
+    store: Store
+    clock: Callable[[], datetime]
+    access: Access = field(default_factory=Access)
+    status: RuntimeStatus = field(default_factory=RuntimeStatus)
+    new_silence_id: Callable[[], str] = _new_silence_id
+
+
+def list_filters(command: ListTasks) -> list[TaskFilter]:
+    """The API listings behind `list`: triggered (LIFE_CYCLE) tasks need a listing of their own."""
+    schedules = [command.schedule] if command.schedule else [None, "LIFE_CYCLE"]
+    return [
+        TaskFilter(
+            task_name=command.name,
+            task_type=command.task_type,
+            scheduled_type=schedule,
+            last_status=command.status,
+        )
+        for schedule in schedules
+    ]
+
+
+def _sorted(tasks: Sequence[ScheduledTask]) -> list[ScheduledTask]:
+    return sorted(tasks, key=lambda task: ((task.task_name or "").lower(), task.id))
+
+
+async def _list(command: ListTasks | Failed, deps: Deps) -> SlackMessage:
+    if isinstance(command, Failed):
+        filters = [
+            TaskFilter(last_status=s, scheduled_type=k) for s in _FAILING for k in (None, "LIFE_CYCLE")
+        ]
+    else:
+        filters = list_filters(command)
+    listing = await deps.tasks.fetch_many(filters)
+    return list_reply(command, _sorted(listing.tasks), complete=listing.complete, problems=listing.problems)
+
+
+async def _show(command: Show, deps: Deps) -> SlackMessage:
+    try:
+        task, records = await asyncio.gather(
+            deps.tasks.get_task(command.task_id),
+            deps.tasks.list_records(command.task_id, limit=_RECORDS_SHOWN),
+        )
+    except NotFoundError:
+        return error_reply(f"There is no task with id {command.task_id} (`/tasks list` shows the ids).")
+    listed = None
+    if task.task_name:
+        # The detail endpoint has no last_status or enable; the listing by name does.
+        found = await deps.tasks.fetch_many([TaskFilter(task_name=task.task_name)])
+        listed = next((item for item in found.tasks if item.id == task.id), None)
+    failed = next((record for record in records if record.status in _FAILING), None)
+    desktops: list[RecordDetail] = []
+    if failed is not None:
+        details = await deps.tasks.list_record_details(task.id, failed.id)
+        desktops = [detail for detail in details if (detail.exec_status or "").upper() in _FAILING]
+    return show_reply(task, listed, records, desktops)
+
+
+async def _alerts(caller: Caller, deps: Deps) -> SlackMessage:
+    def read() -> tuple[list[AlertState], dict[str, MessageRef | None]]:
+        alerts = [a for a in deps.store.load_open_alerts().values() if a.status is AlertStatus.FIRING]
+        return alerts, {alert.fingerprint: deps.store.message_ref(alert.fingerprint) for alert in alerts}
+
+    alerts, refs = await asyncio.to_thread(read)
+    return alerts_reply(alerts, refs, team_domain=caller.team_domain)
+
+
+def _stored_silence(command: Silence, caller: Caller, now: datetime, silence_id: str) -> StoredSilence:
+    spec = {"id": command.task_id} if command.task_id else {"task_name": command.name_glob}
+    return StoredSilence(
+        id=silence_id,
+        matcher=compile_match(spec, where="/tasks silence"),
+        until=now + command.duration,
+        comment=command.reason,
+        created_by=caller.shown,
+        created_at=now,
+    )
+
+
+async def _silence(command: Silence, caller: Caller, deps: Deps) -> SlackMessage:
+    now = deps.clock()
+    silence = _stored_silence(command, caller, now, deps.new_silence_id())
+    await asyncio.to_thread(deps.store.add_silence, silence)
+    log.info("chatops.silenced", silence=silence.id, target=command.target, by=caller.user_id,
+             seconds=command.duration.total_seconds())  # fmt: skip
+    return silence_added_reply(silence, now)
+
+
+async def _status(deps: Deps) -> SlackMessage:
+    now = deps.clock()
+    backlog = await asyncio.to_thread(lambda: len(deps.store.pending_outbox(now=now, limit=100_000)))
+    status = deps.status
+    view = StatusView(
+        last_poll_at=status.last_poll_at,
+        last_poll_seconds=status.last_poll_seconds,
+        last_poll_complete=status.last_poll_complete,
+        last_poll_tasks=status.last_poll_tasks,
+        api_error=status.api_error,
+        slack_error=status.slack_error,
+        outbox_backlog=backlog,
+    )
+    return status_reply(view, now)
+
+
+_CHANGES = {Silence: "silence alerts", Unsilence: "end silences", Ack: "acknowledge alerts"}
+
+
+async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessage:
+    what = _CHANGES.get(type(command))
+    if what is not None and not deps.access.may_change(caller):
+        log.info(
+            "chatops.refused", user=caller.user_id, channel=caller.channel_id, command=type(command).__name__
+        )
+        return refusal_reply(what)
+    match command:
+        case Help(topic=topic, note=note):
+            return help_reply(topic, note)
+        case ListTasks() | Failed():
+            return await _list(command, deps)
+        case Show():
+            return await _show(command, deps)
+        case Alerts():
+            return await _alerts(caller, deps)
+        case Silence():
+            return await _silence(command, caller, deps)
+        case Silences():
+            return silences_reply(await asyncio.to_thread(deps.store.silences), deps.clock())
+        case Unsilence(silence_id=silence_id):
+            removed = await asyncio.to_thread(deps.store.delete_silence, silence_id)
+            log.info("chatops.unsilenced", silence=silence_id, removed=removed, by=caller.user_id)
+            return unsilence_reply(silence_id, removed)
+        case Ack(alert_id=alert_id):
+            return (await acknowledge_alert(alert_id, caller, deps))[1]
+        case Status():
+            return await _status(deps)
+    return help_reply()  # pragma: no cover - the match covers every Command
+
+
+async def handle(command: Command, caller: Caller, deps: Deps) -> SlackMessage:
+    """The answer to `command` from `caller`; API and store failures are answered, not raised."""
+    try:
+        return await _dispatch(command, caller, deps)
+    except WorkspaceError as exc:
+        log.warning("chatops.command_failed", command=type(command).__name__, error=str(exc))
+        return error_reply(f"The Workspace API failed: {exc}. Try again in a minute.")
+    except StoreError as exc:
+        log.error("chatops.command_failed", command=type(command).__name__, error=str(exc))
+        return error_reply(f"The state store failed: {exc}.")
+
+
+async def acknowledge_alert(alert_id: str, caller: Caller, deps: Deps) -> tuple[bool, SlackMessage]:
+    """`ack <alert>` and the Acknowledge button (access is checked by the caller): whether it was
+    acknowledged, and the answer."""
+    done = await asyncio.to_thread(deps.store.acknowledge, alert_id, by=caller.shown, at=deps.clock())
+    log.info("chatops.acknowledged", alert=alert_id, done=done, by=caller.user_id)
+    return done, ack_reply(alert_id, done, by=caller.shown)
+
+
+async def silence_alert(
+    alert_id: str, duration: timedelta, caller: Caller, deps: Deps
+) -> tuple[bool, SlackMessage]:
+    """The Silence 1h button: mutes this alert's rule for its task. Whether it did, and the answer."""
+    states = await asyncio.to_thread(deps.store.load_alerts, [alert_id])
+    state = states.get(alert_id)
+    if state is None or not state.is_open:
+        return False, error_reply(f"Alert {alert_id} is no longer open; nothing to silence.")
+    now = deps.clock()
+    silence = StoredSilence(
+        id=deps.new_silence_id(),
+        matcher=compile_match({"id": state.task_id}, where="silence button"),
+        until=now + duration,
+        comment=f"from the alert message ({state.rule_name})",
+        created_by=caller.shown,
+        created_at=now,
+        rules=frozenset({state.rule_name}),
+    )
+    await asyncio.to_thread(deps.store.add_silence, silence)
+    log.info("chatops.silenced", silence=silence.id, alert=alert_id, by=caller.user_id,
+             seconds=duration.total_seconds())  # fmt: skip
+    return True, silence_added_reply(silence, now)

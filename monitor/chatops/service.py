@@ -1,0 +1,193 @@
+"""Running the chatops app next to the daemon's scheduler, in the same event loop, in one of three modes:
+
+    socket   (default) slack_sdk's aiohttp Socket Mode client: SLACK_APP_TOKEN (xapp-) opens a websocket
+             through `apps.connections.open`; no public URL needed. Connecting happens in the background
+             (the client retries until Slack answers), so alerts flow while Slack is unreachable.
+    http     bolt's aiohttp server on `slack.listen`, POST /slack/events, every request verified with
+             SLACK_SIGNING_SECRET (unsigned, wrongly signed or older than 5 minutes: 401).
+    none     no app: alerts only.
+
+Both modes need SLACK_BOT_TOKEN. `configuration_problem` says, in one line, what to set when a token is
+missing; `check` and `run` refuse with it. A config that never mentions `slack.mode` and an environment with
+no SLACK_BOT_TOKEN at all mean "no Slack" (alerts on the terminal, as before there was an app), not an error.
+
+`problem()` feeds `/healthz`: in Socket Mode it says why the link is down (checked every `watch_every`
+seconds); an HTTP server that listens is healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from monitor.chatops.app import build_app
+from monitor.chatops.handlers import Deps
+from monitor.config import SlackSettings
+from monitor.logs import register_secret
+
+__all__ = ["EVENTS_PATH", "ChatopsService", "SlackTokens", "app_enabled", "configuration_problem"]
+
+log = structlog.get_logger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+@dataclass(frozen=True)
+class SlackTokens:
+    """bolt's variables, from the environment only. `repr` never shows them."""
+
+    bot: str | None = None
+    app: str | None = None
+    signing_secret: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SlackTokens:
+        tokens = cls(
+            bot=env.get("SLACK_BOT_TOKEN") or None,
+            app=env.get("SLACK_APP_TOKEN") or None,
+            signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+        )
+        register_secret(tokens.bot, tokens.app, tokens.signing_secret)
+        return tokens
+
+    def __repr__(self) -> str:
+        present = [name for name, value in vars(self).items() if value]
+        return f"SlackTokens(set={present})"
+
+
+def app_enabled(settings: SlackSettings, tokens: SlackTokens) -> bool:
+    """Whether to run the app: a mode other than none, chosen in the file or implied by a bot token."""
+    if settings.mode == "none":
+        return False
+    return "mode" in settings.model_fields_set or tokens.bot is not None
+
+
+def configuration_problem(settings: SlackSettings, tokens: SlackTokens) -> str | None:
+    """One line saying what to set when the chosen mode lacks a token; None when the app can start."""
+    if not app_enabled(settings, tokens):
+        return None
+    mode = f"slack.mode is {settings.mode}" + (
+        "" if "mode" in settings.model_fields_set else " (the default)"
+    )
+    alternative = "or set slack.mode: none for alerts only"
+    if tokens.bot is None:
+        return f"{mode}: set SLACK_BOT_TOKEN (the app's xoxb- bot token), {alternative}"
+    if settings.mode == "socket" and not (tokens.app or "").startswith("xapp-"):
+        what = "is not an app-level token (xapp-...)" if tokens.app else "is not set"
+        return (
+            f"{mode}, but SLACK_APP_TOKEN {what}: create one with connections:write under Basic Information "
+            f"> App-Level Tokens, or use slack.mode: http with SLACK_SIGNING_SECRET, {alternative}"
+        )
+    if settings.mode == "http" and tokens.signing_secret is None:
+        return f"{mode}: set SLACK_SIGNING_SECRET (Basic Information > Signing Secret), {alternative}"
+    return None
+
+
+class ChatopsService:
+    """The app in its mode: `await start()` (returns at once), `problem()` for health, `await stop()`."""
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        tokens: SlackTokens,
+        deps: Deps,
+        *,
+        client: AsyncWebClient | None = None,
+        ping_interval: float = 10.0,
+        watch_every: float = 5.0,
+    ) -> None:
+        problem = configuration_problem(settings, tokens)
+        if problem is not None:
+            raise ValueError(problem)
+        self.settings = settings
+        self.mode = settings.mode
+        self.client = client or AsyncWebClient(token=tokens.bot, base_url=settings.api_url)
+        http = self.mode == "http"
+        self.app = build_app(deps, client=self.client, signing_secret=tokens.signing_secret if http else None)
+        self._tokens = tokens
+        self._ping_interval = ping_interval
+        self._watch_every = watch_every
+        self._socket: AsyncSocketModeHandler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self._problem: str | None = "not started"
+        #: HTTP mode: the address bolt listens on (the real port when `slack.listen` asks for port 0).
+        self.address: str | None = None
+
+    def problem(self) -> str | None:
+        """Why the Slack app cannot answer right now, or None when it can."""
+        return self._problem
+
+    async def start(self) -> None:
+        if self.mode == "http":
+            await self._start_http()
+        else:
+            await self._start_socket()
+
+    async def _start_http(self) -> None:
+        host, _, port = self.settings.listen.rpartition(":")
+        self._runner = web.AppRunner(self.app.web_app(path=EVENTS_PATH), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, int(port)).start()
+        bound = self._runner.addresses[0]
+        self.address = f"{bound[0]}:{bound[1]}"
+        self._problem = None
+        log.info("chatops.listening", mode="http", address=self.address, path=EVENTS_PATH)
+
+    async def _start_socket(self) -> None:
+        self._socket = AsyncSocketModeHandler(
+            self.app,
+            app_token=self._tokens.app,
+            logger=logging.getLogger("monitor.chatops.socket"),
+            ping_interval=self._ping_interval,
+        )
+        self._problem = "Socket Mode: connecting to Slack"
+        # connect() retries until Slack answers: in the background, so start-up never waits for Slack.
+        self._tasks.append(asyncio.create_task(self._socket.connect_async(), name="chatops-connect"))  # type: ignore[no-untyped-call]
+        self._tasks.append(asyncio.create_task(self._watch(self._socket), name="chatops-watch"))
+        log.info("chatops.connecting", mode="socket")
+
+    async def _watch(self, handler: AsyncSocketModeHandler) -> None:
+        while True:
+            connected = await handler.client.is_connected()
+            problem = None if connected else "Socket Mode: the connection to Slack is down"
+            if problem != self._problem:
+                if problem is None:
+                    log.info("chatops.connected", mode="socket")
+                else:
+                    log.warning("chatops.disconnected", mode="socket")
+            self._problem = problem
+            await asyncio.sleep(self._watch_every)
+
+    async def wait_ready(self, within: float = 10.0) -> None:
+        """Until the app can answer (tests and the daemon's start log); raises TimeoutError."""
+        async with asyncio.timeout(within):
+            while self._problem is not None:
+                if self._socket is not None and await self._socket.client.is_connected():
+                    self._problem = None
+                    break
+                await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._problem = "stopped"
+        log.info("chatops.stopped", mode=self.mode)

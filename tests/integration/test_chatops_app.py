@@ -1,0 +1,531 @@
+"""The `/tasks` app end to end in HTTP mode: the real bolt AsyncApp behind its aiohttp server, driven by
+signed HTTP requests as Slack sends them; the Workspace simulator as the API; the Slack stand-in as the Web
+API and as the response_url every answer is posted to; a real SQLite state with alerts posted by a real cycle.
+
+Every answer is checked as Block Kit (slack_sdk's models, 50 blocks) and for escaped user data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from monitor.chatops.access import Access
+from monitor.chatops.handlers import Deps, RuntimeStatus
+from monitor.chatops.replies import NEXT_PAGE_ACTION_ID, PAGE_SIZE
+from monitor.chatops.service import EVENTS_PATH, ChatopsService, SlackTokens
+from monitor.config import SlackSettings
+from monitor.engine import Engine
+from monitor.notify.dispatch import Dispatcher
+from monitor.notify.slack import SlackNotifier
+from monitor.notify.slack_alert import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.notify.slack_message import SlackMessage
+from monitor.rules import load_rules_text
+from monitor.sim import (
+    DEFAULT_ACCESS_KEY,
+    DEFAULT_PROJECT_ID,
+    DEFAULT_SECRET_KEY,
+    SimOptions,
+    start_simulator,
+)
+from monitor.sim.faults import parse_fault
+from monitor.sim.runner import Simulator
+from monitor.slackstub import SlackStubOptions, start_slack_stub
+from monitor.slackstub.runner import SlackStub
+from monitor.store import SQLiteStore
+from monitor.workspace.auth import AkSkAuth
+from monitor.workspace.client import RetryPolicy, WorkspaceClient
+from tests.conftest import http_client
+from tests.unit.test_slack_render import assert_valid
+
+RULES = """
+rules:
+  - name: prod
+    match:
+      task_name: "prod-*"
+    channel: "#desktop-ops"
+    severity: critical
+    repeat_interval: 1h
+"""
+START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+SECRET = "stub-signing-secret-0123456789abcdef"
+ADMIN = "U0ADMIN001"
+STRANGER = "U0STRANGER"
+OPS_ROOM = ("C0OPSROOM1", "ops-room")
+GENERAL = ("C0GENERAL01", "general")
+LAB_TASKS = 2 * PAGE_SIZE + 5
+
+
+def signature(body: bytes, timestamp: int, secret: str = SECRET) -> str:
+    """Slack's request signature, computed here from its documented recipe (v0:timestamp:body)."""
+    base = f"v0:{timestamp}:".encode() + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed(body: bytes, *, age: float = 0.0, secret: str = SECRET) -> dict[str, str]:
+    timestamp = int(time.time() - age)
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": signature(body, timestamp, secret),
+    }
+
+
+def as_message(answer: dict[str, Any]) -> SlackMessage:
+    return SlackMessage(answer["text"], answer["blocks"])
+
+
+def blocks_text(answer: dict[str, Any]) -> str:
+    return json.dumps(answer["blocks"], ensure_ascii=False)
+
+
+@dataclass
+class World:
+    sim: Simulator
+    stub: SlackStub
+    store: SQLiteStore
+    engine: Engine
+    dispatcher: Dispatcher
+    service: ChatopsService
+    http: httpx.AsyncClient
+    now: list[datetime]
+    status: RuntimeStatus
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def events_url(self) -> str:
+        return f"http://{self.service.address}{EVENTS_PATH}"
+
+    def new_response_id(self) -> str:
+        return f"r{next(self._ids)}"
+
+    def command_body(
+        self, text: str, response_id: str, *, user: str = ADMIN, channel: tuple[str, str] = GENERAL
+    ) -> bytes:
+        fields = {
+            "token": "legacy-verification-token",
+            "team_id": "T0STUBTEAM",
+            "team_domain": "acme",
+            "channel_id": channel[0],
+            "channel_name": channel[1],
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/tasks",
+            "text": text,
+            "api_app_id": "A0STUBAPP1",
+            "response_url": self.stub.response_url(response_id),
+            "trigger_id": "1.2.3",
+        }
+        return urlencode(fields).encode()
+
+    def action_payload(
+        self,
+        action_id: str,
+        value: str,
+        response_id: str,
+        *,
+        user: str = ADMIN,
+        channel: tuple[str, str] = GENERAL,
+        message_ts: str = "1764403200.000100",
+    ) -> dict[str, Any]:
+        return {
+            "type": "block_actions",
+            "team": {"id": "T0STUBTEAM", "domain": "acme"},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0STUBTEAM"},
+            "api_app_id": "A0STUBAPP1",
+            "token": "legacy-verification-token",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel[0]},
+            "trigger_id": "1.2.3",
+            "channel": {"id": channel[0], "name": channel[1]},
+            "message": {"type": "message", "ts": message_ts, "text": "alert"},
+            "response_url": self.stub.response_url(response_id),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "value": value,
+                    "type": "button",
+                    "action_ts": "1764403300.000200",
+                }
+            ],
+        }
+
+    async def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return await self.http.post(self.events_url, content=body, headers=headers)
+
+    async def answer(self, response_id: str) -> dict[str, Any]:
+        """What the app posted to this response_url (waits for it: the answer comes after the ack)."""
+        async with asyncio.timeout(15):
+            while True:
+                for response in self.stub.state.responses:
+                    if response["id"] == response_id:
+                        body: dict[str, Any] = response["body"]
+                        return body
+                await asyncio.sleep(0.01)
+
+    async def command(self, text: str, **who: Any) -> dict[str, Any]:
+        response_id = self.new_response_id()
+        body = self.command_body(text, response_id, **who)
+        acked = await self.post(body, signed(body))
+        assert acked.status_code == 200
+        answer = await self.answer(response_id)
+        assert answer["response_type"] == "ephemeral"
+        assert_valid(as_message(answer), allowed=LINKS.findall(blocks_text(answer)))
+        return answer
+
+    async def press(self, action_id: str, value: str, **where: Any) -> dict[str, Any]:
+        response_id = self.new_response_id()
+        payload = self.action_payload(action_id, value, response_id, **where)
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        acked = await self.post(body, signed(body))
+        assert acked.status_code == 200
+        answer = await self.answer(response_id)
+        assert_valid(as_message(answer))
+        return answer
+
+    def fail(self, name: str) -> None:
+        task = self.sim.state.task(name)
+        self.sim.state.add_execution(
+            task.id, "FAIL", failed_desktops=["desk-01"], fail_reason="<!channel> boom"
+        )
+
+    async def cycle(self) -> None:
+        await self.engine.run_cycle()
+        await self.dispatcher.flush()
+
+
+LINKS = re.compile(r"<https://acme\.slack\.com/archives/[A-Z0-9]+/p\d+\|message>")
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    now = [START]
+    async with (
+        start_simulator(SimOptions(tasks=0, seed=5, clock=lambda: now[0])) as sim,
+        start_slack_stub(SlackStubOptions()) as stub,
+        http_client() as http,
+    ):
+        for name in ("prod-reboot", "prod-stop", "<!channel> prod-hostile"):
+            sim.state.create_task({"task_name": name, "last_status": "SUCCESS", "enable": True,
+                                   "scheduled_type": "DAY", "task_type": "REBOOT"})  # fmt: skip
+        for index in range(LAB_TASKS):
+            sim.state.create_task({"task_name": f"lab-{index:03d}", "last_status": "SUCCESS", "enable": True})
+        auth = AkSkAuth(
+            DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, project_id=DEFAULT_PROJECT_ID, clock=lambda: now[0]
+        )
+        client = WorkspaceClient(
+            endpoint=sim.base_url,
+            project_id=DEFAULT_PROJECT_ID,
+            auth=auth,
+            concurrency=4,
+            retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
+        )
+        store = SQLiteStore.open(tmp_path / "state.db")
+        engine = Engine(
+            client=client,
+            store=store,
+            ruleset=load_rules_text(RULES, "rules.yaml"),
+            project=DEFAULT_PROJECT_ID,
+            default_channel="#desktop-ops",
+            clock=lambda: now[0],
+        )
+        dispatcher = Dispatcher(
+            store, SlackNotifier(stub.client(), per_channel_interval=0), claimer="test", clock=lambda: now[0]
+        )
+        status = RuntimeStatus()
+        deps = Deps(
+            tasks=client,
+            store=store,
+            clock=lambda: now[0],
+            access=Access.of([ADMIN], [OPS_ROOM[1]]),
+            status=status,
+        )
+        # Port 0 (any free port) is for tests only, so the settings are built without the port check.
+        settings = SlackSettings.model_construct(mode="http", listen="127.0.0.1:0", api_url=stub.api_url)
+        service = ChatopsService(settings, SlackTokens(bot=stub.token, signing_secret=SECRET), deps)
+        await service.start()
+        try:
+            async with client:
+                yield World(sim, stub, store, engine, dispatcher, service, http, now, status)
+        finally:
+            await service.stop()
+            store.close()
+
+
+# -- the HTTP face: signatures ----------------------------------------------------------------------------
+
+
+async def test_a_signed_command_is_acked_at_once_and_answered_ephemerally(world: World) -> None:
+    response_id = world.new_response_id()
+    body = world.command_body("help", response_id)
+    acked = await world.post(body, signed(body))
+    assert (acked.status_code, acked.text) == (200, "")
+    answer = await world.answer(response_id)
+    assert answer["response_type"] == "ephemeral"
+    assert "`/tasks` commands" in blocks_text(answer)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Content-Type": "application/x-www-form-urlencoded"}, id="unsigned"),
+        pytest.param("wrong secret", id="wrongly-signed"),
+        pytest.param("stale", id="older-than-5-minutes"),
+        pytest.param("tampered", id="body-changed-after-signing"),
+    ],
+)
+async def test_unsigned_wrongly_signed_and_stale_requests_are_refused_and_change_nothing(
+    world: World, headers: dict[str, str] | str
+) -> None:
+    response_id = world.new_response_id()
+    body = world.command_body("silence prod-* 2h sneaky", response_id)
+    if headers == "wrong secret":
+        headers = signed(body, secret="not-the-secret")
+    elif headers == "stale":
+        headers = signed(body, age=5 * 60 + 30)
+    elif headers == "tampered":
+        headers = signed(body.replace(b"2h", b"9h"))
+    assert isinstance(headers, dict)
+    refused = await world.post(body, headers)
+    assert refused.status_code == 401
+    assert world.store.silences() == []
+    assert world.stub.state.responses == []
+
+
+# -- every subcommand ----------------------------------------------------------------------------------------
+
+
+async def test_an_unknown_subcommand_answers_help(world: World) -> None:
+    answer = await world.command("frobnicate all the things")
+    assert "Sorry, unknown subcommand 'frobnicate'" in blocks_text(answer)
+    assert "`list" in blocks_text(answer)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("silence prod-* soon", "bad duration 'soon'"),
+        ("silence prod-* 90", "has no unit: write 90s, 90m, 90h or 90d"),
+        ("silence prod-* 1000d", "longer than the longest silence"),
+        ("list status=BROKEN", "status='BROKEN' is not one of: FAIL, SKIP, SUCCESS."),
+        ("show ../etc", "is not a task id"),
+        ("list " + "名前" * 3000, "a command is at most 2000"),
+        ("ack <!channel>", "'&lt;!channel&gt;' is not a alert id."),
+    ],
+)
+async def test_bad_input_gets_a_helpful_answer(world: World, text: str, says: str) -> None:
+    answer = await world.command(text)
+    assert says in blocks_text(answer)
+    assert world.store.silences() == []
+
+
+async def test_list_shows_a_table_and_pages_on_a_button(world: World) -> None:
+    answer = await world.command("list name=lab")
+    text = blocks_text(answer)
+    assert f"{LAB_TASKS} scheduled tasks" in text
+    assert "lab-000" in text
+    assert f"lab-{PAGE_SIZE:03d}" not in text
+    [(action_id, value)] = [
+        (e["action_id"], e["value"])
+        for b in answer["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+    assert (action_id, value) == (NEXT_PAGE_ACTION_ID, "list name=lab page=2")
+
+    page_two = await world.press(action_id, value)
+    assert page_two["replace_original"] is True
+    assert f"lab-{PAGE_SIZE:03d}" in blocks_text(page_two)
+    assert "lab-000" not in blocks_text(page_two)
+    assert "page 2 of 3" in blocks_text(page_two)
+
+
+async def test_list_filters_by_status_and_escapes_names(world: World) -> None:
+    world.fail("prod-reboot")
+    world.fail("<!channel> prod-hostile")
+    answer = await world.command("list status=FAIL")
+    text = blocks_text(answer)
+    assert "2 scheduled tasks" in text
+    assert "&lt;!channel&gt; prod-hostile" in text
+    assert "lab-" not in text
+
+
+async def test_failed_lists_failing_and_skipped_tasks(world: World) -> None:
+    world.fail("prod-stop")
+    world.sim.state.add_execution(world.sim.state.task("lab-001").id, "SKIP")
+    text = blocks_text(await world.command("failed"))
+    assert "2 scheduled tasks" in text
+    assert "prod-stop" in text
+    assert "lab-001" in text
+
+
+async def test_show_a_task_with_its_failed_desktops(world: World) -> None:
+    world.fail("prod-reboot")
+    task_id = world.sim.state.task("prod-reboot").id
+    text = blocks_text(await world.command(f"show {task_id}"))
+    assert "*prod-reboot*" in text
+    assert "❌ FAIL" in text
+    assert "desk-01: &lt;!channel&gt; boom" in text
+
+
+async def test_show_an_unknown_task(world: World) -> None:
+    answer = await world.command("show 00000000-0000-4000-8000-000000000000")
+    assert "There is no task with id 00000000-0000-4000-8000-000000000000" in blocks_text(answer)
+
+
+async def test_alerts_link_to_the_alert_messages(world: World) -> None:
+    world.fail("prod-reboot")
+    await world.cycle()
+    [message] = world.stub.state.messages("desktop-ops")
+    text = blocks_text(await world.command("alerts"))
+    assert "1 firing alert" in text
+    assert f"/archives/{message.channel}/p{message.ts.replace('.', '')}|message>" in text
+
+
+async def test_silence_silences_and_unsilence(world: World) -> None:
+    answer = await world.command("silence prod-* 2h planned maintenance <!here>")
+    [silence] = world.store.silences()
+    assert silence.until == START + timedelta(hours=2)
+    assert silence.comment == "planned maintenance <!here>"
+    assert silence.created_by == ADMIN.lower()
+    assert f"/tasks unsilence {silence.id}" in blocks_text(answer)
+
+    listed = blocks_text(await world.command("silences"))
+    assert silence.id in listed
+    assert "planned maintenance &lt;!here&gt;" in listed
+
+    world.fail("prod-reboot")
+    await world.cycle()
+    assert world.stub.state.messages("desktop-ops") == []  # muted
+
+    assert "removed" in blocks_text(await world.command(f"unsilence {silence.id}"))
+    assert world.store.silences() == []
+    assert "no runtime silence" in blocks_text(await world.command(f"unsilence {silence.id}"))
+
+
+async def test_silence_one_task_by_id(world: World) -> None:
+    task_id = world.sim.state.task("prod-stop").id
+    await world.command(f"silence {task_id} 30m")
+    [silence] = world.store.silences()
+    assert silence.matcher.to_spec() == {"id": [task_id]}
+
+
+async def test_people_who_are_not_admins_are_refused_politely_and_nothing_changes(world: World) -> None:
+    for text in ("silence prod-* 2h", "unsilence s-1", "ack 0123456789abcdef"):
+        answer = await world.command(text, user=STRANGER)
+        assert "Sorry, only admins" in blocks_text(answer)
+    assert world.store.silences() == []
+    # Reading stays open to everyone.
+    assert "1 scheduled task" in blocks_text(await world.command("list name=prod-stop", user=STRANGER))
+
+
+async def test_anyone_may_change_state_in_an_allowed_channel(world: World) -> None:
+    await world.command("silence prod-* 1h", user=STRANGER, channel=OPS_ROOM)
+    [silence] = world.store.silences()
+    assert silence.created_by == STRANGER.lower()
+
+
+async def test_ack_by_command(world: World) -> None:
+    world.fail("prod-reboot")
+    await world.cycle()
+    [fingerprint] = world.store.load_open_alerts()
+    answer = await world.command(f"ack {fingerprint.upper()}")
+    assert "acknowledged by u0admin001" in blocks_text(answer)
+    assert world.store.load_open_alerts()[fingerprint].acknowledged_by == ADMIN.lower()
+    answer = await world.command("ack 0000000000000000")
+    assert "There is no open alert" in blocks_text(answer)
+
+
+async def test_status_shows_the_daemons_view(world: World) -> None:
+    world.status.last_poll_at = START - timedelta(seconds=30)
+    world.status.last_poll_seconds = 0.75
+    world.status.last_poll_complete = True
+    world.status.last_poll_tasks = 3
+    world.status.slack_error = "channel_not_found: #gone"
+    world.fail("prod-reboot")
+    await world.engine.run_cycle()  # persisted, not delivered: one row waits in the outbox
+    text = blocks_text(await world.command("status"))
+    assert "(30s ago, took 0.8s), complete, 3 failing tasks" in text
+    assert "channel_not_found: #gone" in text
+    assert "1 waiting" in text
+
+
+async def test_an_api_failure_is_answered_politely(world: World) -> None:
+    world.sim.state.faults.add(parse_fault({"kind": "status", "status": 503, "count": 100}))
+    answer = await world.command(f"show {world.sim.state.task('prod-stop').id}")
+    assert "The Workspace API failed" in blocks_text(answer)
+    assert "Try again in a minute." in blocks_text(answer)
+
+
+# -- the buttons on alert messages ---------------------------------------------------------------------------
+
+
+async def posted_alert(world: World) -> tuple[str, str, dict[str, str]]:
+    """A real alert message in #desktop-ops: its ts, fingerprint, and its buttons (action_id -> value)."""
+    world.fail("prod-reboot")
+    await world.cycle()
+    [message] = world.stub.state.messages("desktop-ops")
+    buttons = {
+        e["action_id"]: e["value"]
+        for b in message.blocks or []
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+    [fingerprint] = world.store.load_open_alerts()
+    return message.ts, fingerprint, buttons
+
+
+async def test_the_acknowledge_button_acknowledges_and_says_so_in_the_thread(world: World) -> None:
+    ts, fingerprint, buttons = await posted_alert(world)
+    assert buttons[ACK_ACTION_ID] == fingerprint
+    answer = await world.press(ACK_ACTION_ID, buttons[ACK_ACTION_ID], channel=("C0DESKOPS01", "desktop-ops"),
+                               message_ts=ts)  # fmt: skip
+    assert answer["response_type"] == "ephemeral"
+    assert "acknowledged by u0admin001" in blocks_text(answer)
+    assert world.store.load_open_alerts()[fingerprint].acknowledged_by == ADMIN.lower()
+    [message] = world.stub.state.messages("desktop-ops")
+    assert [reply.text for reply in message.replies] == ["👀 Acknowledged by u0admin001."]
+
+
+async def test_the_silence_button_silences_this_alert_for_an_hour(world: World) -> None:
+    ts, _, buttons = await posted_alert(world)
+    answer = await world.press(SILENCE_1H_ACTION_ID, buttons[SILENCE_1H_ACTION_ID],
+                               channel=("C0DESKOPS01", "desktop-ops"), message_ts=ts)  # fmt: skip
+    [silence] = world.store.silences()
+    assert silence.until == START + timedelta(hours=1)
+    assert silence.rules == frozenset({"prod"})
+    assert silence.matcher.to_spec() == {"id": [world.sim.state.task("prod-reboot").id]}
+    assert silence.id in blocks_text(answer)
+    [message] = world.stub.state.messages("desktop-ops")
+    assert [reply.text for reply in message.replies] == ["🔕 Silenced for 1h by u0admin001."]
+
+
+@pytest.mark.parametrize("action_id", [ACK_ACTION_ID, SILENCE_1H_ACTION_ID])
+async def test_buttons_refuse_people_who_are_not_admins(world: World, action_id: str) -> None:
+    ts, fingerprint, buttons = await posted_alert(world)
+    answer = await world.press(action_id, buttons[action_id], user=STRANGER, message_ts=ts)
+    assert "Sorry, only admins" in blocks_text(answer)
+    assert world.store.silences() == []
+    assert world.store.load_open_alerts()[fingerprint].acknowledged_by is None
+    assert world.stub.state.messages("desktop-ops")[0].replies == []
+
+
+async def test_a_button_of_an_alert_that_closed_meanwhile(world: World) -> None:
+    answer = await world.press(SILENCE_1H_ACTION_ID, "00000000000000ff")
+    assert "no longer open" in blocks_text(answer)
+    answer = await world.press(ACK_ACTION_ID, "00000000000000ff")
+    assert "There is no open alert" in blocks_text(answer)
