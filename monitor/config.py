@@ -61,6 +61,9 @@ class StateSettings(_Section):
     url: str = "sqlite:///var/lib/workspace-monitor/state.db"
     #: PostgreSQL (HA): how long a dead leader may go unnoticed; followers try to take over every lease/2.
     lease: Duration = timedelta(seconds=10)
+    #: How long a notification a sender took and never recorded waits before another sender (or this daemon
+    #: restarted after a crash) takes it over; what Slack already shows is then recognised, not re-posted.
+    claim_lease: Duration = timedelta(minutes=5)
 
 
 def _host_port(value: object) -> str | None:

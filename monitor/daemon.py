@@ -75,7 +75,7 @@ class Daemon:
         self.health = Health(settings.workspace.poll_interval, _now())
         self.client = build_client(settings.workspace, credentials, observer=self.metrics.observe_api)
         register_secret(url_password(settings.state.url))
-        self.store = open_store(settings.state.url)
+        self.store = open_store(settings.state.url, claim_lease=settings.state.claim_lease)
         self.engine = Engine(
             client=self.client,
             store=self.store,
@@ -100,6 +100,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
         self._cycle_lock = asyncio.Lock()
+        self._flush_lock = asyncio.Lock()
         self.cycles = 0
         self.systemd = SystemdNotifier()
         self._watchdog: asyncio.Task[None] | None = None
@@ -214,8 +215,13 @@ class Daemon:
     async def dispatch(self) -> None:
         if not self.leader.leading:
             return
+        if self._flush_lock.locked():
+            # One flush at a time: the running one picks up new rows before it ends, and a second one
+            # would take over rows the first claimed long ago (a long paced backlog) and send them again.
+            return
         try:
-            report = await self.dispatcher.flush()
+            async with self._flush_lock:
+                report = await self.dispatcher.flush()
             self.metrics.notifications.labels(outcome="sent").inc(report.sent)
             self.metrics.notifications.labels(outcome="retrying").inc(report.retrying)
             self.metrics.notifications.labels(outcome="failed").inc(report.failed)
@@ -269,6 +275,8 @@ class Daemon:
             log.warning("daemon.cycle_abandoned", waited=STOP_CYCLE_WAIT)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_FLUSH_WAIT):
+                async with self._flush_lock:
+                    pass  # a running flush ends first; then one last one for what it left
                 await self.dispatch()
         if self._metrics_server is not None:
             await self._metrics_server.cleanup()

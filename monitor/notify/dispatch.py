@@ -95,6 +95,8 @@ class DispatchReport:
     refused_channels: dict[str, str] = field(default_factory=dict)
 
 
+#: Store meta key prefix: the channel id Slack answered a post to a channel name with (`#ops` -> `C0123`).
+_CHANNEL_ID_KEY = "slack.channel_id:"
 #: What `_post_group` answers when every row turned out to be posted already (and is recorded).
 _ALREADY_RECORDED = Posted("", "")
 
@@ -122,6 +124,7 @@ class Dispatcher:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._batch = batch
+        self._channel_ids: dict[str, str] = {}
 
     async def flush(self) -> DispatchReport:
         """Deliver every row that is due now; rows put back for a retry wait for a later flush."""
@@ -179,7 +182,8 @@ class Dispatcher:
             entry = row.entry
             found = None
             if row.claimed_by is not None:
-                found = await self.notifier.find_posted(entry.channel, entry.fingerprint, entry.episode)
+                channel = self._channel_id(entry.channel)
+                found = await self.notifier.find_posted(channel, entry.fingerprint, entry.episode)
             if found is None:
                 remaining.append(row)
                 continue
@@ -232,9 +236,24 @@ class Dispatcher:
             self.store.mark_sent(
                 ids, channel=posted.channel, ts=posted.ts, now=self._clock(), message_refs=refs
             )
+            self._remember_channel(rows[0].entry.channel, posted.channel)
         report.sent += len(rows)
         report.messages += 1
         report.delivered_channels.add(rows[0].entry.channel)
+
+    def _channel_id(self, channel: str) -> str:
+        """The id Slack answered an earlier post to `channel` with, remembered across restarts: after a crash
+        the history check needs it (Slack's history takes ids only). The name when none is known yet."""
+        if channel not in self._channel_ids:
+            known = self.store.get_meta(_CHANNEL_ID_KEY + channel)
+            if known:
+                self._channel_ids[channel] = known
+        return self._channel_ids.get(channel, channel)
+
+    def _remember_channel(self, channel: str, channel_id: str) -> None:
+        if channel_id and channel_id != channel and self._channel_ids.get(channel) != channel_id:
+            self.store.set_meta(_CHANNEL_ID_KEY + channel, channel_id)
+            self._channel_ids[channel] = channel_id
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         if retry_after is not None:

@@ -42,8 +42,10 @@ PERMANENT_ERRORS = frozenset(
         "message_not_found", "invalid_metadata_format", "invalid_metadata_schema", "team_access_not_granted",
     }
 )  # fmt: skip
-#: How far back the crash check looks in a channel's history.
+#: How far back the crash check looks in a channel's history, and how many pages of channels it reads to
+#: learn a channel name's id.
 HISTORY_PAGES = 3
+LIST_PAGES = 10
 
 
 class SlackNotifier:
@@ -95,12 +97,20 @@ class SlackNotifier:
     async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
         """The message already showing this alert's episode, from the channel's recent history.
 
-        None when there is none, or when the channel is known only by name and its id has not been learned
-        yet (then the alert is posted: at least once beats at most once for an alert)."""
+        A channel known only by name is looked up first (history takes ids only). None when there is no such
+        message, or when the name cannot be looked up (no `channels:read`/`groups:read` scope, or the channel
+        does not exist yet): then the alert is posted, since at least once beats at most once for an alert."""
         channel = self._channel_ids.get(channel, channel)
         if channel.startswith("#"):
-            log.info("slack.history_check_skipped", channel=channel, reason="channel id not known yet")
-            return None
+            try:
+                resolved = await self._channel_id(channel)
+            except PermanentDeliveryError as exc:
+                log.warning("slack.history_check_skipped", channel=channel, reason=str(exc))
+                return None
+            if resolved is None:
+                log.info("slack.history_check_skipped", channel=channel, reason="no such channel")
+                return None
+            channel = resolved
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
             kwargs: dict[str, Any] = {"channel": channel, "limit": 200, "include_all_metadata": True}
@@ -113,6 +123,25 @@ class SlackNotifier:
                     continue
                 if (fingerprint, episode) in alerts_in_metadata(metadata):
                     return Posted(str(answer.get("channel") or channel), str(message["ts"]))
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return None
+
+    async def _channel_id(self, channel: str) -> str | None:
+        """The id of channel `#name`, from conversations.list (remembered), or None when there is none."""
+        name = channel.lstrip("#")
+        cursor: str | None = None
+        for _ in range(LIST_PAGES):
+            kwargs: dict[str, Any] = {"types": "public_channel,private_channel", "exclude_archived": True,
+                                      "limit": 1000}  # fmt: skip
+            if cursor:
+                kwargs["cursor"] = cursor
+            answer = await self._call("conversations_list", channel, pace=False, **kwargs)
+            for item in answer.get("channels") or []:
+                if item.get("name") == name and item.get("id"):
+                    self._channel_ids[channel] = str(item["id"])
+                    return self._channel_ids[channel]
             cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break

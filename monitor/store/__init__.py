@@ -7,6 +7,8 @@ postgresql://user@host/db?options=-csearch_path%3Dname   for HA: several replica
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from monitor.store.base import CycleChanges, MessageRef, OutboxEntry, OutboxRow, OutboxState, Store
 from monitor.store.errors import (
     CorruptStateError,
@@ -39,19 +41,22 @@ _SQLITE = "sqlite://"
 _POSTGRES = ("postgresql://", "postgres://")
 
 
-def open_store(url: str) -> Store:
-    """The store that `url` names, opened and migrated. Raises StoreError."""
+def open_store(url: str, *, claim_lease: timedelta | None = None) -> Store:
+    """The store that `url` names, opened and migrated. Raises StoreError.
+
+    `claim_lease`: how long an outbox claim holds (the backend's default when None)."""
+    lease = {"claim_lease": claim_lease} if claim_lease is not None else {}
     if url.startswith(_SQLITE):
         path = url.removeprefix(_SQLITE)
         if not path or path == "/":
             raise PermanentStoreError(f"state url {url!r} names no file: write sqlite:///path/to/state.db")
-        return SQLiteStore.open(path)
+        return SQLiteStore.open(path, **lease)
     if url.startswith(_POSTGRES):
         # Imported here: a single SQLite daemon never loads psycopg.
         from monitor.store.postgres import PostgresStore, redact_url
 
         try:
-            return PostgresStore.open(url)
+            return PostgresStore.open(url, **lease)
         except StoreError:
             raise
         except Exception as exc:  # psycopg refusing the URL's syntax before connecting
