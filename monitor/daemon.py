@@ -92,6 +92,7 @@ class Daemon:
             on_change=self._leadership_changed,
         )
         self._cycle: asyncio.Future[CycleReport] | None = None
+        self._polling = False  # poll() is checking leadership: it goes on to its cycle by itself
         self.selfwatch = SelfWatch(
             self.store,
             ops_channel=settings.slack.ops_channel or settings.slack.default_channel,
@@ -162,14 +163,19 @@ class Daemon:
     def _leadership_changed(self, leading: bool) -> None:
         if leading:
             # A new leader polls at once rather than at the next interval: failover is one check away.
-            if not self.stopping.is_set():
+            if not self.stopping.is_set() and not self._polling:
                 self.scheduler.modify_job("poll", next_run_time=_now())
         elif self._cycle is not None and not self._cycle.done():
             self._cycle.cancel()
 
     async def poll(self) -> None:
         # Checked right before the cycle, not only every lease/2: a stale leader must not start one.
-        if self.stopping.is_set() or not await self.leader.check():
+        self._polling = True
+        try:
+            leading = not self.stopping.is_set() and await self.leader.check()
+        finally:
+            self._polling = False
+        if not leading:
             return
         async with self._cycle_lock:
             started = _now()

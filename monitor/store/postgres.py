@@ -135,13 +135,11 @@ def advisory_key(db: psycopg.Connection[Any], purpose: str) -> int:
 def connect(url: str, *, autocommit: bool = True, **settings: Any) -> psycopg.Connection[Any]:
     """A connection to `url`, or a StoreError saying in one line why not (never with the password)."""
     try:
-        return psycopg.connect(
-            url,
-            autocommit=autocommit,
-            connect_timeout=int(CONNECT_TIMEOUT.total_seconds()),
-            application_name="workspace-monitor",
-            **settings,
-        )
+        # The URL's own application_name (one per replica, say) wins over ours.
+        options: dict[str, Any] = {"connect_timeout": int(CONNECT_TIMEOUT.total_seconds())}
+        if "application_name" not in psycopg.conninfo.conninfo_to_dict(url):
+            options["application_name"] = "workspace-monitor"
+        return psycopg.connect(url, autocommit=autocommit, **options, **settings)
     except psycopg.Error as exc:
         raise _connect_error(exc, url) from None
 
