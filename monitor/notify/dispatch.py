@@ -39,11 +39,16 @@ class DeliveryError(Exception):
 
 
 class RetryableDeliveryError(DeliveryError):
-    """Try again later (rate limited, server error, network); `retry_after` in seconds when known."""
+    """Try again later (rate limited, server error, network); `retry_after` in seconds when known.
+    `maybe_delivered`: the request may have reached Slack and been acted on (a timeout, a dropped
+    connection), so the retry of a post first looks whether the message is there."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, maybe_delivered: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_delivered = maybe_delivered
 
 
 class PermanentDeliveryError(DeliveryError):
@@ -95,6 +100,9 @@ class DispatchReport:
     refused_channels: dict[str, str] = field(default_factory=dict)
 
 
+#: Marks a row's last_error when the failed attempt may have been delivered all the same; kept across later
+#: failures of the row, so its next post looks in the channel first.
+MAYBE_DELIVERED = "maybe delivered: "
 #: Store meta key prefix: the channel id Slack answered a post to a channel name with (`#ops` -> `C0123`).
 _CHANNEL_ID_KEY = "slack.channel_id:"
 #: What `_post_group` answers when every row turned out to be posted already (and is recorded).
@@ -181,7 +189,8 @@ class Dispatcher:
         for row in rows:
             entry = row.entry
             found = None
-            if row.claimed_by is not None:
+            # Claimed and never recorded (the sender died), or an attempt that may have got through.
+            if row.claimed_by is not None or (row.last_error or "").startswith(MAYBE_DELIVERED):
                 channel = self._channel_id(entry.channel)
                 found = await self.notifier.find_posted(channel, entry.fingerprint, entry.episode)
             if found is None:
@@ -224,7 +233,8 @@ class Dispatcher:
             posted, refs = await send(rows)
         except RetryableDeliveryError as exc:
             delay = self._backoff(rows[0].attempts, exc.retry_after)
-            self._fail(rows, str(exc), self._clock() + delay, report)
+            error = MAYBE_DELIVERED + str(exc) if exc.maybe_delivered else str(exc)
+            self._fail(rows, error, self._clock() + delay, report)
             return
         except PermanentDeliveryError as exc:
             self._fail(rows, str(exc), None, report)
@@ -266,6 +276,9 @@ class Dispatcher:
     ) -> None:
         now = self._clock()
         for row in rows:
+            sticky = retry_at is not None and (row.last_error or "").startswith(MAYBE_DELIVERED)
+            if sticky and not error.startswith(MAYBE_DELIVERED):
+                error = MAYBE_DELIVERED + error
             self.store.mark_failed(row.id, error=error, now=now, retry_at=retry_at)
         if retry_at is None:
             report.failed += len(rows)

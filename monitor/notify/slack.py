@@ -168,7 +168,12 @@ class SlackNotifier:
             except SlackApiError as exc:
                 raise _translate(method, where, exc) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise RetryableDeliveryError(f"slack {method}: {type(exc).__name__}: {exc}") from None
+                # Refused before connecting: Slack never saw it. Otherwise (a timeout, a dropped
+                # connection) it may have acted on the request without us hearing the answer.
+                unseen = isinstance(exc, aiohttp.ClientConnectorError)
+                raise RetryableDeliveryError(
+                    f"slack {method}: {type(exc).__name__}: {exc}", maybe_delivered=not unseen
+                ) from None
             finally:
                 if pace:
                     self._last_post[where] = time.monotonic()
