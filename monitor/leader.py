@@ -13,7 +13,9 @@ keepalives give up (set per session here, to about `lease`).
 
 Checks run every lease/2 (followers try to take over; the leader confirms it still holds the lock) and
 right before every cycle. Between a lost connection and the check that notices it, an old leader could
-still be mid-cycle; every outbox row is claimed with a conditional UPDATE, so no row is ever sent twice.
+still be mid-cycle. Two things keep that harmless: a new leader starts a term in the store first
+(`PostgresStore.begin_term`), after which the old leader's cycle writes are refused, so decisions never
+interleave; and every outbox row is claimed with a conditional UPDATE, so no row is ever sent twice.
 
 SQLite state is a single replica's: `SoleLeadership` always leads. Calls block (psycopg): the daemon runs
 them in a thread.
@@ -32,7 +34,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from monitor.store.base import Store
 from monitor.store.errors import StoreError
-from monitor.store.postgres import advisory_key, connect, redact_url
+from monitor.store.postgres import PostgresStore, advisory_key, connect, redact_url
 
 __all__ = ["AdvisoryLockLeadership", "LeaderWatch", "Leadership", "SoleLeadership", "leadership_for"]
 
@@ -168,7 +170,8 @@ def leadership_for(url: str, replica: str, lease: timedelta) -> Leadership:
 class LeaderWatch:
     """The daemon's view of its leadership: checks run in a thread, one at a time, and every change is
     published: the `workspace_monitor_leader` gauge, the store's meta `leader` (the replica id, read by
-    `/tasks status` on any replica), and `on_change(leading)` for the daemon to start or stop its work."""
+    `/tasks status` on any replica), and `on_change(leading)` for the daemon to start or stop its work.
+    A replica leads once it holds the lock AND has started its term in the store."""
 
     def __init__(
         self,
@@ -187,30 +190,41 @@ class LeaderWatch:
             registry=registry,
         )
         self._was_leading = False
+        self._in_term = False
 
     @property
     def leading(self) -> bool:
-        return self.leadership.leading
+        return self.leadership.leading and self._in_term
 
     async def check(self) -> bool:
         """Confirm or try to take leadership (blocking I/O, off the event loop); publish a change."""
         async with self._lock:
-            leading = await asyncio.to_thread(self.leadership.check)
+            holds = await asyncio.to_thread(self.leadership.check)
+            if not holds:
+                self._in_term = False
+            elif not self._in_term:
+                self._in_term = await asyncio.to_thread(self._begin_term)
+            leading = self.leading
             if leading != self._was_leading:
                 self._was_leading = leading
                 self._gauge.set(int(leading))
-                if leading:
-                    self._record_leader()
                 self._on_change(leading)
             return leading
 
     async def close(self) -> None:
         async with self._lock:
             await asyncio.to_thread(self.leadership.close)
+            self._in_term = False
             self._gauge.set(0)
 
-    def _record_leader(self) -> None:
+    def _begin_term(self) -> bool:
+        """Start the term and record who leads; False (try again at the next check) when the store fails."""
         try:
+            if isinstance(self._store, PostgresStore):
+                term = self._store.begin_term()
+                log.info("leader.term_started", replica=self.leadership.replica, term=term)
             self._store.set_meta("leader", self.leadership.replica)
         except StoreError as exc:
-            log.error("leader.record_failed", error=str(exc))
+            log.error("leader.term_failed", error=str(exc), action="not leading until the next check")
+            return False
+        return True

@@ -8,7 +8,13 @@ URL puts several states (or tests) in one database.
 
 Opening: connect, read the schema version, refuse a newer one untouched, apply missing migrations each in
 its own transaction under a transaction-level advisory lock (replicas starting together migrate once).
-Every call is one transaction on one connection, serialised by a lock like SQLite's. A lost connection is
+Every call is one transaction on one connection, serialised by a lock like SQLite's.
+
+Leadership terms (fencing): a replica that becomes the leader calls `begin_term()`, which raises the
+`leader_term` meta counter and remembers the new value; from then on its `apply_cycle` first takes a share
+lock on that counter and refuses (`StaleLeaderError`, nothing written) when another replica has raised it
+since. The raise waits for a running cycle's transaction, so the cycles of an old and a new leader never
+interleave, even in the moments both believe they lead. A lost connection is
 a `RetryableStoreError` for the call that saw it (its transaction never commits: no partial state), and the
 next call connects again. psycopg errors become `monitor.store.errors`; messages name the URL without its
 password.
@@ -49,6 +55,7 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "PostgresStore",
+    "StaleLeaderError",
     "advisory_key",
     "connect",
     "postgres_ddl",
@@ -58,6 +65,12 @@ __all__ = [
 
 DEFAULT_CLAIM_LEASE = sqlite_backend.DEFAULT_CLAIM_LEASE
 CONNECT_TIMEOUT = timedelta(seconds=5)
+_BEGIN_TERM = """
+INSERT INTO meta (key, value) VALUES ('leader_term', '1')
+ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text
+RETURNING value
+"""
+_CURRENT_TERM = "SELECT value FROM meta WHERE key = 'leader_term' FOR SHARE"
 _UPSERT_ALERT, _ = sql.positional(sql.UPSERT_ALERT, "%s")
 _INSERT_OUTBOX, _ = sql.positional(sql.INSERT_OUTBOX, "%s")
 
@@ -169,6 +182,10 @@ def _first_line(exc: BaseException) -> str:
     return re.sub(r"\s+", " ", line)
 
 
+class StaleLeaderError(RetryableStoreError):
+    """Another replica became the leader after this one: its cycle's changes are refused, none written."""
+
+
 class PostgresStore:
     """The `Store` in a PostgreSQL schema. Build it with `PostgresStore.open(url)`."""
 
@@ -178,6 +195,7 @@ class PostgresStore:
         self._connection = connection
         self._claim_lease = claim_lease
         self._lock = threading.RLock()
+        self._term: int | None = None
 
     @classmethod
     def open(cls, url: str, *, claim_lease: timedelta = DEFAULT_CLAIM_LEASE) -> PostgresStore:
@@ -233,11 +251,21 @@ class PostgresStore:
         states = [sql.alert_from_values(row) for row in rows]
         return {state.fingerprint: state for state in states}
 
+    def begin_term(self) -> int:
+        """Start this replica's leadership term: the previous leader's cycles are refused from now on."""
+        with self._transaction() as db:
+            row = db.execute(_BEGIN_TERM).fetchone()
+        assert row is not None
+        self._term = int(row[0])
+        return self._term
+
     def apply_cycle(self, changes: CycleChanges) -> None:
         alerts = [sql.alert_row(state) for state in changes.alerts]
         outbox = [sql.outbox_row(entry) for entry in changes.outbox]
         meta = [{"key": key, "value": value} for key, value in changes.meta.items()]
         with self._transaction() as db, db.cursor() as cursor:
+            if self._term is not None:
+                self._check_term(db)
             # executemany pipelines the rows: one round trip per batch, not per row.
             cursor.executemany(_UPSERT_ALERT, alerts)
             cursor.executemany(_INSERT_OUTBOX, outbox)
@@ -327,6 +355,15 @@ class PostgresStore:
             db.execute(_UPSERT_META, {"key": key, "value": value})
 
     # Transactions.
+
+    def _check_term(self, db: psycopg.Connection[Any]) -> None:
+        row = db.execute(_CURRENT_TERM).fetchone()
+        current = None if row is None else int(row[0])
+        if current != self._term:
+            raise StaleLeaderError(
+                f"PostgreSQL {self._where}: another replica leads now (term {current}, this one's "
+                f"{self._term}); this cycle's changes were not written"
+            )
 
     def _due(self, now: datetime) -> dict[str, Any]:
         return {"now": sql.to_db_time(now), "stale_before": sql.to_db_time(now - self._claim_lease)}

@@ -3,15 +3,20 @@ session ends, lost loudly when the leader's own connection dies; SQLite's sole r
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 import structlog
+from prometheus_client import CollectorRegistry
 
-from monitor.leader import AdvisoryLockLeadership, SoleLeadership, leadership_for
+from monitor.leader import AdvisoryLockLeadership, LeaderWatch, SoleLeadership, leadership_for
+from monitor.store import SQLiteStore
+from monitor.store.postgres import PostgresStore
 from tests.pg import schema_url
 
 LEASE = timedelta(seconds=4)
@@ -84,7 +89,47 @@ def test_states_in_other_schemas_have_their_own_leaders(postgres_url: str, postg
             admin.execute(f"DROP SCHEMA {other}")
 
 
-def leader_pid(leadership: AdvisoryLockLeadership) -> int:
+def leader_pid(leadership: object) -> int:
+    assert isinstance(leadership, AdvisoryLockLeadership)
     connection = leadership._connection
     assert connection is not None
     return int(connection.info.backend_pid)
+
+
+@pytest.mark.postgres
+async def test_the_watch_publishes_who_leads(postgres_url: str, postgres_server: str) -> None:
+    """Elected: a term begins in the store, meta `leader` names the replica, the gauge says 1, the daemon is
+    told. Lost: the gauge says 0 and the daemon is told at once."""
+    store = PostgresStore.open(postgres_url)
+    registry = CollectorRegistry()
+    changes: list[bool] = []
+    watch = LeaderWatch(
+        AdvisoryLockLeadership(postgres_url, "host-a:1", LEASE), store, registry, changes.append
+    )
+    try:
+        assert await watch.check() is True
+        assert (changes, store.get_meta("leader"), store.get_meta("leader_term")) == ([True], "host-a:1", "1")
+        assert registry.get_sample_value("workspace_monitor_leader") == 1
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (leader_pid(watch.leadership),))
+        assert await watch.check() is False
+        assert changes == [True, False]
+        assert registry.get_sample_value("workspace_monitor_leader") == 0
+    finally:
+        await watch.close()
+        store.close()
+
+
+def test_sqlite_state_leads_without_terms(tmp_path: Path) -> None:
+    store = SQLiteStore.open(tmp_path / "state.db")
+    changes: list[bool] = []
+    watch = LeaderWatch(SoleLeadership("host-a:1"), store, CollectorRegistry(), changes.append)
+    try:
+        assert asyncio.run(watch.check()) is True
+        assert (changes, store.get_meta("leader"), store.get_meta("leader_term")) == (
+            [True],
+            "host-a:1",
+            None,
+        )
+    finally:
+        store.close()

@@ -17,7 +17,7 @@ from monitor.store import (
     RetryableStoreError,
     open_store,
 )
-from monitor.store.postgres import SCHEMA_VERSION, PostgresStore, postgres_ddl, redact_url
+from monitor.store.postgres import SCHEMA_VERSION, PostgresStore, StaleLeaderError, postgres_ddl, redact_url
 from tests.unit.stores import T0, alert, entry
 
 
@@ -220,3 +220,40 @@ def test_racing_claimers_take_each_row_exactly_once(postgres_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.postgres
+def test_an_old_leaders_cycle_is_refused_once_a_new_term_begins(postgres_url: str) -> None:
+    """Two replicas that both believe they lead: the one that began its term last is the only one whose
+    cycles are written; the other's are refused whole."""
+    old = PostgresStore.open(postgres_url)
+    new = PostgresStore.open(postgres_url)
+    try:
+        assert old.begin_term() == 1
+        old.apply_cycle(CycleChanges(alerts=[alert("f-old")]))
+        assert new.begin_term() == 2
+        with pytest.raises(
+            StaleLeaderError, match=r"another replica leads now \(term 2, this one's 1\)"
+        ) as caught:
+            old.apply_cycle(CycleChanges(alerts=[alert("f-late")], outbox=[entry("f-late")]))
+        assert caught.value.retryable
+        new.apply_cycle(CycleChanges(alerts=[alert("f-new")]))
+        assert set(new.load_open_alerts()) == {"f-old", "f-new"}
+        assert new.pending_outbox(now=T0) == []
+    finally:
+        old.close()
+        new.close()
+
+
+@pytest.mark.postgres
+def test_a_store_outside_any_term_writes_unfenced(postgres_url: str) -> None:
+    """`workspace-monitor once`, or a replica before it ever led: no term, no check."""
+    leader = PostgresStore.open(postgres_url)
+    once = PostgresStore.open(postgres_url)
+    try:
+        leader.begin_term()
+        once.apply_cycle(CycleChanges(alerts=[alert()]))
+        assert set(leader.load_open_alerts()) == {"f-1"}
+    finally:
+        leader.close()
+        once.close()
