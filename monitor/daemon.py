@@ -6,6 +6,8 @@
       leader    every state.lease/2: confirm or take leadership (PostgreSQL state; SQLite's replica always
                 leads). Only the leader polls and dispatches; a replica that loses it stops at once.
     metrics   /metrics and /healthz on metrics.listen (loopback), when configured
+    chatops   the /tasks Slack app (Socket Mode or HTTP, `monitor.chatops`) on every replica, leader or not;
+              /healthz fails while its link to Slack is down
 
 Signals: SIGTERM/SIGINT stop taking new work, let a running cycle finish (bounded), flush the outbox (bounded)
 and exit 0; SIGHUP re-reads config and rules and keeps the old ones when the new ones are broken, saying why.
@@ -29,6 +31,7 @@ import structlog
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor.chatops.wiring import ChatopsConfigError, chatops_for_daemon
 from monitor.config import Credentials
 from monitor.engine import CycleReport, Engine
 from monitor.leader import LeaderWatch, leadership_for
@@ -98,6 +101,9 @@ class Daemon:
             ops_channel=settings.slack.ops_channel or settings.slack.default_channel,
             threshold=settings.workspace.outage_cycles,
         )
+        self.chatops = chatops_for_daemon(
+            settings, credentials, self.store, self.health, clock=_now, observer=self.metrics.observe_api
+        )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
         self._cycle_lock = asyncio.Lock()
@@ -143,6 +149,8 @@ class Daemon:
             next_run_time=_now(),
         )
         self.scheduler.start()
+        if self.chatops is not None:
+            await self.chatops.start()  # returns at once; Socket Mode connects in the background
         period = self.systemd.watchdog_period()
         if period:
             self._watchdog = asyncio.create_task(self._ping_watchdog(period))
@@ -284,6 +292,8 @@ class Daemon:
                 async with self._flush_lock:
                     pass  # a running flush ends first; then one last one for what it left
                 await self.dispatch()
+        if self.chatops is not None:
+            await self.chatops.stop()
         if self._metrics_server is not None:
             await self._metrics_server.cleanup()
         await self.client.aclose()
@@ -305,7 +315,7 @@ async def run_daemon(options: DaemonOptions) -> int:
         return 2
     try:
         daemon = Daemon(options, loaded, make_notifier(loaded.settings))
-    except (ConfigurationError, StoreError) as exc:
+    except (ConfigurationError, StoreError, ChatopsConfigError) as exc:
         log.error("daemon.cannot_start", error=str(exc))
         print(f"workspace-monitor: refusing to start: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -2,7 +2,8 @@
 
     /metrics   cycle duration and outcome, API requests by endpoint and status, open alerts, outbox backlog,
                notifications by outcome, the time of the last successful cycle
-    /healthz   200 while cycles keep succeeding; 503 with the reason once none has for 3 poll intervals
+    /healthz   200 while cycles keep succeeding; 503 with the reason once none has for 3 poll intervals,
+               or while a probe fails (the Slack app's connection is down)
 
 The registry is the daemon's own (not prometheus_client's global one), so tests and several daemons in one
 process never share counters.
@@ -11,7 +12,7 @@ process never share counters.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
@@ -70,8 +71,14 @@ class Health:
     started_at: datetime
     last_success: datetime | None = None
     last_error: str | None = None
+    #: Other parts that must work (the Slack app's link): each says why it does not, or None.
+    probes: list[Callable[[], str | None]] = field(default_factory=list)
 
     def check(self, now: datetime) -> tuple[bool, str]:
+        for probe in self.probes:
+            problem = probe()
+            if problem is not None:
+                return False, problem
         limit = 3 * self.poll_interval
         since = self.last_success or self.started_at
         if now - since <= limit:

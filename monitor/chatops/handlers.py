@@ -88,7 +88,8 @@ class TaskSource(Protocol):
 
 @dataclass
 class RuntimeStatus:
-    """The daemon's own view of how it is doing, written by the daemon and read by `/tasks status`."""
+    """How the daemon is doing, for `/tasks status` (`Deps.status` builds one per question). A Slack error
+    left unset is taken from the outbox: the last error of a notification waiting to be retried."""
 
     last_poll_at: datetime | None = None
     last_poll_seconds: float | None = None
@@ -108,7 +109,8 @@ class Deps:
     store: Store
     clock: Callable[[], datetime]
     access: Access = field(default_factory=Access)
-    status: RuntimeStatus = field(default_factory=RuntimeStatus)
+    #: Called in a worker thread (it may read the store) for each `/tasks status`.
+    status: Callable[[], RuntimeStatus] = RuntimeStatus
     new_silence_id: Callable[[], str] = _new_silence_id
 
 
@@ -194,16 +196,18 @@ async def _silence(command: Silence, caller: Caller, deps: Deps) -> SlackMessage
 
 async def _status(deps: Deps) -> SlackMessage:
     now = deps.clock()
-    backlog = await asyncio.to_thread(lambda: len(deps.store.pending_outbox(now=now, limit=100_000)))
-    status = deps.status
+    status, waiting = await asyncio.to_thread(
+        lambda: (deps.status(), deps.store.pending_outbox(now=now, limit=100_000))
+    )
+    retried = next((row.last_error for row in reversed(waiting) if row.last_error), None)
     view = StatusView(
         last_poll_at=status.last_poll_at,
         last_poll_seconds=status.last_poll_seconds,
         last_poll_complete=status.last_poll_complete,
         last_poll_tasks=status.last_poll_tasks,
         api_error=status.api_error,
-        slack_error=status.slack_error,
-        outbox_backlog=backlog,
+        slack_error=status.slack_error or retried,
+        outbox_backlog=len(waiting),
     )
     return status_reply(view, now)
 

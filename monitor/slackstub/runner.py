@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
@@ -187,6 +187,13 @@ class SlackStubThread:
             return fn(*args, **kwargs)
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=_START_TIMEOUT)
+
+    def run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
+        """Await `fn(*args, **kwargs)` on the stub's loop (e.g. `stub.run(stub.stub.socket.send, ...)`)."""
+        if self._loop is None:
+            raise RuntimeError("the Slack stub is not running")
+        future = asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), self._loop)
+        return future.result(timeout=_START_TIMEOUT)
 
     def set_down(self, down: bool, *, seconds: float | None = None) -> None:
         if self._loop is None:

@@ -252,7 +252,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             store=store,
             clock=lambda: now[0],
             access=Access.of([ADMIN], [OPS_ROOM[1]]),
-            status=status,
+            status=lambda: status,
         )
         # Port 0 (any free port) is for tests only, so the settings are built without the port check.
         settings = SlackSettings.model_construct(mode="http", listen="127.0.0.1:0", api_url=stub.api_url)

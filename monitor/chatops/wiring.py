@@ -1,0 +1,127 @@
+"""The chatops app as `run` and `check` use it: built from the settings and the environment.
+
+    chatops_for_daemon   the app next to the daemon: its own Workspace client (wider concurrency, so
+                         `/tasks list` over 10,000 tasks answers in about a second), the daemon's store,
+                         a status read from the store's meta (shared by HA replicas: a follower answers
+                         `/tasks status` about the leader's polls), and a `/healthz` probe
+    check_slack          `check`: one line saying which Slack variable to set, exit 1
+
+The app never depends on being the HA leader: followers answer commands too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from monitor.chatops.access import Access
+from monitor.chatops.handlers import Deps, RuntimeStatus
+from monitor.chatops.service import ChatopsService, SlackTokens, app_enabled, configuration_problem
+from monitor.config import ConfigError, Credentials, Settings, load_settings
+from monitor.metrics import Health
+from monitor.store import Store
+from monitor.workspace.client import WorkspaceClient
+from monitor.workspace.factory import build_client
+
+__all__ = ["LIST_CONCURRENCY", "ChatopsConfigError", "DaemonChatops", "chatops_for_daemon", "check_slack"]
+
+#: Pages the app's own client fetches at once. 10 requests in flight at ~50 ms each stays within the API's
+#: default 200 requests/s per API (throttling is honoured anyway), and pages 10,000 tasks in about a second.
+LIST_CONCURRENCY = 10
+
+
+class ChatopsConfigError(Exception):
+    """The Slack mode lacks a token; the message says, in one line, what to set."""
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def store_status(store: Store, health: Health) -> Callable[[], RuntimeStatus]:
+    """`/tasks status` from the engine's meta (last_cycle_at/complete/tasks) and this replica's health."""
+
+    def status() -> RuntimeStatus:
+        started = _parse_time(store.get_meta("last_cycle_at"))
+        complete = store.get_meta("last_cycle_complete")
+        tasks = store.get_meta("last_cycle_tasks")
+        seconds = None
+        if started is not None and health.last_success is not None and health.last_success >= started:
+            seconds = (health.last_success - started).total_seconds()
+        return RuntimeStatus(
+            last_poll_at=started,
+            last_poll_seconds=seconds,
+            last_poll_complete=None if complete is None else complete == "yes",
+            last_poll_tasks=int(tasks) if tasks and tasks.isdigit() else None,
+            api_error=health.last_error,
+        )
+
+    return status
+
+
+@dataclass
+class DaemonChatops:
+    service: ChatopsService
+    client: WorkspaceClient
+
+    async def start(self) -> None:
+        await self.service.start()
+
+    async def stop(self) -> None:
+        await self.service.stop()
+        await self.client.aclose()
+
+
+def chatops_for_daemon(
+    settings: Settings,
+    credentials: Credentials,
+    store: Store,
+    health: Health,
+    *,
+    clock: Callable[[], datetime],
+    observer: Callable[[str, str], None] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> DaemonChatops | None:
+    """The app for `run`, or None when Slack is off. Raises ChatopsConfigError when a token is missing."""
+    tokens = SlackTokens.from_env(os.environ if env is None else env)
+    problem = configuration_problem(settings.slack, tokens)
+    if problem is not None:
+        raise ChatopsConfigError(problem)
+    if not app_enabled(settings.slack, tokens):
+        return None
+    workspace = settings.workspace.model_copy(
+        update={"concurrency": max(settings.workspace.concurrency, LIST_CONCURRENCY)}
+    )
+    client = build_client(workspace, credentials, observer=observer)
+    deps = Deps(
+        tasks=client,
+        store=store,
+        clock=clock,
+        access=Access.of(settings.slack.admins, settings.slack.allowed_channels),
+        status=store_status(store, health),
+    )
+    service = ChatopsService(settings.slack, tokens, deps)
+    health.probes.append(service.problem)
+    return DaemonChatops(service, client)
+
+
+def check_slack(config: Path | None, env: Mapping[str, str] | None = None) -> int:
+    """For `check`: 0 when the Slack mode has its tokens, else 1 and one line on stderr."""
+    try:
+        settings = load_settings(config, env)
+    except ConfigError:
+        return 1  # `check` has reported the file's problems already
+    problem = configuration_problem(settings.slack, SlackTokens.from_env(os.environ if env is None else env))
+    if problem is None:
+        return 0
+    print(f"workspace-monitor: {problem}", file=sys.stderr)
+    return 1

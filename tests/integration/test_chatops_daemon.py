@@ -1,0 +1,141 @@
+"""The chatops app inside `workspace-monitor run` (a real process): it answers `/tasks` over Socket Mode next
+to the scheduler, `/healthz` fails while its link to Slack is down, SIGTERM stops it cleanly; and `run` and
+`check` refuse, in one line, a Slack mode whose token is missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from monitor.sim.runner import SimulatorThread
+from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, SlackStubThread
+from tests.integration.test_daemon import Daemon, free_port, sim, write_config
+
+__all__ = ["sim"]  # the fixture, imported for these tests
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStubThread]:
+    with SlackStubThread() as stub:
+        yield stub
+
+
+def health(port: int) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def wait_health(port: int, status: int) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        code, text = health(port)
+        if code == status:
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"/healthz never answered {status}")
+
+
+def wait_response(slack: SlackStubThread, response_id: str) -> dict[str, object]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for response in list(slack.state.responses):
+            if response["id"] == response_id:
+                body: dict[str, object] = response["body"]
+                return body
+        time.sleep(0.05)
+    raise AssertionError(f"no answer at response_url {response_id}")
+
+
+def test_the_daemon_answers_over_socket_mode_and_health_follows_the_link(
+    tmp_path: Path, sim: SimulatorThread, slack: SlackStubThread
+) -> None:
+    port = free_port()
+    write_config(tmp_path, sim, f"slack:\n  api_url: {slack.api_url}\nmetrics:\n  listen: {port}\n")
+    daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN=DEFAULT_APP_TOKEN)
+    try:
+        daemon.wait_for('"cycle.done"')
+        slack.run(slack.stub.socket.wait_connected)
+        wait_health(port, 200)
+        command = {"user_id": "U1", "user_name": "someone", "channel_id": "C1", "channel_name": "general",
+                   "command": "/tasks", "text": "status", "response_url": slack.stub.response_url("d1"),
+                   "team_id": "T0STUBTEAM", "api_app_id": "A0STUBAPP1"}  # fmt: skip
+        envelope_id = slack.run(slack.stub.socket.send, "slash_commands", command)
+        slack.run(slack.stub.socket.ack, envelope_id)
+        answer = wait_response(slack, "d1")
+        assert "complete, 0 failing tasks" in str(answer["blocks"])
+
+        slack.set_down(True)
+        assert "Socket Mode: the connection to Slack is down" in wait_health(port, 503)
+        slack.set_down(False)
+        wait_health(port, 200)
+    finally:
+        code = daemon.stop()
+    assert code == 0
+    logs = daemon.err.read_text()
+    assert '"chatops.stopped"' in logs
+    assert DEFAULT_APP_TOKEN not in logs
+    assert DEFAULT_TOKEN not in logs
+
+
+@pytest.mark.parametrize(
+    ("slack_config", "env", "line"),
+    [
+        ("slack:\n  mode: socket\n", {"SLACK_BOT_TOKEN": DEFAULT_TOKEN},
+         "slack.mode is socket, but SLACK_APP_TOKEN is not set: create one with connections:write"),
+        ("", {"SLACK_BOT_TOKEN": DEFAULT_TOKEN, "SLACK_APP_TOKEN": DEFAULT_TOKEN},
+         "slack.mode is socket (the default), but SLACK_APP_TOKEN is not an app-level token (xapp-...)"),
+        ("slack:\n  mode: http\n", {"SLACK_BOT_TOKEN": DEFAULT_TOKEN},
+         "slack.mode is http: set SLACK_SIGNING_SECRET (Basic Information > Signing Secret)"),
+        ("slack:\n  mode: socket\n", {},
+         "slack.mode is socket: set SLACK_BOT_TOKEN (the app's xoxb- bot token)"),
+    ],
+)  # fmt: skip
+def test_run_and_check_refuse_a_mode_without_its_token_in_one_line(
+    tmp_path: Path, sim: SimulatorThread, slack_config: str, env: dict[str, str], line: str
+) -> None:
+    write_config(tmp_path, sim, slack_config)
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
+        "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY,
+    }
+    for command, code in (("check", 1), ("run", 2)):
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor.cli", command], cwd=tmp_path, env={**base, **env},
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == code, result.stderr
+        # One line for people (the JSON log line says the same for journald).
+        [said] = [text for text in result.stderr.splitlines() if text.startswith("workspace-monitor:")]
+        assert line in said
+        assert "or set slack.mode: none for alerts only" in said
+
+
+def test_slack_mode_none_runs_without_tokens(tmp_path: Path, sim: SimulatorThread) -> None:
+    write_config(tmp_path, sim, "slack:\n  mode: none\n")
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
+        "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "check"],
+        cwd=tmp_path,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
