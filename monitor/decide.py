@@ -45,7 +45,8 @@ The engine's cycle, in short:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
+import itertools
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -120,7 +121,14 @@ def alert_fingerprint(rule_name: str, project: str, task_id: str) -> str:
 
 def consecutive_failures(records: Iterable[ExecutionRecord]) -> int:
     """How many of the latest executions failed or were skipped in a row (records in any order)."""
-    newest_first = sorted(records, key=lambda record: record.start_time or "", reverse=True)
+    if not isinstance(records, Sequence):
+        records = list(records)
+    newest_first = records
+    # The API lists records newest first: sort only when they are not.
+    for newer, older in itertools.pairwise(records):
+        if newer.start_time is None or older.start_time is None or newer.start_time < older.start_time:
+            newest_first = sorted(records, key=lambda record: record.start_time or "", reverse=True)
+            break
     count = 0
     for record in newest_first:
         if record.status not in ALERTABLE_STATUSES:
@@ -426,21 +434,22 @@ def _opened(
     previous: AlertState | None, observation: Observation, occurrence: Occurrence, rule: Rule, now: datetime
 ) -> AlertState:
     failures = _failures(observation, counted=1)
+    # By position, in AlertState's field order (keywords cost more, and a mass failure opens thousands).
     return AlertState(
-        fingerprint=alert_fingerprint(rule.name, observation.project, observation.task_id),
-        rule_name=rule.name,
-        project=observation.project,
-        task_id=observation.task_id,
-        task_name=observation.task_name,
-        status=AlertStatus.FIRING if failures >= rule.min_failures else AlertStatus.PENDING,
-        episode=previous.episode + 1 if previous is not None else 1,
-        last_status=occurrence.last_status,
-        record_id=occurrence.record_id,
-        next_execution_time=occurrence.next_execution_time,
-        occurrences=1,
-        consecutive_failures=failures,
-        opened_at=now,
-        updated_at=now,
+        alert_fingerprint(rule.name, observation.project, observation.task_id),  # fingerprint
+        rule.name,  # rule_name
+        observation.project,  # project
+        observation.task_id,  # task_id
+        observation.task_name,  # task_name
+        AlertStatus.FIRING if failures >= rule.min_failures else AlertStatus.PENDING,  # status
+        previous.episode + 1 if previous is not None else 1,  # episode
+        occurrence.last_status,  # last_status
+        occurrence.record_id,  # record_id
+        occurrence.next_execution_time,  # next_execution_time
+        1,  # occurrences
+        failures,  # consecutive_failures
+        now,  # opened_at
+        now,  # updated_at
     )
 
 

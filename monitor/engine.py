@@ -33,7 +33,7 @@ from monitor.decide import (
     unseen_alerts,
 )
 from monitor.gc_pause import collector_paused
-from monitor.notify.payload import MAX_HISTORY, build_payload
+from monitor.notify.payload import MAX_HISTORY, TaskSummary, build_payload, task_summary
 from monitor.rules import MatchedRoute, Rule, RuleSet, TaskSignature
 from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
@@ -204,12 +204,19 @@ def outbox_entries(
 ) -> list[OutboxEntry]:
     """An outbox row for every decision that posts, replies or edits a message."""
     entries = []
+    # A listed task's summary is the same in the payload of each of its alerts: built once.
+    summaries: dict[str, TaskSummary] = {}
     for item in decided:
         decision = item.decision
         if not (decision.notify or decision.update_message):
             continue
         state = item.state
         known = records.get(state.task_id)
+        summary = None
+        if item.task is not None:
+            summary = summaries.get(item.task.id)
+            if summary is None:
+                summary = summaries[item.task.id] = task_summary(state, item.task)
         payload = build_payload(
             decision,
             state,
@@ -218,6 +225,7 @@ def outbox_entries(
             now=now,
             records=known.records if known else (),
             failed_desktops=desktops.get(state.task_id, ()),
+            summary=summary,
         )
         channel = (item.rule.channel if item.rule else None) or default_channel or ""
         group_key = "&".join(f"{name}={value}" for name, value in item.group_key) if item.group_key else ""

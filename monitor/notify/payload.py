@@ -24,6 +24,7 @@ __all__ = [
     "ExecutionSummary",
     "TaskSummary",
     "build_payload",
+    "task_summary",
 ]
 
 #: How many failed desktops a message names, and how many past executions its history strip shows.
@@ -87,7 +88,8 @@ class AlertPayload(TypedDict):
     history: NotRequired[list[str]]
 
 
-def _task_summary(state: AlertState, task: ScheduledTask | None) -> TaskSummary:
+def task_summary(state: AlertState, task: ScheduledTask | None) -> TaskSummary:
+    """The task part of a payload: from the listing when the task was listed, else from the alert."""
     if task is None:
         return TaskSummary(
             id=state.task_id,
@@ -135,11 +137,13 @@ def build_payload(
     now: datetime,
     records: Sequence[ExecutionRecord] = (),
     failed_desktops: Sequence[RecordDetail] = (),
+    summary: TaskSummary | None = None,
 ) -> dict[str, Any]:
-    """The payload of `decision` about the alert now in `state`. `records` newest first, when known."""
+    """The payload of `decision` about the alert now in `state`. `records` newest first, when known;
+    `summary`, `task_summary(state, task)` when the caller has it already (one task, several alerts)."""
     payload = AlertPayload(
         version=1,
-        kind=decision.kind.value,
+        kind=decision.kind._value_,
         reason=decision.reason,
         fingerprint=state.fingerprint,
         episode=state.episode,
@@ -147,8 +151,8 @@ def build_payload(
         severity=rule.severity if rule is not None else "warning",
         mention=rule.mention if rule is not None else None,
         project=state.project,
-        task=_task_summary(state, task),
-        alert_status=state.status.value,
+        task=summary if summary is not None else task_summary(state, task),
+        alert_status=state.status._value_,
         occurrences=state.occurrences,
         opened_at=_iso(state.opened_at),
         decided_at=_iso(now),

@@ -154,6 +154,10 @@ VALUES = {
         "re:prod-reboot-0?1",
         "re:(?i)LAB-.*",
         "lab-stop-02",
+        # Globs that the index tests several at a time (NameRun), one with several stars.
+        "*-re*-0?",
+        "prod-*-0[12]",
+        "lab-*-0?",
     ],
 }
 
