@@ -1,0 +1,42 @@
+"""slack/manifest.yml creates the app the code expects: the same slash command, Socket Mode and
+interactivity on, and the bot scopes every Web API method we call needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.chatops.app import COMMAND
+
+MANIFEST = Path(__file__).parents[2] / "slack" / "manifest.yml"
+
+
+def manifest() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    return data
+
+
+def test_the_slash_command_is_the_one_the_app_listens_to() -> None:
+    [command] = manifest()["features"]["slash_commands"]
+    assert command["command"] == COMMAND
+    assert command["should_escape"] is False  # the app reads channel and user ids, not <#C..> markup
+
+
+def test_socket_mode_and_interactivity_are_on() -> None:
+    settings = manifest()["settings"]
+    assert settings["socket_mode_enabled"] is True
+    assert settings["interactivity"]["is_enabled"] is True
+
+
+def test_the_bot_has_the_scopes_of_every_method_we_call() -> None:
+    needed = {
+        "commands",  # /tasks
+        "chat:write",  # chat.postMessage, chat.update
+        "channels:history",  # conversations.history (crash reconciliation)
+        "groups:history",
+        "channels:read",  # conversations.list (channel ids)
+        "groups:read",
+    }
+    assert set(manifest()["oauth_config"]["scopes"]["bot"]) == needed
