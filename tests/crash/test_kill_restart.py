@@ -118,7 +118,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
         sim.base_url,
         # A dead daemon's claims are taken over after 2 s, not 5 min, so the harness need not wait.
         state="claim_lease: 2s",
-        extra=f'slack:\n  api_url: {stub.api_url}\n  default_channel: "#ops"\n',
+        extra=f'slack:\n  mode: none\n  api_url: {stub.api_url}\n  default_channel: "#ops"\n',
     )
     env = {"SLACK_BOT_TOKEN": stub.token}
     rng = random.Random(int(os.environ.get("CRASH_SEED", "7")))
