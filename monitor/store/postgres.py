@@ -65,6 +65,15 @@ __all__ = [
 
 DEFAULT_CLAIM_LEASE = sqlite_backend.DEFAULT_CLAIM_LEASE
 CONNECT_TIMEOUT = timedelta(seconds=5)
+# A server that silently vanished (a network partition, a paused VM) fails a call within about 30 s instead
+# of blocking it forever: keepalives probe an idle connection, tcp_user_timeout bounds unacknowledged sends.
+_TCP_TIMEOUTS = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
 _BEGIN_TERM = """
 INSERT INTO meta (key, value) VALUES ('leader_term', '1')
 ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text
@@ -149,10 +158,10 @@ def connect(url: str, *, autocommit: bool = True, **settings: Any) -> psycopg.Co
     """A connection to `url`, or a StoreError saying in one line why not (never with the password)."""
     try:
         # The URL's own application_name (one per replica, say) wins over ours.
-        options: dict[str, Any] = {"connect_timeout": int(CONNECT_TIMEOUT.total_seconds())}
+        options: dict[str, Any] = {"connect_timeout": int(CONNECT_TIMEOUT.total_seconds()), **_TCP_TIMEOUTS}
         if "application_name" not in psycopg.conninfo.conninfo_to_dict(url):
             options["application_name"] = "workspace-monitor"
-        return psycopg.connect(url, autocommit=autocommit, **options, **settings)
+        return psycopg.connect(url, autocommit=autocommit, **{**options, **settings})
     except psycopg.Error as exc:
         raise _connect_error(exc, url) from None
 
@@ -366,7 +375,7 @@ class PostgresStore:
             )
 
     def _due(self, now: datetime) -> dict[str, Any]:
-        return {"now": sql.to_db_time(now), "stale_before": sql.to_db_time(now - self._claim_lease)}
+        return sql.due_params(now, self._claim_lease)
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Any]]:

@@ -267,3 +267,17 @@ def test_missing_migrations_are_applied_on_open(backend: Backend, monkeypatch: p
     finally:
         upgraded.close()
     backend.execute("INSERT INTO digests (id) VALUES (1)")
+
+
+def test_silences_and_acks_made_on_one_replica_are_seen_by_another(store: Store, backend: Backend) -> None:
+    """Runtime silences and acks live in the shared state, not in a process: `/tasks silence` answered by a
+    follower mutes what the leader sends."""
+    store.apply_cycle(CycleChanges(alerts=[alert()]))
+    other = backend.open()
+    try:
+        other.add_silence(silence())
+        other.acknowledge("f-1", by="U42", at=T0)
+        assert store.silences() == [silence()]
+        assert store.load_open_alerts()["f-1"].acknowledged_by == "U42"
+    finally:
+        other.close()
