@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import secrets
 import statistics
 import sys
@@ -83,7 +84,9 @@ def main() -> int:
                     first_cycle_after(leader, datetime.fromisoformat("2000-01-01T00:00:00+00:00"))
                     followers = [r for r in cluster.replicas if r.alive and r is not leader]
                     wait_until(lambda: all(map(settled, followers)), "the followers to start", 60)  # noqa: B023
-                    time.sleep(args.lease)  # every follower has checked at least once since it started
+                    # Every follower has checked since it started; the random part puts the kill anywhere in
+                    # the followers' check period (every lease/2), not always at one phase of it.
+                    time.sleep(args.lease + random.uniform(0, args.lease / 2))
                     killed_at = leader.kill()
                     successor = cluster.wait_for_leader(timeout=60)
                     seconds = (first_cycle_after(successor, killed_at) - killed_at).total_seconds()
