@@ -19,7 +19,7 @@ from typing import Protocol
 import structlog
 
 from monitor.decide import DecisionKind
-from monitor.store.base import MessageRef, OutboxRow, Store
+from monitor.store.base import RETRY_HORIZON, MessageRef, OutboxRow, Store
 
 __all__ = [
     "DeliveryError",
@@ -267,9 +267,11 @@ class Dispatcher:
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         if retry_after is not None:
-            return timedelta(seconds=retry_after)
-        delay: timedelta = self._backoff_base * (2 ** min(attempts, 16))
-        return min(delay, self._backoff_max)
+            delay = timedelta(seconds=retry_after)
+        else:
+            delay = min(self._backoff_base * (2 ** min(attempts, 16)), self._backoff_max)
+        # Never past the store's horizon: a row scheduled further ahead would be taken as due at once.
+        return min(delay, RETRY_HORIZON)
 
     def _fail(
         self, rows: Sequence[OutboxRow], error: str, retry_at: datetime | None, report: DispatchReport

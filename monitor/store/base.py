@@ -12,14 +12,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
 from monitor.decide import AlertState, DecisionKind
 from monitor.silences import Silence
 
-__all__ = ["CycleChanges", "MessageRef", "OutboxEntry", "OutboxRow", "OutboxState", "Store"]
+__all__ = [
+    "CLAIM_SKEW",
+    "RETRY_HORIZON",
+    "CycleChanges",
+    "MessageRef",
+    "OutboxEntry",
+    "OutboxRow",
+    "OutboxState",
+    "Store",
+]
+
+#: No retry is scheduled further ahead than RETRY_HORIZON, and a claim is stamped with the claimer's now (give
+#: or take CLAIM_SKEW between replicas). A row further ahead was written before the clock stepped back (NTP)
+#: and is due at once: otherwise a step back of an hour would hold a queued alert back for an hour.
+RETRY_HORIZON = timedelta(minutes=15)
+CLAIM_SKEW = timedelta(minutes=1)
 
 
 class OutboxState(StrEnum):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -23,12 +23,13 @@ import orjson
 from monitor.decide import AlertState, AlertStatus, DecisionKind
 from monitor.rules import compile_match
 from monitor.silences import Silence, SilenceOrigin
-from monitor.store.base import OutboxEntry, OutboxRow, OutboxState
+from monitor.store.base import CLAIM_SKEW, RETRY_HORIZON, OutboxEntry, OutboxRow, OutboxState
 
 __all__ = [
     "alert_from_row",
     "alert_from_values",
     "alert_row",
+    "due_params",
     "from_db_time",
     "outbox_row",
     "outbox_row_from_row",
@@ -103,8 +104,8 @@ SELECT_DUE_OUTBOX = """
 SELECT o.id, o.fingerprint, o.episode, o.kind, o.channel, o.group_key, o.notify, o.update_message, o.payload,
     o.created_at, o.state, o.attempts, o.next_attempt_at, o.claimed_by, o.last_error
 FROM outbox o
-WHERE ((o.state = 'pending' AND o.next_attempt_at <= :now)
-       OR (o.state = 'claimed' AND o.claimed_at <= :stale_before))
+WHERE ((o.state = 'pending' AND (o.next_attempt_at <= :now OR o.next_attempt_at > :horizon))
+       OR (o.state = 'claimed' AND (o.claimed_at <= :stale_before OR o.claimed_at > :claim_horizon)))
   AND NOT EXISTS (
     SELECT 1 FROM outbox older
     WHERE older.fingerprint = o.fingerprint AND older.id < o.id AND older.state IN ('pending', 'claimed')
@@ -116,7 +117,8 @@ LIMIT :limit
 CLAIM_OUTBOX = """
 UPDATE outbox SET state = 'claimed', claimed_by = :claimer, claimed_at = :now, attempts = attempts + 1
 WHERE id = :id
-  AND ((state = 'pending' AND next_attempt_at <= :now) OR (state = 'claimed' AND claimed_at <= :stale_before))
+  AND ((state = 'pending' AND (next_attempt_at <= :now OR next_attempt_at > :horizon))
+       OR (state = 'claimed' AND (claimed_at <= :stale_before OR claimed_at > :claim_horizon)))
 """
 MARK_SENT = """
 UPDATE outbox SET state = 'sent', sent_channel = :channel, sent_ts = :ts, sent_at = :now, last_error = NULL
@@ -172,6 +174,16 @@ def positional(statement: str, marker: str = "?") -> tuple[str, tuple[str, ...]]
 
 # Cached: a cycle writes the same `now` into thousands of rows.
 @lru_cache(maxsize=4096)
+def due_params(now: datetime, claim_lease: timedelta) -> dict[str, str]:
+    """The times SELECT_DUE_OUTBOX and CLAIM_OUTBOX compare with (the horizons: see base.RETRY_HORIZON)."""
+    return {
+        "now": to_db_time(now),
+        "stale_before": to_db_time(now - claim_lease),
+        "horizon": to_db_time(now + RETRY_HORIZON),
+        "claim_horizon": to_db_time(now + CLAIM_SKEW),
+    }
+
+
 def to_db_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: the store only keeps aware times")

@@ -328,7 +328,7 @@ class SQLiteStore:
     # Transactions.
 
     def _due(self, now: datetime) -> dict[str, Any]:
-        return {"now": sql.to_db_time(now), "stale_before": sql.to_db_time(now - self._claim_lease)}
+        return sql.due_params(now, self._claim_lease)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
