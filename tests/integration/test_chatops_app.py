@@ -279,6 +279,17 @@ async def test_a_signed_command_is_acked_at_once_and_answered_ephemerally(world:
     assert "`/tasks` commands" in blocks_text(answer)
 
 
+async def test_the_ack_does_not_wait_for_a_slow_api(world: World) -> None:
+    """Slack gives a command 3 seconds: the listing happens after the ack, however long the API takes."""
+    world.sim.state.faults.add(parse_fault({"kind": "delay", "seconds": 1.0, "endpoint": "list", "count": 2}))
+    response_id = world.new_response_id()
+    body = world.command_body("list", response_id)
+    acked = await world.post(body, signed(body))
+    assert acked.status_code == 200
+    assert world.stub.state.responses == []  # acked while the API is still answering
+    assert "scheduled tasks" in blocks_text(await world.answer(response_id))
+
+
 @pytest.mark.parametrize(
     "headers",
     [
