@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -67,6 +67,8 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 _FAILING = ("FAIL", "SKIP")
 _RECORDS_SHOWN = 10
@@ -143,25 +145,38 @@ async def _list(command: ListTasks | Failed, deps: Deps) -> SlackMessage:
     return list_reply(command, _sorted(listing.tasks), complete=listing.complete, problems=listing.problems)
 
 
+async def _or_problem(call: Awaitable[T], what: str) -> tuple[T | None, str | None]:
+    """A part of an answer that may fail (the records API is often forbidden to read-only keys)."""
+    try:
+        return await call, None
+    except NotFoundError:
+        raise
+    except WorkspaceError as exc:
+        log.warning("chatops.part_failed", part=what, error=str(exc))
+        return None, f"{what} unavailable: {exc}"
+
+
 async def _show(command: Show, deps: Deps) -> SlackMessage:
     try:
-        task, records = await asyncio.gather(
+        task, (records, problem) = await asyncio.gather(
             deps.tasks.get_task(command.task_id),
-            deps.tasks.list_records(command.task_id, limit=_RECORDS_SHOWN),
+            _or_problem(deps.tasks.list_records(command.task_id, limit=_RECORDS_SHOWN), "execution records"),
         )
     except NotFoundError:
         return error_reply(f"There is no task with id {command.task_id} (`/tasks list` shows the ids).")
+    problems = [problem] if problem else []
     listed = None
     if task.task_name:
         # The detail endpoint has no last_status or enable; the listing by name does.
         found = await deps.tasks.fetch_many([TaskFilter(task_name=task.task_name)])
         listed = next((item for item in found.tasks if item.id == task.id), None)
-    failed = next((record for record in records if record.status in _FAILING), None)
+    failed = next((record for record in records or [] if record.status in _FAILING), None)
     desktops: list[RecordDetail] = []
     if failed is not None:
-        details = await deps.tasks.list_record_details(task.id, failed.id)
-        desktops = [detail for detail in details if (detail.exec_status or "").upper() in _FAILING]
-    return show_reply(task, listed, records, desktops)
+        details, problem = await _or_problem(deps.tasks.list_record_details(task.id, failed.id), "desktops")
+        desktops = [detail for detail in details or [] if (detail.exec_status or "").upper() in _FAILING]
+        problems.extend([problem] if problem else [])
+    return show_reply(task, listed, records or [], desktops, problems=problems)
 
 
 async def _alerts(caller: Caller, deps: Deps) -> SlackMessage:

@@ -211,6 +211,8 @@ def show_reply(
     listed: ScheduledTask | None,
     records: Sequence[ExecutionRecord],
     failed_desktops: Sequence[RecordDetail],
+    *,
+    problems: Sequence[str] = (),
 ) -> SlackMessage:
     name = _plain(task.task_name or task.id)
     status = listed.last_status if listed is not None else (records[0].status if records else None)
@@ -232,7 +234,7 @@ def show_reply(
         strip = history_strip([record.status for record in records])
         lines = [f"*Latest executions* (oldest → newest: {strip})", *map(_record_line, records[:5])]
         blocks.append(section("\n".join(lines)))
-    else:
+    elif not problems:
         blocks.append(context("No executions recorded yet."))
     if failed_desktops:
         lines = ["*Failed desktops* (latest failed execution)"]
@@ -242,6 +244,8 @@ def show_reply(
         if len(failed_desktops) > _DESKTOPS_SHOWN:
             lines.append(f"… and {len(failed_desktops) - _DESKTOPS_SHOWN} more")
         blocks.append(section("\n".join(lines)))
+    if problems:
+        blocks.append(context(*(f"⚠️ {_plain(problem, 300)}" for problem in problems)))
     return _message(f"Task {name}: {_plain(status or 'unknown')}", blocks)
 
 

@@ -393,6 +393,15 @@ async def test_show_a_task_with_its_failed_desktops(world: World) -> None:
     assert "desk-01: &lt;!channel&gt; boom" in text
 
 
+async def test_show_without_the_records_api_still_shows_the_task(world: World) -> None:
+    world.sim.state.faults.add(
+        parse_fault({"kind": "status", "status": 403, "endpoint": "records", "count": 5})
+    )
+    text = blocks_text(await world.command(f"show {world.sim.state.task('prod-stop').id}"))
+    assert "*prod-stop*" in text
+    assert "execution records unavailable" in text
+
+
 async def test_show_an_unknown_task(world: World) -> None:
     answer = await world.command("show 00000000-0000-4000-8000-000000000000")
     assert "There is no task with id 00000000-0000-4000-8000-000000000000" in blocks_text(answer)
