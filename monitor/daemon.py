@@ -264,6 +264,8 @@ class Daemon:
         slack = loaded.settings.slack
         self.selfwatch.ops_channel = slack.ops_channel or slack.default_channel
         self.selfwatch.threshold = loaded.settings.workspace.outage_cycles
+        if self.chatops is not None:
+            self.chatops.reload(loaded.settings)  # who may silence; the mode and tokens need a restart
         interval = loaded.settings.workspace.poll_interval.total_seconds()
         self.scheduler.reschedule_job("poll", trigger="interval", seconds=interval,
                                       jitter=min(5.0, interval / 10))  # fmt: skip

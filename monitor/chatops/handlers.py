@@ -105,8 +105,10 @@ def _new_silence_id() -> str:
     return "s-" + secrets.token_hex(4)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Deps:
+    """What the handlers work with. Mutable only so that SIGHUP can change `access` in place."""
+
     tasks: TaskSource
     store: Store
     clock: Callable[[], datetime]

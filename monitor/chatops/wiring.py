@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import structlog
+
 from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps, RuntimeStatus
 from monitor.chatops.service import ChatopsService, SlackTokens, app_enabled, configuration_problem
@@ -28,6 +30,8 @@ from monitor.workspace.client import WorkspaceClient
 from monitor.workspace.factory import build_client
 
 __all__ = ["LIST_CONCURRENCY", "ChatopsConfigError", "DaemonChatops", "chatops_for_daemon", "check_slack"]
+
+log = structlog.get_logger(__name__)
 
 #: Pages the app's own client fetches at once. 10 requests in flight at ~50 ms each stays within the API's
 #: default 200 requests/s per API (throttling is honoured anyway), and pages 10,000 tasks in about a second.
@@ -72,6 +76,20 @@ def store_status(store: Store, health: Health) -> Callable[[], RuntimeStatus]:
 class DaemonChatops:
     service: ChatopsService
     client: WorkspaceClient
+    deps: Deps
+
+    def reload(self, settings: Settings) -> None:
+        """SIGHUP: new admins and allowed channels at once; a new mode, URL or token needs a restart."""
+        self.deps.access = Access.of(settings.slack.admins, settings.slack.allowed_channels)
+        if (settings.slack.mode, settings.slack.api_url, settings.slack.listen) != (
+            self.service.mode,
+            self.service.settings.api_url,
+            self.service.settings.listen,
+        ):
+            log.warning("chatops.restart_needed", reason="slack.mode, api_url or listen changed")
+        log.info(
+            "chatops.reloaded", admins=len(self.deps.access.admins), channels=len(self.deps.access.channels)
+        )
 
     async def start(self) -> None:
         await self.service.start()
@@ -111,7 +129,7 @@ def chatops_for_daemon(
     )
     service = ChatopsService(settings.slack, tokens, deps)
     health.probes.append(service.problem)
-    return DaemonChatops(service, client)
+    return DaemonChatops(service, client, deps)
 
 
 def check_slack(config: Path | None, env: Mapping[str, str] | None = None) -> int:

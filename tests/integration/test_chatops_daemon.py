@@ -4,6 +4,7 @@ to the scheduler, `/healthz` fails while its link to Slack is down, SIGTERM stop
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -57,7 +58,17 @@ def wait_response(slack: SlackStubThread, response_id: str) -> dict[str, object]
     raise AssertionError(f"no answer at response_url {response_id}")
 
 
-def test_the_daemon_answers_over_socket_mode_and_health_follows_the_link(
+def ask(slack: SlackStubThread, text: str, response_id: str) -> str:
+    """`/tasks text` from user U1 through Socket Mode; the answer's blocks as text."""
+    command = {"user_id": "U1", "user_name": "someone", "channel_id": "C1", "channel_name": "general",
+               "command": "/tasks", "text": text, "response_url": slack.stub.response_url(response_id),
+               "team_id": "T0STUBTEAM", "api_app_id": "A0STUBAPP1"}  # fmt: skip
+    envelope_id = slack.run(slack.stub.socket.send, "slash_commands", command)
+    slack.run(slack.stub.socket.ack, envelope_id)
+    return str(wait_response(slack, response_id)["blocks"])
+
+
+def test_the_daemon_answers_over_socket_mode_reloads_admins_and_health_follows_the_link(
     tmp_path: Path, sim: SimulatorThread, slack: SlackStubThread
 ) -> None:
     port = free_port()
@@ -67,13 +78,15 @@ def test_the_daemon_answers_over_socket_mode_and_health_follows_the_link(
         daemon.wait_for('"cycle.done"')
         slack.run(slack.stub.socket.wait_connected)
         wait_health(port, 200)
-        command = {"user_id": "U1", "user_name": "someone", "channel_id": "C1", "channel_name": "general",
-                   "command": "/tasks", "text": "status", "response_url": slack.stub.response_url("d1"),
-                   "team_id": "T0STUBTEAM", "api_app_id": "A0STUBAPP1"}  # fmt: skip
-        envelope_id = slack.run(slack.stub.socket.send, "slash_commands", command)
-        slack.run(slack.stub.socket.ack, envelope_id)
-        answer = wait_response(slack, "d1")
-        assert "complete, 0 failing tasks" in str(answer["blocks"])
+        assert "complete, 0 failing tasks" in ask(slack, "status", "d1")
+
+        # Not an admin yet: refused. Made one in the config, SIGHUP: allowed, without a restart.
+        assert "Sorry, only admins" in ask(slack, "silence prod-* 1h", "d2")
+        config = tmp_path / "config.yaml"
+        config.write_text(config.read_text().replace("slack:\n", "slack:\n  admins: [U1]\n"))
+        daemon.process.send_signal(signal.SIGHUP)
+        daemon.wait_for('"chatops.reloaded"')
+        assert "Silenced:" in ask(slack, "silence prod-* 1h", "d3")
 
         slack.set_down(True)
         assert "Socket Mode: the connection to Slack is down" in wait_health(port, 503)
