@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -161,7 +162,15 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         await _send(respond, reply)
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+    async def on_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None) -> None:
+        # A bug, or Slack refusing the answer itself: logged, and the person is told if we still can.
         log.error("chatops.listener_failed", error=repr(error)[:300], type=_str(body, "type") or "command")
+        if respond is not None:
+            try:
+                await _send(
+                    respond, error_reply("Something went wrong answering that (it is logged); try again.")
+                )
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("chatops.respond_failed", error=str(exc)[:300])
 
     return app

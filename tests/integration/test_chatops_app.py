@@ -104,6 +104,7 @@ class World:
     http: httpx.AsyncClient
     now: list[datetime]
     status: RuntimeStatus
+    client: WorkspaceClient
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -260,7 +261,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         await service.start()
         try:
             async with client:
-                yield World(sim, stub, store, engine, dispatcher, service, http, now, status)
+                yield World(sim, stub, store, engine, dispatcher, service, http, now, status, client)
         finally:
             await service.stop()
             store.close()
@@ -489,6 +490,13 @@ async def test_an_api_failure_is_answered_politely(world: World) -> None:
     answer = await world.command(f"show {world.sim.state.task('prod-stop').id}")
     assert "The Workspace API failed" in blocks_text(answer)
     assert "Try again in a minute." in blocks_text(answer)
+
+
+async def test_an_unexpected_failure_is_still_answered(world: World) -> None:
+    """A bug (here: the API client used after it was closed, which httpx refuses) gets a polite answer."""
+    await world.client.aclose()
+    answer = await world.command("list")
+    assert "Something went wrong answering that" in blocks_text(answer)
 
 
 # -- the buttons on alert messages ---------------------------------------------------------------------------
