@@ -17,7 +17,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.durations import parse_duration
 from monitor.yamlfile import YamlError, parse_yaml
@@ -26,6 +34,7 @@ __all__ = [
     "ConfigError",
     "Credentials",
     "MetricsSettings",
+    "ProjectSettings",
     "Settings",
     "SlackSettings",
     "StateSettings",
@@ -39,6 +48,24 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_PROJECT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+_ENV_PREFIX = r"^[A-Z][A-Z0-9_]{0,30}$"
+
+
+class ProjectSettings(_Section):
+    """One project of `workspace.projects`: what differs from the shared `workspace` settings."""
+
+    #: How rules (`match: {project: ...}`), messages and metrics name it; part of each alert's identity.
+    name: str = Field(pattern=_PROJECT_NAME)
+    project_id: str = Field(min_length=1)
+    region: str | None = None
+    endpoint: str | None = None
+    iam_endpoint: str | None = None
+    #: Its own credentials: `FINANCE` reads FINANCE_HUAWEICLOUD_SDK_AK, FINANCE_HUAWEICLOUD_SDK_SK, ... (the
+    #: usual names, prefixed); unset, the shared HUAWEICLOUD_SDK_* ones.
+    credentials: str | None = Field(default=None, pattern=_ENV_PREFIX)
 
 
 class WorkspaceSettings(_Section):
@@ -55,6 +82,43 @@ class WorkspaceSettings(_Section):
     outage_cycles: int = Field(default=3, ge=1, le=1000)
     #: TLS verification is always on; this names an extra CA bundle (a corporate proxy's) to trust.
     ca_bundle: str | None = None
+    #: Several projects (and regions) in one daemon, each polled every cycle; instead of `project_id`.
+    projects: tuple[ProjectSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_way_to_name_projects(self) -> WorkspaceSettings:
+        if self.projects:
+            if self.project_id:
+                raise ValueError("set workspace.project_id or workspace.projects, not both")
+            names = [project.name for project in self.projects]
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                raise ValueError(f"project names must differ: {', '.join(twice)} more than once")
+        return self
+
+    def per_project(self) -> list[tuple[str, str | None, WorkspaceSettings]]:
+        """(name, credentials prefix, settings) of each project polled: the shared settings with the
+        project's own id, region and endpoints. One project without `projects`, named by its id (so alerts
+        keep their identity when a second project is added and the first is named by its id)."""
+        if not self.projects:
+            return [(self.project_id or "", None, self)]
+        return [
+            (
+                project.name,
+                project.credentials,
+                self.model_copy(
+                    update={
+                        "project_id": project.project_id,
+                        "region": project.region or self.region,
+                        "endpoint": project.endpoint or (None if project.region else self.endpoint),
+                        "iam_endpoint": project.iam_endpoint
+                        or (None if project.region else self.iam_endpoint),
+                        "projects": (),
+                    }
+                ),
+            )
+            for project in self.projects
+        ]
 
 
 class StateSettings(_Section):
@@ -139,9 +203,12 @@ class Credentials:
     auth_token: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Credentials:
+    def from_env(cls, env: Mapping[str, str], prefix: str | None = None) -> Credentials:
+        """The credentials in the environment; with `prefix` (a project's `credentials`), the variables
+        named `{prefix}_HUAWEICLOUD_SDK_AK` and so on, and never the shared ones."""
+
         def get(name: str) -> str | None:
-            return env.get(name) or None
+            return env.get(f"{prefix}_{name}" if prefix else name) or None
 
         return cls(
             access_key=get("HUAWEICLOUD_SDK_AK"),
@@ -204,7 +271,11 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
         for variable, key in _ENV_OVERRIDES.items():
             if env.get(variable):
                 workspace[key] = env[variable]
-        if not workspace.get("project_id") and env.get("HUAWEICLOUD_SDK_PROJECT_ID"):
+        if (
+            not workspace.get("project_id")
+            and not workspace.get("projects")
+            and env.get("HUAWEICLOUD_SDK_PROJECT_ID")
+        ):
             workspace["project_id"] = env["HUAWEICLOUD_SDK_PROJECT_ID"]
         raw = {**raw, "workspace": workspace}
     try:

@@ -184,11 +184,14 @@ def _decide_unseen(
 
 
 def load_states(
-    store: Store, fingerprints: Sequence[str]
+    store: Store, fingerprints: Sequence[str], *, project: str | None = None
 ) -> tuple[dict[str, AlertState], dict[str, AlertState]]:
-    """The stored states of these alerts, and every open alert, by fingerprint. The open alerts are read
+    """The stored states of these alerts, and every open alert (of `project`, when given: the alerts of
+    the other projects a daemon watches are theirs to decide), by fingerprint. The open alerts are read
     first and only the other states looked up: in a steady cycle most matched alerts are open ones."""
     open_alerts = store.load_open_alerts()
+    if project is not None:
+        open_alerts = {fp: alert for fp, alert in open_alerts.items() if alert.project == project}
     states = {fp: open_alerts[fp] for fp in fingerprints if fp in open_alerts}
     states.update(store.load_alerts(fp for fp in fingerprints if fp not in open_alerts))
     return states, open_alerts
@@ -312,7 +315,9 @@ class Engine:
             task_id: [alert_fingerprint(route.rule.name, self.project, task_id) for route in task_routes]
             for task_id, task_routes in routes.items()
         }
-        states, open_alerts = load_states(self.store, [fp for fps in fingerprints.values() for fp in fps])
+        states, open_alerts = load_states(
+            self.store, [fp for fps in fingerprints.values() for fp in fps], project=self.project
+        )
         changed = [task for task in tasks if _changed(task, [states.get(fp) for fp in fingerprints[task.id]])]
         records = await self._records(changed)
 

@@ -15,17 +15,17 @@ from rich.console import Console
 from rich.text import Text
 from slack_sdk.web.async_client import AsyncWebClient
 
-from monitor.config import ConfigError, Credentials, Settings, load_settings
-from monitor.engine import CycleReport, Engine
+from monitor.config import ConfigError, Settings, load_settings
+from monitor.engine import CycleReport
 from monitor.logs import register_secret
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.notify.slack import SlackNotifier
 from monitor.notify.text import render_text
+from monitor.projects import close_projects, watch_projects
 from monitor.rules import RuleFileError, RuleSet, load_rules
 from monitor.store import Store, StoreError, open_store
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
-from monitor.workspace.factory import build_client
 
 __all__ = ["Loaded", "check", "load_all", "make_notifier", "once", "rules_path"]
 
@@ -116,57 +116,53 @@ async def once(
             err.print(Text(problem), style="red")
         return EXIT_CONFIG
     settings = loaded.settings
-    credentials = Credentials.from_env(os.environ)
-    register_secret(credentials.secret_key, credentials.security_token, credentials.iam_password,
-                    credentials.auth_token)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="workspace-monitor-") as scratch:
         try:
-            client = build_client(settings.workspace, credentials)
             store: Store = open_store(_state_url(settings, dry_run, Path(scratch)))
-        except ConfigurationError as exc:
-            err.print(Text(f"workspace-monitor: {exc}"), style="red")
-            return EXIT_CONFIG
         except StoreError as exc:
             err.print(Text(f"workspace-monitor: {exc}"), style="red")
             return EXIT_CONFIG
         try:
-            async with client:
-                engine = Engine(
-                    client=client,
-                    store=store,
-                    ruleset=loaded.ruleset,
-                    project=settings.workspace.project_id or "",
-                    default_channel=settings.slack.default_channel,
-                )
+            projects = watch_projects(settings, os.environ, store, loaded.ruleset)
+        except ConfigurationError as exc:
+            store.close()
+            err.print(Text(f"workspace-monitor: {exc}"), style="red")
+            return EXIT_CONFIG
+        several = len(projects) > 1
+        failed = False
+        try:
+            for project in projects:
                 try:
-                    report = await engine.run_cycle(persist=not dry_run)
+                    report = await project.engine.run_cycle(persist=not dry_run)
                 except WorkspaceError as exc:
-                    err.print(Text(f"workspace-monitor: {exc}"), style="red")
-                    return EXIT_FAILED
-            show_decisions(report, console)
-            if dry_run:
-                for entry in report.outbox:
-                    console.print(Text(f"would send to {entry.channel}:", style="bold"))
-                    console.print(Text(render_text(entry.payload)))
-            else:
+                    where = f"project {project.name}: " if several else ""
+                    err.print(Text(f"workspace-monitor: {where}{exc}"), style="red")
+                    failed = True
+                    continue
+                show_decisions(report, console, project=project.name if several else None)
+                if dry_run:
+                    for entry in report.outbox:
+                        console.print(Text(f"would send to {entry.channel}:", style="bold"))
+                        console.print(Text(render_text(entry.payload)))
+                if not report.complete:
+                    problems = "; ".join(report.problems)
+                    where = f" of project {project.name}" if several else ""
+                    incomplete = f"the listing{where} was incomplete, so nothing was resolved: {problems}"
+                    err.print(Text(f"workspace-monitor: {incomplete}"), style="yellow")
+                    failed = True
+            if not dry_run:
                 notifier = make_notifier(settings, console)
                 dispatched = await Dispatcher(store, notifier, claimer="once").flush()
                 if dispatched.failed:
-                    failed = f"{dispatched.failed} notification(s) failed: {dispatched.errors}"
-                    err.print(Text(failed), style="red")
+                    failed_text = f"{dispatched.failed} notification(s) failed: {dispatched.errors}"
+                    err.print(Text(failed_text), style="red")
         except StoreError as exc:
             err.print(Text(f"workspace-monitor: {exc}"), style="red")
             return EXIT_FAILED
         finally:
+            await close_projects(projects)
             store.close()
-    if not report.complete:
-        problems = "; ".join(report.problems)
-        err.print(
-            Text(f"workspace-monitor: the listing was incomplete, so nothing was resolved: {problems}"),
-            style="yellow",
-        )
-        return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def make_notifier(settings: Settings, console: Console | None = None) -> Notifier:
@@ -178,11 +174,12 @@ def make_notifier(settings: Settings, console: Console | None = None) -> Notifie
     return SlackNotifier(AsyncWebClient(token=token, base_url=settings.slack.api_url))
 
 
-def show_decisions(report: CycleReport, console: Console) -> None:
+def show_decisions(report: CycleReport, console: Console, *, project: str | None = None) -> None:
     seconds = (report.finished_at - report.started_at).total_seconds()
     console.print(
         Text(
-            f"cycle: {report.tasks} failing tasks, {len(report.decisions)} decisions, "
+            ("" if project is None else f"project {project}: ")
+            + f"cycle: {report.tasks} failing tasks, {len(report.decisions)} decisions, "
             f"{len(report.outbox)} notifications, {seconds:.2f} s"
             + ("" if report.complete else " (listing INCOMPLETE)"),
             style="bold",

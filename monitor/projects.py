@@ -1,0 +1,68 @@
+"""The projects one daemon watches (`workspace.projects`, or the one `workspace.project_id`), each with its
+own Workspace client and engine over the shared store and rules.
+
+A project's name is what rules match (`match: {project: ...}`), what messages show, and part of each
+alert's identity; without `workspace.projects` it is the project id, as it always was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from monitor.config import Credentials, Settings
+from monitor.engine import Engine
+from monitor.logs import register_secret
+from monitor.rules import RuleSet
+from monitor.store.base import Store
+from monitor.workspace.client import WorkspaceClient
+from monitor.workspace.errors import ConfigurationError
+from monitor.workspace.factory import build_client
+
+__all__ = ["WatchedProject", "close_projects", "watch_projects"]
+
+
+@dataclass
+class WatchedProject:
+    name: str
+    client: WorkspaceClient
+    engine: Engine
+
+
+def watch_projects(
+    settings: Settings,
+    env: Mapping[str, str],
+    store: Store,
+    ruleset: RuleSet,
+    *,
+    observer: Callable[[str, str], None] | None = None,
+) -> list[WatchedProject]:
+    """A client and an engine for each project; ConfigurationError, naming the project when there are
+    several, when one cannot be built."""
+    projects: list[WatchedProject] = []
+    several = len(settings.workspace.projects) > 1
+    for name, prefix, workspace in settings.workspace.per_project():
+        credentials = Credentials.from_env(env, prefix)
+        register_secret(credentials.secret_key, credentials.security_token, credentials.iam_password,
+                        credentials.auth_token)  # fmt: skip
+        try:
+            client = build_client(workspace, credentials, observer=observer)
+        except ConfigurationError as exc:
+            # The clients built so far have opened nothing yet (httpx connects on the first request).
+            if several or prefix:
+                raise ConfigurationError(f"project {name}: {exc}") from None
+            raise
+        engine = Engine(
+            client=client,
+            store=store,
+            ruleset=ruleset,
+            project=name,
+            default_channel=settings.slack.default_channel,
+        )
+        projects.append(WatchedProject(name, client, engine))
+    return projects
+
+
+async def close_projects(projects: list[WatchedProject]) -> None:
+    for project in projects:
+        await project.client.aclose()

@@ -1,0 +1,139 @@
+"""Several projects in one config (`workspace.projects`): `once` polls each with its own endpoint and
+credentials; rules match a project by name; messages name it; and one project's cycle never closes or
+resolves the alerts of another."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, SimOptions, SimulatorThread
+
+BEIJING_ID = "b" * 32
+SHANGHAI_ID = "5a" * 16
+FINANCE_AK, FINANCE_SK = "FINANCEAK0123456789AB", "finance-secret-key-0123"
+
+RULES = """\
+rules:
+  - name: finance
+    match:
+      project: shanghai-finance
+    channel: "#finance"
+  - name: everything
+    channel: "#ops"
+"""
+
+
+def start(project_id: str, seed: int, **credentials: str) -> SimulatorThread:
+    # Different seeds: different task ids, as two real projects have.
+    thread = SimulatorThread(SimOptions(tasks=0, seed=seed, project_id=project_id, **credentials))
+    thread.__enter__()
+    return thread
+
+
+@pytest.fixture
+def sims() -> Iterator[tuple[SimulatorThread, SimulatorThread]]:
+    beijing = start(BEIJING_ID, 3)
+    shanghai = start(SHANGHAI_ID, 4, access_key=FINANCE_AK, secret_key=FINANCE_SK)
+    try:
+        for sim, name in ((beijing, "prod-reboot"), (shanghai, "month-end-close")):
+            fields = {"task_name": name, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
+            sim.call(sim.state.create_task, fields)
+        yield beijing, shanghai
+    finally:
+        shanghai.__exit__(None, None, None)
+        beijing.__exit__(None, None, None)
+
+
+def configure(tmp_path: Path, beijing: SimulatorThread, shanghai: SimulatorThread) -> dict[str, str]:
+    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "config.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            workspace:
+              projects:
+                - name: beijing-prod
+                  project_id: {BEIJING_ID}
+                  endpoint: {beijing.base_url}
+                - name: shanghai-finance
+                  project_id: {SHANGHAI_ID}
+                  endpoint: {shanghai.base_url}
+                  credentials: FINANCE
+            state:
+              url: sqlite:///{tmp_path}/state.db
+            rules: rules.yaml
+            """
+        )
+    )
+    return {
+        "PATH": os.environ["PATH"],
+        "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
+        "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY,
+        "FINANCE_HUAWEICLOUD_SDK_AK": FINANCE_AK,
+        "FINANCE_HUAWEICLOUD_SDK_SK": FINANCE_SK,
+    }
+
+
+def once(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "once"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def fail(sim: SimulatorThread, name: str) -> None:
+    sim.call(sim.state.add_execution, sim.state.task(name).id, "FAIL")
+
+
+def test_each_project_is_polled_with_its_own_credentials_and_named(
+    tmp_path: Path, sims: tuple[SimulatorThread, SimulatorThread]
+) -> None:
+    beijing, shanghai = sims
+    env = configure(tmp_path, beijing, shanghai)
+    fail(beijing, "prod-reboot")
+    fail(shanghai, "month-end-close")
+    result = once(tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "project beijing-prod: cycle: 1 failing tasks" in out
+    assert "project shanghai-finance: cycle: 1 failing tasks" in out
+    assert "NEW       everything: prod-reboot" in out
+    assert "NEW       finance: month-end-close" in out  # the rule matched the project by name
+    assert "everything: month-end-close" not in out  # first match wins
+
+
+def test_one_projects_cycle_leaves_the_other_projects_alerts_open(
+    tmp_path: Path, sims: tuple[SimulatorThread, SimulatorThread]
+) -> None:
+    """Shanghai's cycle sees no failing task and cannot find Beijing's task: Beijing's open alert is still
+    not its to resolve or close, in the same run or the next."""
+    beijing, shanghai = sims
+    env = configure(tmp_path, beijing, shanghai)
+    fail(beijing, "prod-reboot")
+    first, again = once(tmp_path, env), once(tmp_path, env)
+    for result in (first, again):
+        assert result.returncode == 0, result.stderr
+        assert "RESOLVED" not in result.stdout, result.stdout
+        assert "CLOSED" not in result.stdout, result.stdout
+    with closing(sqlite3.connect(tmp_path / "state.db")) as db:
+        rows = db.execute("SELECT project, status FROM alerts").fetchall()
+    assert rows == [("beijing-prod", "firing")]
+
+
+def test_a_project_whose_credentials_are_missing_is_named(
+    tmp_path: Path, sims: tuple[SimulatorThread, SimulatorThread]
+) -> None:
+    beijing, shanghai = sims
+    env = configure(tmp_path, beijing, shanghai)
+    del env["FINANCE_HUAWEICLOUD_SDK_SK"]
+    result = once(tmp_path, env)
+    assert result.returncode == 2
+    assert "project shanghai-finance" in result.stderr
