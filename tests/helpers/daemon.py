@@ -72,6 +72,8 @@ class DaemonProcess:
         self.err = tmp_path / f"{name}.stderr.txt"
         env = {"PATH": os.environ["PATH"], "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
                "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY, **extra_env}  # fmt: skip
+        if "PYTHONPATH" in os.environ:  # a checkout other than the installed one (e.g. a snapshot of HEAD)
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         with self.out.open("w") as out, self.err.open("w") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "monitor.cli", "run"], cwd=tmp_path, env=env, stdout=out, stderr=err
