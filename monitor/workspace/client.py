@@ -15,6 +15,8 @@ incomplete. Callers must never conclude "resolved" from an incomplete listing.
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,11 +45,22 @@ from monitor.workspace.errors import (
 )
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
 
-__all__ = ["PAGE_LIMIT", "Listing", "RetryPolicy", "TaskFilter", "TaskListing", "WorkspaceClient"]
+__all__ = [
+    "MAX_TOTAL_COUNT",
+    "PAGE_LIMIT",
+    "Listing",
+    "RetryPolicy",
+    "TaskFilter",
+    "TaskListing",
+    "WorkspaceClient",
+]
 
 log = structlog.get_logger(__name__)
 
 PAGE_LIMIT = 50
+#: A `total_count` above this is not believed: paging it would schedule millions of requests at once.
+#: Workspace projects hold dozens to thousands of scheduled tasks.
+MAX_TOTAL_COUNT = 200_000
 RECORDS_LIMIT = 100
 USER_AGENT = f"workspace-monitor/{__version__}"
 
@@ -381,7 +394,12 @@ class WorkspaceClient:
         total = data.get("total_count")
         if type(total) is not int or total < 0:
             raise MalformedResponseError(
-                f"total_count is {total!r}, not a non-negative integer", endpoint=LIST_ENDPOINT
+                f"total_count is {_short(repr(total))}, not a non-negative integer", endpoint=LIST_ENDPOINT
+            )
+        if total > MAX_TOTAL_COUNT:
+            raise MalformedResponseError(
+                f"total_count is {total}, more than the {MAX_TOTAL_COUNT} tasks this client pages through",
+                endpoint=LIST_ENDPOINT,
             )
         tasks: list[ScheduledTask] = []
         rejected = 0
@@ -484,7 +502,10 @@ class WorkspaceClient:
         if status == 429:
             retry_after = _retry_after(response)
             if retry_after is not None:
-                self._throttled_until = max(self._throttled_until, time.monotonic() + retry_after)
+                # Capped as the retry wait is: a server (or a proxy) saying "Retry-After: 99999999" must not
+                # stop every later request of this client for years.
+                pause = min(retry_after, self._retry.max_retry_after)
+                self._throttled_until = max(self._throttled_until, time.monotonic() + pause)
             raise RateLimitedError(
                 message or "throttled",
                 endpoint=endpoint,
@@ -549,10 +570,36 @@ def _describe_body(response: httpx.Response) -> str:
 
 def _error_body(response: httpx.Response) -> dict[str, Any] | None:
     try:
-        data = response.json()
+        data = _decoded_json(response)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+#: A JSON escape of a UTF-16 surrogate or of NUL: the only ways into a string of characters that cannot be
+#: stored (a lone surrogate is not UTF-8; PostgreSQL text refuses NUL) or posted.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+#: Pairs were joined into one character by the JSON decoder: a surrogate left in a string is a lone one.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _decoded_json(response: httpx.Response) -> Any:
+    """The parsed body, with lone surrogates (`"\\ud800"`) and NUL replaced by U+FFFD: otherwise a task
+    named so fails every later cycle that meets it, when its alert is stored."""
+    data = response.json()
+    if _UNSTORABLE_ESCAPE.search(response.content):
+        data = _replace_unstorable(data)
+    return data
+
+
+def _replace_unstorable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_unstorable(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_unstorable(k): _replace_unstorable(v) for k, v in value.items()}
+    return value
 
 
 def _error_code(response: httpx.Response) -> str | None:
@@ -576,14 +623,16 @@ def _retry_after(response: httpx.Response) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    # "inf" and "nan" parse as floats; neither is a wait anybody can honour.
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _json_object(response: httpx.Response, endpoint: str) -> dict[str, Any]:
     try:
-        data = response.json()
+        data = _decoded_json(response)
     except ValueError:
         raise MalformedResponseError(
             f"the answer is not JSON: {_describe_body(response)}",

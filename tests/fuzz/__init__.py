@@ -4,11 +4,14 @@ stays around 20 s on a 2-core box."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import settings
 
 __all__ = ["examples"]
 
 
-def examples(ci_cap: int) -> settings:
-    """The profile's example count, but at most `ci_cap` (the count a slow target gets in CI)."""
-    return settings(max_examples=min(settings.default.max_examples, ci_cap))
+def examples(ci_cap: int, **other: Any) -> settings:
+    """The profile's example count, but at most `ci_cap` (the count a slow target gets in CI); `other`
+    settings as hypothesis takes them."""
+    return settings(max_examples=min(settings.default.max_examples, ci_cap), **other)
