@@ -16,7 +16,7 @@ The app does not depend on HA leadership: every replica answers what it is asked
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +42,9 @@ log = structlog.get_logger(__name__)
 COMMAND = "/tasks"
 SILENCE_BUTTON_DURATION = timedelta(hours=1)
 _PAGE_ACTION = re.compile(r"tasks_page_(next|previous)")
+
+#: What an alert button does: (alert fingerprint, caller) -> (whether it did, the answer).
+AlertAction = Callable[[str, Caller], Awaitable[tuple[bool, SlackMessage]]]
 
 
 def _str(mapping: object, key: str) -> str:
@@ -96,6 +99,23 @@ async def _note_in_thread(client: AsyncWebClient, body: Mapping[str, Any], text:
         log.warning("chatops.thread_note_failed", error=exc.response.get("error"), channel=channel)
 
 
+async def _answer(
+    respond: AsyncRespond, work: Callable[[], Awaitable[SlackMessage]], *, what: str, replace: bool = False
+) -> None:
+    """Everything a listener does after its ack. Nothing escapes from here: bolt (1.30) drops an ack when
+    its listener raises within ~10 ms of it (the command's HTTP answer turns into a 404), so every failure
+    ends here - logged, and answered politely when Slack still takes the answer."""
+    try:
+        reply = await work()
+    except Exception as exc:  # the listener's boundary: a bug must not become Slack's "dispatch_failed"
+        log.error("chatops.listener_failed", what=what, error=repr(exc)[:300])
+        reply = error_reply("Something went wrong answering that (it is logged); try again.")
+    try:
+        await _send(respond, reply, replace=replace)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("chatops.respond_failed", what=what, error=repr(exc)[:300])
+
+
 def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
     """The bolt app. `signing_secret` is for HTTP mode (requests are verified); None in Socket Mode."""
     app = AsyncApp(
@@ -105,72 +125,67 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         name="workspace-monitor",
     )
 
+    async def run_text(text: str, caller: Caller) -> SlackMessage:
+        try:
+            command = parse_command(text)
+        except CommandError as exc:
+            return error_reply(exc.message)
+        log.info("chatops.command", command=type(command).__name__, user=caller.user_id)
+        return await handle(command, caller, deps)
+
     @app.command(COMMAND)
     async def on_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        caller = caller_of(body)
-        try:
-            command = parse_command(_str(body, "text"))
-        except CommandError as exc:
-            reply = error_reply(exc.message)
-        else:
-            log.info("chatops.command", command=type(command).__name__, user=caller.user_id)
-            reply = await handle(command, caller, deps)
-        await _send(respond, reply)
+        await _answer(respond, lambda: run_text(_str(body, "text"), caller_of(body)), what="command")
 
     @app.action(_PAGE_ACTION)
     async def on_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
+        await _answer(
+            respond, lambda: run_text(_action_value(body), caller_of(body)), what="page", replace=True
+        )
+
+    async def on_alert_button(
+        body: dict[str, Any], *, what: str, note: str, act: AlertAction
+    ) -> SlackMessage:
+        caller = caller_of(body)
+        if not deps.access.may_change(caller):
+            return refusal_reply(what)
         try:
-            command = parse_command(_action_value(body))
-        except CommandError as exc:
-            reply = error_reply(exc.message)
-        else:
-            reply = await handle(command, caller_of(body), deps)
-        await _send(respond, reply, replace=True)
+            done, reply = await act(_action_value(body), caller)
+        except StoreError as exc:
+            return error_reply(f"The state store failed: {exc}.")
+        if done:
+            await _note_in_thread(client, body, f"{note} by {user_text(caller.shown, 80)}.")
+        return reply
+
+    async def acknowledge(alert: str, caller: Caller) -> tuple[bool, SlackMessage]:
+        return await acknowledge_alert(alert, caller, deps)
+
+    async def silence(alert: str, caller: Caller) -> tuple[bool, SlackMessage]:
+        return await silence_alert(alert, SILENCE_BUTTON_DURATION, caller, deps)
 
     @app.action(ACK_ACTION_ID)
     async def on_ack(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        caller = caller_of(body)
-        if not deps.access.may_change(caller):
-            await _send(respond, refusal_reply("acknowledge alerts"))
-            return
-        alert = _action_value(body)
-        try:
-            done, reply = await acknowledge_alert(alert, caller, deps)
-        except StoreError as exc:
-            done, reply = False, error_reply(f"The state store failed: {exc}.")
-        if done:
-            await _note_in_thread(client, body, f"👀 Acknowledged by {user_text(caller.shown, 80)}.")
-        await _send(respond, reply)
+        await _answer(
+            respond,
+            lambda: on_alert_button(body, what="acknowledge alerts", note="👀 Acknowledged", act=acknowledge),
+            what="ack button",
+        )
 
     @app.action(SILENCE_1H_ACTION_ID)
     async def on_silence(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        caller = caller_of(body)
-        if not deps.access.may_change(caller):
-            await _send(respond, refusal_reply("silence alerts"))
-            return
-        alert = _action_value(body)
-        try:
-            done, reply = await silence_alert(alert, SILENCE_BUTTON_DURATION, caller, deps)
-        except StoreError as exc:
-            done, reply = False, error_reply(f"The state store failed: {exc}.")
-        if done:
-            await _note_in_thread(client, body, f"🔕 Silenced for 1h by {user_text(caller.shown, 80)}.")
-        await _send(respond, reply)
+        await _answer(
+            respond,
+            lambda: on_alert_button(body, what="silence alerts", note="🔕 Silenced for 1h", act=silence),
+            what="silence button",
+        )
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None) -> None:
-        # A bug, or Slack refusing the answer itself: logged, and the person is told if we still can.
-        log.error("chatops.listener_failed", error=repr(error)[:300], type=_str(body, "type") or "command")
-        if respond is not None:
-            try:
-                await _send(
-                    respond, error_reply("Something went wrong answering that (it is logged); try again.")
-                )
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("chatops.respond_failed", error=str(exc)[:300])
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        # Only what happens before a listener's own guard (bolt's middleware) can reach this.
+        log.error("chatops.app_failed", error=repr(error)[:300], type=_str(body, "type") or "command")
 
     return app
