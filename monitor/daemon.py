@@ -32,19 +32,19 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.chatops.wiring import ChatopsConfigError, chatops_for_daemon
-from monitor.config import Credentials
-from monitor.engine import CycleReport, Engine
+from monitor.config import Credentials, Settings
+from monitor.engine import CycleReport
 from monitor.leader import LeaderWatch, leadership_for
 from monitor.logs import register_secret
 from monitor.metrics import Health, Metrics, start_metrics_server
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
+from monitor.projects import WatchedProject, close_projects, watch_projects
 from monitor.sdnotify import SystemdNotifier
-from monitor.selfwatch import SelfWatch
+from monitor.selfwatch import SelfWatch, workspace_check
 from monitor.store import StoreError, open_store
 from monitor.store.postgres import redact_url, url_password
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
-from monitor.workspace.factory import build_client
 
 __all__ = ["DaemonOptions", "run_daemon"]
 
@@ -66,6 +66,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _project_identities(settings: Settings) -> list[tuple[object, ...]]:
+    return [
+        (name, prefix, project.project_id, project.region, project.endpoint, project.iam_endpoint)
+        for name, prefix, project in settings.workspace.per_project()
+    ]
+
+
 class Daemon:
     def __init__(self, options: DaemonOptions, loaded: Loaded, notifier: Notifier) -> None:
         self.options = options
@@ -76,16 +83,15 @@ class Daemon:
                         credentials.auth_token)  # fmt: skip
         self.metrics = Metrics()
         self.health = Health(settings.workspace.poll_interval, _now())
-        self.client = build_client(settings.workspace, credentials, observer=self.metrics.observe_api)
         register_secret(url_password(settings.state.url))
         self.store = open_store(settings.state.url, claim_lease=settings.state.claim_lease)
-        self.engine = Engine(
-            client=self.client,
-            store=self.store,
-            ruleset=loaded.ruleset,
-            project=settings.workspace.project_id or "",
-            default_channel=settings.slack.default_channel,
-        )
+        try:
+            self.projects = watch_projects(
+                settings, os.environ, self.store, loaded.ruleset, observer=self.metrics.observe_api
+            )
+        except ConfigurationError:
+            self.store.close()
+            raise
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         self.dispatcher = Dispatcher(self.store, notifier, claimer=self.replica)
         self.leader = LeaderWatch(
@@ -94,7 +100,7 @@ class Daemon:
             self.metrics.registry,
             on_change=self._leadership_changed,
         )
-        self._cycle: asyncio.Future[CycleReport] | None = None
+        self._cycle: asyncio.Future[list[CycleReport | BaseException]] | None = None
         self._polling = False  # poll() is checking leadership: it goes on to its cycle by itself
         self.selfwatch = SelfWatch(
             self.store,
@@ -187,34 +193,26 @@ class Daemon:
             return
         async with self._cycle_lock:
             started = _now()
-            self._cycle = asyncio.ensure_future(self.engine.run_cycle())
+            # Every project's cycle side by side (each client has its own concurrency bound); one that
+            # fails does not stop the others.
+            cycle = asyncio.ensure_future(
+                asyncio.gather(
+                    *(project.engine.run_cycle() for project in self.projects), return_exceptions=True
+                )
+            )
+            self._cycle = cycle
             try:
-                report = await self._cycle
+                outcomes = await cycle
             except asyncio.CancelledError:
                 if self.leader.leading:
                     raise
                 log.warning("cycle.abandoned", reason="leadership lost")
                 return
-            except (WorkspaceError, StoreError) as exc:
-                log.error("cycle.failed", error=str(exc), retryable=getattr(exc, "retryable", False))
-                self.systemd.status(f"last cycle failed at {started:%H:%M:%S}Z: {exc}"[:200])
-                self.metrics.cycles.labels(outcome="failed").inc()
-                self.health.last_error = str(exc)
-                if isinstance(exc, WorkspaceError):
-                    self._watch(self.selfwatch.cycle_failed, exc)
-                return
-            self.cycles += 1
-            finished = _now()
-            self.metrics.cycle_seconds.observe((finished - started).total_seconds())
-            self.metrics.cycles.labels(outcome="complete" if report.complete else "incomplete").inc()
-            self.metrics.last_success.set(finished.timestamp())
-            self.health.last_success, self.health.last_error = finished, None
-            self._watch(self.selfwatch.cycle_succeeded, complete=report.complete, problems=report.problems)
-            complete = "complete" if report.complete else "INCOMPLETE listing"
-            self.systemd.status(
-                f"last cycle {started:%H:%M:%S}Z: {report.tasks} failing tasks ({complete}), "
-                f"{len(report.outbox)} notifications"
-            )
+            summaries = [
+                self._project_cycle_done(project, outcome, started)
+                for project, outcome in zip(self.projects, outcomes, strict=True)
+            ]
+            self.systemd.status("; ".join(summaries)[:200])
             took = _now() - started
             if took > self.loaded.settings.workspace.poll_interval:
                 log.warning("cycle.overran", seconds=took.total_seconds())
@@ -225,6 +223,41 @@ class Daemon:
             self.metrics.open_alerts.set(len(self.store.load_open_alerts()))
         except StoreError as exc:
             log.error("metrics.store_failed", error=str(exc))
+
+    def _project_cycle_done(
+        self, project: WatchedProject, outcome: CycleReport | BaseException, started: datetime
+    ) -> str:
+        """Metrics, health and selfwatch for one project's cycle; a STATUS line's part for it."""
+        several = len(self.projects) > 1
+        check = workspace_check(project.name if several else None)
+        where = f"{project.name}: " if several else ""
+        if isinstance(outcome, asyncio.CancelledError):
+            raise outcome
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, WorkspaceError | StoreError):
+                log.error("cycle.crashed", project=project.name, error=repr(outcome))
+            log.error("cycle.failed", project=project.name, error=str(outcome),
+                      retryable=getattr(outcome, "retryable", False))  # fmt: skip
+            self.metrics.cycles.labels(outcome="failed").inc()
+            self.health.last_error = f"{where}{outcome}"
+            if isinstance(outcome, WorkspaceError):
+                self._watch(self.selfwatch.cycle_failed, outcome, check=check)
+            return f"{where}last cycle failed at {started:%H:%M:%S}Z: {outcome}"
+        report = outcome
+        self.cycles += 1
+        finished = _now()
+        self.metrics.cycle_seconds.observe((finished - started).total_seconds())
+        self.metrics.cycles.labels(outcome="complete" if report.complete else "incomplete").inc()
+        self.metrics.last_success.set(finished.timestamp())
+        self.health.last_success, self.health.last_error = finished, None
+        self._watch(
+            self.selfwatch.cycle_succeeded, complete=report.complete, problems=report.problems, check=check
+        )
+        complete = "complete" if report.complete else "INCOMPLETE listing"
+        return (
+            f"{where}last cycle {started:%H:%M:%S}Z: {report.tasks} failing tasks ({complete}), "
+            f"{len(report.outbox)} notifications"
+        )
 
     async def dispatch(self) -> None:
         if not self.leader.leading:
@@ -258,9 +291,13 @@ class Daemon:
         except LoadError as exc:
             log.error("config.reload_failed", problems=exc.problems, kept="the previous config and rules")
             return
+        # Projects themselves (ids, endpoints, credentials) change with a restart, not a reload.
+        if _project_identities(loaded.settings) != _project_identities(self.loaded.settings):
+            log.warning("config.projects_need_restart", kept="the projects the daemon started with")
         self.loaded = loaded
-        self.engine.ruleset = loaded.ruleset
-        self.engine.default_channel = loaded.settings.slack.default_channel
+        for project in self.projects:
+            project.engine.ruleset = loaded.ruleset
+            project.engine.default_channel = loaded.settings.slack.default_channel
         slack = loaded.settings.slack
         self.selfwatch.ops_channel = slack.ops_channel or slack.default_channel
         self.selfwatch.threshold = loaded.settings.workspace.outage_cycles
@@ -298,7 +335,7 @@ class Daemon:
             await self.chatops.stop()
         if self._metrics_server is not None:
             await self._metrics_server.cleanup()
-        await self.client.aclose()
+        await close_projects(self.projects)
         await self.leader.close()  # at once, so that a follower takes over without waiting
         self.store.close()
         log.info("daemon.stopped", cycles=self.cycles)

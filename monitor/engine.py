@@ -381,6 +381,7 @@ class Engine:
         )
         log.info(
             "cycle.done",
+            project=self.project,
             tasks=report.tasks,
             complete=report.complete,
             decisions=len(notes),

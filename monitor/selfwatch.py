@@ -44,6 +44,7 @@ __all__ = [
     "meta_payload",
     "observe",
     "slack_check",
+    "workspace_check",
 ]
 
 log = structlog.get_logger(__name__)
@@ -116,10 +117,17 @@ def slack_check(channel: str) -> str:
     return f"slack:{channel}"
 
 
+def workspace_check(project: str | None = None) -> str:
+    """The check of the Workspace API; of one project's, when a daemon watches several."""
+    return WORKSPACE_CHECK if project is None else f"{WORKSPACE_CHECK}:{project}"
+
+
 def check_title(check: str) -> str:
     """What a check watches, in words (no user data: a channel name is shown escaped by the renderer)."""
     if check == WORKSPACE_CHECK:
         return "Workspace API"
+    if check.startswith(f"{WORKSPACE_CHECK}:"):
+        return f"Workspace API of project {check.removeprefix(f'{WORKSPACE_CHECK}:')}"
     if check.startswith("slack:"):
         return f"Slack delivery to {check.removeprefix('slack:')}"
     return check
@@ -168,17 +176,19 @@ class SelfWatch:
         self.threshold = threshold
         self._clock = clock
 
-    def cycle_succeeded(self, *, complete: bool, problems: Iterable[str] = ()) -> None:
+    def cycle_succeeded(
+        self, *, complete: bool, problems: Iterable[str] = (), check: str = WORKSPACE_CHECK
+    ) -> None:
         if complete:
-            self.observe(WORKSPACE_CHECK, Outcome.OK)
+            self.observe(check, Outcome.OK)
         else:
             # A listing that missed pages is the API failing too, just not entirely.
             first = next(iter(problems), "the listing was incomplete")
-            self.observe(WORKSPACE_CHECK, Outcome.FAILED, error=f"incomplete listing: {first}")
+            self.observe(check, Outcome.FAILED, error=f"incomplete listing: {first}")
 
-    def cycle_failed(self, error: WorkspaceError) -> None:
+    def cycle_failed(self, error: WorkspaceError, *, check: str = WORKSPACE_CHECK) -> None:
         outcome = Outcome.REJECTED if isinstance(error, AuthError) else Outcome.FAILED
-        self.observe(WORKSPACE_CHECK, outcome, error=str(error))
+        self.observe(check, outcome, error=str(error))
 
     def deliveries(self, delivered: Iterable[str], refused: Mapping[str, str]) -> None:
         """Channels that took a message this flush, and channels that refused one for good (with why)."""

@@ -116,9 +116,11 @@ def chatops_for_daemon(
         raise ChatopsConfigError(problem)
     if not app_enabled(settings.slack, tokens):
         return None
-    workspace = settings.workspace.model_copy(
-        update={"concurrency": max(settings.workspace.concurrency, LIST_CONCURRENCY)}
-    )
+    # With several projects, /tasks answers about the first one listed (alerts and silences: all of them).
+    _, prefix, first = settings.workspace.per_project()[0]
+    if prefix:
+        credentials = Credentials.from_env(os.environ if env is None else env, prefix)
+    workspace = first.model_copy(update={"concurrency": max(first.concurrency, LIST_CONCURRENCY)})
     client = build_client(workspace, credentials, observer=observer)
     deps = Deps(
         tasks=client,

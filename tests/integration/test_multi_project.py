@@ -5,10 +5,12 @@ resolves the alerts of another."""
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -137,3 +139,35 @@ def test_a_project_whose_credentials_are_missing_is_named(
     result = once(tmp_path, env)
     assert result.returncode == 2
     assert "project shanghai-finance" in result.stderr
+
+
+def test_the_daemon_polls_every_project_each_cycle_and_names_it(
+    tmp_path: Path, sims: tuple[SimulatorThread, SimulatorThread]
+) -> None:
+    beijing, shanghai = sims
+    env = configure(tmp_path, beijing, shanghai)
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("workspace:\n", "workspace:\n  poll_interval: 1s\n", 1))
+    fail(beijing, "prod-reboot")
+    fail(shanghai, "month-end-close")
+    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "run"], cwd=tmp_path, env=env, stdout=stdout, stderr=stderr
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            "project beijing-prod" in out.read_text() and "project shanghai-finance" in out.read_text()
+        ):
+            assert daemon.poll() is None, err.read_text()
+            time.sleep(0.2)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=30)
+    assert code == 0, err.read_text()
+    logs = err.read_text()
+    assert '"project": "beijing-prod"' in logs
+    assert '"project": "shanghai-finance"' in logs
+    assert "new alert: prod-reboot" in out.read_text()
+    assert "new alert: month-end-close" in out.read_text()
