@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from monitor.notify.text import terminal_safe
 from monitor.workspace.models import ScheduledTask
 
 __all__ = ["STATUS_STYLE", "output_console", "task_table", "tasks_json"]
@@ -45,16 +46,17 @@ def task_table(tasks: Sequence[ScheduledTask], *, title: str | None = None, with
         table.add_column(column, overflow="fold")
     for task in tasks:
         status = task.last_status or "-"
+        # Every value is the API's: control characters are made visible, not sent to the terminal.
         cells = [
-            Text(task.task_name or "-"),
-            Text(task.task_type or "-"),
-            Text(_schedule(task)),
-            Text(status, style=STATUS_STYLE.get(status, "")),
-            Text(_next_run(task)),
+            Text(terminal_safe(task.task_name or "-")),
+            Text(terminal_safe(task.task_type or "-")),
+            Text(terminal_safe(_schedule(task))),
+            Text(terminal_safe(status), style=STATUS_STYLE.get(status, "")),
+            Text(terminal_safe(_next_run(task))),
             Text({True: "yes", False: "no", None: "-"}[task.enable]),
         ]
         if with_ids:
-            cells.insert(0, Text(task.id))
+            cells.insert(0, Text(terminal_safe(task.id)))
         table.add_row(*cells)
     return table
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from monitor.notify.dispatch import Posted
-from monitor.notify.text import render_text, summary_line
+from monitor.notify.text import render_text, summary_line, terminal_safe
 from monitor.store.base import MessageRef, OutboxRow
 
 __all__ = ["ConsoleNotifier"]
@@ -37,10 +37,10 @@ class ConsoleNotifier:
             self._print(f"→ {channel} (message {ts})", rows[0])
         else:
             self.console.print(
-                Text(f"→ {channel} (message {ts}): digest of {len(rows)} alerts", style="bold")
+                Text(terminal_safe(f"→ {channel} (message {ts}): digest of {len(rows)} alerts"), style="bold")
             )
             for row in rows:
-                self.console.print(Text("  • " + summary_line(row.entry.payload)))
+                self.console.print(Text(terminal_safe("  • " + summary_line(row.entry.payload))))
         return Posted(channel, ts)
 
     async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
@@ -50,12 +50,13 @@ class ConsoleNotifier:
     async def update(self, ref: MessageRef, row: OutboxRow) -> None:
         payload = row.entry.payload
         where = f"✎ {ref.channel} message {ref.ts} updated"
-        self.console.print(Text(f"{where}: {payload['kind'].lower()} - {summary_line(payload)}", style="dim"))
+        line = f"{where}: {payload['kind'].lower()} - {summary_line(payload)}"
+        self.console.print(Text(terminal_safe(line), style="dim"))
 
     async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
         return None  # a terminal keeps no history to look in
 
     def _print(self, where: str, row: OutboxRow) -> None:
         kind = row.entry.payload["kind"]
-        self.console.print(Text(where, style="bold"))
-        self.console.print(Text(render_text(row.entry.payload), style=_STYLE.get(kind, "")))
+        self.console.print(Text(terminal_safe(where), style="bold"))
+        self.console.print(Text(terminal_safe(render_text(row.entry.payload)), style=_STYLE.get(kind, "")))

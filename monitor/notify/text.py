@@ -1,15 +1,22 @@
 """Plain-text rendering of notifications for the terminal (`once --dry-run`, the demo, the console notifier).
 
-Pure functions of the payload (see `payload.py`). Terminal output is never interpreted as markup, so user data
-needs no escaping here; rich's `Text` keeps it literal.
+Pure functions of the payload (see `payload.py`). Terminal output is never interpreted as markup (rich's
+`Text` keeps "[bold]" literal), but a terminal does obey control characters: an escape sequence in a task name
+could clear the screen, retitle the window or forge lines. `terminal_safe` makes such characters visible as
+U+FFFD; whatever prints user data to a terminal passes it through there.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["HISTORY_MARKS", "history_strip", "meta_text", "render_text", "summary_line"]
+__all__ = ["HISTORY_MARKS", "history_strip", "meta_text", "render_text", "summary_line", "terminal_safe"]
+
+#: C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI), and the bidirectional
+#: overrides and isolates that make a terminal show text in another order than it is.
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 HISTORY_MARKS = {"SUCCESS": "✅", "FAIL": "❌", "SKIP": "⏭"}
 _KIND_TITLE = {
@@ -81,3 +88,9 @@ def render_text(payload: Mapping[str, Any]) -> str:
         lines.append(f"  mention {payload['mention']}")
     lines.append(f"  why: {payload['reason']}")
     return "\n".join(lines)
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every character a terminal would act on (escape sequences, bells, bidi overrides)
+    replaced by U+FFFD; tabs and line breaks stay."""
+    return _TERMINAL_CONTROL.sub("\ufffd", text)
