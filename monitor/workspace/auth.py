@@ -248,10 +248,13 @@ class IamPasswordAuth:
         try:
             response = await self._http.post(self._url, json=body)
         except httpx.TransportError as exc:
+            # httpx's text says why (refused, DNS, CERTIFICATE_VERIFY_FAILED); it never holds the body.
+            detail = str(exc)[:160]
             raise TransportError(
-                f"cannot reach IAM at {self._url}: {type(exc).__name__}",
+                f"cannot reach IAM at {self._url}: {type(exc).__name__}" + (f" {detail}" if detail else ""),
                 endpoint=endpoint,
-                hint="check workspace.iam_endpoint / HUAWEICLOUD_SDK_IAM_ENDPOINT and the network",
+                hint="check workspace.iam_endpoint / HUAWEICLOUD_SDK_IAM_ENDPOINT and the network "
+                "(and workspace.ca_bundle when a proxy re-signs TLS)",
             ) from None
         if response.status_code in (400, 401, 403):
             raise AuthError(

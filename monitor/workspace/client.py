@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -246,7 +247,7 @@ class WorkspaceClient:
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        verify: bool | str = True,
+        verify: ssl.SSLContext | bool | str = True,
         closing: Iterable[httpx.AsyncClient] = (),
         observer: Callable[[str, str], None] | None = None,
     ) -> None:

@@ -7,6 +7,7 @@ token. No credentials at all is a `ConfigurationError` that lists what to set.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 
 import httpx
@@ -16,7 +17,7 @@ from monitor.workspace.auth import AkSkAuth, Auth, IamPasswordAuth, StaticTokenA
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError
 
-__all__ = ["KNOWN_REGIONS", "build_auth", "build_client", "workspace_endpoint"]
+__all__ = ["KNOWN_REGIONS", "build_auth", "build_client", "tls_context", "workspace_endpoint"]
 
 #: Regions where the official SDK (huaweicloudsdkworkspace 3.1.219) knows a Workspace endpoint.
 KNOWN_REGIONS = frozenset(
@@ -90,6 +91,22 @@ def build_auth(settings: WorkspaceSettings, credentials: Credentials, http: http
     return StaticTokenAuth(credentials.auth_token or "")
 
 
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Verification always on: the system's CAs, plus the certificates of `ca_bundle` when named (a corporate
+    proxy's). There is deliberately no way to turn verification off."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        try:
+            context.load_verify_locations(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigurationError(
+                f"workspace.ca_bundle {ca_bundle!r} cannot be used: {reason}",
+                hint="name a readable PEM file of CA certificates",
+            ) from None
+    return context
+
+
 def build_client(
     settings: WorkspaceSettings,
     credentials: Credentials,
@@ -103,7 +120,7 @@ def build_client(
         raise ConfigurationError(
             "no project id", hint="set workspace.project_id or HUAWEICLOUD_SDK_PROJECT_ID"
         )
-    verify: bool | str = settings.ca_bundle or True
+    verify = tls_context(settings.ca_bundle)
     iam_http = httpx.AsyncClient(timeout=settings.timeout.total_seconds(), transport=transport, verify=verify)
     auth = build_auth(settings, credentials, iam_http)
     return WorkspaceClient(
