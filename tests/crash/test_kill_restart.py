@@ -43,7 +43,8 @@ pytestmark = [
 ]
 
 KILLS = int(os.environ.get("CRASH_KILLS", "50"))
-TASKS = 60
+#: Enough tasks that failures keep arriving until the last kill (about one a round).
+TASKS = max(60, 2 * KILLS)
 STRATEGIES = ("fetch", "persist", "send", "random")
 
 
