@@ -39,6 +39,7 @@ from tests.helpers.daemon import DaemonProcess, write_config
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(900),  # 50 kills take one to three minutes, depending on the machine's load
     pytest.mark.skipif(not os.environ.get("WORKSPACE_MONITOR_SLOW"), reason="set WORKSPACE_MONITOR_SLOW=1"),
 ]
 
