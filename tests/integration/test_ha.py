@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from monitor.sim import SimOptions, SimulatorThread
 from monitor.slackstub import SlackStubThread
 from tests.integration.replicas import Cluster, wait_until
+from tests.integration.tcp_proxy import TcpProxy
 from tests.pg import schema_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -27,12 +29,13 @@ TASKS = ("prod-reboot", "prod-stop", "prod-start", "lab-start")
 
 
 @pytest.fixture
-def new_cluster(postgres_server: str, tmp_path: Path) -> Iterator[Callable[[], Cluster]]:
-    """Makes clusters, each in a world of its own: a simulator, a Slack stand-in and a fresh schema."""
+def new_cluster(postgres_server: str, tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
+    """Makes clusters, each in a world of its own: a simulator, a Slack stand-in and a fresh schema. The
+    replicas reach PostgreSQL at `through` (a proxy's URL) when given."""
     with contextlib.ExitStack() as stack:
         schemas: list[str] = []
 
-        def make() -> Cluster:
+        def make(through: str | None = None) -> Cluster:
             sim = stack.enter_context(SimulatorThread(SimOptions(tasks=0, seed=9)))
             slack = stack.enter_context(SlackStubThread())
             for name in TASKS:
@@ -47,7 +50,7 @@ def new_cluster(postgres_server: str, tmp_path: Path) -> Iterator[Callable[[], C
             with psycopg.connect(postgres_server, autocommit=True) as admin:
                 admin.execute(f"CREATE SCHEMA {schema}")
             schemas.append(schema)
-            made = Cluster(sim, slack, schema_url(postgres_server, schema), tmp_path / schema)
+            made = Cluster(sim, slack, schema_url(through or postgres_server, schema), tmp_path / schema)
             stack.callback(made.stop)
             return made
 
@@ -82,7 +85,7 @@ def quiet_cycles(cluster: Cluster, count: int) -> None:
 
 
 @pytest.mark.parametrize("count", [2, 3])
-def test_replicas_show_exactly_what_one_daemon_shows(new_cluster: Callable[[], Cluster], count: int) -> None:
+def test_replicas_show_exactly_what_one_daemon_shows(new_cluster: Callable[..., Cluster], count: int) -> None:
     alone = new_cluster()
     alone.start(1)
     expected = story(alone)
@@ -99,7 +102,7 @@ def test_replicas_show_exactly_what_one_daemon_shows(new_cluster: Callable[[], C
             assert replica.events("cycle.done") == [], "followers never poll"
 
 
-def test_a_sigkilled_leader_is_replaced_within_the_lease(new_cluster: Callable[[], Cluster]) -> None:
+def test_a_sigkilled_leader_is_replaced_within_the_lease(new_cluster: Callable[..., Cluster]) -> None:
     cluster = new_cluster()
     cluster.start(3)
     leader = cluster.wait_for_leader()
@@ -123,7 +126,7 @@ def test_a_sigkilled_leader_is_replaced_within_the_lease(new_cluster: Callable[[
     assert [m["replies"] for m in shown] == [[], [], []], "nothing sent twice"
 
 
-def test_replicas_whose_database_sessions_end_wait_and_recover(new_cluster: Callable[[], Cluster]) -> None:
+def test_replicas_whose_database_sessions_end_wait_and_recover(new_cluster: Callable[..., Cluster]) -> None:
     cluster = new_cluster()
     replicas = cluster.start(2)
     cluster.wait_for_leader()
@@ -152,3 +155,35 @@ def task_named(message: dict[str, Any]) -> str:
     """The one task of TASKS that a message is about."""
     (name,) = [task for task in TASKS if task in message["text"]]
     return name
+
+
+def test_replicas_cut_off_from_postgresql_wait_and_recover(
+    new_cluster: Callable[..., Cluster], postgres_server: str
+) -> None:
+    """The database unreachable for a few seconds (connections reset, new ones refused): the leader says it
+    lost leadership and stops, nobody polls, and afterwards one replica leads and sends what happened
+    meanwhile, once."""
+    server = urlsplit(postgres_server)
+    with TcpProxy(server.hostname or "127.0.0.1", server.port or 5432) as proxy:
+        cluster = new_cluster(server._replace(netloc=f"127.0.0.1:{proxy.port}").geturl())
+        replicas = cluster.start(2)
+        leader = cluster.wait_for_leader()
+        cluster.fail("prod-reboot")
+        cluster.wait_for_messages(lambda m: len(m) == 1, "the first alert")
+
+        proxy.cut()
+        cluster.fail("prod-stop")
+        wait_until(lambda: bool(leader.events("leader.lost")), "the leader to notice", timeout=30)
+        cycles = len(leader.events("cycle.done"))
+        time.sleep(2)
+        assert len(leader.events("cycle.done")) == cycles, "no cycle without the database"
+        assert cluster.messages()[1:] == [], "nothing sent without the database"
+        proxy.restore()
+
+        cluster.wait_for_leader()
+        cluster.wait_for_messages(lambda m: len(m) == 2, "the alert raised during the outage")
+        quiet_cycles(cluster, 3)
+        shown = cluster.messages()
+        assert [task_named(m) for m in shown] == ["prod-reboot", "prod-stop"], "nothing lost"
+        assert [m["replies"] for m in shown] == [[], []], "nothing sent twice"
+        assert all(r.alive for r in replicas)
