@@ -47,6 +47,7 @@ from monitor.chatops.replies import (
     status_reply,
     unsilence_reply,
 )
+from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
 from monitor.notify.slack_message import SlackMessage
 from monitor.rules import compile_match
@@ -116,6 +117,7 @@ class Deps:
     #: Called in a worker thread (it may read the store) for each `/tasks status`.
     status: Callable[[], RuntimeStatus] = RuntimeStatus
     new_silence_id: Callable[[], str] = _new_silence_id
+    snapshots: Snapshots = field(default_factory=Snapshots)
 
 
 def list_filters(command: ListTasks) -> list[TaskFilter]:
@@ -143,7 +145,10 @@ async def _list(command: ListTasks | Failed, deps: Deps) -> SlackMessage:
         ]
     else:
         filters = list_filters(command)
-    listing = await deps.tasks.fetch_many(filters)
+    # Page 1 is a typed command: fresh. Later pages come from the buttons: the snapshot page 1 listed.
+    listing = await deps.snapshots.listing(
+        filters, deps.tasks.fetch_many, now=deps.clock(), reuse=command.page > 1
+    )
     return list_reply(command, _sorted(listing.tasks), complete=listing.complete, problems=listing.problems)
 
 

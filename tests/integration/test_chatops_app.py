@@ -366,6 +366,18 @@ async def test_list_shows_a_table_and_pages_on_a_button(world: World) -> None:
     assert "page 2 of 3" in blocks_text(page_two)
 
 
+async def test_the_page_buttons_page_through_one_snapshot(world: World) -> None:
+    """Page 2 comes from what page 1 listed: at once, and unchanged by tasks created in between."""
+    await world.command("list name=lab")
+    listed = world.sim.state.stats.count("list")
+    world.sim.state.create_task({"task_name": "lab-new", "last_status": "SUCCESS", "enable": True})
+    page_two = await world.press(NEXT_PAGE_ACTION_ID, "list name=lab page=2")
+    assert f"{LAB_TASKS} scheduled tasks" in blocks_text(page_two)
+    assert world.sim.state.stats.count("list") == listed  # no API call for page 2
+    fresh = await world.command("list name=lab")  # a typed command lists afresh
+    assert f"{LAB_TASKS + 1} scheduled tasks" in blocks_text(fresh)
+
+
 async def test_list_filters_by_status_and_escapes_names(world: World) -> None:
     world.fail("prod-reboot")
     world.fail("<!channel> prod-hostile")
