@@ -3,7 +3,8 @@
 It starts the Workspace API simulator on loopback and drives the real client against it, the way the daemon
 will: every failing task across all pages, one failing task's latest executions and failed desktops, the same
 listing again while the API misbehaves (5xx, throttling, a dropped connection), and what an operator sees when
-the credentials are wrong; then the alerting story of `demo_alerts`.
+the credentials are wrong. Then the real daemon, `workspace-monitor run`, lives an alerting story against the
+simulator and Slack (the stand-in, or a real workspace: `demo_daemon`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.config import Credentials, WorkspaceSettings
-from monitor.demo_alerts import run_alerting_story
+from monitor.demo_daemon import run_daemon_story
 from monitor.logs import configure_logging
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
@@ -96,14 +97,14 @@ async def _demo(console: Console) -> int:
                 await bad_client.fetch_failing()
             except WorkspaceError as exc:
                 console.print(Text(f"workspace-monitor: {exc}", style="red"))
-    console.rule("5. Alerting: rules, deduplication, reminders, recoveries, silences")
-    await run_alerting_story(console)
+    console.rule("5. The daemon: workspace-monitor run against the simulator and Slack")
+    story = await run_daemon_story(console)
     console.rule()
     console.print(
         "Try it yourself: .venv/bin/workspace-monitor simulate (prints what to export), then "
         ".venv/bin/workspace-monitor tasks --status FAIL, or once --dry-run with a config (see README)"
     )
-    return 0 if listing.complete and again.complete else 1
+    return 0 if listing.complete and again.complete and story.ok else 1
 
 
 async def _explain(console: Console, client: WorkspaceClient, task_id: str) -> None:

@@ -1,0 +1,116 @@
+"""`make demo`'s daemon story, end to end: the real `workspace-monitor run` as a child process against the
+simulator and the Slack stand-in, driven by `run_daemon_story`. What the stand-in holds afterwards is checked
+here on its own terms, not only through the story's own checklist; and `workspace-monitor demo` as a command.
+
+Slow (about 25 s each: reminders come 15 s after the digest): skipped unless WORKSPACE_MONITOR_SLOW=1, which
+`.ci/run` sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from monitor.demo_daemon import RECOVERS, SILENCED_TASK, TEAM_TASKS, StoryOutcome, run_daemon_story
+from monitor.sim import DEFAULT_SECRET_KEY
+from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.environ.get("WORKSPACE_MONITOR_SLOW"), reason="set WORKSPACE_MONITOR_SLOW=1"),
+]
+
+SECRETS = (DEFAULT_TOKEN, DEFAULT_APP_TOKEN, DEFAULT_SECRET_KEY)
+TEAM = [name for name, _ in TEAM_TASKS]
+
+
+def said(message: dict[str, Any]) -> str:
+    return message["text"] + json.dumps(message["blocks"])
+
+
+@pytest.fixture(scope="module")
+def story() -> tuple[StoryOutcome, str]:
+    console = Console(record=True, width=160)
+    # Even with real-Slack variables half set, the stand-in is used (and nothing of the parent leaks in).
+    env = {"PATH": os.environ["PATH"], "SLACK_BOT_TOKEN": "xoxb-not-for-the-demo"}
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    outcome = asyncio.run(run_daemon_story(console, env))
+    return outcome, console.export_text()
+
+
+def test_the_story_saw_everything_and_the_daemon_exited_0(story: tuple[StoryOutcome, str]) -> None:
+    outcome, terminal = story
+    assert outcome.exit_code == 0, outcome.daemon_log[-3000:]
+    assert [check for check, seen in outcome.checks.items() if not seen] == []
+    assert outcome.ok
+    assert "workspace-monitor run exited with 0" in terminal
+    assert '"daemon.stopped"' in outcome.daemon_log
+
+
+def test_one_digest_for_the_team_with_a_reminder_for_each_in_its_thread(
+    story: tuple[StoryOutcome, str],
+) -> None:
+    outcome, _ = story
+    [digest] = [m for m in outcome.slack["desktop-ops"] if all(name in said(m) for name in TEAM)]
+    assert digest["edits"] == []  # a digest is never rewritten for one of its alerts
+    reminders = [reply for reply in digest["replies"] if "Reminder" in reply["text"]]
+    assert sorted(name for name in TEAM for reply in reminders if name in reply["text"]) == sorted(TEAM)
+
+
+def test_a_recovery_edits_its_alerts_message_and_says_so_in_the_thread(
+    story: tuple[StoryOutcome, str],
+) -> None:
+    outcome, _ = story
+    name = RECOVERS[0]
+    [message] = [m for m in outcome.slack["desktop-ops"] if name in said(m) and m["replies"]]
+    assert len(message["edits"]) == 1
+    assert "failed" in message["edits"][0]["text"]
+    assert "recovered" in message["text"]
+    assert [reply["text"] for reply in message["replies"] if "Resolved" in reply["text"]] != []
+
+
+def test_the_slash_commands_were_answered_and_the_silenced_task_never_posted(
+    story: tuple[StoryOutcome, str],
+) -> None:
+    outcome, _ = story
+    answers = {answer["id"]: json.dumps(answer["body"]) for answer in outcome.answers}
+    assert "Silenced" in answers["silence"]
+    assert "lab-*" in answers["silence"]
+    assert all(name in answers["failed"] for name in [*TEAM, SILENCED_TASK[0]])
+    assert RECOVERS[0] not in answers["failed"]
+    everything = [m for ms in outcome.slack.values() for m in ms]
+    everything += [reply for m in everything for reply in m["replies"]]
+    assert [m["text"] for m in everything if SILENCED_TASK[0] in said(m)] == []
+
+
+def test_the_terminal_shows_the_story_and_no_secret(story: tuple[StoryOutcome, str]) -> None:
+    outcome, terminal = story
+    for shown in ("new message", "reply in the thread of", "edited", "/tasks answer", "alice types"):
+        assert shown in terminal
+    for secret in SECRETS:
+        assert secret not in terminal
+        assert secret not in outcome.daemon_log
+
+
+def test_workspace_monitor_demo_exits_0_with_every_check_seen() -> None:
+    """The command behind `make demo`: the client tour, then the daemon story."""
+    env = {"PATH": os.environ["PATH"], "COLUMNS": "160"}
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "demo"], env=env, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "✓ a reminder for each in the digest's thread" in result.stdout
+    assert "✗" not in result.stdout
+    for secret in SECRETS:
+        assert secret not in result.stdout + result.stderr
