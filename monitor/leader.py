@@ -24,6 +24,7 @@ them in a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -98,8 +99,13 @@ class AdvisoryLockLeadership:
         return self._leading
 
     def close(self) -> None:
-        # Closing the session releases the lock: a follower takes over at its next try.
+        # Unlocked before the session closes: the server frees a closed session's locks only once its
+        # backend has exited, a moment later, and a follower trying in between would find it still held.
         if self._connection is not None:
+            if self._leading and not self._connection.closed:
+                with contextlib.suppress(psycopg.Error):
+                    key = advisory_key(self._connection, "leader")
+                    self._connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
             self._connection.close()
             self._connection = None
         if self._leading:
