@@ -16,56 +16,22 @@ import asyncio
 import json
 import math
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkworkspace.v2 import ListScheduledTasksRequest
 from huaweicloudsdkworkspace.v2 import WorkspaceClient as SdkWorkspaceClient
 
+# bench/ is on sys.path when this file runs as a script (tasks_command.py imports `simulator` from here).
+from simproc import simulator
+
 from monitor.logs import configure_logging
 from monitor.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import PAGE_LIMIT, TaskFilter, WorkspaceClient
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def simulator(tasks: int, latency_ms: int) -> Iterator[str]:
-    """`workspace-monitor simulate` as a child process; yields its base URL once it answers."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "monitor.cli", "simulate", "--port", str(port), "--tasks", str(tasks),
-        "--fail-rate", "1.0", "--skip-rate", "0", "--seed", "1", "--latency-ms", str(latency_ms),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_sim/stats", timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the simulator did not start") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def max_in_flight(base: str) -> int:

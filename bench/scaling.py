@@ -1,0 +1,277 @@
+"""Scaling curves: what one real poll cycle costs as the project grows, at 1k..100k tasks, 1%..100% failing.
+
+Each point is a fresh `workspace-monitor simulate` process (its own CPU and memory: they do not count) and a
+fresh child process running the real pieces against it on loopback: the Workspace client (AK/SK, concurrency
+4), the engine with a small rule file, a new SQLite state file, and the dispatcher flushing the outbox into a
+null notifier (what the daemon does each cycle, minus Slack). The child runs two cycles back to back:
+
+    first    empty state: every failing task is NEW (records fetched, alerts stored, outbox written + sent)
+    steady   the same tasks again a moment later: nothing changed, nothing to write or send
+
+and reports, per cycle, wall time (perf_counter), CPU time (process_time: the child's own CPU) and its peak
+RSS so far (getrusage ru_maxrss of the child itself, so the first cycle's peak is that cycle's). Targets:
+CPU per cycle linear in failing tasks (CPU / failing task roughly constant across sizes), the steady cycle's
+CPU far below the first's ("near zero for unchanged ones"), peak RSS under 150 MB at 100k tasks.
+
+Prints a Markdown table, writes `--json` (the figures) and `--plot` (bench/scaling.png, matplotlib Agg).
+
+    .venv/bin/python bench/scaling.py [--tasks 1000 10000 50000 100000] [--failing 0.01 0.1 1.0]
+                                      [--plot bench/scaling.png] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# bench/ is on sys.path when this file runs as a script.
+from simproc import simulator
+
+from monitor.engine import Engine
+from monitor.logs import configure_logging
+from monitor.notify.dispatch import Dispatcher, Posted
+from monitor.rules import load_rules_text
+from monitor.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
+from monitor.store.base import MessageRef, OutboxRow
+from monitor.store.sqlite import SQLiteStore
+from monitor.workspace.auth import AkSkAuth
+from monitor.workspace.client import WorkspaceClient
+
+RSS_TARGET_MB = 150
+#: A small, realistic rule file: routing by type and name, a catch-all; digests grouped by task type.
+RULES = """
+rules:
+  - name: prod-power
+    match: {task_type: [REBOOT, STOP, START], task_name: "prod-*"}
+    channel: "#desktop-ops"
+    severity: critical
+    repeat_interval: 1h
+    group_by: [task_type]
+  - name: scripts
+    match: {task_type: EXECUTE_SCRIPT}
+    channel: "#scripts"
+    severity: warning
+    repeat_interval: 4h
+  - name: snapshots
+    match: {task_type: [CREATE_SNAPSHOT, REBUILD]}
+    channel: "#storage"
+    continue: true
+  - name: everything
+    match: {}
+    channel: "#desktop-ops"
+    severity: info
+    repeat_interval: 0
+"""
+
+
+class NullNotifier:
+    """Delivers nowhere, instantly: the dispatcher's own cost without a destination's."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+
+    def _posted(self, channel: str) -> Posted:
+        self.messages += 1
+        return Posted(channel, f"{self.messages}.000000")
+
+    async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
+        return self._posted(channel)
+
+    async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
+        return self._posted(ref.channel)
+
+    async def update(self, ref: MessageRef, row: OutboxRow) -> None:
+        self.messages += 1
+
+    async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
+        return None
+
+
+@dataclass(frozen=True)
+class CycleFigures:
+    cycle: str
+    listed: int
+    outbox: int
+    requests: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+async def child_cycles(endpoint: str, state_dir: Path) -> list[CycleFigures]:
+    auth = AkSkAuth(DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, project_id=DEFAULT_PROJECT_ID)
+    store = SQLiteStore.open(state_dir / "state.db")
+    figures = []
+    try:
+        async with WorkspaceClient(endpoint=endpoint, project_id=DEFAULT_PROJECT_ID, auth=auth) as client:
+            engine = Engine(
+                client=client,
+                store=store,
+                ruleset=load_rules_text(RULES, "scaling.yaml"),
+                project=DEFAULT_PROJECT_ID,
+                default_channel="#desktop-ops",
+            )
+            dispatcher = Dispatcher(store, NullNotifier(), claimer="bench")
+            for name in ("first", "steady"):
+                wall, cpu = time.perf_counter(), time.process_time()
+                report = await engine.run_cycle()
+                await dispatcher.flush()
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                if not report.complete:
+                    raise RuntimeError(f"incomplete listing: {report.problems}")
+                figures.append(
+                    CycleFigures(
+                        name, report.tasks, len(report.outbox), report.requests, wall, cpu, peak_rss_mb()
+                    )
+                )
+    finally:
+        store.close()
+    return figures
+
+
+def run_child(endpoint: str) -> list[CycleFigures]:
+    """One point's two cycles in a fresh interpreter, so its peak RSS is that point's alone."""
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as state_dir:
+        command = [sys.executable, __file__, "--child", endpoint, "--state-dir", state_dir]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return [CycleFigures(**item) for item in json.loads(out.strip().splitlines()[-1])]
+
+
+@dataclass(frozen=True)
+class Point:
+    tasks: int
+    failing: float
+    sim_start_s: float
+    cycles: list[CycleFigures]
+
+
+def measure(tasks: int, failing: float) -> Point:
+    started = time.perf_counter()
+    with simulator(tasks, 0, fail_rate=failing, start_timeout=600) as endpoint:
+        sim_start = time.perf_counter() - started
+        cycles = run_child(endpoint)
+    return Point(tasks, failing, sim_start, cycles)
+
+
+def table(points: Sequence[Point]) -> list[str]:
+    lines = [
+        "| tasks | failing | listed | first: wall s | CPU s | CPU ms/failing | peak RSS MB | outbox "
+        "| steady: wall s | CPU s | CPU ms/failing | peak RSS MB | sim start s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        first, steady = p.cycles
+        listed = max(first.listed, 1)
+        lines.append(
+            f"| {p.tasks:,} | {p.failing:.0%} | {first.listed:,} | {first.wall_s:.2f} | {first.cpu_s:.2f} "
+            f"| {1000 * first.cpu_s / listed:.3f} | {first.peak_rss_mb:.0f} | {first.outbox:,} "
+            f"| {steady.wall_s:.2f} | {steady.cpu_s:.2f} | {1000 * steady.cpu_s / listed:.3f} "
+            f"| {steady.peak_rss_mb:.0f} | {p.sim_start_s:.1f} |"
+        )
+    return lines
+
+
+def plot(points: Sequence[Point], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for failing in sorted({p.failing for p in points}):
+        row = sorted((p for p in points if p.failing == failing), key=lambda p: p.tasks)
+        xs = [p.cycles[0].listed for p in row]
+        for index, cycle in enumerate(("first", "steady")):
+            style = "-o" if cycle == "first" else "--s"
+            label = f"{failing:.0%} failing, {cycle}"
+            axes[0].plot(xs, [p.cycles[index].cpu_s for p in row], style, label=label)
+            axes[1].plot(xs, [p.cycles[index].wall_s for p in row], style, label=label)
+        axes[2].plot([p.tasks for p in row], [p.cycles[1].peak_rss_mb for p in row], "-o", label=label)
+    axes[0].set(title="CPU per cycle", xlabel="failing tasks listed", ylabel="CPU seconds")
+    axes[1].set(title="wall time per cycle", xlabel="failing tasks listed", ylabel="seconds")
+    axes[2].axhline(RSS_TARGET_MB, color="red", linestyle=":", label=f"target {RSS_TARGET_MB} MB")
+    axes[2].set(title="peak RSS of the monitor", xlabel="tasks in the project", ylabel="MB")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, nargs="+", default=[1_000, 10_000, 50_000, 100_000])
+    parser.add_argument("--failing", type=float, nargs="+", default=[0.01, 0.1, 1.0])
+    parser.add_argument("--plot", type=Path, default=None, help="write the curves here (PNG)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--child", metavar="ENDPOINT", help=argparse.SUPPRESS)
+    parser.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    configure_logging("warning")
+    if args.child:
+        figures = asyncio.run(child_cycles(args.child, args.state_dir))
+        print(json.dumps([asdict(item) for item in figures]))
+        return 0
+
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    points = []
+    for tasks in args.tasks:
+        for failing in args.failing:
+            point = measure(tasks, failing)
+            first, steady = point.cycles
+            print(
+                f"# {tasks:>7,} tasks, {failing:>4.0%} failing: first {first.cpu_s:.2f} s CPU, steady "
+                f"{steady.cpu_s:.2f} s CPU, peak {steady.peak_rss_mb:.0f} MB (simulator ready in "
+                f"{point.sim_start_s:.1f} s)",
+                flush=True,
+            )
+            points.append(point)
+    print()
+    print("\n".join(table(points)))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(p) for p in points], indent=1))
+    if args.plot:
+        plot(points, args.plot)
+        print(f"\nplot: {args.plot}")
+
+    biggest = max(p.tasks for p in points)
+    worst_rss = max(p.cycles[1].peak_rss_mb for p in points if p.tasks == biggest)
+    full = [p for p in points if p.failing == max(args.failing)]
+    per_task = [1000 * p.cycles[0].cpu_s / max(p.cycles[0].listed, 1) for p in full]
+    steady_share = max(p.cycles[1].cpu_s / max(p.cycles[0].cpu_s, 1e-9) for p in points)
+    verdicts = [
+        (f"peak RSS at {biggest:,} tasks {worst_rss:.0f} MB < {RSS_TARGET_MB} MB", worst_rss < RSS_TARGET_MB),
+        (
+            f"first-cycle CPU per failing task within 2x across sizes ({min(per_task):.3f}.."
+            f"{max(per_task):.3f} ms at {max(args.failing):.0%} failing): linear",
+            max(per_task) <= 2 * min(per_task),
+        ),
+    ]
+    print(
+        f"\nsteady-state CPU is at most {steady_share:.0%} of the first cycle's (the listing itself remains)"
+    )
+    for text, ok in verdicts:
+        print(f"{'PASS' if ok else 'FAIL'}: {text}")
+    return 0 if all(ok for _, ok in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
