@@ -2,7 +2,9 @@
 
 Redaction has two layers: fields whose *name* says secret (`sk`, `password`, `token`, `authorization`, ...)
 are masked whatever they hold, and any *value* registered with `register_secret` is masked wherever it appears
-inside a string (a URL, an exception message). Both run on every event before rendering.
+inside a string (a URL, an exception message). Both run on every event before rendering, and on every stdlib
+logging record too (slack_sdk, aiohttp, APScheduler log through `logging`, tracebacks included): those are
+rendered by the same processors, as the same JSON lines.
 """
 
 from __future__ import annotations
@@ -71,11 +73,12 @@ def configure_logging(level: str = "info", *, json: bool | None = None, stream: 
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     numeric = logging.getLevelName(level.upper())
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            timestamper,
             structlog.processors.format_exc_info,
             redact_secrets,
             renderer,
@@ -84,4 +87,17 @@ def configure_logging(level: str = "info", *, json: bool | None = None, stream: 
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=stream, force=True)
+    # Other libraries' records: the same redaction and rendering (a record's text is its `event`).
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, timestamper],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact_secrets,
+                renderer,
+            ],
+        )
+    )
+    logging.basicConfig(level=max(numeric, logging.WARNING), handlers=[handler], force=True)

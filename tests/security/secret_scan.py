@@ -35,7 +35,7 @@ from monitor.sim import (
 )
 from monitor.slackstub import DEFAULT_TOKEN
 
-__all__ = ["KNOWN_SECRETS", "SECRET_PATTERNS", "SecretScan", "find_secrets"]
+__all__ = ["KNOWN_SECRETS", "SECRET_PATTERNS", "SecretScan", "configure_run_logging", "find_secrets"]
 
 #: Exact values, each with what it is (the name is what a failure shows).
 KNOWN_SECRETS: dict[str, str] = {
@@ -62,6 +62,14 @@ def find_secrets(text: str) -> list[str]:
     found = [name for value, name in KNOWN_SECRETS.items() if value in text]
     found += [name for name, pattern in SECRET_PATTERNS.items() if pattern.search(text)]
     return sorted(set(found))
+
+
+def configure_run_logging() -> None:
+    """The product's own logging (JSON, redaction) on pytest's captured stderr: what tests log is scanned as
+    production would write it. Tests that configure logging their own way call this to put it back."""
+    from monitor.logs import configure_logging
+
+    configure_logging("debug", json=True, stream=sys.stderr)
 
 
 def _error_classes() -> list[type[BaseException]]:
@@ -95,11 +103,7 @@ class SecretScan:
     # -- installing ------------------------------------------------------------------------------------
 
     def install(self) -> None:
-        from monitor.logs import configure_logging
-
-        # The product's own logging (JSON, redaction) on pytest's captured stderr: what tests log is scanned
-        # as production would write it.
-        configure_logging("debug", json=True, stream=sys.stderr)
+        configure_run_logging()
         self._wrap_communicate()
         for cls in _error_classes():
             self._wrap_init(cls)
@@ -136,6 +140,10 @@ class SecretScan:
         self._undo.append(lambda: setattr(cls, "__init__", original))
 
     # -- hooks -----------------------------------------------------------------------------------------
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        # A test before this one may have pointed logging elsewhere (a StringIO of its own): put it back.
+        configure_run_logging()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
