@@ -20,11 +20,14 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import json
+import math
 import os
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from urllib.parse import urlencode
 import httpx
 
 # bench/ is on sys.path when this file runs as a script: the poll benchmark's simulator process.
-from poll import simulator
+from poll import max_in_flight, reset_stats, simulator
 
 from monitor.chatops.handlers import Deps
 from monitor.chatops.service import EVENTS_PATH, ChatopsService, SlackTokens
@@ -134,6 +137,12 @@ async def measure(base: str, concurrency: int, runs: int, label: str) -> tuple[l
     return acks, totals, text
 
 
+def list_requests(base: str) -> int:
+    with urllib.request.urlopen(f"{base}/_sim/stats", timeout=5) as answer:
+        stats = json.load(answer)
+    return sum(stats["requests"].get("list", {}).values())
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
@@ -151,9 +160,15 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
     with simulator(args.tasks, args.latency_ms) as base:
+        reset_stats(base)
         acks, ours, text = asyncio.run(measure(base, LIST_CONCURRENCY, args.runs, "ours"))
+        pages = list_requests(base) // (args.runs + 1)
+        peak = max_in_flight(base)
         base_acks, baseline, _ = asyncio.run(measure(base, 1, args.baseline_runs, "baseline"))
+    # Both listings' first pages go out together, then the remaining pages share the slots.
+    ideal = (1 + math.ceil(max(pages - 2, 0) / LIST_CONCURRENCY)) * args.latency_ms / 1000
     print(f"/tasks list over {args.tasks} tasks, {args.latency_ms} ms per API request; answer: {text!r}")
+    print(f"{pages} list requests per command, at most {peak} in flight; ideal answer {ideal:.2f} s")
     print()
     print(
         "{:<34} {:>5} {:>8} {:>8} {:>8} {:>9}".format("", "runs", "p50 (s)", "p95 (s)", "max (s)", "ack max")
