@@ -47,7 +47,7 @@ KNOWN_SECRETS: dict[str, str] = {
     "static-token-for-tests": "a static IAM token of the tests",
     "static-token-value": "a static IAM token of the tests",
     "tls-test-token-0123456789": "a static IAM token of the TLS tests",
-    "signing-secret-0123456789abcdef": "a Slack signing secret of the tests",
+    "stub-signing-secret-0123456789abcdef": "a Slack signing secret of the tests",
 }
 
 #: Secrets whose exact value is not known in advance.
