@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.chatops.commands import Failed, ListTasks
 from monitor.chatops.replies import (
@@ -297,3 +299,37 @@ def test_status_shows_the_last_poll_errors_and_backlog() -> None:
     assert "HTTP 500 &lt;x&gt;" in text
     assert "not_in_channel" in text
     assert "3 waiting" in text
+
+
+@given(
+    names=st.lists(st.text(max_size=300), max_size=3 * PAGE_SIZE),
+    page=st.integers(min_value=1, max_value=5),
+    status=st.sampled_from([None, "FAIL", "SKIP", "SUCCESS"]),
+    filter_name=st.one_of(st.none(), st.text(min_size=1, max_size=40)),
+)
+def test_any_task_names_make_a_valid_escaped_page(
+    names: list[str], page: int, status: str | None, filter_name: str | None
+) -> None:
+    tasks = [task(i, task_name=name) for i, name in enumerate(names)]
+    message = list_reply(ListTasks(status=status, name=filter_name, page=page), tasks, complete=True)
+    assert_valid(message)
+    for block in message.blocks:
+        text = block.get("text", {}).get("text", "")
+        if text.startswith("```"):
+            assert text.endswith("```")
+            assert text.count("```") == 2
+
+
+@given(
+    name=st.text(max_size=500),
+    description=st.text(max_size=2000),
+    reason=st.text(max_size=500),
+    desktops=st.integers(min_value=0, max_value=30),
+)
+def test_any_task_detail_makes_a_valid_escaped_answer(
+    name: str, description: str, reason: str, desktops: int
+) -> None:
+    detail = TaskDetail(id="t-1", task_name=name, description=description)
+    failed = [RecordDetail(desktop_name=name, fail_reason=reason) for _ in range(desktops)]
+    records = [ExecutionRecord(id="r", start_time=reason[:40], status="FAIL")]
+    assert_valid(show_reply(detail, None, records, failed, problems=[reason]))
