@@ -89,7 +89,7 @@ async def socket(tmp_path: Path) -> AsyncIterator[Socket]:
         deps = Deps(tasks=client, store=store, clock=lambda: START, access=Access.of([ADMIN], []))
         settings = SlackSettings(mode="socket", api_url=stub.api_url)
         tokens = SlackTokens(bot=stub.token, app=DEFAULT_APP_TOKEN)
-        service = ChatopsService(settings, tokens, deps, ping_interval=0.2, watch_every=0.05)
+        service = ChatopsService(settings, tokens, deps, ping_interval=1.0, watch_every=0.05)
         await service.start()
         try:
             async with client:
@@ -153,7 +153,7 @@ async def test_health_follows_the_link_down_and_up_again(socket: Socket) -> None
     await socket.stub.set_down(False)
     await socket.stub.socket.wait_connected()
     await socket.until(healthy=True)
-    assert socket.stub.socket.connections == 2
+    assert socket.stub.socket.connections >= 2  # a new connection, through apps.connections.open again
 
 
 async def test_a_refreshed_link_reconnects(socket: Socket) -> None:
