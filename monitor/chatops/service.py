@@ -12,7 +12,8 @@ missing; `check` and `run` refuse with it. A config that never mentions `slack.m
 no SLACK_BOT_TOKEN at all mean "no Slack" (alerts on the terminal, as before there was an app), not an error.
 
 `problem()` feeds `/healthz`: in Socket Mode it says why the link is down (checked every `watch_every`
-seconds); an HTTP server that listens is healthy.
+seconds; down on two checks in a row, so Slack's routine link refresh goes unnoticed); an HTTP server that
+listens is healthy.
 """
 
 from __future__ import annotations
@@ -156,15 +157,18 @@ class ChatopsService:
         log.info("chatops.connecting", mode="socket")
 
     async def _watch(self, handler: AsyncSocketModeHandler) -> None:
+        # Down only when two checks in a row find it down: Slack refreshes links every few hours, and the
+        # client reconnects within a second; a probe catching that moment must not fail /healthz.
+        was_down = False
         while True:
-            connected = await handler.client.is_connected()
-            problem = None if connected else "Socket Mode: the connection to Slack is down"
-            if problem != self._problem:
-                if problem is None:
-                    log.info("chatops.connected", mode="socket")
-                else:
-                    log.warning("chatops.disconnected", mode="socket")
-            self._problem = problem
+            down = not await handler.client.is_connected()
+            if self._problem is not None and not down:
+                log.info("chatops.connected", mode="socket")
+                self._problem = None
+            elif self._problem is None and down and was_down:
+                log.warning("chatops.disconnected", mode="socket")
+                self._problem = "Socket Mode: the connection to Slack is down"
+            was_down = down
             await asyncio.sleep(self._watch_every)
 
     async def wait_ready(self, within: float = 10.0) -> None:
