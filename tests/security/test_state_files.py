@@ -3,7 +3,8 @@
 
 What it proves:
 - under any umask (022, 002, 000) the SQLite state file, its `-wal` and `-shm` files are mode 0600 and a
-  directory the store creates is 0700 - after real writes, while the connection is open;
+  directory the store creates is 0700 - after real writes, while the connection is open (an existing file
+  keeps the mode its owner gave it, and SQLite gives that mode to the WAL and SHM: see test_store_sqlite);
 - `workspace-monitor once` run as a process with IAM password auth against the simulator (HOME, the state
   and the config all inside one temporary folder) fetches an IAM token, alerts, and leaves no file there that
   holds the token, the password or any other known secret; it also prints none of them.
