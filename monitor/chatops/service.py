@@ -106,6 +106,8 @@ class ChatopsService:
         watch_every: float = 5.0,
     ) -> None:
         problem = configuration_problem(settings, tokens)
+        if settings.mode == "none":
+            problem = "slack.mode is none: there is no app to run"
         if problem is not None:
             raise ValueError(problem)
         self.settings = settings
