@@ -13,8 +13,9 @@ does about it, showing on the terminal what arrives at Slack as it arrives:
     the others are still failing          a reminder in the digest's thread
     SIGTERM                               the daemon drains and exits 0
 
-With real Slack the simulator plays the same failures; the terminal says where to look, and `/tasks` is
-typed by whoever watches, until Ctrl-C. `StoryOutcome` says what was seen, for the exit code and the tests.
+With real Slack the simulator plays the same failures, then leaves one task failing (a reminder every 15 s
+until someone silences it); the terminal says where to look, and `/tasks` is typed by whoever watches, until
+Ctrl-C or five minutes. `StoryOutcome` says what was seen, for the exit code and the tests.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from monitor.sim.runner import Simulator
 from monitor.slackstub import StubMessage, start_slack_stub
 from monitor.slackstub.runner import SlackStub
 
-__all__ = ["StoryOutcome", "run_daemon_story"]
+__all__ = ["StoryOutcome", "play_story", "run_daemon_story"]
 
 #: They fail together (a digest) and stay failing (reminders).
 TEAM_TASKS = (
@@ -64,7 +65,7 @@ SILENCED_TASK = ("lab-rebuild", "REBUILD")
 #: How long one step waits for what it expects (generous: a 2-core box running the test suite too).
 STEP_WAIT = 30.0
 #: With real Slack: how long the daemon stays up for people to try /tasks, unless Ctrl-C comes first.
-REAL_SLACK_STAY = 600.0
+REAL_SLACK_STAY = 300.0
 _TICK = 0.1
 _STOP_WAIT = 45.0
 
@@ -303,8 +304,8 @@ async def _stub_story(story: _Story, stub: SlackStub) -> None:
     await story.until("a reminder for each in the digest's thread", lambda: all(map(reminded, names)))
 
 
-async def _real_story(story: _Story) -> None:
-    """Real Slack: the same failures; people look at Slack and type /tasks themselves."""
+async def _real_story(story: _Story, stay: float) -> None:
+    """Real Slack: the same failures, then one task left failing; people look and type /tasks themselves."""
     channel = story.target.channel
     names = [name for name, _ in TEAM_TASKS]
     story.step(f"Three tasks fail at once: look in {channel} for one digest")
@@ -316,19 +317,23 @@ async def _real_story(story: _Story) -> None:
     story.step(f"{RECOVERS[0]} succeeds again: its message is edited, 'Resolved' in its thread")
     story.execute([RECOVERS[0]], "SUCCESS")
     await story.until("two polls", story.polls_from_now(2))
-    story.step(f"{SILENCED_TASK[0]} fails too; reminders every {REPEAT_INTERVAL} s in the digest's thread")
+    story.step(f"{SILENCED_TASK[0]} fails; in the digest's thread, reminders come every {REPEAT_INTERVAL} s")
     story.execute([SILENCED_TASK[0]], "FAIL")
+    await story.until("the first reminders", story.polls_from_now(1 + REPEAT_INTERVAL // POLL_INTERVAL))
+    keeps_failing, *recover = names
+    story.step(f"{', '.join(recover)} succeed again; {keeps_failing} keeps failing, and reminding")
+    story.execute(recover, "SUCCESS")
     story.console.print(
         Text(
-            f"Now type in {channel}:  /tasks failed   /tasks silence lab-* 10m   /tasks alerts\n"
-            f"The daemon stays up for {REAL_SLACK_STAY / 60:.0f} minutes; Ctrl-C stops it.",
+            f"Now type in {channel}:  /tasks failed   /tasks silence {keeps_failing} 1h   /tasks alerts\n"
+            f"The daemon stays up for {stay / 60:.0f} minutes; Ctrl-C stops it sooner.",
             style="bold magenta",
         )
     )
     interrupted = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    deadline = loop.time() + REAL_SLACK_STAY
+    deadline = loop.time() + stay
     try:
         while not interrupted.is_set() and story.daemon.alive and loop.time() < deadline:
             story.show()
@@ -351,9 +356,18 @@ async def _started(story: _Story) -> bool:
     )
 
 
-async def _play(
-    console: Console, target: SlackTarget, stub: SlackStub | None, env: Mapping[str, str]
+async def play_story(
+    console: Console,
+    target: SlackTarget,
+    env: Mapping[str, str],
+    *,
+    stub: SlackStub | None = None,
+    api_url: str | None = None,
+    stay: float = REAL_SLACK_STAY,
 ) -> StoryOutcome:
+    """The simulator, the daemon on `api_url` (None: slack.com), and the story: the scripted one with its
+    checks when `stub` is the Slack the daemon talks to, else the real-Slack one, which ends after `stay`
+    seconds or at Ctrl-C."""
     outcome = StoryOutcome()
     async with start_simulator(SimOptions(tasks=0, seed=5)) as sim:
         for name, task_type in (*TEAM_TASKS, RECOVERS, SILENCED_TASK):
@@ -364,10 +378,7 @@ async def _play(
             where = Path(scratch)
             (where / "rules.yaml").write_text(demo_rules(target.channel))
             config = where / "config.yaml"
-            api_url = stub.api_url if stub is not None else None
-            config.write_text(
-                demo_config(target, sim_url=sim.base_url, state_dir=where, stub_api_url=api_url)
-            )
+            config.write_text(demo_config(target, sim_url=sim.base_url, state_dir=where, api_url=api_url))
             console.print(f"Slack: {target.note}")
             console.print(
                 f"Workspace API: the simulator on {sim.base_url}, {len(sim.state.tasks)} daily tasks"
@@ -387,7 +398,7 @@ async def _play(
                     if stub is not None:
                         await _stub_story(story, stub)
                     else:
-                        await _real_story(story)
+                        await _real_story(story, stay)
             finally:
                 story.step("SIGTERM: the daemon lets its cycle finish, flushes the outbox and exits")
                 outcome.exit_code = await daemon.stop()
@@ -415,10 +426,10 @@ async def run_daemon_story(console: Console, env: Mapping[str, str] | None = Non
     env = os.environ if env is None else env
     target = choose_slack(env)
     if target.real:
-        outcome = await _play(console, target, None, env)
+        outcome = await play_story(console, target, env)
     else:
         async with start_slack_stub() as stub:
-            outcome = await _play(console, target, stub, env)
+            outcome = await play_story(console, target, env, stub=stub, api_url=stub.api_url)
     for check, seen in outcome.checks.items():
         console.print(Text(f"{'✓' if seen else '✗'} {check}", style="green" if seen else "bold red"))
     return outcome

@@ -102,8 +102,8 @@ rules:
 """
 
 
-def demo_config(target: SlackTarget, *, sim_url: str, state_dir: Path, stub_api_url: str | None) -> str:
-    """config.yaml next to rules.yaml in `state_dir`; `stub_api_url` is where the stand-in listens."""
+def demo_config(target: SlackTarget, *, sim_url: str, state_dir: Path, api_url: str | None) -> str:
+    """config.yaml next to rules.yaml in `state_dir`; `api_url` None is slack.com (the product's default)."""
     lines = [
         "workspace:",
         f"  endpoint: {sim_url}",
@@ -116,11 +116,13 @@ def demo_config(target: SlackTarget, *, sim_url: str, state_dir: Path, stub_api_
         "  mode: socket",
         f"  default_channel: {json.dumps(target.channel)}",
     ]
+    if api_url is not None:
+        lines.append(f"  api_url: {api_url}")
     if target.real:
         # Whoever watches the demo channel may silence from it.
         lines.append(f"  allowed_channels: [{json.dumps(target.channel)}]")
     else:
-        lines += [f"  api_url: {stub_api_url}", f"  admins: [{STUB_ADMIN}]"]
+        lines.append(f"  admins: [{STUB_ADMIN}]")
     return "\n".join(lines) + "\n"
 
 

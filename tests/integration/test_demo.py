@@ -18,9 +18,17 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from monitor.demo_daemon import RECOVERS, SILENCED_TASK, TEAM_TASKS, StoryOutcome, run_daemon_story
+from monitor.demo_daemon import (
+    RECOVERS,
+    SILENCED_TASK,
+    TEAM_TASKS,
+    StoryOutcome,
+    play_story,
+    run_daemon_story,
+)
+from monitor.demo_setup import choose_slack
 from monitor.sim import DEFAULT_SECRET_KEY
-from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
+from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, start_slack_stub
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,13 +43,18 @@ def said(message: dict[str, Any]) -> str:
     return message["text"] + json.dumps(message["blocks"])
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    env = {"PATH": os.environ["PATH"], **extra}
+    if "PYTHONPATH" in os.environ:  # a checkout other than the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
+
+
 @pytest.fixture(scope="module")
 def story() -> tuple[StoryOutcome, str]:
     console = Console(record=True, width=160)
     # Even with real-Slack variables half set, the stand-in is used (and nothing of the parent leaks in).
-    env = {"PATH": os.environ["PATH"], "SLACK_BOT_TOKEN": "xoxb-not-for-the-demo"}
-    if "PYTHONPATH" in os.environ:
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    env = child_env(SLACK_BOT_TOKEN="xoxb-not-for-the-demo")
     outcome = asyncio.run(run_daemon_story(console, env))
     return outcome, console.export_text()
 
@@ -102,15 +115,43 @@ def test_the_terminal_shows_the_story_and_no_secret(story: tuple[StoryOutcome, s
 
 def test_workspace_monitor_demo_exits_0_with_every_check_seen() -> None:
     """The command behind `make demo`: the client tour, then the daemon story."""
-    env = {"PATH": os.environ["PATH"], "COLUMNS": "160"}
-    if "PYTHONPATH" in os.environ:
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    command = [sys.executable, "-m", "monitor.cli", "demo"]
     result = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "demo"], env=env, capture_output=True, text=True, timeout=300,
-        check=False,
-    )  # fmt: skip
+        command, env=child_env(), capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "✓ a reminder for each in the digest's thread" in result.stdout
     assert "✗" not in result.stdout
     for secret in SECRETS:
         assert secret not in result.stdout + result.stderr
+
+
+def test_the_real_slack_path_runs_the_daemon_on_the_given_tokens_and_channel() -> None:
+    """What `SLACK_BOT_TOKEN=... SLACK_APP_TOKEN=... DEMO_SLACK_CHANNEL=... make demo` does, with the stand-in
+    playing slack.com (the only difference: its api_url): the daemon posts the story, the terminal tells
+    people what to type, and the wait for them ends on time."""
+    env = child_env(
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN=DEFAULT_APP_TOKEN, DEMO_SLACK_CHANNEL="general"
+    )
+    console = Console(record=True, width=160)
+
+    async def play() -> tuple[StoryOutcome, dict[str, list[dict[str, Any]]]]:
+        async with start_slack_stub() as stub:
+            target = choose_slack(env)
+            assert target.real
+            outcome = await play_story(console, target, env, api_url=stub.api_url, stay=6)
+            return outcome, stub.state.snapshot()
+
+    outcome, slack = asyncio.run(play())
+    assert outcome.ok, outcome.checks
+    terminal = console.export_text()
+    assert "Now type in #general:  /tasks failed" in terminal
+    [digest] = [m for m in slack["general"] if all(name in said(m) for name in TEAM)]
+    replies = [reply["text"] for reply in digest["replies"]]
+    still, *recovered = TEAM
+    assert any("Reminder" in text and still in text for text in replies)
+    assert all(any("Resolved" in text and name in text for text in replies) for name in recovered)
+    [own] = [m for m in slack["general"] if RECOVERS[0] in said(m) and m["edits"]]
+    assert "recovered" in own["text"]
+    for secret in SECRETS:
+        assert secret not in terminal

@@ -82,7 +82,7 @@ def test_the_child_gets_the_simulators_keys_and_nothing_else_of_the_parent() -> 
 
 
 def _load(tmp_path: Path, target: SlackTarget, api_url: str | None) -> tuple[str, str]:
-    config = demo_config(target, sim_url="http://127.0.0.1:8900", state_dir=tmp_path, stub_api_url=api_url)
+    config = demo_config(target, sim_url="http://127.0.0.1:8900", state_dir=tmp_path, api_url=api_url)
     return config, demo_rules(target.channel)
 
 
