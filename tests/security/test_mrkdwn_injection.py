@@ -55,6 +55,7 @@ from monitor.tasklist import task_table
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
+from tests.fuzz import examples
 from tests.unit.test_slack_render import allowed_tokens, assert_no_user_markup, assert_valid, texts
 
 HOSTILE = ["<!channel>", "<!here>", "<@U123>", "<http://evil|click>", "&amp;", "<!everyone> &lt;b&gt;"]
@@ -187,8 +188,11 @@ hostile_text = st.one_of(
 ALL_KINDS = ["NEW", "REPEAT", "RECURRED", "CHANGED", "RESOLVED", "CLOSED"]
 
 
+RULE = load_rules_text(RULES, "rules.yaml").rules[0]
+
+
 def payload_from_models(name: str, description: str, desktop: str, reason: str, code: str) -> dict[str, Any]:
-    rule = load_rules_text(RULES, "rules.yaml").rules[0]
+    rule = RULE
     task = ScheduledTask(
         id="t-1", task_name=name, task_type=code, last_status="FAIL", description=description,
         scheduled_type=code, life_cycle_type=code, time_zone=code, next_execution_time=description,
@@ -206,6 +210,7 @@ def payload_from_models(name: str, description: str, desktop: str, reason: str, 
     )
 
 
+@examples(ci_cap=500)
 @given(hostile_text, hostile_text, hostile_text, hostile_text, hostile_text)
 def test_no_user_markup_from_models_in_any_rendered_kind(
     name: str, description: str, desktop: str, reason: str, code: str
