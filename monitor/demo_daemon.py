@@ -193,7 +193,8 @@ class _Story:
             await asyncio.sleep(_TICK)
         self.outcome.checks[check] = seen
         if not seen:
-            self.console.print(Text(f"  not seen within {within:.0f} s: {check}", style="bold red"))
+            why = "the daemon has exited" if not self.daemon.alive else f"not seen within {within:.0f} s"
+            self.console.print(Text(f"  {why}: {check}", style="bold red"))
         return seen
 
     def polls_from_now(self, count: int) -> Callable[[], bool]:
@@ -400,7 +401,8 @@ async def play_story(
                     else:
                         await _real_story(story, stay)
             finally:
-                story.step("SIGTERM: the daemon lets its cycle finish, flushes the outbox and exits")
+                if daemon.alive:
+                    story.step("SIGTERM: the daemon lets its cycle finish, flushes the outbox and exits")
                 outcome.exit_code = await daemon.stop()
                 story.show()
                 outcome.daemon_log = daemon.log.read_text(errors="replace")
