@@ -39,13 +39,15 @@ rules:
 """
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+def wait_until(
+    condition: Callable[[], bool], what: str, timeout: float = 30, details: Callable[[], str] = str
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{details()}")
 
 
 class Replica:
@@ -157,8 +159,19 @@ class Cluster:
         return [replica for replica in self.replicas if replica.leading]
 
     def wait_for_leader(self, timeout: float = 30) -> Replica:
-        wait_until(lambda: len(self.leaders()) == 1, "exactly one leader", timeout)
+        wait_until(lambda: len(self.leaders()) == 1, "exactly one leader", timeout, self.describe)
         return self.leaders()[0]
+
+    def describe(self, lines: int = 25) -> str:
+        """The last log events of every replica but their routine ones, for a failing test's message."""
+        routine = {"cycle.done", "leader.unavailable"}
+        parts = []
+        for replica in self.replicas:
+            events = [e for e in replica.events() if e.get("event") not in routine][-lines:]
+            cycles = len(replica.events("cycle.done"))
+            parts.append(f"{replica.name} (alive: {replica.alive}, cycles: {cycles}):")
+            parts += [f"  {json.dumps(event)[:300]}" for event in events]
+        return "\n".join(parts)
 
     def stop(self) -> None:
         for replica in self.replicas:
@@ -173,7 +186,7 @@ class Cluster:
         return normalized(self.slack.call(self.slack.state.snapshot))
 
     def wait_for_messages(self, predicate: Callable[[list[dict[str, Any]]], bool], what: str) -> None:
-        wait_until(lambda: predicate(self.messages()), what)
+        wait_until(lambda: predicate(self.messages()), what, details=self.describe)
 
     def end_sessions(self) -> int:
         """Terminate every PostgreSQL session of these replicas (what a server restart does to them)."""

@@ -81,7 +81,11 @@ def story(cluster: Cluster) -> list[dict[str, Any]]:
 def quiet_cycles(cluster: Cluster, count: int) -> None:
     leader = cluster.wait_for_leader()
     done = len(leader.events("cycle.done"))
-    wait_until(lambda: len(leader.events("cycle.done")) >= done + count, f"{count} more cycles")
+    wait_until(
+        lambda: len(leader.events("cycle.done")) >= done + count,
+        f"{count} more cycles by {leader.name}",
+        details=cluster.describe,
+    )
 
 
 @pytest.mark.parametrize("count", [2, 3])
