@@ -36,7 +36,7 @@ def _what(payload: Mapping[str, Any]) -> str:
 
 def _fixing(payload: Mapping[str, Any]) -> str:
     check = str(payload.get("check") or "")
-    if check == "workspace":
+    if check == "workspace" or check.startswith("workspace:"):  # one project's, with several
         return "Check the credentials, the project id, the endpoint and the API's health; alerts wait."
     if check.startswith("slack:"):
         return "Invite the bot to the channel, fix the channel name or the token; messages to it are lost."

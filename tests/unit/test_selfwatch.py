@@ -165,7 +165,7 @@ HOSTILE = "<!channel> & <http://evil|click>"
 
 
 @pytest.mark.parametrize("event", [Event.FIRING, Event.RECOVERED])
-@pytest.mark.parametrize("check", [WORKSPACE_CHECK, slack_check("#ops <!here>")])
+@pytest.mark.parametrize("check", [WORKSPACE_CHECK, "workspace:<!here>", slack_check("#ops <!here>")])
 def test_meta_messages_are_valid_block_kit_and_inert(check: str, event: Event) -> None:
     state = CheckState(4, event is Event.FIRING, 2, EARLIER, f"HTTP 503 {HOSTILE}")
     payload = meta_payload(check, state, event, now=NOW)
@@ -176,6 +176,7 @@ def test_meta_messages_are_valid_block_kit_and_inert(check: str, event: Event) -
     assert "&lt;!channel&gt; &amp; &lt;http://evil|click&gt;" in body
     if event is Event.FIRING:
         assert "4 times in a row" in body
+        assert ("credentials" in body) is check.startswith("workspace")  # what to check, for the API
     else:
         assert "Recovered" in render_meta(payload).text or "recovered" in render_meta(payload).text
 
