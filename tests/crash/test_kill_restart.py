@@ -12,7 +12,8 @@ lets a failure or two arrive, and SIGKILLs it at a moment picked by one of these
 
 Afterwards a last daemon runs until the outbox is empty, and the channel is read: every failed task must be
 in exactly one top-level message (a digest or its own; thread replies and edits aside), counted from the
-message metadata that the crash check itself relies on.
+message metadata that the crash check itself relies on; and, since no task ever recovers here, no thread
+reply may say RESOLVED or CLOSED.
 
 Slow (a few minutes for 50 kills): skipped unless WORKSPACE_MONITOR_SLOW=1, which `.ci/run` sets, with
 CRASH_KILLS (default 50) kills.
@@ -155,17 +156,22 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     project = DEFAULT_PROJECT_ID
     expected = {alert_fingerprint("ops", project, sim.state.task(name).id): name for name in failed}
     shown: Counter[str] = Counter()
+    false_resolutions = 0  # every task here keeps failing: any RESOLVED or CLOSED would be false
     for message in stub.call(stub.state.messages, "ops"):
         for fingerprint, _episode in alerts_in_metadata(message.metadata):
             shown[fingerprint] += 1
+        for reply in message.replies:
+            kind = ((reply.metadata or {}).get("event_payload") or {}).get("kind")
+            false_resolutions += kind in ("RESOLVED", "CLOSED")
     lost = sorted(name for fingerprint, name in expected.items() if shown[fingerprint] == 0)
     duplicated = sorted(expected.get(fp, fp) for fp, count in shown.items() if count > 1)
     unexpected = sorted(fp for fp in shown if fp not in expected)
     print(
         f"\ncrash harness: {KILLS} kills survived ({dict(strategies)}; moment not met: {dict(missed)}), "
         f"{len(expected)} failures, {len(lost)} lost, {len(duplicated)} duplicated, "
-        f"{len(unexpected)} unexpected, {posts(stub)} posts"
+        f"{len(unexpected)} unexpected, {false_resolutions} false resolutions, {posts(stub)} posts"
     )
     assert lost == []
     assert duplicated == []
     assert unexpected == []
+    assert false_resolutions == 0
