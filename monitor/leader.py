@@ -94,7 +94,8 @@ class AdvisoryLockLeadership:
                 self._confirm()
             else:
                 self._try_take()
-        except (psycopg.Error, StoreError) as exc:
+        # Anything at all (psycopg's errors, ours, an OSError): a replica unsure of its lock must not lead.
+        except Exception as exc:
             self._drop(exc)
         return self._leading
 

@@ -171,6 +171,8 @@ class Cluster:
             cycles = len(replica.events("cycle.done"))
             parts.append(f"{replica.name} (alive: {replica.alive}, cycles: {cycles}):")
             parts += [f"  {json.dumps(event)[:300]}" for event in events]
+            other = [line for line in replica.err.read_text().splitlines() if not line.startswith("{")]
+            parts += [f"  (not JSON) {line[:300]}" for line in other[-lines:]]
         return "\n".join(parts)
 
     def stop(self) -> None:
