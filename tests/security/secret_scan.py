@@ -8,7 +8,9 @@ What it proves, across the WHOLE test run (registered for every test by tests/co
 - no stderr of a subprocess that a test captures (`subprocess.run(..., capture_output=True)`, `communicate`)
   contains a secret: those are the daemon's and the CLI's log lines;
 - no exception of our error trees (Workspace client, store, config, rules, delivery) is built with a message
-  that contains a secret.
+  that contains a secret;
+- nothing the product posts, edits or answers in Slack (the Slack stand-in's state: messages, ephemeral
+  answers, response_url bodies - `/tasks status` included) contains a secret.
 
 The known secrets are the simulator's credentials (SK, temporary SK, security token, IAM password), the IAM
 tokens it issues (`MIIsim...`), the static tokens the tests use, and anything shaped like a Slack token
@@ -107,6 +109,7 @@ class SecretScan:
         self._wrap_communicate()
         for cls in _error_classes():
             self._wrap_init(cls)
+        self._wrap_slack_stand_in()
 
     def uninstall(self) -> None:
         while self._undo:
@@ -123,6 +126,24 @@ class SecretScan:
 
         subprocess.Popen.communicate = communicate  # type: ignore[method-assign]
         self._undo.append(lambda: setattr(subprocess.Popen, "communicate", original))
+
+    def _wrap_slack_stand_in(self) -> None:
+        """Everything the product posts, edits or answers in Slack (alerts, /tasks answers such as `status`)
+        reaches the stand-in through these; a secret there is a secret shown to a whole channel."""
+        from monitor.slackstub.state import StubState
+
+        scan = self
+        for name in ("post_message", "update_message", "post_ephemeral", "record_response"):
+            original = getattr(StubState, name)
+
+            def method(
+                self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any
+            ) -> Any:
+                scan.note(f"Slack {_name}", repr((args, kwargs)))
+                return _original(self, *args, **kwargs)
+
+            setattr(StubState, name, method)
+            self._undo.append(lambda name=name, original=original: setattr(StubState, name, original))
 
     def _wrap_init(self, cls: type[BaseException]) -> None:
         original = cls.__init__

@@ -3,8 +3,8 @@
 What it proves:
 - `find_secrets` names every known secret and secret-shaped token, and nothing in ordinary text;
 - in a real pytest run with our conftest, a test that logs a secret in a field, lets a subprocess print one on
-  stderr, or builds one of our errors with one in its message FAILS, while a test that logs a secret under a
-  secret-named field (redacted by monitor.logs) passes.
+  stderr, builds one of our errors with one in its message, or posts one to Slack FAILS, while a test that
+  logs a secret under a secret-named field (redacted by monitor.logs) passes.
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ def test_subprocess_prints_a_secret_on_stderr():
 
 def test_error_message_carries_a_secret():
     AuthError("rejected password {DEFAULT_IAM_PASSWORD}")
+
+def test_posts_a_secret_to_slack():
+    from monitor.slackstub.state import StubState
+    StubState().post_message("#general", text="token {DEFAULT_SECURITY_TOKEN}")
 '''
 
 
@@ -82,6 +86,7 @@ def test_the_scan_fails_leaking_tests_in_a_real_run(tmp_path: Path) -> None:
         "test_logs_a_secret_under_a_secret_name": "PASSED",
         "test_subprocess_prints_a_secret_on_stderr": "FAILED",
         "test_error_message_carries_a_secret": "FAILED",
+        "test_posts_a_secret_to_slack": "FAILED",
     }, result.stdout
     assert "the simulator's secret key (SK) in Captured stderr call" in result.stdout
     assert "secrets leaked" in result.stdout
