@@ -5,6 +5,8 @@ What it proves, against a real HTTPS server on loopback with a self-signed certi
   never receives a request: no token reaches a server that was not verified;
 - the IAM token request is verified the same way: the IAM password never reaches an unverified server;
 - with `ca_bundle` naming the certificate, both are accepted;
+- the Slack notifier, built as `once`/`run` build it, refuses a self-signed `slack.api_url` the same way,
+  before the bot token is sent;
 - there is no setting that turns verification off: `verify: false` and the like are unknown settings.
 """
 
@@ -15,19 +17,27 @@ import ssl
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from monitor.config import ConfigError, Credentials, WorkspaceSettings, load_settings
+from monitor.config import ConfigError, Credentials, Settings, WorkspaceSettings, load_settings
+from monitor.decide import DecisionKind
+from monitor.notify.dispatch import DeliveryError
+from monitor.oneshot import make_notifier
+from monitor.slackstub import DEFAULT_TOKEN
+from monitor.store.base import OutboxEntry, OutboxRow, OutboxState
 from monitor.workspace.client import TaskFilter
 from monitor.workspace.errors import ConfigurationError, TransportError
 from monitor.workspace.factory import build_client, tls_context
+from tests.unit.test_slack_render import payload
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 TOKEN = "tls-test-token-0123456789"
 IAM_PASSWORD = "tls-iam-password-0123456789"
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +123,21 @@ async def test_the_named_ca_bundle_is_trusted(
     await list_once(settings(server, ca_bundle=str(certificate[0])), credentials)
     assert server.seen, "no request arrived"
     assert server.seen[-1].get("X-Auth-Token") in (TOKEN, "tls-issued-token-0123456789")
+
+
+async def test_slack_at_a_self_signed_api_url_is_refused_and_hears_nothing(
+    server: HttpsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot token goes only to a verified Slack (`slack.api_url` overridable, never unverified)."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", DEFAULT_TOKEN)
+    settings = Settings.model_validate({"slack": {"api_url": f"{server.url}/api/"}, "source": "test"})
+    notifier = make_notifier(settings)
+    entry = OutboxEntry(
+        fingerprint="f", episode=1, kind=DecisionKind.NEW, channel="#ops", payload=payload(), created_at=NOW
+    )
+    with pytest.raises(DeliveryError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        await notifier.post("#ops", [OutboxRow(1, entry, OutboxState.PENDING, 0, NOW)])
+    assert server.seen == []
 
 
 @pytest.mark.parametrize(
