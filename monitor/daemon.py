@@ -319,7 +319,10 @@ class Daemon:
         self.systemd.stopping()
         if self._watchdog is not None:
             self._watchdog.cancel()
-        self.scheduler.shutdown(wait=False)
+        # Paused, not shut down yet: a shutdown cancels the running job, and a send cancelled mid-way
+        # leaves its notification claimed (so neither the flush below nor the next start could send it
+        # before the claim lease ran out). No new job starts; the running one ends within the waits below.
+        self.scheduler.pause()
         try:
             async with asyncio.timeout(STOP_CYCLE_WAIT):
                 async with self._cycle_lock:
@@ -328,9 +331,15 @@ class Daemon:
             log.warning("daemon.cycle_abandoned", waited=STOP_CYCLE_WAIT)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_FLUSH_WAIT):
-                async with self._flush_lock:
-                    pass  # a running flush ends first; then one last one for what it left
-                await self.dispatch()
+                # A running flush ends first; then one last one for what it left. The poll job may start
+                # its own flush in between (dispatch() then returns at once): wait for that one too.
+                while True:
+                    async with self._flush_lock:
+                        pass
+                    await self.dispatch()
+                    if not self._flush_lock.locked():
+                        break
+        self.scheduler.shutdown(wait=False)
         if self.chatops is not None:
             await self.chatops.stop()
         if self._metrics_server is not None:

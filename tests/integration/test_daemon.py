@@ -6,12 +6,14 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from monitor.sim import (
     SimOptions,
     SimulatorThread,
 )
+from monitor.slackstub import SlackStubThread
 
 RULES = """\
 rules:
@@ -228,3 +231,35 @@ def test_metrics_and_health_on_loopback(tmp_path: Path, sim: SimulatorThread) ->
     assert 'workspace_monitor_cycles_total{outcome="complete"}' in text
     assert 'status="200"' in text
     assert "workspace_monitor_open_alerts" in text
+
+
+def test_sigterm_during_a_paced_flush_sends_everything_and_strands_no_claim(
+    tmp_path: Path, sim: SimulatorThread
+) -> None:
+    """A stop that lands while messages are being paced out to a channel lets the flush finish (within its
+    bound) instead of cancelling it: every notification is sent, none left claimed for the next start."""
+    names = [f"prod-batch-{n}" for n in range(3)]
+    for name in names:
+        fields = {"task_name": name, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
+        sim.call(sim.state.create_task, fields)
+    with SlackStubThread() as stub:
+        stub.stub.state.add_channel("ops")
+        write_config(tmp_path, sim, f"slack:\n  mode: none\n  api_url: {stub.stub.api_url}\n")
+        # One message per task (group_by task_name): paced at about one a second in one channel.
+        (tmp_path / "rules.yaml").write_text(RULES + "    group_by: [task_name]\n")
+        daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=stub.stub.token)
+        try:
+            daemon.wait_for('"cycle.done"')
+            for name in names:
+                sim.call(sim.state.add_execution, sim.state.task(name).id, "FAIL")
+            # Stop as soon as the first of the three is in Slack: the other two are still to be paced out.
+            deadline = time.monotonic() + 20
+            while not stub.stub.state.messages("ops") and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            code = daemon.stop()
+        posted = stub.stub.state.messages("ops")
+    assert code == 0
+    assert sorted(name for name in names if any(name in str(m.blocks) for m in posted)) == names
+    with closing(sqlite3.connect(tmp_path / "state.db")) as db:
+        assert db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall() == [("sent", 3)]
