@@ -30,8 +30,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+# Every benchmark against the simulator and the Slack stand-in, quick sizes (~10 min on 2 cores); writes
+# bench/RESULTS.md and bench/scaling.png. `$(BIN)/python bench/suite.py` alone runs each at its defaults.
 bench: $(STAMP)
-	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/suite.py --quick
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)
