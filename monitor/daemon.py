@@ -108,8 +108,9 @@ class Daemon:
             threshold=settings.workspace.outage_cycles,
         )
         self.chatops = chatops_for_daemon(
-            settings, credentials, self.store, self.health, clock=_now, observer=self.metrics.observe_api
-        )
+            settings, credentials, self.store, self.health, clock=_now, observer=self.metrics.observe_api,
+            replica=self.replica,
+        )  # fmt: skip
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
         self._cycle_lock = asyncio.Lock()

@@ -100,6 +100,9 @@ class RuntimeStatus:
     last_poll_tasks: int | None = None
     api_error: str | None = None
     slack_error: str | None = None
+    #: The replica that polls and sends (HA), and whether it is the one answering.
+    leader: str | None = None
+    leader_is_me: bool = False
 
 
 def _new_silence_id() -> str:
@@ -230,6 +233,8 @@ async def _status(deps: Deps) -> SlackMessage:
         api_error=status.api_error,
         slack_error=status.slack_error or retried,
         outbox_backlog=len(waiting),
+        leader=status.leader,
+        leader_is_me=status.leader_is_me,
     )
     return status_reply(view, now)
 

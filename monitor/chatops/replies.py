@@ -351,6 +351,8 @@ class StatusView:
     slack_error: str | None
     outbox_backlog: int
     failed_notifications: int = 0
+    leader: str | None = None
+    leader_is_me: bool = False
 
 
 def status_reply(view: StatusView, now: datetime) -> SlackMessage:
@@ -369,6 +371,10 @@ def status_reply(view: StatusView, now: datetime) -> SlackMessage:
         f"*Outbox backlog*\n{view.outbox_backlog} waiting"
         + (f", {view.failed_notifications} failed for good" if view.failed_notifications else ""),
     ]
+    if view.leader:
+        fields.append(
+            f"*Leader*\n{_plain(view.leader, 200)}" + (" (this replica)" if view.leader_is_me else "")
+        )
     blocks: list[Block] = [header("workspace-monitor status"), section(fields=fields)]
     text = f"Last poll: {poll}; backlog {view.outbox_backlog}"
     return _message(text, blocks)

@@ -51,8 +51,9 @@ def _parse_time(text: str | None) -> datetime | None:
         return None
 
 
-def store_status(store: Store, health: Health) -> Callable[[], RuntimeStatus]:
-    """`/tasks status` from the engine's meta (last_cycle_at/complete/tasks) and this replica's health."""
+def store_status(store: Store, health: Health, replica: str | None = None) -> Callable[[], RuntimeStatus]:
+    """`/tasks status` from the engine's meta (last_cycle_at/complete/tasks), the leader the store names,
+    and this replica's health."""
 
     def status() -> RuntimeStatus:
         started = _parse_time(store.get_meta("last_cycle_at"))
@@ -67,6 +68,8 @@ def store_status(store: Store, health: Health) -> Callable[[], RuntimeStatus]:
             last_poll_complete=None if complete is None else complete == "yes",
             last_poll_tasks=int(tasks) if tasks and tasks.isdigit() else None,
             api_error=health.last_error,
+            leader=(leader := store.get_meta("leader")),
+            leader_is_me=leader is not None and leader == replica,
         )
 
     return status
@@ -108,6 +111,7 @@ def chatops_for_daemon(
     clock: Callable[[], datetime],
     observer: Callable[[str, str], None] | None = None,
     env: Mapping[str, str] | None = None,
+    replica: str | None = None,
 ) -> DaemonChatops | None:
     """The app for `run`, or None when Slack is off. Raises ChatopsConfigError when a token is missing."""
     tokens = SlackTokens.from_env(os.environ if env is None else env)
@@ -127,7 +131,7 @@ def chatops_for_daemon(
         store=store,
         clock=clock,
         access=Access.of(settings.slack.admins, settings.slack.allowed_channels),
-        status=store_status(store, health),
+        status=store_status(store, health, replica),
     )
     service = ChatopsService(settings.slack, tokens, deps)
     health.probes.append(service.problem)

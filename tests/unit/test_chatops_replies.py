@@ -301,6 +301,27 @@ def test_status_shows_the_last_poll_errors_and_backlog() -> None:
     assert "3 waiting" in text
 
 
+@pytest.mark.parametrize(
+    ("leader", "is_me", "shown"),
+    [
+        ("db-host-a:4242", True, "db-host-a:4242 (this replica)"),
+        ("db-host-b:77", False, "db-host-b:77"),
+        (None, False, None),
+    ],
+)
+def test_status_says_which_replica_leads(leader: str | None, is_me: bool, shown: str | None) -> None:
+    view = StatusView(NOW, 1.0, True, 0, None, None, 0, leader=leader, leader_is_me=is_me)
+    message = status_reply(view, NOW)
+    assert_valid(message)
+    text = text_of(message)
+    if shown is None:
+        assert "Leader" not in text
+    else:
+        assert "*Leader*" in text
+        assert shown in text
+        assert is_me or "(this replica)" not in text
+
+
 @given(
     names=st.lists(st.text(max_size=300), max_size=3 * PAGE_SIZE),
     page=st.integers(min_value=1, max_value=5),
