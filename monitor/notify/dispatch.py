@@ -11,6 +11,7 @@ with the channel and ts of its message, so later updates and replies find it aft
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -267,7 +268,9 @@ class Dispatcher:
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         if retry_after is not None:
-            delay = timedelta(seconds=retry_after)
+            # Clamped before timedelta: a notifier's "inf" or 1e300 must not raise OverflowError mid-flush.
+            finite = retry_after if math.isfinite(retry_after) else RETRY_HORIZON.total_seconds()
+            delay = timedelta(seconds=min(max(finite, 0.0), RETRY_HORIZON.total_seconds()))
         else:
             delay = min(self._backoff_base * (2 ** min(attempts, 16)), self._backoff_max)
         # Never past the store's horizon: a row scheduled further ahead would be taken as due at once.

@@ -13,6 +13,7 @@ crash between posting and recording the ts).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -69,7 +70,7 @@ class SlackNotifier:
         first: Posted | None = None
         for message in messages:
             answer = await self._call("chat_postMessage", channel, **message.post_kwargs(channel))
-            posted = Posted(str(answer["channel"]), str(answer["ts"]))
+            posted = _posted(answer, "chat_postMessage", channel)
             self._channel_ids[channel] = posted.channel
             first = first or posted
             parts.update({fingerprint: posted.ts for fingerprint, _ in message.alerts})
@@ -81,13 +82,13 @@ class SlackNotifier:
         message = render_meta_reply(payload) if is_meta(payload) else render_thread_reply(payload)
         kwargs = message.post_kwargs(ref.channel, thread_ts=ref.ts)
         answer = await self._call("chat_postMessage", ref.channel, **kwargs)
-        return Posted(str(answer["channel"]), str(answer["ts"]))
+        return _posted(answer, "chat_postMessage", ref.channel)
 
     async def update(self, ref: MessageRef, row: OutboxRow) -> None:
         # A digest's message shows many alerts: replacing it with one alert's view would hide the others,
         # so for an alert posted in a digest the thread reply carries the news instead.
         original = await self._message(ref.channel, ref.ts)
-        payload = (original or {}).get("metadata", {}).get("event_payload", {})
+        payload = _mapping(_mapping(_mapping(original).get("metadata")).get("event_payload"))
         if payload.get("digest"):
             return
         update = render_meta_update if is_meta(row.entry.payload) else render_update
@@ -117,13 +118,13 @@ class SlackNotifier:
             if cursor:
                 kwargs["cursor"] = cursor
             answer = await self._call("conversations_history", channel, pace=False, **kwargs)
-            for message in answer.get("messages", []):
-                metadata = message.get("metadata") or {}
-                if metadata.get("event_type") != EVENT_TYPE:
+            for message in _mappings(answer.get("messages")):
+                metadata = _mapping(message.get("metadata"))
+                if metadata.get("event_type") != EVENT_TYPE or not isinstance(message.get("ts"), str):
                     continue
                 if (fingerprint, episode) in alerts_in_metadata(metadata):
-                    return Posted(str(answer.get("channel") or channel), str(message["ts"]))
-            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+                    return Posted(str(answer.get("channel") or channel), message["ts"])
+            cursor = _next_cursor(answer)
             if not cursor:
                 break
         return None
@@ -138,11 +139,11 @@ class SlackNotifier:
             if cursor:
                 kwargs["cursor"] = cursor
             answer = await self._call("conversations_list", channel, pace=False, **kwargs)
-            for item in answer.get("channels") or []:
-                if item.get("name") == name and item.get("id"):
-                    self._channel_ids[channel] = str(item["id"])
+            for item in _mappings(answer.get("channels")):
+                if item.get("name") == name and isinstance(item.get("id"), str) and item["id"]:
+                    self._channel_ids[channel] = item["id"]
                     return self._channel_ids[channel]
-            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+            cursor = _next_cursor(answer)
             if not cursor:
                 break
         return None
@@ -152,7 +153,7 @@ class SlackNotifier:
             "conversations_history", channel, pace=False,
             channel=channel, latest=ts, inclusive=True, limit=1, include_all_metadata=True,
         )  # fmt: skip
-        messages = answer.get("messages") or []
+        messages = _mappings(answer.get("messages"))
         return dict(messages[0]) if messages and messages[0].get("ts") == ts else None
 
     async def _call(self, method: str, where: str, *, pace: bool = True, **kwargs: Any) -> Any:
@@ -174,18 +175,65 @@ class SlackNotifier:
                 raise RetryableDeliveryError(
                     f"slack {method}: {type(exc).__name__}: {exc}", maybe_delivered=not unseen
                 ) from None
+            except (AttributeError, TypeError, ValueError, KeyError) as exc:
+                # slack_sdk reading an answer that is JSON but not an object (`5`, `[...]`) fails this way;
+                # an answer came, so the call may have been carried out.
+                raise RetryableDeliveryError(
+                    f"slack {method}: unreadable answer ({type(exc).__name__})", maybe_delivered=True
+                ) from None
             finally:
                 if pace:
                     self._last_post[where] = time.monotonic()
 
 
 def _translate(method: str, channel: str, exc: SlackApiError) -> Exception:
-    response = exc.response
-    error = str(response.get("error") or "unknown_error") if response is not None else "no_response"
-    status = response.status_code if response is not None else 0
+    # Usually a SlackResponse (whose data may be any JSON); for a body that is not JSON, slack_sdk hands
+    # over aiohttp's raw response.
+    response: Any = exc.response
+    body = getattr(response, "data", None)
+    error = str(body.get("error") or "unknown_error") if isinstance(body, dict) else "unreadable_response"
+    status = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
     if status == 429 or error == "ratelimited":
-        retry_after = float(response.headers.get("Retry-After", 1)) if response is not None else 1.0
+        headers = getattr(response, "headers", None) or {}
+        retry_after = _retry_after(headers.get("Retry-After"))
         return RetryableDeliveryError(f"slack {method} to {channel}: rate limited", retry_after=retry_after)
     if error in PERMANENT_ERRORS:
         return PermanentDeliveryError(f"slack {method} to {channel}: {error}")
     return RetryableDeliveryError(f"slack {method} to {channel}: {error} (HTTP {status})")
+
+
+#: The longest pause a Retry-After may ask for (the dispatcher retries no later than its horizon anyway).
+MAX_RETRY_AFTER = 900.0
+
+
+def _retry_after(value: object) -> float:
+    """Seconds to wait from a Retry-After header: 1 when absent or unreadable ("abc", "inf", "nan")."""
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        return 1.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else 1.0
+
+
+def _posted(answer: Any, method: str, channel: str) -> Posted:
+    """Where Slack says it put the message. An `ok` answer without them may still have posted it."""
+    where, ts = answer.get("channel"), answer.get("ts")
+    if not (isinstance(where, str) and where and isinstance(ts, str) and ts):
+        raise RetryableDeliveryError(
+            f"slack {method} to {channel}: the answer has no channel and ts", maybe_delivered=True
+        )
+    return Posted(where, ts)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _mappings(value: object) -> list[dict[str, Any]]:
+    """The objects of a list Slack answered (anything else in it, or instead of it, is ignored)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _next_cursor(answer: Any) -> str | None:
+    cursor = _mapping(answer.get("response_metadata")).get("next_cursor")
+    return cursor if isinstance(cursor, str) and cursor else None
