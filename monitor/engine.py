@@ -32,7 +32,7 @@ from monitor.decide import (
     decide,
     unseen_alerts,
 )
-from monitor.gc_pause import collector_paused
+from monitor.gc_pause import collector_paused, collector_running
 from monitor.notify.payload import MAX_HISTORY, TaskSummary, build_payload, task_summary
 from monitor.rules import MatchedRoute, Rule, RuleSet, TaskSignature
 from monitor.silences import Silence, is_muted
@@ -300,8 +300,7 @@ class Engine:
         """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
         started = self._clock()
         listing = await self.client.fetch_failing()
-        # The lookups below are bounded (records of changed tasks, MAX_DETAIL_LOOKUPS), so the collector
-        # is not off for long; see monitor/gc_pause.py for why it is paused at all.
+        # See monitor/gc_pause.py for why the collector is paused, and why it runs during the lookups inside.
         with collector_paused():
             return await self._evaluate_listing(listing, started, persist=persist)
 
@@ -319,7 +318,8 @@ class Engine:
             self.store, [fp for fps in fingerprints.values() for fp in fps], project=self.project
         )
         changed = [task for task in tasks if _changed(task, [states.get(fp) for fp in fingerprints[task.id]])]
-        records = await self._records(changed)
+        with collector_running():  # one request per changed task: 10,000 after a mass failure
+            records = await self._records(changed)
 
         evaluation = evaluate(
             tasks,
@@ -333,7 +333,8 @@ class Engine:
             now=now,
             routes=routes,
         )
-        confirmed, confirm_records = await self._confirm(evaluation.to_confirm, silences, now)
+        with collector_running():  # one lookup per alert whose task left the listing: as many at a recovery
+            confirmed, confirm_records = await self._confirm(evaluation.to_confirm, silences, now)
         evaluation.decided.extend(confirmed)
         records = {**records, **confirm_records}
         desktops = await self._failed_desktops(evaluation.decided, records)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.gc_pause import collector_paused
+from monitor.gc_pause import collector_paused, collector_running
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +44,37 @@ def test_a_collector_turned_off_by_someone_else_stays_off() -> None:
     with collector_paused():
         pass
     assert not gc.isenabled()
+
+
+def test_the_collector_runs_for_io_inside_a_pause_and_is_paused_again_after() -> None:
+    """Network I/O inside a cycle leaves cyclic garbage: the collector runs for it, then the pause goes on."""
+    with collector_paused():
+        with collector_running():
+            assert gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_running_outside_a_pause_changes_nothing() -> None:
+    with collector_running():
+        assert gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_running_does_not_turn_on_a_collector_someone_else_turned_off() -> None:
+    gc.disable()
+    with collector_running():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+
+
+def test_running_does_not_pause_again_once_the_pause_ended_meanwhile() -> None:
+    """Cycles of several projects run side by side and share the one switch: an I/O body that outlives the
+    pause it started in leaves the collector on."""
+    pause = collector_paused()
+    pause.__enter__()
+    running = collector_running()
+    running.__enter__()
+    pause.__exit__(None, None, None)
+    running.__exit__(None, None, None)
+    assert gc.isenabled()
