@@ -7,6 +7,7 @@ shows exactly what a cycle of the daemon would decide and send.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.config import ConfigError, Settings, load_settings
 from monitor.engine import CycleReport
+from monitor.leader import Leadership, leadership_for
 from monitor.logs import register_secret
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
@@ -25,6 +27,7 @@ from monitor.notify.text import render_text
 from monitor.projects import close_projects, watch_projects
 from monitor.rules import RuleFileError, RuleSet, load_rules
 from monitor.store import Store, StoreError, open_store
+from monitor.store.postgres import PostgresStore
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 
 __all__ = ["Loaded", "check", "load_all", "make_notifier", "once", "rules_path"]
@@ -122,9 +125,18 @@ async def once(
         except StoreError as exc:
             err.print(Text(f"workspace-monitor: {exc}"), style="red")
             return EXIT_CONFIG
+        leadership = None
+        if not dry_run:
+            leadership, refusal = _lead_alone(settings, store)
+            if refusal is not None:
+                store.close()
+                err.print(Text(f"workspace-monitor: {refusal}"), style="red")
+                return EXIT_FAILED
         try:
             projects = watch_projects(settings, os.environ, store, loaded.ruleset)
         except ConfigurationError as exc:
+            if leadership is not None:
+                leadership.close()
             store.close()
             err.print(Text(f"workspace-monitor: {exc}"), style="red")
             return EXIT_CONFIG
@@ -161,8 +173,31 @@ async def once(
             return EXIT_FAILED
         finally:
             await close_projects(projects)
+            if leadership is not None:
+                leadership.close()
             store.close()
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _lead_alone(settings: Settings, store: Store) -> tuple[Leadership | None, str | None]:
+    """On shared (PostgreSQL) state, `once` acts only as the leader would, holding leadership for its cycle:
+    (the leadership to close afterwards, None) or (None, why not). SQLite state needs nothing."""
+    if not isinstance(store, PostgresStore):
+        return None, None
+    leadership = leadership_for(settings.state.url, f"once:{socket.gethostname()}:{os.getpid()}",
+                                settings.state.lease)  # fmt: skip
+    if not leadership.check():
+        leadership.close()
+        leader = store.get_meta("leader") or "another replica"
+        return None, (
+            f"{leader} leads this state: `once` would act beside it. Stop the daemons first, or use --dry-run"
+        )
+    try:
+        store.begin_term()  # a replica that led before is refused from now on
+    except StoreError as exc:
+        leadership.close()
+        return None, str(exc)
+    return leadership, None
 
 
 def make_notifier(settings: Settings, console: Console | None = None) -> Notifier:
