@@ -263,3 +263,53 @@ def test_sigterm_during_a_paced_flush_sends_everything_and_strands_no_claim(
     assert sorted(name for name in names if any(name in str(m.blocks) for m in posted)) == names
     with closing(sqlite3.connect(tmp_path / "state.db")) as db:
         assert db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall() == [("sent", 3)]
+
+
+def test_an_operators_day_with_slack_reloads_and_a_clean_stop(tmp_path: Path, sim: SimulatorThread) -> None:
+    """The daemon against the simulator and the Slack stand-in: an alert posted; SIGHUP with a changed rule
+    file routes the next one to a new channel; SIGHUP with a broken file keeps the rules in force; SIGTERM
+    exits 0; and no secret appears in any log line or output."""
+    sim.call(sim.state.create_task, {"task_name": "prod-stop", "last_status": "SUCCESS", "enable": True,
+                                     "scheduled_type": "DAY"})  # fmt: skip
+    with SlackStubThread() as stub:
+        for channel in ("ops", "lab-ops"):
+            stub.stub.state.add_channel(channel)
+        write_config(tmp_path, sim, f"slack:\n  mode: none\n  api_url: {stub.stub.api_url}\n")
+        daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=stub.stub.token)
+
+        def posted(channel: str, name: str) -> None:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if any(name in str(m.blocks) for m in stub.stub.state.messages(channel)):
+                    return
+                time.sleep(0.1)
+            raise AssertionError(f"no message about {name} in #{channel}:\n{daemon.err.read_text()[-3000:]}")
+
+        try:
+            daemon.wait_for('"cycle.done"')
+            sim.call(sim.state.add_execution, sim.state.task("prod-reboot").id, "FAIL")
+            posted("ops", "prod-reboot")
+
+            lab_rule = '  - name: lab\n    match:\n      task_name: "lab-*"\n    channel: "#lab-ops"\n'
+            (tmp_path / "rules.yaml").write_text(RULES + lab_rule)
+            daemon.process.send_signal(signal.SIGHUP)
+            daemon.wait_for('"config.reloaded"')
+            sim.call(sim.state.add_execution, sim.state.task("lab-start").id, "FAIL")
+            posted("lab-ops", "lab-start")
+
+            (tmp_path / "rules.yaml").write_text("rules:\n  - name: lab\n    severity: urgent\n")
+            daemon.process.send_signal(signal.SIGHUP)
+            daemon.wait_for('"config.reload_failed"')
+            sim.call(sim.state.add_execution, sim.state.task("prod-stop").id, "FAIL")
+            posted("ops", "prod-stop")  # the rules in force still route it
+        finally:
+            code = daemon.stop()
+        everything = daemon.err.read_text() + daemon.out.read_text()
+        ops = stub.stub.state.messages("ops")
+        lab = stub.stub.state.messages("lab-ops")
+    assert code == 0
+    assert '"daemon.stopped"' in everything
+    assert "rules.yaml:3" in everything  # the broken file's problem, with its line
+    assert [len(ops), len(lab)] == [2, 1]
+    for secret in (DEFAULT_SECRET_KEY, stub.stub.token):
+        assert secret not in everything
