@@ -39,10 +39,10 @@ from monitor.logs import register_secret
 from monitor.metrics import Health, Metrics, start_metrics_server
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
-from monitor.projects import WatchedProject, close_projects, watch_projects
+from monitor.projects import WatchedProject, close_projects, project_clients, watch_projects
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import SelfWatch, workspace_check
-from monitor.store import StoreError, open_store
+from monitor.store import StoreError, open_store, state_location_problem
 from monitor.store.postgres import redact_url, url_password
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 
@@ -84,14 +84,10 @@ class Daemon:
         self.metrics = Metrics()
         self.health = Health(settings.workspace.poll_interval, _now())
         register_secret(url_password(settings.state.url))
+        # Clients first: missing credentials are refused before the state file is created or touched.
+        clients = project_clients(settings, os.environ, observer=self.metrics.observe_api)
         self.store = open_store(settings.state.url, claim_lease=settings.state.claim_lease)
-        try:
-            self.projects = watch_projects(
-                settings, os.environ, self.store, loaded.ruleset, observer=self.metrics.observe_api
-            )
-        except ConfigurationError:
-            self.store.close()
-            raise
+        self.projects = watch_projects(clients, settings, self.store, loaded.ruleset)
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         self.dispatcher = Dispatcher(self.store, notifier, claimer=self.replica)
         self.leader = LeaderWatch(
@@ -361,6 +357,11 @@ async def run_daemon(options: DaemonOptions) -> int:
         print(
             "workspace-monitor: refusing to start:\n" + "\n".join(exc.problems), file=sys.stderr, flush=True
         )
+        return 2
+    unusable_state = state_location_problem(loaded.settings.state.url)
+    if unusable_state is not None:
+        log.error("daemon.cannot_start", error=unusable_state)
+        print(f"workspace-monitor: refusing to start: {unusable_state}", file=sys.stderr, flush=True)
         return 2
     try:
         daemon = Daemon(options, loaded, make_notifier(loaded.settings))

@@ -24,9 +24,9 @@ from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.notify.slack import SlackNotifier
 from monitor.notify.text import render_text
-from monitor.projects import close_projects, watch_projects
+from monitor.projects import close_projects, project_clients, watch_projects
 from monitor.rules import RuleFileError, RuleSet, load_rules
-from monitor.store import Store, StoreError, open_store
+from monitor.store import Store, StoreError, open_store, state_location_problem
 from monitor.store.postgres import PostgresStore
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 
@@ -88,6 +88,11 @@ def check(config: Path | None, rules_override: Path | None, console: Console) ->
             console.print(Text(problem), style="red")
         console.print(Text(f"{len(exc.problems)} problem(s) found"), style="bold red")
         return EXIT_FAILED
+    unusable_state = state_location_problem(loaded.settings.state.url)
+    if unusable_state is not None:
+        console.print(Text(unusable_state), style="red")
+        console.print(Text("1 problem(s) found"), style="bold red")
+        return EXIT_FAILED
     ruleset = loaded.ruleset
     console.print(
         Text(
@@ -119,6 +124,12 @@ async def once(
             err.print(Text(problem), style="red")
         return EXIT_CONFIG
     settings = loaded.settings
+    try:
+        clients = project_clients(settings, os.environ)  # missing credentials: refused before any write
+    except ConfigurationError as exc:
+        err.print(Text(f"workspace-monitor: {exc}"), style="red")
+        return EXIT_CONFIG
+    projects = []
     with tempfile.TemporaryDirectory(prefix="workspace-monitor-") as scratch:
         try:
             store: Store = open_store(_state_url(settings, dry_run, Path(scratch)))
@@ -132,14 +143,7 @@ async def once(
                 store.close()
                 err.print(Text(f"workspace-monitor: {refusal}"), style="red")
                 return EXIT_FAILED
-        try:
-            projects = watch_projects(settings, os.environ, store, loaded.ruleset)
-        except ConfigurationError as exc:
-            if leadership is not None:
-                leadership.close()
-            store.close()
-            err.print(Text(f"workspace-monitor: {exc}"), style="red")
-            return EXIT_CONFIG
+        projects = watch_projects(clients, settings, store, loaded.ruleset)
         several = len(projects) > 1
         failed = False
         try:

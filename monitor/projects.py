@@ -19,7 +19,7 @@ from monitor.workspace.client import WorkspaceClient
 from monitor.workspace.errors import ConfigurationError
 from monitor.workspace.factory import build_client
 
-__all__ = ["WatchedProject", "close_projects", "watch_projects"]
+__all__ = ["WatchedProject", "close_projects", "project_clients", "watch_projects"]
 
 
 @dataclass
@@ -29,17 +29,12 @@ class WatchedProject:
     engine: Engine
 
 
-def watch_projects(
-    settings: Settings,
-    env: Mapping[str, str],
-    store: Store,
-    ruleset: RuleSet,
-    *,
-    observer: Callable[[str, str], None] | None = None,
-) -> list[WatchedProject]:
-    """A client and an engine for each project; ConfigurationError, naming the project when there are
-    several, when one cannot be built."""
-    projects: list[WatchedProject] = []
+def project_clients(
+    settings: Settings, env: Mapping[str, str], *, observer: Callable[[str, str], None] | None = None
+) -> list[tuple[str, WorkspaceClient]]:
+    """Each project's name and client. Built before anything is opened or written, so that missing
+    credentials are refused first: ConfigurationError, naming the project when there are several."""
+    clients: list[tuple[str, WorkspaceClient]] = []
     several = len(settings.workspace.projects) > 1
     for name, prefix, workspace in settings.workspace.per_project():
         credentials = Credentials.from_env(env, prefix)
@@ -52,15 +47,28 @@ def watch_projects(
             if several or prefix:
                 raise ConfigurationError(f"project {name}: {exc}") from None
             raise
-        engine = Engine(
-            client=client,
-            store=store,
-            ruleset=ruleset,
-            project=name,
-            default_channel=settings.slack.default_channel,
+        clients.append((name, client))
+    return clients
+
+
+def watch_projects(
+    clients: list[tuple[str, WorkspaceClient]], settings: Settings, store: Store, ruleset: RuleSet
+) -> list[WatchedProject]:
+    """An engine for each project's client, over the shared store and rules."""
+    return [
+        WatchedProject(
+            name,
+            client,
+            Engine(
+                client=client,
+                store=store,
+                ruleset=ruleset,
+                project=name,
+                default_channel=settings.slack.default_channel,
+            ),
         )
-        projects.append(WatchedProject(name, client, engine))
-    return projects
+        for name, client in clients
+    ]
 
 
 async def close_projects(projects: list[WatchedProject]) -> None:

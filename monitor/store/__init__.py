@@ -7,7 +7,9 @@ postgresql://user@host/db?options=-csearch_path%3Dname   for HA: several replica
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 from monitor.store.base import CycleChanges, MessageRef, OutboxEntry, OutboxRow, OutboxState, Store
 from monitor.store.errors import (
@@ -35,10 +37,35 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "open_store",
+    "state_location_problem",
 ]
 
 _SQLITE = "sqlite://"
 _POSTGRES = ("postgresql://", "postgres://")
+
+
+def state_location_problem(url: str) -> str | None:
+    """Why the SQLite state file at `url` could not be opened or created, found without creating anything
+    (for `check`, and for `run` before it touches anything); None when it can, or for PostgreSQL (whose
+    server is asked when the store opens)."""
+    if not url.startswith(_SQLITE):
+        return None
+    path = Path(url.removeprefix(_SQLITE))
+    where = f"state.url {url!r}"
+    if path.exists():
+        if path.is_dir():
+            return f"{where}: {path} is a directory; name a file in it, e.g. {path / 'state.db'}"
+        if not os.access(path, os.R_OK | os.W_OK):
+            return f"{where}: {path} is not readable and writable by this user"
+        return None
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{where}: cannot create {path}: {ancestor} is not a directory"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{where}: cannot create {path}: {ancestor} is not writable by this user"
+    return None
 
 
 def open_store(url: str, *, claim_lease: timedelta | None = None) -> Store:

@@ -313,3 +313,32 @@ def test_an_operators_day_with_slack_reloads_and_a_clean_stop(tmp_path: Path, si
     assert [len(ops), len(lab)] == [2, 1]
     for secret in (DEFAULT_SECRET_KEY, stub.stub.token):
         assert secret not in everything
+
+
+def test_missing_credentials_are_refused_before_the_state_file_is_made(
+    tmp_path: Path, sim: SimulatorThread
+) -> None:
+    write_config(tmp_path, sim)
+    process = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "run"],
+        cwd=tmp_path, env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert process.returncode == 2
+    assert "refusing to start: no Huawei Cloud credentials" in process.stderr
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_an_unusable_state_location_is_refused_by_check_and_run(tmp_path: Path, sim: SimulatorThread) -> None:
+    write_config(tmp_path, sim)
+    (tmp_path / "blocker").write_text("a file where a directory should be")
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace(f"{tmp_path}/state.db", f"{tmp_path}/blocker/state.db"))
+    env = {"PATH": os.environ["PATH"], "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
+           "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY}  # fmt: skip
+    for command, code in (("check", 1), ("run", 2)):
+        process = subprocess.run(
+            [sys.executable, "-m", "monitor.cli", command],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert process.returncode == code, process.stderr
+        assert "blocker is not a directory" in process.stdout + process.stderr
