@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+FINDINGS = BENCH / "findings.md"
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,10 @@ def machine() -> list[str]:
 
 
 def verdicts(output: str) -> list[str]:
-    return [line.strip() for line in output.splitlines() if line.startswith(("PASS:", "FAIL:"))]
+    """The PASS/FAIL lines; for a benchmark without them (ha.py), its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    said = [line for line in lines if line.startswith(("PASS:", "FAIL:"))]
+    return said or lines[-1:]
 
 
 def report(outcomes: list[Outcome], quick: bool, total: float) -> str:
@@ -114,6 +118,8 @@ def report(outcomes: list[Outcome], quick: bool, total: float) -> str:
         said = "<br>".join(verdicts(o.output)) or "-"
         lines.append(f"| {o.bench.name} | {o.bench.what} | {o.seconds:.0f} | {o.code} | {said} |")
     lines += ["", "Figures measured on this machine are reported as measured, including targets missed.", ""]
+    if FINDINGS.exists():  # hand-written: what the curves showed, what was changed, by how much
+        lines += [FINDINGS.read_text().rstrip(), ""]
     for o in outcomes:
         lines += [f"## {o.bench.name}", "", f"`python bench/{o.bench.script} {' '.join(o.args)}`".replace(
             str(BENCH) + "/", "bench/"), ""]  # fmt: skip
