@@ -40,10 +40,17 @@ from tests.security.secret_scan import SecretScan
 
 __all__ = ["postgres_server", "postgres_url"]  # PostgreSQL fixtures (tests/pg.py), shared by name
 
-# Fuzz targets leave max_examples to the profile. No deadlines: a loaded 2-core CI box is not a bug.
+# Fuzz targets leave max_examples to the profile. No deadlines: a loaded 2-core CI box is not a bug. CI is
+# derandomized (the same examples every run: a red build is a change's doing, not luck); developers' runs
+# explore new examples each time and keep failures in .hypothesis/ to replay.
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
-    "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=2000,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
