@@ -46,7 +46,7 @@ BENCHES = (
     Bench("scaling", "scaling.py", "one real cycle at 1k..100k tasks, 1%..100% failing: wall, CPU, peak RSS",
           ("--quick", "--plot", str(BENCH / "scaling.png")), ("--plot", str(BENCH / "scaling.png"))),
     Bench("steady", "steady.py", "the real daemon for many 1-second cycles: RSS and open fds",
-          ("--seconds", "90")),
+          ("--seconds", "120")),
     Bench("ha", "ha.py", "failover: SIGKILL the leader of two replicas, until the new leader's first cycle",
           ("--kills", "3")),
 )  # fmt: skip
