@@ -123,7 +123,7 @@ def sim() -> Iterator[SimulatorThread]:
         yield running
 
 
-def wait_until(condition: Any, timeout: float = 30) -> None:
+def wait_until(condition: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -142,6 +142,9 @@ def test_the_daemon_sends_one_meta_alert_and_its_recovery_and_keeps_them_across_
                 f"slack:\n  mode: none\n  api_url: {stub.api_url}\n"
                 '  default_channel: "#alerts"\n  ops_channel: "#ops"\n'
             ),
+            # The kill can land between posting the meta-alert and recording it: the restarted daemon takes
+            # the dead one's claim over after claim_lease (default 5 min), finding the post in the history.
+            state="claim_lease: 1s",
         )
         config = (tmp_path / "config.yaml").read_text()
         quick = "  poll_interval: 1s\n  retry_attempts: 1\n  outage_cycles: 2\n"
