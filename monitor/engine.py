@@ -14,7 +14,7 @@ The pure part (`evaluate`, `outbox_entries`) works on plain data and is what the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -50,6 +50,7 @@ __all__ = [
     "evaluate",
     "load_states",
     "outbox_entries",
+    "records_order",
 ]
 
 log = structlog.get_logger(__name__)
@@ -58,6 +59,8 @@ log = structlog.get_logger(__name__)
 _SHOWS_DESKTOPS = frozenset({DecisionKind.NEW, DecisionKind.RECURRED, DecisionKind.CHANGED})
 #: At most this many per-desktop lookups in one cycle: a mass failure must not turn into 20,000 calls.
 MAX_DETAIL_LOOKUPS = 50
+#: Tasks whose execution records one cycle fetches (one request each); beyond, the listing decides alone.
+MAX_RECORD_LOOKUPS = 500
 
 
 def utc_now() -> datetime:
@@ -295,6 +298,8 @@ class Engine:
         # Once the records API says 401/403 it is not asked again until restart: the fallback (occurrences
         # told apart by last_status/next_execution_time) is what the operator has chosen by not granting it.
         self.records_forbidden = False
+        # Where the next cycle's records lookups start among the tasks with alerts (see records_order).
+        self._records_turn = 0
 
     async def run_cycle(self, *, persist: bool = True) -> CycleReport:
         """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
@@ -318,8 +323,11 @@ class Engine:
             self.store, [fp for fps in fingerprints.values() for fp in fps], project=self.project
         )
         changed = [task for task in tasks if _changed(task, [states.get(fp) for fp in fingerprints[task.id]])]
-        with collector_running():  # one request per changed task: 10,000 after a mass failure
-            records = await self._records(changed)
+        fresh = {task.id for task in changed if all(states.get(fp) is None for fp in fingerprints[task.id])}
+        wanted = records_order(changed, fresh, turn=self._records_turn, limit=MAX_RECORD_LOOKUPS)
+        self._records_turn += max(0, MAX_RECORD_LOOKUPS - len(fresh))
+        with collector_running():  # one request per task looked up: up to MAX_RECORD_LOOKUPS
+            records = await self._records(wanted, skipped=len(changed) - len(wanted))
 
         evaluation = evaluate(
             tasks,
@@ -391,9 +399,11 @@ class Engine:
         )
         return report
 
-    async def _records(self, tasks: Sequence[ScheduledTask]) -> dict[str, TaskRecords]:
+    async def _records(self, tasks: Sequence[ScheduledTask], *, skipped: int = 0) -> dict[str, TaskRecords]:
         if self.records_forbidden or not tasks:
             return {}
+        if skipped:
+            log.warning("cycle.records_capped", looked_up=len(tasks), without_records=skipped)
         results = await asyncio.gather(*(self._task_records(task.id) for task in tasks))
         return {task.id: found for task, found in zip(tasks, results, strict=True) if found is not None}
 
@@ -524,6 +534,26 @@ def _task_from_detail(detail: TaskDetail, last_status: str | None) -> ScheduledT
         description=detail.description,
         time_zone=detail.time_zone,
     )
+
+
+def records_order(
+    changed: Sequence[ScheduledTask], fresh: Collection[str], *, turn: int, limit: int
+) -> list[ScheduledTask]:
+    """The tasks whose records this cycle fetches, at most `limit`: tasks without any alert yet first (their
+    messages are about to be posted), then the others from position `turn` on, wrapping around, so that a
+    cap never leaves the same tasks without a look cycle after cycle.
+
+    Why a cap: a mass failure would otherwise cost one request per failing task before anything is posted
+    (10,000 x 50 ms / concurrency); the tasks left out are decided from the listing alone, as when the
+    records API is forbidden, and their alerts go out without the execution history."""
+    if len(changed) <= limit:
+        return list(changed)
+    new = [task for task in changed if task.id in fresh]
+    known = [task for task in changed if task.id not in fresh]
+    if known:
+        start = turn % len(known)
+        known = known[start:] + known[:start]
+    return (new + known)[:limit]
 
 
 def _changed(task: ScheduledTask, states: Sequence[AlertState | None]) -> bool:
