@@ -3,7 +3,6 @@ failing task still gets its alert in that cycle, the rest decided from the listi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,21 +10,10 @@ import structlog
 
 from monitor import engine as engine_module
 from monitor.decide import DecisionKind
-from monitor.engine import Engine, records_order
-from monitor.rules import load_rules_text
-from monitor.sim import (
-    DEFAULT_ACCESS_KEY,
-    DEFAULT_PROJECT_ID,
-    DEFAULT_SECRET_KEY,
-    SimOptions,
-    start_simulator,
-)
-from monitor.store import SQLiteStore
-from monitor.workspace.auth import AkSkAuth
-from monitor.workspace.client import WorkspaceClient
+from monitor.engine import records_order
 from monitor.workspace.models import ScheduledTask
+from tests.helpers.world import open_world
 
-NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 RULES = 'rules:\n  - name: ops\n    channel: "#ops"\n'
 
 
@@ -55,28 +43,16 @@ async def test_a_mass_failure_looks_up_records_up_to_the_cap_and_alerts_on_every
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(engine_module, "MAX_RECORD_LOOKUPS", 3)
-    async with start_simulator(SimOptions(tasks=0, seed=21, clock=lambda: NOW)) as sim:
-        names = [f"prod-reboot-{n}" for n in range(5)]
+    names = tuple(f"prod-reboot-{n}" for n in range(5))
+    async with open_world(tmp_path, RULES, tasks=names) as world:
         for name in names:
-            sim.state.create_task(
-                {"task_name": name, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
-            )
-            sim.state.add_execution(sim.state.task(name).id, "FAIL")
-        auth = AkSkAuth(
-            DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, project_id=DEFAULT_PROJECT_ID, clock=lambda: NOW
-        )
-        client = WorkspaceClient(endpoint=sim.base_url, project_id=DEFAULT_PROJECT_ID, auth=auth)
-        sim.state.reset_stats()
-        with SQLiteStore.open(tmp_path / "state.db") as store, structlog.testing.capture_logs() as logs:
-            engine = Engine(
-                client=client, store=store, ruleset=load_rules_text(RULES),
-                project=DEFAULT_PROJECT_ID, default_channel=None, clock=lambda: NOW,
-            )  # fmt: skip
-            async with client:
-                report = await engine.run_cycle()
-        records_requests = sum(sim.state.stats_snapshot()["requests"].get("records", {}).values())
+            world.execute(name, "FAIL")
+        world.sim.state.reset_stats()
+        with structlog.testing.capture_logs() as logs:
+            report = await world.engine.run_cycle()
+        records_requests = sum(world.sim.state.stats_snapshot()["requests"].get("records", {}).values())
     assert records_requests == 3
-    assert sorted(note.task_name for note in report.decisions if note.kind is DecisionKind.NEW) == names
+    assert sorted(note.task_name for note in report.decisions if note.kind is DecisionKind.NEW) == list(names)
     with_history = [entry for entry in report.outbox if "history" in entry.payload]
     assert len(with_history) == 3
     [capped] = [event for event in logs if event["event"] == "cycle.records_capped"]
