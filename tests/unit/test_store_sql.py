@@ -44,6 +44,17 @@ def test_times_are_stored_as_fixed_width_utc_text() -> None:
     assert from_db_time(to_db_time(shanghai)) == shanghai
 
 
+def test_one_instant_in_any_zone_is_stored_as_the_same_text_whichever_comes_first() -> None:
+    """to_db_time is cached, and equal aware datetimes are one cache key: the text must not depend on the
+    zone of whichever was stored first, nor a naive time slip through after an aware one."""
+    to_db_time.cache_clear()
+    utc = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    tokyo = utc.astimezone(timezone(timedelta(hours=9)))
+    assert [to_db_time(tokyo), to_db_time(utc)] == ["2026-03-01T08:00:00.000000+00:00"] * 2
+    with pytest.raises(ValueError, match="naive datetime"):
+        to_db_time(utc.replace(tzinfo=None))
+
+
 def test_stored_times_sort_as_the_instants_do() -> None:
     moments = [
         datetime(2026, 3, 1, tzinfo=UTC) + timedelta(microseconds=step) for step in (0, 1, 10**6, 10**9)
