@@ -128,6 +128,10 @@ class StateSettings(_Section):
     #: How long a notification a sender took and never recorded waits before another sender (or this daemon
     #: restarted after a crash) takes it over; what Slack already shows is then recognised, not re-posted.
     claim_lease: Duration = timedelta(minutes=5)
+    #: How long notifications already sent (or failed for good) stay in the state file, for an operator's look
+    #: at what went out when; older ones are deleted every hour, so the file stops growing. 0: never deleted.
+    #: Alert state itself is never pruned (episodes and acks live there).
+    outbox_retention: Duration = timedelta(days=5)
 
 
 def _host_port(value: object) -> str | None:

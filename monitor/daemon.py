@@ -3,6 +3,7 @@
     APScheduler (AsyncIOScheduler)
       poll      every workspace.poll_interval, one at a time, coalesced, jittered: a cycle, then a flush
       dispatch  every few seconds: deliver what is due in the outbox (retries, backlog after an outage)
+      prune     every hour: delete notifications sent longer ago than state.outbox_retention (leader only)
       leader    every state.lease/2: confirm or take leadership (PostgreSQL state; SQLite's replica always
                 leads). Only the leader polls and dispatches; a replica that loses it stops at once.
     metrics   /metrics and /healthz on metrics.listen (loopback), when configured
@@ -33,6 +34,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.chatops.wiring import ChatopsConfigError, chatops_for_daemon
 from monitor.config import Credentials, Settings
+from monitor.durations import format_duration
 from monitor.engine import CycleReport
 from monitor.leader import LeaderWatch, leadership_for
 from monitor.logs import register_secret
@@ -51,6 +53,7 @@ __all__ = ["DaemonOptions", "run_daemon"]
 log = structlog.get_logger(__name__)
 
 DISPATCH_EVERY = timedelta(seconds=5)
+PRUNE_EVERY = timedelta(hours=1)
 #: How long a stop waits for a running cycle, then for the outbox flush.
 STOP_CYCLE_WAIT = 30.0
 STOP_FLUSH_WAIT = 10.0
@@ -143,6 +146,14 @@ class Daemon:
             coalesce=True,
         )
         self.scheduler.add_job(
+            self.prune,
+            "interval",
+            seconds=PRUNE_EVERY.total_seconds(),
+            id="prune",
+            max_instances=1,
+            coalesce=True,  # first run: when this replica becomes the leader
+        )
+        self.scheduler.add_job(
             self.leader.check,
             "interval",
             seconds=max(0.5, self.loaded.settings.state.lease.total_seconds() / 2),
@@ -176,6 +187,8 @@ class Daemon:
             # A new leader polls at once rather than at the next interval: failover is one check away.
             if not self.stopping.is_set() and not self._polling:
                 self.scheduler.modify_job("poll", next_run_time=_now())
+            if not self.stopping.is_set():
+                self.scheduler.modify_job("prune", next_run_time=_now())  # then hourly
         elif self._cycle is not None and not self._cycle.done():
             self._cycle.cancel()
 
@@ -273,6 +286,20 @@ class Daemon:
             log.error("dispatch.failed", error=str(exc))
             return
         self._watch(self.selfwatch.deliveries, report.delivered_channels, report.refused_channels)
+
+    async def prune(self) -> None:
+        """Delete the notifications done with for longer than state.outbox_retention, so that the state file
+        (and SQLite's page cache over it) stops growing with every message ever sent."""
+        retention = self.loaded.settings.state.outbox_retention
+        if not self.leader.leading or retention <= timedelta(0):
+            return
+        try:
+            deleted = await asyncio.to_thread(self.store.prune_outbox, before=_now() - retention)
+        except StoreError as exc:
+            log.error("state.prune_failed", error=str(exc))
+            return
+        if deleted:
+            log.info("state.pruned", outbox_rows=deleted, retention=format_duration(retention))
 
     def _watch(self, observe: Callable[..., object], *args: object, **kwargs: object) -> None:
         """Tell selfwatch what happened; a store failure there is logged and never stops a cycle."""

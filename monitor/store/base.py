@@ -141,6 +141,10 @@ class Store(Protocol):
         """Record a failed send: pending again from `retry_at`, or failed for good when it is None."""
         ...
 
+    def prune_outbox(self, *, before: datetime) -> int:
+        """Delete the rows sent (or failed for good) before `before`; how many. Unsent rows always stay."""
+        ...
+
     def message_ref(self, fingerprint: str) -> MessageRef | None: ...
 
     # Runtime silences (the rule file's live in the RuleSet).

@@ -91,6 +91,7 @@ _IS_OPEN = sql.pyformat(sql.IS_OPEN)
 _SELECT_DUE_OUTBOX = sql.pyformat(sql.SELECT_DUE_OUTBOX)
 _CLAIM_OUTBOX = sql.pyformat(sql.CLAIM_OUTBOX)
 _MARK_SENT = sql.pyformat(sql.MARK_SENT)
+_PRUNE_OUTBOX = sql.pyformat(sql.PRUNE_OUTBOX)
 _MARK_RETRY = sql.pyformat(sql.MARK_RETRY)
 _MARK_FAILED = sql.pyformat(sql.MARK_FAILED)
 _UPSERT_MESSAGE_REF = sql.pyformat(sql.UPSERT_MESSAGE_REF)
@@ -326,6 +327,10 @@ class PostgresStore:
                 db.execute(_MARK_FAILED, {"id": row_id, "error": error})
             else:
                 db.execute(_MARK_RETRY, {"id": row_id, "error": error, "retry_at": sql.to_db_time(retry_at)})
+
+    def prune_outbox(self, *, before: datetime) -> int:
+        with self._transaction() as db:
+            return db.execute(_PRUNE_OUTBOX, {"before": sql.to_db_time(before)}).rowcount
 
     def message_ref(self, fingerprint: str) -> MessageRef | None:
         with self._transaction() as db:

@@ -287,6 +287,10 @@ class SQLiteStore:
                     sql.MARK_RETRY, {"id": row_id, "error": error, "retry_at": sql.to_db_time(retry_at)}
                 )
 
+    def prune_outbox(self, *, before: datetime) -> int:
+        with self._write() as db:
+            return db.execute(sql.PRUNE_OUTBOX, {"before": sql.to_db_time(before)}).rowcount
+
     def message_ref(self, fingerprint: str) -> MessageRef | None:
         with self._read() as db:
             row = db.execute(sql.SELECT_MESSAGE_REF, {"fingerprint": fingerprint}).fetchone()

@@ -14,10 +14,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from monitor.decide import DecisionKind
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
@@ -26,6 +28,7 @@ from monitor.sim import (
     SimulatorThread,
 )
 from monitor.slackstub import SlackStubThread
+from monitor.store import CycleChanges, OutboxEntry, SQLiteStore
 
 RULES = """\
 rules:
@@ -108,6 +111,36 @@ def test_alerts_once_over_many_cycles_and_stops_cleanly(tmp_path: Path, sim: Sim
     assert daemon.out.read_text().count("new alert: prod-reboot") == 1
     assert '"daemon.stopped"' in daemon.err.read_text()
     assert DEFAULT_SECRET_KEY not in daemon.err.read_text() + daemon.out.read_text()
+
+
+def test_notifications_sent_longer_ago_than_the_retention_leave_the_state_file(
+    tmp_path: Path, sim: SimulatorThread
+) -> None:
+    """At start (then hourly) the daemon deletes outbox rows sent before state.outbox_retention; newer ones
+    and the alert state stay."""
+    now = datetime.now(UTC)
+    with SQLiteStore.open(tmp_path / "state.db") as store:
+        old = OutboxEntry("f-old", 1, DecisionKind.NEW, "#ops", {"text": "old"}, now - timedelta(days=3))
+        new = OutboxEntry("f-new", 1, DecisionKind.NEW, "#ops", {"text": "new"}, now - timedelta(hours=1))
+        store.apply_cycle(CycleChanges(outbox=[old, new]))
+        rows = store.pending_outbox(now=now)
+        for row, sent_at in zip(rows, (now - timedelta(days=3), now - timedelta(hours=1)), strict=True):
+            store.claim_outbox(row.id, claimer="earlier", now=sent_at)
+            store.mark_sent([row.id], channel="C1", ts="1.0", now=sent_at)
+    write_config(tmp_path, sim)
+    config = (tmp_path / "config.yaml").read_text()
+    (tmp_path / "config.yaml").write_text(config.replace("state:\n", "state:\n  outbox_retention: 2d\n"))
+    daemon = Daemon(tmp_path)
+    try:
+        logs = daemon.wait_for('"state.pruned"')
+    finally:
+        code = daemon.stop()
+    assert code == 0
+    assert '"outbox_rows": 1' in logs
+    assert '"retention": "2d"' in logs
+    with closing(sqlite3.connect(tmp_path / "state.db")) as db:
+        left = [row[0] for row in db.execute("SELECT fingerprint FROM outbox ORDER BY id")]
+    assert left == ["f-new"]
 
 
 def test_a_broken_rule_file_is_refused_at_start(tmp_path: Path, sim: SimulatorThread) -> None:

@@ -220,6 +220,31 @@ def test_an_alerts_messages_keep_their_order(store: Store) -> None:
     assert kinds == [DecisionKind.NEW, DecisionKind.REPEAT], "f-2's NEW, then f-1's REPEAT"
 
 
+def test_pruning_deletes_rows_sent_or_failed_before_the_cutoff(store: Store) -> None:
+    """Retention counts from when a row was sent (a row queued long before an outage and sent just now is
+    kept); a row that failed for good counts from its creation."""
+    store.apply_cycle(CycleChanges(outbox=[entry("f-1"), entry("f-2"), entry("f-3"), entry("f-4")]))
+    one, two, three, four = (row.id for row in store.pending_outbox(now=T0))
+    for row_id in (one, two, three):
+        store.claim_outbox(row_id, claimer="s", now=T0)
+    store.mark_sent([one], channel="C1", ts="1.0", now=T0 + timedelta(hours=1))
+    store.mark_sent([two], channel="C1", ts="2.0", now=T0 + timedelta(days=6))
+    store.mark_failed(three, error="channel_not_found", now=T0, retry_at=None)
+    assert store.prune_outbox(before=T0 + timedelta(days=5)) == 2, "f-1 (sent) and f-3 (failed)"
+    assert store.prune_outbox(before=T0 + timedelta(days=5)) == 0
+    assert store.prune_outbox(before=T0 + timedelta(days=7)) == 1, "f-2, sent later"
+    assert [row.id for row in store.pending_outbox(now=T0 + timedelta(days=30))] == [four]
+
+
+def test_pruning_never_deletes_unsent_rows(store: Store) -> None:
+    store.apply_cycle(CycleChanges(outbox=[entry("f-1"), entry("f-2")]))
+    claimed, waiting = store.pending_outbox(now=T0)
+    store.claim_outbox(claimed.id, claimer="s", now=T0)
+    assert store.prune_outbox(before=T0 + timedelta(days=365)) == 0
+    later = T0 + timedelta(days=365)
+    assert {row.id for row in store.pending_outbox(now=later)} == {claimed.id, waiting.id}, "lease ran out"
+
+
 # Runtime silences and meta.
 
 
