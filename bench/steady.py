@@ -135,6 +135,8 @@ def main() -> int:
         f"RSS slope over the second half: {slope_kb_s * cycle_s:.2f} KB/cycle = {per_hour_mb:.2f} MB "
         f"per hour of 5-second cycles"
     )
+    tenths = [samples[min(len(samples) - 1, i * len(samples) // 10)][1] / 1024 for i in range(1, 11)]
+    print("RSS at each tenth of the run, MB: " + " ".join(f"{mb:.1f}" for mb in tenths))
     print(f"open fds  first {fd_first}, last {fd_last}, max {max(s[2] for s in samples)}")
     verdicts = [
         (

@@ -92,6 +92,17 @@ def machine() -> list[str]:
     ]
 
 
+def machine_speed() -> float:
+    """CPU seconds of a fixed pure-Python loop: how fast this machine ran at the time. A shared VM's speed
+    drifts: on the 2-core box of findings.md, bench/engine.py's first cycle took 0.73 s of CPU one hour and
+    2.3-2.5 s a few hours later, same code (CPU time counts the time a busy host's core runs slower)."""
+    started = time.process_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.process_time() - started
+
+
 def verdicts(output: str) -> list[str]:
     """The PASS/FAIL lines; for a benchmark without them (ha.py), its last line."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
@@ -99,7 +110,7 @@ def verdicts(output: str) -> list[str]:
     return said or lines[-1:]
 
 
-def report(outcomes: list[Outcome], quick: bool, total: float) -> str:
+def report(outcomes: list[Outcome], quick: bool, total: float, speed: tuple[float, float]) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -110,6 +121,8 @@ def report(outcomes: list[Outcome], quick: bool, total: float) -> str:
         "",
         *machine(),
         f"- whole suite: {total:.0f} s",
+        f"- machine speed (CPU seconds of a fixed 10M-step Python loop, lower is faster): {speed[0]:.2f} s "
+        f"before the suite, {speed[1]:.2f} s after; CPU figures scale with it",
         "",
         "| benchmark | what | seconds | exit | verdicts |",
         "|---|---|---:|---:|---|",
@@ -141,6 +154,7 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=BENCH / "RESULTS.md")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    speed_before = machine_speed()
     started = time.perf_counter()
     outcomes = [
         run(bench, bench.quick if args.quick else bench.full)
@@ -148,8 +162,10 @@ def main() -> int:
         if not args.only or bench.name in args.only
     ]
     total = time.perf_counter() - started
-    args.results.write_text(report(outcomes, args.quick, total) + "\n")
+    speed = (speed_before, machine_speed())
+    args.results.write_text(report(outcomes, args.quick, total, speed) + "\n")
     print(f"\n=== {len(outcomes)} benchmarks in {total:.0f} s; results in {args.results}")
+    print(f"machine speed (10M-step Python loop): {speed[0]:.2f} s before, {speed[1]:.2f} s after")
     for o in outcomes:
         print(f"{o.bench.name:<14} exit {o.code}  {o.seconds:>5.0f} s  " + "; ".join(verdicts(o.output)))
     return 0 if all(o.code == 0 for o in outcomes) else 1
