@@ -93,9 +93,10 @@ def machine() -> list[str]:
 
 
 def machine_speed() -> float:
-    """CPU seconds of a fixed pure-Python loop: how fast this machine ran at the time. A shared VM's speed
-    drifts: on the 2-core box of findings.md, bench/engine.py's first cycle took 0.73 s of CPU one hour and
-    2.3-2.5 s a few hours later, same code (CPU time counts the time a busy host's core runs slower)."""
+    """CPU seconds of a fixed pure-Python loop: a rough gauge of the machine at the time, so that runs on
+    different days can be told apart. Only rough: memory-heavy work (a 20,000-task cycle) varies more; the
+    same code's engine first cycle took 0.73 s of CPU on one session's VM and 2.1-2.5 s on another's, whose
+    loop took 0.60-0.70 s (see findings.md)."""
     started = time.process_time()
     total = 0
     for i in range(10_000_000):
@@ -122,7 +123,7 @@ def report(outcomes: list[Outcome], quick: bool, total: float, speed: tuple[floa
         *machine(),
         f"- whole suite: {total:.0f} s",
         f"- machine speed (CPU seconds of a fixed 10M-step Python loop, lower is faster): {speed[0]:.2f} s "
-        f"before the suite, {speed[1]:.2f} s after; CPU figures scale with it",
+        f"before the suite, {speed[1]:.2f} s after (a rough gauge, see findings.md)",
         "",
         "| benchmark | what | seconds | exit | verdicts |",
         "|---|---|---:|---:|---|",
