@@ -95,7 +95,7 @@ def machine() -> list[str]:
 def machine_speed() -> float:
     """CPU seconds of a fixed pure-Python loop: a rough gauge of the machine at the time, so that runs on
     different days can be told apart. Only rough: memory-heavy work (a 20,000-task cycle) varies more; the
-    same code's engine first cycle took 0.73 s of CPU on one session's VM and 2.1-2.5 s on another's, whose
+    same code's engine first cycle took 0.73 s of CPU on one session's VM and 2.0-2.5 s on another's, whose
     loop took 0.48-0.71 s (see findings.md)."""
     started = time.process_time()
     total = 0
