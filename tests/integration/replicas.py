@@ -158,6 +158,16 @@ class Cluster:
     def leaders(self) -> list[Replica]:
         return [replica for replica in self.replicas if replica.leading]
 
+    def wait_for_started(self, timeout: float = 30) -> None:
+        """Until every replica has connected and started: one still importing when the test cuts the
+        database off would refuse to start (as it should) and fail the test for the wrong reason."""
+        wait_until(
+            lambda: all(replica.events("daemon.started") for replica in self.replicas),
+            "every replica started",
+            timeout,
+            self.describe,
+        )
+
     def wait_for_leader(self, timeout: float = 30) -> Replica:
         wait_until(lambda: len(self.leaders()) == 1, "exactly one leader", timeout, self.describe)
         return self.leaders()[0]

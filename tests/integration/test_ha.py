@@ -172,6 +172,7 @@ def test_replicas_cut_off_from_postgresql_wait_and_recover(
     with TcpProxy(server.hostname or "127.0.0.1", server.port or 5432) as proxy:
         cluster = new_cluster(server._replace(netloc=f"127.0.0.1:{proxy.port}").geturl())
         replicas = cluster.start(2)
+        cluster.wait_for_started()
         leader = cluster.wait_for_leader()
         cluster.fail("prod-reboot")
         cluster.wait_for_messages(lambda m: len(m) == 1, "the first alert")
