@@ -305,8 +305,8 @@ def main() -> int:
     biggest = max(p.tasks for p in points)
     worst_rss = max(p.cycles[1].peak_rss_mb for p in points if p.tasks == biggest)
     steady_share = max(p.cycles[1].cpu_s / max(p.cycles[0].cpu_s, 1e-9) for p in points)
-    # Linear in failing tasks: a least-squares line CPU = fixed + per_task x failing over every point, and
-    # how well it fits; unchanged tasks free: points with the same failing count from 1k to 100k tasks.
+    # Linear in failing tasks: the cost model of the module docstring fitted over every point (a plain line
+    # beside it, for comparison); unchanged tasks free: points with the same failing count, 1k to 100k tasks.
     xs, ys = [p.cycles[0].listed for p in points], [p.cycles[0].cpu_s for p in points]
     line = statistics.linear_regression(xs, ys) if len(set(xs)) > 1 else None
     line_r2 = statistics.correlation(xs, ys) ** 2 if line else 0.0

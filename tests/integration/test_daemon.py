@@ -113,23 +113,41 @@ def test_alerts_once_over_many_cycles_and_stops_cleanly(tmp_path: Path, sim: Sim
     assert DEFAULT_SECRET_KEY not in daemon.err.read_text() + daemon.out.read_text()
 
 
+def sent_earlier(tmp_path: Path, ages: dict[str, timedelta]) -> None:
+    """A state file whose outbox holds one row per fingerprint, sent that long ago."""
+    now = datetime.now(UTC)
+    with SQLiteStore.open(tmp_path / "state.db") as store:
+        entries = [
+            OutboxEntry(fingerprint, 1, DecisionKind.NEW, "#ops", {"text": fingerprint}, now - age)
+            for fingerprint, age in ages.items()
+        ]
+        store.apply_cycle(CycleChanges(outbox=entries))
+        for row in store.pending_outbox(now=now):
+            sent_at = now - ages[row.entry.fingerprint]
+            store.claim_outbox(row.id, claimer="earlier", now=sent_at)
+            store.mark_sent([row.id], channel="C1", ts="1.0", now=sent_at)
+
+
+def with_retention(tmp_path: Path, sim: SimulatorThread, retention: str) -> None:
+    write_config(tmp_path, sim)
+    config = (tmp_path / "config.yaml").read_text()
+    (tmp_path / "config.yaml").write_text(
+        config.replace("state:\n", f"state:\n  outbox_retention: {retention}\n")
+    )
+
+
+def outbox_fingerprints(tmp_path: Path) -> list[str]:
+    with closing(sqlite3.connect(tmp_path / "state.db")) as db:
+        return [row[0] for row in db.execute("SELECT fingerprint FROM outbox ORDER BY id")]
+
+
 def test_notifications_sent_longer_ago_than_the_retention_leave_the_state_file(
     tmp_path: Path, sim: SimulatorThread
 ) -> None:
     """At start (then hourly) the daemon deletes outbox rows sent before state.outbox_retention; newer ones
     and the alert state stay."""
-    now = datetime.now(UTC)
-    with SQLiteStore.open(tmp_path / "state.db") as store:
-        old = OutboxEntry("f-old", 1, DecisionKind.NEW, "#ops", {"text": "old"}, now - timedelta(days=3))
-        new = OutboxEntry("f-new", 1, DecisionKind.NEW, "#ops", {"text": "new"}, now - timedelta(hours=1))
-        store.apply_cycle(CycleChanges(outbox=[old, new]))
-        rows = store.pending_outbox(now=now)
-        for row, sent_at in zip(rows, (now - timedelta(days=3), now - timedelta(hours=1)), strict=True):
-            store.claim_outbox(row.id, claimer="earlier", now=sent_at)
-            store.mark_sent([row.id], channel="C1", ts="1.0", now=sent_at)
-    write_config(tmp_path, sim)
-    config = (tmp_path / "config.yaml").read_text()
-    (tmp_path / "config.yaml").write_text(config.replace("state:\n", "state:\n  outbox_retention: 2d\n"))
+    sent_earlier(tmp_path, {"f-old": timedelta(days=3), "f-new": timedelta(hours=1)})
+    with_retention(tmp_path, sim, "2d")
     daemon = Daemon(tmp_path)
     try:
         logs = daemon.wait_for('"state.pruned"')
@@ -138,9 +156,20 @@ def test_notifications_sent_longer_ago_than_the_retention_leave_the_state_file(
     assert code == 0
     assert '"outbox_rows": 1' in logs
     assert '"retention": "2d"' in logs
-    with closing(sqlite3.connect(tmp_path / "state.db")) as db:
-        left = [row[0] for row in db.execute("SELECT fingerprint FROM outbox ORDER BY id")]
-    assert left == ["f-new"]
+    assert outbox_fingerprints(tmp_path) == ["f-new"]
+
+
+def test_a_retention_of_0_keeps_every_notification(tmp_path: Path, sim: SimulatorThread) -> None:
+    sent_earlier(tmp_path, {"f-ancient": timedelta(days=400)})
+    with_retention(tmp_path, sim, "0")
+    daemon = Daemon(tmp_path)
+    try:
+        logs = daemon.wait_for('"cycle.done"', count=3)  # leadership, and with it the first prune, came first
+    finally:
+        code = daemon.stop()
+    assert code == 0
+    assert '"state.pruned"' not in logs
+    assert outbox_fingerprints(tmp_path) == ["f-ancient"]
 
 
 def test_a_broken_rule_file_is_refused_at_start(tmp_path: Path, sim: SimulatorThread) -> None:
