@@ -212,6 +212,8 @@ def outbox_entries(
     entries = []
     # A listed task's summary is the same in the payload of each of its alerts: built once.
     summaries: dict[str, TaskSummary] = {}
+    # A digest's group key as text: the same few values for thousands of alerts.
+    group_keys: dict[tuple[tuple[str, str], ...], str] = {}
     for item in decided:
         decision = item.decision
         if not (decision.notify or decision.update_message):
@@ -234,18 +236,22 @@ def outbox_entries(
             summary=summary,
         )
         channel = (item.rule.channel if item.rule else None) or default_channel or ""
-        group_key = "&".join(f"{name}={value}" for name, value in item.group_key) if item.group_key else ""
+        group_key = ""
+        if item.group_key:
+            group_key = group_keys.get(item.group_key) or group_keys.setdefault(
+                item.group_key, "&".join(f"{name}={value}" for name, value in item.group_key)
+            )
         entries.append(
             OutboxEntry(
-                fingerprint=state.fingerprint,
-                episode=state.episode,
-                kind=decision.kind,
-                channel=channel,
-                payload=payload,
-                created_at=now,
-                group_key=group_key,
-                notify=decision.notify,
-                update_message=decision.update_message,
+                state.fingerprint,
+                state.episode,
+                decision.kind,
+                channel,
+                payload,
+                now,  # created_at
+                group_key,
+                decision.notify,
+                decision.update_message,
             )
         )
     return entries

@@ -90,31 +90,33 @@ class AlertPayload(TypedDict):
 
 def task_summary(state: AlertState, task: ScheduledTask | None) -> TaskSummary:
     """The task part of a payload: from the listing when the task was listed, else from the alert."""
+    # Dict displays rather than TypedDict(...) calls, here and in build_payload: a call with keywords builds
+    # the dict twice, and a cycle after a mass failure builds tens of thousands of payloads.
     if task is None:
-        return TaskSummary(
-            id=state.task_id,
-            name=state.task_name,
-            type=None,
-            scheduled_type=None,
-            life_cycle_type=None,
-            last_status=state.last_status,
-            next_execution_time=state.next_execution_time,
-            time_zone=None,
-            enable=None,
-            description=None,
-        )
-    return TaskSummary(
-        id=task.id,
-        name=task.task_name,
-        type=task.task_type,
-        scheduled_type=task.scheduled_type,
-        life_cycle_type=task.life_cycle_type,
-        last_status=task.last_status,
-        next_execution_time=task.next_execution_time,
-        time_zone=task.time_zone,
-        enable=task.enable,
-        description=task.description,
-    )
+        return {
+            "id": state.task_id,
+            "name": state.task_name,
+            "type": None,
+            "scheduled_type": None,
+            "life_cycle_type": None,
+            "last_status": state.last_status,
+            "next_execution_time": state.next_execution_time,
+            "time_zone": None,
+            "enable": None,
+            "description": None,
+        }
+    return {
+        "id": task.id,
+        "name": task.task_name,
+        "type": task.task_type,
+        "scheduled_type": task.scheduled_type,
+        "life_cycle_type": task.life_cycle_type,
+        "last_status": task.last_status,
+        "next_execution_time": task.next_execution_time,
+        "time_zone": task.time_zone,
+        "enable": task.enable,
+        "description": task.description,
+    }
 
 
 def _iso(moment: datetime) -> str:
@@ -141,43 +143,43 @@ def build_payload(
 ) -> dict[str, Any]:
     """The payload of `decision` about the alert now in `state`. `records` newest first, when known;
     `summary`, `task_summary(state, task)` when the caller has it already (one task, several alerts)."""
-    payload = AlertPayload(
-        version=1,
-        kind=decision.kind._value_,
-        reason=decision.reason,
-        fingerprint=state.fingerprint,
-        episode=state.episode,
-        rule=state.rule_name,
-        severity=rule.severity if rule is not None else "warning",
-        mention=rule.mention if rule is not None else None,
-        project=state.project,
-        task=summary if summary is not None else task_summary(state, task),
-        alert_status=state.status._value_,
-        occurrences=state.occurrences,
-        opened_at=_iso(state.opened_at),
-        decided_at=_iso(now),
-        acknowledged_by=state.acknowledged_by,
-    )
+    payload: AlertPayload = {
+        "version": 1,
+        "kind": decision.kind._value_,
+        "reason": decision.reason,
+        "fingerprint": state.fingerprint,
+        "episode": state.episode,
+        "rule": state.rule_name,
+        "severity": rule.severity if rule is not None else "warning",
+        "mention": rule.mention if rule is not None else None,
+        "project": state.project,
+        "task": summary if summary is not None else task_summary(state, task),
+        "alert_status": state.status._value_,
+        "occurrences": state.occurrences,
+        "opened_at": _iso(state.opened_at),
+        "decided_at": _iso(now),
+        "acknowledged_by": state.acknowledged_by,
+    }
     if records:
         latest = records[0]
-        payload["latest_execution"] = ExecutionSummary(
-            id=latest.id,
-            start_time=latest.start_time,
-            time_zone=latest.time_zone,
-            status=latest.status,
-            success_num=latest.success_num,
-            failed_num=latest.failed_num,
-            skip_num=latest.skip_num,
-        )
+        payload["latest_execution"] = {
+            "id": latest.id,
+            "start_time": latest.start_time,
+            "time_zone": latest.time_zone,
+            "status": latest.status,
+            "success_num": latest.success_num,
+            "failed_num": latest.failed_num,
+            "skip_num": latest.skip_num,
+        }
         payload["history"] = [record.status or "?" for record in records[:MAX_HISTORY]]
     if failed_desktops:
         payload["failed_desktops"] = [
-            DesktopFailure(
-                desktop_name=detail.desktop_name or detail.desktop_id,
-                exec_status=detail.exec_status,
-                result_code=detail.result_code,
-                fail_reason=detail.fail_reason,
-            )
+            {
+                "desktop_name": detail.desktop_name or detail.desktop_id,
+                "exec_status": detail.exec_status,
+                "result_code": detail.result_code,
+                "fail_reason": detail.fail_reason,
+            }
             for detail in failed_desktops[:MAX_FAILED_DESKTOPS]
         ]
     return cast(dict[str, Any], payload)  # a TypedDict is a dict: no copy

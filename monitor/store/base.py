@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from monitor.decide import AlertState, DecisionKind
 from monitor.silences import Silence
@@ -44,9 +44,9 @@ class OutboxState(StrEnum):
     FAILED = "failed"  # permanently: retrying would not help
 
 
-@dataclass(frozen=True)
-class OutboxEntry:
-    """What to deliver about one alert, as the engine writes it from a Decision. `payload` is JSON-able."""
+class OutboxEntry(NamedTuple):
+    """What to deliver about one alert, as the engine writes it from a Decision. `payload` is JSON-able.
+    A NamedTuple, as decide's values: a mass failure's cycle builds tens of thousands (bench/engine.py)."""
 
     fingerprint: str
     episode: int

@@ -724,6 +724,75 @@ def test_consecutive_failures_counts_from_the_latest_record(statuses: list[str],
     assert consecutive_failures(reversed(records)) == count
 
 
+@pytest.mark.parametrize(
+    ("records", "count"),
+    [
+        pytest.param(
+            (
+                ("FAIL", "2026-03-20 08:00:00"),
+                ("FAIL", "2026-03-19 08:00:00"),
+                ("SUCCESS", "2026-03-18 08:00:00"),
+            ),
+            2,
+            id="newest first, as the API lists them",
+        ),
+        pytest.param(
+            (
+                ("SUCCESS", "2026-03-20 08:00:00"),
+                ("FAIL", "2026-03-20 08:00:00"),
+                ("FAIL", "2026-03-19 08:00:00"),
+            ),
+            0,
+            id="equal start times keep the API's order",
+        ),
+        pytest.param(
+            (("FAIL", None), ("SUCCESS", "2026-03-19 08:00:00"), ("FAIL", "2026-03-18 08:00:00")),
+            0,
+            id="a record without a start time sorts last",
+        ),
+        pytest.param(
+            (
+                ("FAIL", "2026-03-18 08:00:00"),
+                ("SKIP", "2026-03-20 08:00:00"),
+                ("FAIL", "2026-03-19 08:00:00"),
+            ),
+            3,
+            id="out of order: sorted by start time",
+        ),
+    ],
+)
+def test_consecutive_failures_orders_records_by_start_time(
+    records: tuple[tuple[str, str | None], ...], count: int
+) -> None:
+    given = tuple(
+        ExecutionRecord(id=f"r-{i}", status=status, start_time=start)
+        for i, (status, start) in enumerate(records)
+    )
+    assert consecutive_failures(given) == count
+    assert consecutive_failures(iter(given)) == count
+
+
+def test_a_posted_state_differs_from_the_decided_one_only_in_what_posting_changes() -> None:
+    """decide builds the posted state by position (a mass failure posts thousands): the same as _replace."""
+    previous = firing(occurrences=2, notified_occurrence=1, acknowledged_by="alice", closed_at=T0)
+    later = T0 + timedelta(minutes=5)
+    decision = decide(previous, failing(record="r-2"), rule(), silence=None, now=later, listing_complete=True)
+    assert decision.kind is DecisionKind.RECURRED
+    expected = previous._replace(
+        record_id="r-2",
+        occurrences=3,
+        consecutive_failures=2,
+        acknowledged_by=None,
+        updated_at=later,
+        notified_at=later,
+        notified_occurrence=3,
+        notified_status="FAIL",
+        silenced_by=None,
+        reason=decision.reason,
+    )
+    assert decision.new_state == expected
+
+
 def test_unseen_alerts() -> None:
     seen = firing()
     listed = firing(fingerprint="f-listed", task_id="t-listed")

@@ -21,7 +21,7 @@ from monitor.store import (
     StoreLockedError,
     open_store,
 )
-from monitor.store.sqlite import SCHEMA_VERSION
+from monitor.store.sqlite import PAGE_SIZE, SCHEMA_VERSION
 from tests.unit.stores import alert
 
 
@@ -39,6 +39,32 @@ def store(path: Path) -> Iterator[SQLiteStore]:
 def test_a_new_file_is_created_private_and_migrated(store: SQLiteStore, path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_a_new_file_has_the_larger_page_size(store: SQLiteStore, path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db.close()
+
+
+def test_a_state_file_with_another_page_size_keeps_it_and_its_alerts(path: Path) -> None:
+    """A file made before the page size changed (SQLite's 4 KiB) is used as it is: changing it would mean
+    rewriting the whole file."""
+    with SQLiteStore.open(path) as old:
+        old.apply_cycle(CycleChanges(alerts=[alert()]))
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode = DELETE")
+        db.execute("PRAGMA page_size = 4096")
+        db.execute("VACUUM")
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+    db.close()
+    with SQLiteStore.open(path) as reopened:
+        assert set(reopened.load_alerts([alert().fingerprint])) == {alert().fingerprint}
+        reopened.apply_cycle(CycleChanges(alerts=[alert(fingerprint="f-2")]))
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+    db.close()
 
 
 def test_an_existing_file_keeps_its_permissions(path: Path) -> None:
