@@ -727,46 +727,19 @@ def test_consecutive_failures_counts_from_the_latest_record(statuses: list[str],
 @pytest.mark.parametrize(
     ("records", "count"),
     [
-        pytest.param(
-            (
-                ("FAIL", "2026-03-20 08:00:00"),
-                ("FAIL", "2026-03-19 08:00:00"),
-                ("SUCCESS", "2026-03-18 08:00:00"),
-            ),
-            2,
-            id="newest first, as the API lists them",
-        ),
-        pytest.param(
-            (
-                ("SUCCESS", "2026-03-20 08:00:00"),
-                ("FAIL", "2026-03-20 08:00:00"),
-                ("FAIL", "2026-03-19 08:00:00"),
-            ),
-            0,
-            id="equal start times keep the API's order",
-        ),
-        pytest.param(
-            (("FAIL", None), ("SUCCESS", "2026-03-19 08:00:00"), ("FAIL", "2026-03-18 08:00:00")),
-            0,
-            id="a record without a start time sorts last",
-        ),
-        pytest.param(
-            (
-                ("FAIL", "2026-03-18 08:00:00"),
-                ("SKIP", "2026-03-20 08:00:00"),
-                ("FAIL", "2026-03-19 08:00:00"),
-            ),
-            3,
-            id="out of order: sorted by start time",
-        ),
+        pytest.param([("FAIL", 20), ("FAIL", 19), ("SUCCESS", 18)], 2, id="newest first, as the API lists"),
+        pytest.param([("SUCCESS", 20), ("FAIL", 20), ("FAIL", 19)], 0, id="equal start times keep the order"),
+        pytest.param([("FAIL", None), ("SUCCESS", 19), ("FAIL", 18)], 0, id="no start time sorts last"),
+        pytest.param([("FAIL", 18), ("SKIP", 20), ("FAIL", 19)], 3, id="out of order: sorted by start time"),
     ],
 )
 def test_consecutive_failures_orders_records_by_start_time(
-    records: tuple[tuple[str, str | None], ...], count: int
+    records: list[tuple[str, int | None]], count: int
 ) -> None:
+    """(status, day of March it started on); records arrive as a tuple, or as any iterable."""
     given = tuple(
-        ExecutionRecord(id=f"r-{i}", status=status, start_time=start)
-        for i, (status, start) in enumerate(records)
+        ExecutionRecord(id=f"r-{i}", status=status, start_time=f"2026-03-{day:02d} 08:00:00" if day else None)
+        for i, (status, day) in enumerate(records)
     )
     assert consecutive_failures(given) == count
     assert consecutive_failures(iter(given)) == count
