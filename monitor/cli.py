@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from rich.console import Console
@@ -46,14 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Alerting daemon and Slack chatops bot for Huawei Cloud Workspace scheduled tasks.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="config file (default: $WORKSPACE_MONITOR_CONFIG or ./config.yaml)",
-    )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_common(parser, default_config=None, default_verbose=0)
+    # Every command takes the common options too, after its name (`workspace-monitor check --config F`, as
+    # people type it); given there, they win over the same option before the name.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, default_config=argparse.SUPPRESS, default_verbose=argparse.SUPPRESS)
+    commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True), common)
 
     tasks = commands.add_parser("tasks", help="list scheduled tasks from the Workspace API")
     tasks.add_argument(
@@ -92,6 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="the scripted end-to-end demo behind `make demo`")
     return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, *, default_config: object, default_verbose: object) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default_config,
+        help="config file (default: $WORKSPACE_MONITOR_CONFIG or ./config.yaml)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default_verbose, help="more log output (-vv for debug)"
+    )
+
+
+class _Commands:
+    """`add_subparsers()` whose commands all inherit the common options."""
+
+    def __init__(self, commands: Any, common: argparse.ArgumentParser) -> None:
+        self._commands = commands
+        self._common = common
+
+    def add_parser(self, name: str, **options: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._commands.add_parser(name, parents=[self._common], **options)
+        return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
