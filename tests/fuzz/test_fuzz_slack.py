@@ -19,7 +19,6 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -152,7 +151,7 @@ def test_any_slack_answer_leaves_every_row_settled_and_the_flush_alive(
     with tempfile.TemporaryDirectory() as folder:
         store = SQLiteStore.open(Path(folder) / "state.db")
         try:
-            entries = [outbox_row(kind), replace(outbox_row(DecisionKind.NEW), channel="#other")]
+            entries = [outbox_row(kind), outbox_row(DecisionKind.NEW)._replace(channel="#other")]
             store.apply_cycle(CycleChanges(alerts=[], outbox=entries, meta={}))
             FakeSlack.answers = list(scripted)
 
