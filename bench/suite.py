@@ -38,7 +38,7 @@ BENCHES = (
           "official SDK's sequential paging loop",
           ("--runs", "3", "--sdk-runs", "1", "--concurrency", "4", "8")),
     Bench("engine", "engine.py", "match + decide + persist CPU of a 20,000-task mass failure: indexed "
-          "match vs the naive every-rule loop", ("--runs", "3")),
+          "match vs the naive every-rule loop", ("--runs", "5")),
     Bench("tasks_command", "tasks_command.py", "`/tasks list` over 10,000 tasks at 50 ms/request: ours vs "
           "the sequential client", ("--runs", "10", "--baseline-runs", "1")),
     Bench("delivery", "delivery.py", "~1,000 alerts in 5 channels: our dispatcher (digests, pacing) vs one "
