@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -57,6 +59,7 @@ PRUNE_EVERY = timedelta(hours=1)
 #: How long a stop waits for a running cycle, then for the outbox flush.
 STOP_CYCLE_WAIT = 30.0
 STOP_FLUSH_WAIT = 10.0
+STOP_JOBS_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,24 @@ class Daemon:
         self.cycles = 0
         self.systemd = SystemdNotifier()
         self._watchdog: asyncio.Task[None] | None = None
+        # The scheduler's jobs running now: a stop lets them end by themselves before the scheduler goes.
+        self._jobs: set[asyncio.Task[Any]] = set()
         self._metrics_server: web.AppRunner | None = None
+
+    def _tracked(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        """`job` as the scheduler runs it, known to `stop` while it runs (same name in APScheduler's logs)."""
+
+        @functools.wraps(job)
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._jobs.add(task)
+            try:
+                await job()
+            finally:
+                self._jobs.discard(task)
+
+        return run
 
     async def start(self) -> None:
         listen = self.loaded.settings.metrics.listen
@@ -126,7 +146,7 @@ class Daemon:
             log.info("metrics.listening", address=listen)
         interval = self.loaded.settings.workspace.poll_interval
         self.scheduler.add_job(
-            self.poll,
+            self._tracked(self.poll),
             "interval",
             seconds=interval.total_seconds(),
             id="poll",
@@ -138,7 +158,7 @@ class Daemon:
             next_run_time=_now(),
         )
         self.scheduler.add_job(
-            self.dispatch,
+            self._tracked(self.dispatch),
             "interval",
             seconds=DISPATCH_EVERY.total_seconds(),
             id="dispatch",
@@ -146,7 +166,7 @@ class Daemon:
             coalesce=True,
         )
         self.scheduler.add_job(
-            self.prune,
+            self._tracked(self.prune),
             "interval",
             seconds=PRUNE_EVERY.total_seconds(),
             id="prune",
@@ -154,7 +174,7 @@ class Daemon:
             coalesce=True,  # first run: when this replica becomes the leader
         )
         self.scheduler.add_job(
-            self.leader.check,
+            self._tracked(self.leader.check),
             "interval",
             seconds=max(0.5, self.loaded.settings.state.lease.total_seconds() / 2),
             id="leader",
@@ -199,7 +219,8 @@ class Daemon:
             leading = not self.stopping.is_set() and await self.leader.check()
         finally:
             self._polling = False
-        if not leading:
+        # The check runs off the event loop: a stop may have begun meanwhile, and then no cycle starts.
+        if not leading or self.stopping.is_set():
             return
         async with self._cycle_lock:
             started = _now()
@@ -363,6 +384,11 @@ class Daemon:
                     await self.dispatch()
                     if not self._flush_lock.locked():
                         break
+        # A job still running (a leadership check in its thread, a poll that found the stop) ends by itself
+        # now; shutting the scheduler down under it would cancel it, logged by APScheduler as a failed job.
+        running = [job for job in self._jobs if job is not asyncio.current_task()]
+        if running:
+            await asyncio.wait(running, timeout=STOP_JOBS_WAIT)
         self.scheduler.shutdown(wait=False)
         if self.chatops is not None:
             await self.chatops.stop()
