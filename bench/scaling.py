@@ -260,7 +260,8 @@ def plot(points: Sequence[Point], path: Path) -> None:
 
 
 def quick_help() -> str:
-    return ", ".join(f"{tasks:,} x {failing:.0%}" for tasks, failing in QUICK_GRID)
+    # Doubled: argparse %-formats help strings, and a lone "%" made `--help` crash.
+    return ", ".join(f"{tasks:,} x {failing:.0%}%" for tasks, failing in QUICK_GRID)
 
 
 def main() -> int:
