@@ -222,6 +222,20 @@ class Daemon:
         # The check runs off the event loop: a stop may have begun meanwhile, and then no cycle starts.
         if not leading or self.stopping.is_set():
             return
+        # The cycles' reports end with _cycles: a mass failure's (every payload) must not stay alive through
+        # the delivery below, the daemon's peak RSS (bench/scaling.py).
+        if not await self._cycles():
+            return
+        await self.dispatch()
+        try:
+            # Once per cycle, not per dispatch: counting open alerts reads every one of them.
+            self.metrics.outbox_backlog.set(len(self.store.pending_outbox(now=_now(), limit=100_000)))
+            self.metrics.open_alerts.set(len(self.store.load_open_alerts()))
+        except StoreError as exc:
+            log.error("metrics.store_failed", error=str(exc))
+
+    async def _cycles(self) -> bool:
+        """Every project's cycle, side by side; False when abandoned (leadership lost meanwhile)."""
         async with self._cycle_lock:
             started = _now()
             # Every project's cycle side by side (each client has its own concurrency bound); one that
@@ -238,7 +252,9 @@ class Daemon:
                 if self.leader.leading:
                     raise
                 log.warning("cycle.abandoned", reason="leadership lost")
-                return
+                return False
+            finally:
+                self._cycle = None  # a finished future would keep every report alive until the next cycle
             summaries = [
                 self._project_cycle_done(project, outcome, started)
                 for project, outcome in zip(self.projects, outcomes, strict=True)
@@ -247,13 +263,7 @@ class Daemon:
             took = _now() - started
             if took > self.loaded.settings.workspace.poll_interval:
                 log.warning("cycle.overran", seconds=took.total_seconds())
-        await self.dispatch()
-        try:
-            # Once per cycle, not per dispatch: counting open alerts reads every one of them.
-            self.metrics.outbox_backlog.set(len(self.store.pending_outbox(now=_now(), limit=100_000)))
-            self.metrics.open_alerts.set(len(self.store.load_open_alerts()))
-        except StoreError as exc:
-            log.error("metrics.store_failed", error=str(exc))
+        return True
 
     def _project_cycle_done(
         self, project: WatchedProject, outcome: CycleReport | BaseException, started: datetime

@@ -270,15 +270,14 @@ class PostgresStore:
         return self._term
 
     def apply_cycle(self, changes: CycleChanges) -> None:
-        alerts = [sql.alert_row(state) for state in changes.alerts]
-        outbox = [sql.outbox_row(entry) for entry in changes.outbox]
         meta = [{"key": key, "value": value} for key, value in changes.meta.items()]
         with self._transaction() as db, db.cursor() as cursor:
             if self._term is not None:
                 self._check_term(db)
-            # executemany pipelines the rows: one round trip per batch, not per row.
-            cursor.executemany(_UPSERT_ALERT, alerts)
-            cursor.executemany(_INSERT_OUTBOX, outbox)
+            # executemany pipelines the rows: one round trip per batch, not per row. The rows are made as
+            # they are sent (see SQLiteStore.apply_cycle: the cycle's peak RSS).
+            cursor.executemany(_UPSERT_ALERT, map(sql.alert_row, changes.alerts))
+            cursor.executemany(_INSERT_OUTBOX, map(sql.outbox_row, changes.outbox))
             cursor.executemany(_UPSERT_META, meta)
 
     def acknowledge(self, fingerprint: str, *, by: str, at: datetime) -> bool:

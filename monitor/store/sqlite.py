@@ -230,12 +230,12 @@ class SQLiteStore:
         return {state.fingerprint: state for state in states}
 
     def apply_cycle(self, changes: CycleChanges) -> None:
-        alerts = [sql.alert_row(state) for state in changes.alerts]
-        outbox = [sql.outbox_row(entry) for entry in changes.outbox]
         meta = [{"key": key, "value": value} for key, value in changes.meta.items()]
         with self._write() as db:
-            db.executemany(_UPSERT_ALERT, alerts)
-            db.executemany(_INSERT_OUTBOX, outbox)
+            # Rows made as SQLite takes them, not all first: a mass failure's outbox is tens of MB of JSON
+            # text, which would otherwise all be alive at once beside the payloads (the cycle's peak RSS).
+            db.executemany(_UPSERT_ALERT, map(sql.alert_row, changes.alerts))
+            db.executemany(_INSERT_OUTBOX, map(sql.outbox_row, changes.outbox))
             db.executemany(sql.UPSERT_META, meta)
 
     def acknowledge(self, fingerprint: str, *, by: str, at: datetime) -> bool:
