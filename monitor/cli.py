@@ -52,9 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     # people type it); given there, they win over the same option before the name.
     common = argparse.ArgumentParser(add_help=False)
     _add_common(common, default_config=argparse.SUPPRESS, default_verbose=argparse.SUPPRESS)
-    commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True), common)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    tasks = commands.add_parser("tasks", help="list scheduled tasks from the Workspace API")
+    def command(name: str, **options: Any) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, parents=[common], **options)
+
+    tasks = command("tasks", help="list scheduled tasks from the Workspace API")
     tasks.add_argument(
         "--status",
         type=str.upper,
@@ -72,24 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--name", help="task name to look for")
     tasks.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    run = commands.add_parser("run", help="the daemon (what systemd starts)")
+    run = command("run", help="the daemon (what systemd starts)")
     run.add_argument("--rules", type=Path, help="rule file or directory (default: `rules:` of the config)")
 
-    once = commands.add_parser("once", help="one full cycle: poll, evaluate, persist, deliver")
+    once = command("once", help="one full cycle: poll, evaluate, persist, deliver")
     once.add_argument("--dry-run", action="store_true", help="print what would be sent; change nothing")
     once.add_argument("--rules", type=Path, help="rule file or directory (default: `rules:` of the config)")
 
-    check = commands.add_parser("check", help="validate the config and the rules; file:line for each problem")
+    check = command("check", help="validate the config and the rules; file:line for each problem")
     check.add_argument("--rules", type=Path, help="rule file or directory (default: `rules:` of the config)")
 
-    commands.add_parser("schema", help="print the JSON Schema of the rule file (for editors)")
+    command("schema", help="print the JSON Schema of the rule file (for editors)")
 
     from monitor.sim import cli as sim_cli
 
-    simulate = commands.add_parser("simulate", help="run the Workspace API simulator on loopback")
+    simulate = command("simulate", help="run the Workspace API simulator on loopback")
     sim_cli.add_arguments(simulate)
 
-    commands.add_parser("demo", help="the scripted end-to-end demo behind `make demo`")
+    command("demo", help="the scripted end-to-end demo behind `make demo`")
     return parser
 
 
@@ -103,18 +106,6 @@ def _add_common(parser: argparse.ArgumentParser, *, default_config: object, defa
     parser.add_argument(
         "-v", "--verbose", action="count", default=default_verbose, help="more log output (-vv for debug)"
     )
-
-
-class _Commands:
-    """`add_subparsers()` whose commands all inherit the common options."""
-
-    def __init__(self, commands: Any, common: argparse.ArgumentParser) -> None:
-        self._commands = commands
-        self._common = common
-
-    def add_parser(self, name: str, **options: Any) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = self._commands.add_parser(name, parents=[self._common], **options)
-        return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -236,11 +236,9 @@ def outbox_entries(
             summary=summary,
         )
         channel = (item.rule.channel if item.rule else None) or default_channel or ""
-        group_key = ""
-        if item.group_key:
-            group_key = group_keys.get(item.group_key) or group_keys.setdefault(
-                item.group_key, "&".join(f"{name}={value}" for name, value in item.group_key)
-            )
+        group_key = group_keys.get(item.group_key)  # without group_by: (), whose text is ""
+        if group_key is None:
+            group_key = group_keys[item.group_key] = "&".join(f"{n}={v}" for n, v in item.group_key)
         entries.append(
             OutboxEntry(
                 state.fingerprint,
