@@ -358,6 +358,7 @@ class Daemon:
         self.selfwatch.threshold = loaded.settings.workspace.outage_cycles
         if self.chatops is not None:
             self.chatops.reload(loaded.settings)  # who may silence; the mode and tokens need a restart
+        self.health.poll_interval = loaded.settings.workspace.poll_interval
         interval = loaded.settings.workspace.poll_interval.total_seconds()
         self.scheduler.reschedule_job("poll", trigger="interval", seconds=interval,
                                       jitter=min(5.0, interval / 10))  # fmt: skip

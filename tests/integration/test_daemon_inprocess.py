@@ -9,6 +9,7 @@ import gc
 import logging
 import textwrap
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,18 @@ async def test_a_cycles_reports_are_freed_before_its_delivery(daemon: Daemon) ->
         await daemon.stop()
     assert daemon.cycles == 1
     assert alive[0] == 0
+
+
+async def test_a_reload_that_lengthens_the_poll_interval_moves_the_health_limit(daemon: Daemon) -> None:
+    """/healthz fails after three poll intervals without a successful cycle: after a SIGHUP that makes the
+    interval 10 minutes, 20 minutes of quiet are healthy (the old 60 s interval's limit was 3 minutes)."""
+    config = daemon.options.config
+    assert config is not None
+    config.write_text(config.read_text().replace("poll_interval: 60s", "poll_interval: 10m"))
+    await daemon.start()
+    try:
+        daemon.reload()
+    finally:
+        await daemon.stop()
+    ok, reason = daemon.health.check(daemon.health.started_at + timedelta(minutes=20))
+    assert ok, reason
