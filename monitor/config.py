@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.chatops.access import CHANNEL_ID, USER_ID
 from monitor.durations import parse_duration
 from monitor.yamlfile import YamlError, parse_yaml
 
@@ -44,6 +46,30 @@ __all__ = [
 ]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _member_id(value: str) -> str:
+    """`slack.admins` entries: member ids only (names are mutable and not unique; see chatops.access)."""
+    if not USER_ID.fullmatch(value.strip()):
+        raise ValueError(
+            f"{value!r} is not a Slack member id: use the member id U… (in Slack: the person's profile, "
+            "⋮ > Copy member ID); names are not used for access"
+        )
+    return value.strip()
+
+
+def _channel_id(value: str) -> str:
+    """`slack.allowed_channels` entries: channel ids only."""
+    if not CHANNEL_ID.fullmatch(value.strip()):
+        raise ValueError(
+            f"{value!r} is not a Slack channel id: use the channel id C… (in Slack: the channel's name > "
+            "About, at the bottom); names are not used for access"
+        )
+    return value.strip()
+
+
+MemberId = Annotated[str, AfterValidator(_member_id)]
+ChannelId = Annotated[str, AfterValidator(_channel_id)]
 
 
 class _Section(BaseModel):
@@ -155,10 +181,10 @@ class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
     #: HTTP mode: where bolt serves POST /slack/events (put it behind your TLS proxy).
     listen: str = "127.0.0.1:3000"
-    #: Who may silence, unsilence and acknowledge: Slack user ids (U...) or user names.
-    admins: tuple[str, ...] = ()
-    #: Channels (ids or names) in which anyone may silence, unsilence and acknowledge.
-    allowed_channels: tuple[str, ...] = ()
+    #: Who may silence, unsilence and acknowledge: Slack member ids (U..., W...), never names.
+    admins: tuple[MemberId, ...] = ()
+    #: Channels (ids C..., G..., never names) in which anyone may silence, unsilence and acknowledge.
+    allowed_channels: tuple[ChannelId, ...] = ()
 
     @field_validator("listen", mode="before")
     @classmethod

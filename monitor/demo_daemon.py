@@ -40,6 +40,7 @@ from monitor.demo_setup import (
     POLL_INTERVAL,
     REPEAT_INTERVAL,
     STUB_ADMIN,
+    STUB_ADMIN_ID,
     SlackTarget,
     choose_slack,
     daemon_environment,
@@ -231,7 +232,7 @@ async def _slash(story: _Story, stub: SlackStub, text: str, response_id: str) ->
     types it); the daemon must ack it within 3 seconds, and answers at the response_url."""
     story.console.print(Text(f"{STUB_ADMIN} types in {story.target.channel}: /tasks {text}", style="magenta"))
     channel = stub.state.channel(story.target.channel)
-    command = {"user_id": "U0DEMOALICE", "user_name": STUB_ADMIN, "channel_id": channel.id,
+    command = {"user_id": STUB_ADMIN_ID, "user_name": STUB_ADMIN, "channel_id": channel.id,
                "channel_name": channel.name, "command": "/tasks", "text": text,
                "response_url": stub.response_url(response_id), "team_id": stub.state.options.team_id,
                "api_app_id": stub.state.options.app_id, "trigger_id": f"demo.{response_id}"}  # fmt: skip

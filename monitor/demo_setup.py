@@ -26,6 +26,7 @@ __all__ = [
     "REAL_SLACK_VARIABLES",
     "REPEAT_INTERVAL",
     "STUB_ADMIN",
+    "STUB_ADMIN_ID",
     "STUB_CHANNEL",
     "SlackTarget",
     "choose_slack",
@@ -37,8 +38,10 @@ __all__ = [
 #: All three select a real Slack workspace; any missing keeps the demo on the stand-in.
 REAL_SLACK_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DEMO_SLACK_CHANNEL")
 STUB_CHANNEL = "#desktop-ops"
-#: The stand-in's user who may silence (slack.admins); on real Slack, anyone in the demo channel may.
+#: The stand-in's user who may silence (slack.admins: her member id); on real Slack, anyone in the demo
+#: channel may (when DEMO_SLACK_CHANNEL is a channel id: access is decided by ids only).
 STUB_ADMIN = "alice"
+STUB_ADMIN_ID = "U0DEMOALICE"
 POLL_INTERVAL = 2  # seconds
 REPEAT_INTERVAL = 15  # seconds: short, so that a reminder shows within the minute
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
@@ -119,10 +122,11 @@ def demo_config(target: SlackTarget, *, sim_url: str, state_dir: Path, api_url: 
     if api_url is not None:
         lines.append(f"  api_url: {api_url}")
     if target.real:
-        # Whoever watches the demo channel may silence from it.
-        lines.append(f"  allowed_channels: [{json.dumps(target.channel)}]")
+        # Whoever watches the demo channel may silence from it (a channel name cannot grant access).
+        if _CHANNEL_ID.fullmatch(target.channel):
+            lines.append(f"  allowed_channels: [{json.dumps(target.channel)}]")
     else:
-        lines.append(f"  admins: [{STUB_ADMIN}]")
+        lines.append(f"  admins: [{STUB_ADMIN_ID}]")
     return "\n".join(lines) + "\n"
 
 

@@ -1,21 +1,34 @@
-"""Who may change state through Slack: `slack.admins` (user ids or names) and `slack.allowed_channels`.
+"""Who may change state through Slack: `slack.admins` (member ids) and `slack.allowed_channels` (channel ids).
 
 Reading (`list`, `show`, `alerts`, ...) is open to everyone who can run `/tasks`; silencing, unsilencing and
 acknowledging (commands and buttons) need the caller to be an admin or to be in an allowed channel. With both
 lists empty nobody may: a fresh install must not let the whole workspace mute alerts.
+
+The decision reads ids only (`user_id`, `channel_id`), never the names in a payload (`user_name`,
+`username`, `channel_name`): Slack calls them deprecated, people may rename themselves (and a channel) to
+anything, and names are not unique on Enterprise Grid. So `u0admin1` as a *name* is nobody's id, and a
+channel *named* `c0deskops1` is not the channel whose id that is. The config holds ids only
+(`monitor.config` refuses names, saying which id to use).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Access", "Caller"]
+__all__ = ["CHANNEL_ID", "USER_ID", "Access", "Caller"]
+
+#: Slack member ids (U..., W... on Enterprise Grid) and conversation ids (C... public, G... private,
+#: D... direct): upper-case letters and digits (https://api.slack.com/changelog/2016-08-11-user-id-format-changes).
+USER_ID = re.compile(r"[UW][A-Z0-9]+")
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who ran a command or pressed a button, and where (from Slack's payload)."""
+    """Who ran a command or pressed a button, and where (from Slack's payload). The names are shown to
+    people and stored as who did what; they never decide anything."""
 
     user_id: str
     user_name: str = ""
@@ -29,8 +42,8 @@ class Caller:
         return self.user_name or self.user_id or "someone"
 
 
-def _normalised(names: Iterable[str]) -> frozenset[str]:
-    return frozenset(name.strip().lstrip("#@").lower() for name in names if name.strip())
+def _ids(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(value.strip() for value in values if value.strip())
 
 
 @dataclass(frozen=True)
@@ -40,9 +53,11 @@ class Access:
 
     @classmethod
     def of(cls, admins: Iterable[str], channels: Iterable[str]) -> Access:
-        return cls(_normalised(admins), _normalised(channels))
+        return cls(_ids(admins), _ids(channels))
 
     def may_change(self, caller: Caller) -> bool:
-        people = {caller.user_id.lower(), caller.user_name.lower()} - {""}
-        places = {caller.channel_id.lower(), caller.channel_name.lower()} - {""}
-        return bool(people & self.admins or places & self.channels)
+        """Whether `caller` may silence, unsilence or acknowledge: by member id or channel id only."""
+        return bool(
+            (caller.user_id and caller.user_id in self.admins)
+            or (caller.channel_id and caller.channel_id in self.channels)
+        )

@@ -115,7 +115,13 @@ class World:
         return f"r{next(self._ids)}"
 
     def command_body(
-        self, text: str, response_id: str, *, user: str = ADMIN, channel: tuple[str, str] = GENERAL
+        self,
+        text: str,
+        response_id: str,
+        *,
+        user: str = ADMIN,
+        channel: tuple[str, str] = GENERAL,
+        user_name: str | None = None,
     ) -> bytes:
         fields = {
             "token": "legacy-verification-token",
@@ -124,7 +130,7 @@ class World:
             "channel_id": channel[0],
             "channel_name": channel[1],
             "user_id": user,
-            "user_name": user.lower(),
+            "user_name": user.lower() if user_name is None else user_name,
             "command": "/tasks",
             "text": text,
             "api_app_id": "A0STUBAPP1",
@@ -142,11 +148,13 @@ class World:
         user: str = ADMIN,
         channel: tuple[str, str] = GENERAL,
         message_ts: str = "1764403200.000100",
+        user_name: str | None = None,
     ) -> dict[str, Any]:
+        name = user.lower() if user_name is None else user_name
         return {
             "type": "block_actions",
             "team": {"id": "T0STUBTEAM", "domain": "acme"},
-            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0STUBTEAM"},
+            "user": {"id": user, "username": name, "name": name, "team_id": "T0STUBTEAM"},
             "api_app_id": "A0STUBAPP1",
             "token": "legacy-verification-token",
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel[0]},
@@ -252,7 +260,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             tasks=client,
             store=store,
             clock=lambda: now[0],
-            access=Access.of([ADMIN], [OPS_ROOM[1]]),
+            access=Access.of([ADMIN], [OPS_ROOM[0]]),
             status=lambda: status,
         )
         # Port 0 (any free port) is for tests only, so the settings are built without the port check.
@@ -470,6 +478,29 @@ async def test_anyone_may_change_state_in_an_allowed_channel(world: World) -> No
     await world.command("silence prod-* 1h", user=STRANGER, channel=OPS_ROOM)
     [silence] = world.store.silences()
     assert silence.created_by == STRANGER.lower()
+
+
+async def test_a_user_named_like_an_admins_id_is_not_an_admin(world: World) -> None:
+    """Issue 20 #1: names in a payload never decide (user_name is deprecated, mutable and not unique)."""
+    for text in ("silence prod-* 2h", "unsilence s-1"):
+        answer = await world.command(text, user=STRANGER, user_name=ADMIN.lower())
+        assert "Sorry, only admins" in blocks_text(answer)
+    ts, fingerprint, buttons = await posted_alert(world)
+    answer = await world.press(ACK_ACTION_ID, buttons[ACK_ACTION_ID], user=STRANGER, user_name=ADMIN,
+                               message_ts=ts)  # fmt: skip
+    assert "Sorry, only admins" in blocks_text(answer)
+    assert world.store.silences() == []
+    assert world.store.load_open_alerts()[fingerprint].acknowledged_by is None
+
+
+async def test_a_channel_named_like_an_allowed_channels_id_is_not_allowed(world: World) -> None:
+    impostor = ("C0IMPOSTOR", OPS_ROOM[0].lower())
+    answer = await world.command("silence prod-* 1h", user=STRANGER, channel=impostor)
+    assert "Sorry, only admins" in blocks_text(answer)
+    impostor = ("C0IMPOSTOR", OPS_ROOM[0])
+    answer = await world.command("silence prod-* 1h", user=STRANGER, channel=impostor)
+    assert "Sorry, only admins" in blocks_text(answer)
+    assert world.store.silences() == []
 
 
 async def test_ack_by_command(world: World) -> None:

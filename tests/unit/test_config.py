@@ -64,6 +64,33 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     assert len(problems) == 4
 
 
+def test_slack_access_lists_take_ids_and_refuse_names_with_their_line_and_the_fix(tmp_path: Path) -> None:
+    """Issue 20 #1: access goes by ids; a name in the config would grant nothing (or the wrong thing)."""
+    path = write(
+        tmp_path,
+        "slack:\n"
+        "  admins:\n"
+        "    - U0ADMIN1\n"
+        "    - alice\n"
+        "  allowed_channels: [C0DESKOPS1, '#desktop-ops', G0PRIVATE1]\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert caught.value.problems == [
+        f"{path}:4: slack.admins.1: 'alice' is not a Slack member id: use the member id U… (in Slack: the "
+        "person's profile, ⋮ > Copy member ID); names are not used for access",
+        f"{path}:5: slack.allowed_channels.1: '#desktop-ops' is not a Slack channel id: "
+        "use the channel id C… (in Slack: the channel's name > About, at the bottom); "
+        "names are not used for access",
+    ]
+    path.write_text(
+        "slack:\n  admins: [U0ADMIN1, W0GRIDUSER]\n  allowed_channels: [C0DESKOPS1, G0PRIVATE1]\n"
+    )
+    settings = load_settings(path, env={})
+    assert settings.slack.admins == ("U0ADMIN1", "W0GRIDUSER")
+    assert settings.slack.allowed_channels == ("C0DESKOPS1", "G0PRIVATE1")
+
+
 @pytest.mark.parametrize(
     ("text", "line"),
     [

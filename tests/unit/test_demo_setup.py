@@ -94,7 +94,7 @@ def test_the_stand_in_config_is_one_the_daemon_accepts(tmp_path: Path) -> None:
     assert settings.workspace.poll_interval == timedelta(seconds=POLL_INTERVAL)
     assert settings.state.url == f"sqlite:///{tmp_path / 'state.db'}"
     assert (settings.slack.mode, settings.slack.api_url) == ("socket", "http://127.0.0.1:9999/api/")
-    assert settings.slack.admins == ("alice",)
+    assert settings.slack.admins == ("U0DEMOALICE",)
     ruleset = load_rules_text(rules, "rules.yaml")
     assert [(rule.name, rule.channel) for rule in ruleset.rules] == [
         ("desktop-ops", STUB_CHANNEL),
@@ -111,7 +111,9 @@ def test_the_real_slack_config_talks_to_slack_com_from_the_chosen_channel(
     (tmp_path / "config.yaml").write_text(config)
     settings = load_settings(tmp_path / "config.yaml", env={})
     assert settings.slack.api_url == "https://slack.com/api/"
-    assert (settings.slack.default_channel, settings.slack.allowed_channels) == (channel, (channel,))
+    # Access goes by ids only: a channel name grants nothing, so it is not written as an allowed channel.
+    allowed = (channel,) if channel.startswith("C") else ()
+    assert (settings.slack.default_channel, settings.slack.allowed_channels) == (channel, allowed)
     assert settings.slack.admins == ()
     assert {rule.channel for rule in load_rules_text(rules, "rules.yaml").rules} == {channel}
     assert BOT not in config + rules
