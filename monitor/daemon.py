@@ -72,6 +72,27 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+#: Settings read once at start: a reload that changes one says a restart is needed (and keeps the old value).
+RESTART_SETTINGS = (
+    "state.url",
+    "state.lease",
+    "metrics.listen",
+    "slack.mode",
+    "slack.listen",
+    "slack.api_url",
+)
+
+
+def _restart_settings_changed(old: Settings, new: Settings) -> list[str]:
+    """The RESTART_SETTINGS whose value differs (names only: a state URL may hold a password)."""
+
+    def value(settings: Settings, dotted: str) -> object:
+        section, key = dotted.split(".")
+        return getattr(getattr(settings, section), key)
+
+    return [name for name in RESTART_SETTINGS if value(old, name) != value(new, name)]
+
+
 def _project_identities(settings: Settings) -> list[tuple[object, ...]]:
     return [
         (name, prefix, project.project_id, project.region, project.endpoint, project.iam_endpoint)
@@ -123,6 +144,8 @@ class Daemon:
         # The scheduler's jobs running now: a stop lets them end by themselves before the scheduler goes.
         self._jobs: set[asyncio.Task[Any]] = set()
         self._metrics_server: web.AppRunner | None = None
+        self._reload_lock = asyncio.Lock()
+        self._reloads: set[asyncio.Task[None]] = set()
 
     def _tracked(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
         """`job` as the scheduler runs it, known to `stop` while it runs (same name in APScheduler's logs)."""
@@ -339,16 +362,40 @@ class Daemon:
         except StoreError as exc:
             log.error("selfwatch.store_failed", error=str(exc))
 
-    def reload(self) -> None:
-        """SIGHUP: new rules (and schedule) when they load cleanly; otherwise the old ones stay."""
-        try:
-            loaded = load_all(self.options.config, self.options.rules)
-        except LoadError as exc:
-            log.error("config.reload_failed", problems=exc.problems, kept="the previous config and rules")
-            return
+    def reload(self) -> asyncio.Task[None]:
+        """SIGHUP: new rules (and schedule) when they load cleanly; otherwise the old ones stay. The files are
+        read and checked in a thread, so a big (or hostile) rule directory never stalls polling, /healthz or
+        the watchdog; reloads apply in the order the signals came. The task is returned for tests."""
+        task = asyncio.get_running_loop().create_task(self._reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+        return task
+
+    async def _reload(self) -> None:
+        async with self._reload_lock:
+            try:
+                loaded = await asyncio.to_thread(load_all, self.options.config, self.options.rules)
+            except LoadError as exc:
+                log.error("config.reload_failed", problems=exc.problems, kept="the previous config and rules")
+                return
+            except Exception as exc:  # a signal's callback must never raise: the old config stays
+                log.error(
+                    "config.reload_failed",
+                    problems=[f"{type(exc).__name__}: {exc}"],
+                    kept="the previous config and rules",
+                )
+                return
+            if self.stopping.is_set():
+                return
+            self._apply(loaded)
+
+    def _apply(self, loaded: Loaded) -> None:
         # Projects themselves (ids, endpoints, credentials) change with a restart, not a reload.
         if _project_identities(loaded.settings) != _project_identities(self.loaded.settings):
             log.warning("config.projects_need_restart", kept="the projects the daemon started with")
+        changed = _restart_settings_changed(self.loaded.settings, loaded.settings)
+        if changed:
+            log.warning("config.restart_needed", settings=changed, kept="the values the daemon started with")
         self.loaded = loaded
         for project in self.projects:
             project.engine.ruleset = loaded.ruleset
@@ -397,7 +444,7 @@ class Daemon:
                         break
         # A job still running (a leadership check in its thread, a poll that found the stop) ends by itself
         # now; shutting the scheduler down under it would cancel it, logged by APScheduler as a failed job.
-        running = [job for job in self._jobs if job is not asyncio.current_task()]
+        running = [job for job in self._jobs | self._reloads if job is not asyncio.current_task()]
         if running:
             await asyncio.wait(running, timeout=STOP_JOBS_WAIT)
         self.scheduler.shutdown(wait=False)

@@ -53,7 +53,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar, get_args
 
-import yaml
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -76,7 +75,7 @@ from pydantic_core import ErrorDetails, core_schema
 from monitor.durations import format_duration, parse_duration
 from monitor.silences import Silence, SilenceOrigin
 from monitor.workspace.models import ScheduledTask
-from monitor.yamlfile import Locator, YamlError, parse_yaml
+from monitor.yamlfile import Locator, YamlError, duplicate_keys, parse_yaml
 
 __all__ = [
     "ALERTABLE_STATUSES",
@@ -116,6 +115,8 @@ GroupField = Literal[
 #: The task statuses the monitor polls for; a task in any other status never matches a rule.
 ALERTABLE_STATUSES: frozenset[str] = frozenset(get_args(LastStatus))
 DEFAULT_REPEAT_INTERVAL = timedelta(hours=4)
+#: Problems listed in one RuleFileError; the rest are counted in one last line.
+MAX_PROBLEMS = 100
 
 _RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 # Slack channel names are lowercase without spaces; ids are C.../G.../D... in capitals.
@@ -990,9 +991,21 @@ def _assemble(parsed: Sequence[_FileContents], *, files: Sequence[str]) -> RuleS
     if problems:
         file_order = {filename: position for position, filename in enumerate(files)}
         problems.sort(key=lambda p: (file_order.get(p.location.filename, 0), p.location.line or 0))
-        raise RuleFileError([str(problem) for problem in problems])
+        raise RuleFileError(_capped(problems))
     silences = tuple(silence for contents in parsed for silence, _ in contents.silences)
     return RuleSet(tuple(rules), silences, tuple(files))
+
+
+def _capped(problems: Sequence[_Problem]) -> list[str]:
+    """The first MAX_PROBLEMS problems, then one line saying how many more there are (at the location of the
+    first left out): past a hundred, nobody reads on, and a generated file can hold millions."""
+    shown = [str(problem) for problem in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        shown.append(
+            f"{problems[MAX_PROBLEMS].location}: and {more:,} more problems (fix the ones above first)"
+        )
+    return shown
 
 
 def _unreachable_rules(rules: Sequence[Rule]) -> Iterable[_Problem]:
@@ -1014,24 +1027,8 @@ def _unreachable_rules(rules: Sequence[Rule]) -> Iterable[_Problem]:
 
 def _duplicate_keys(locator: Locator) -> Iterable[_Problem]:
     # PyYAML keeps the last of two equal keys silently; in a rule that hides half of what was written.
-    pending = [locator.root] if locator.root is not None else []
-    while pending:
-        node = pending.pop()
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    line = key.start_mark.line + 1
-                    if key.value in seen:
-                        yield _Problem(
-                            Location(locator.filename, line),
-                            f"duplicate key {key.value!r} (first on line {seen[key.value]})",
-                        )
-                    else:
-                        seen[key.value] = line
-                pending.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            pending.extend(node.value)
+    for duplicate in duplicate_keys(locator):
+        yield _Problem(Location(locator.filename, duplicate.line), str(duplicate))
 
 
 def _yaml_problem(problem: str) -> str:

@@ -3,6 +3,11 @@
 `parse_yaml(text, filename)` returns the plain data and a `Locator` that maps a path into that data
 (("workspace", "concurrency") or ("rules", 3, "match")) to the line it came from. YAML syntax errors become a
 `YamlError` with the line PyYAML reports, never a traceback.
+
+Hostile documents are refused before anything walks them: aliases that would expand the document by more
+than `ALIAS_EXPANSION_LIMIT` nodes (a "billion laughs" of 1 KB), an alias inside the node it names (a cycle),
+nesting deeper than the parser's recursion allows. `duplicate_keys(locator)` lists the keys written twice in
+one mapping (PyYAML keeps the last silently), each mapping looked at once however many aliases name it.
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Locator", "YamlError", "parse_yaml"]
+__all__ = ["ALIAS_EXPANSION_LIMIT", "DuplicateKey", "Locator", "YamlError", "duplicate_keys", "parse_yaml"]
 
 PathPart = str | int
+
+#: How many nodes aliases may add to a document (each alias counts the nodes it stands for). Generous for
+#: shared `match:` blocks; a billion-laughs document needs millions.
+ALIAS_EXPANSION_LIMIT = 100_000
 
 
 class YamlError(ValueError):
@@ -66,10 +75,17 @@ def _child(node: yaml.Node, part: PathPart) -> tuple[yaml.Node | None, yaml.Node
 
 
 def parse_yaml(text: str, filename: str) -> tuple[Any, Locator]:
-    """The document's data and a locator into it. Raises `YamlError` for anything PyYAML rejects."""
+    """The document's data and a locator into it. Raises `YamlError` for anything PyYAML rejects, and for
+    documents built to exhaust whoever reads them (see the module's docstring)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)  # reads the whole text: refuses control characters here
+    except yaml.YAMLError as exc:
+        raise YamlError(filename, 1, f"invalid YAML: {exc}") from None
+    try:
+        root = loader.get_single_node()
+        if root is not None:
+            _check_aliases(root, filename)
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -77,4 +93,86 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, Locator]:
         raise YamlError(filename, line, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise YamlError(filename, 1, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise YamlError(filename, loader.get_mark().line + 1, "invalid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
     return data, Locator(filename, root)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_aliases(root: yaml.Node, filename: str) -> None:
+    """Refuses a document whose aliases expand it by more than ALIAS_EXPANSION_LIMIT nodes, or that contains
+    itself. One walk over the distinct nodes, each node's expanded size counted once (post-order)."""
+    size: dict[int, int] = {}
+    distinct = 0
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(child)] for child in _children(node))
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise YamlError(filename, node.start_mark.line + 1, "an alias refers to a node that contains it")
+        distinct += 1
+        on_path.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in on_path:
+                line = node.start_mark.line + 1
+                raise YamlError(filename, line, "an alias refers to a node that contains it")
+            if id(child) not in size:
+                stack.append((child, False))
+    if size[id(root)] - distinct > ALIAS_EXPANSION_LIMIT:
+        raise YamlError(
+            filename,
+            1,
+            f"aliases expand this document by more than {ALIAS_EXPANSION_LIMIT:,} nodes: "
+            "write the values out, or share less",
+        )
+
+
+@dataclass(frozen=True)
+class DuplicateKey:
+    key: str
+    line: int
+    first_line: int
+
+    def __str__(self) -> str:
+        return f"duplicate key {self.key!r} (first on line {self.first_line})"
+
+
+def duplicate_keys(locator: Locator) -> list[DuplicateKey]:
+    """Keys written twice in one mapping, in document order; a mapping reached by several aliases once."""
+    found: list[DuplicateKey] = []
+    visited: set[int] = set()
+    pending = [locator.root] if locator.root is not None else []
+    while pending:
+        node = pending.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        found.append(DuplicateKey(key.value, line, seen[key.value]))
+                    else:
+                        seen[key.value] = line
+        pending.extend(reversed(_children(node)))
+    found.sort(key=lambda duplicate: duplicate.line)
+    return found

@@ -13,11 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 
 from monitor.daemon import Daemon, DaemonOptions
 from monitor.engine import CycleReport
 from monitor.notify.console import ConsoleNotifier
-from monitor.oneshot import load_all
+from monitor.oneshot import Loaded, load_all
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
@@ -128,8 +129,71 @@ async def test_a_reload_that_lengthens_the_poll_interval_moves_the_health_limit(
     config.write_text(config.read_text().replace("poll_interval: 60s", "poll_interval: 10m"))
     await daemon.start()
     try:
-        daemon.reload()
+        await daemon.reload()
     finally:
         await daemon.stop()
     ok, reason = daemon.health.check(daemon.health.started_at + timedelta(minutes=20))
     assert ok, reason
+
+
+async def test_a_reload_reads_the_files_off_the_event_loop(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big (or hostile) rule directory must not stall polling, /healthz and the watchdog while it loads."""
+    threads: list[bool] = []
+
+    def load_in_a_thread(*args: object) -> Loaded:
+        try:
+            asyncio.get_running_loop()
+            threads.append(False)
+        except RuntimeError:
+            threads.append(True)
+        return load_all(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("monitor.daemon.load_all", load_in_a_thread)
+    await daemon.start()
+    try:
+        await daemon.reload()
+    finally:
+        await daemon.stop()
+    assert threads == [True]
+
+
+async def test_a_reload_that_raises_keeps_the_old_rules_and_says_so(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong while loading, the signal's callback logs config.reload_failed; never a traceback
+    from the event loop's exception handler."""
+
+    def broken(*args: object) -> Loaded:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    before = daemon.loaded
+    monkeypatch.setattr("monitor.daemon.load_all", broken)
+    await daemon.start()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await daemon.reload()
+    finally:
+        await daemon.stop()
+    assert daemon.loaded is before
+    (failed,) = [entry for entry in logs if entry["event"] == "config.reload_failed"]
+    assert failed["problems"] == ["RecursionError: maximum recursion depth exceeded"]
+
+
+async def test_a_reload_that_changes_the_state_url_or_metrics_listen_says_a_restart_is_needed(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    config = daemon.options.config
+    assert config is not None
+    text = config.read_text().replace("state.db", "other.db") + "metrics:\n  listen: 127.0.0.1:9464\n"
+    config.write_text(text)
+    await daemon.start()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await daemon.reload()
+    finally:
+        await daemon.stop()
+    (needed,) = [entry for entry in logs if entry["event"] == "config.restart_needed"]
+    assert needed["settings"] == ["state.url", "metrics.listen"]
+    assert "other.db" not in str(needed)
