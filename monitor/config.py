@@ -30,7 +30,7 @@ from pydantic import (
 
 from monitor.chatops.access import CHANNEL_ID, USER_ID
 from monitor.durations import parse_duration
-from monitor.yamlfile import YamlError, parse_yaml
+from monitor.yamlfile import YamlError, duplicate_keys, parse_yaml
 
 __all__ = [
     "ConfigError",
@@ -277,6 +277,8 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
     raw: dict[str, Any] = {}
     source = "(defaults)"
     locator = None
+    # PyYAML keeps the last of two equal keys: a second `slack:` would drop the first one's admins silently.
+    problems: list[tuple[int, str]] = []
     if path.exists():
         source = str(path)
         try:
@@ -292,6 +294,7 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
         if not isinstance(data, dict):
             raise ConfigError([f"{path}:1: the config file must be a mapping (workspace:, state:, ...)"])
         raw = data
+        problems = [(dup.line, f"{path}:{dup.line}: {dup}") for dup in duplicate_keys(locator)]
     elif explicit or "WORKSPACE_MONITOR_CONFIG" in env:
         raise ConfigError([f"{path}: no such config file"])
 
@@ -309,9 +312,8 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
             workspace["project_id"] = env["HUAWEICLOUD_SDK_PROJECT_ID"]
         raw = {**raw, "workspace": workspace}
     try:
-        return Settings.model_validate({**raw, "source": source})
+        settings = Settings.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        problems: list[tuple[int, str]] = []
         for error in exc.errors():
             loc = [
                 part for part in error["loc"] if not isinstance(part, str) or not part.startswith("function")
@@ -323,4 +325,6 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
                 message = "unknown setting"
             line = locator.line_of(loc) if locator else 0
             problems.append((line, f"{where}: {dotted}: {message}"))
-        raise ConfigError([text for _, text in sorted(problems, key=lambda p: p[0])]) from None
+    if problems:
+        raise ConfigError([text for _, text in sorted(problems, key=lambda p: p[0])])
+    return settings
