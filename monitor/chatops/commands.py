@@ -6,7 +6,7 @@
     failed                                             Failed (FAIL and SKIP now)
     show <task_id>                                     Show
     alerts                                             Alerts (firing, with links to their messages)
-    silence <task_id|name-glob> <duration> [reason]    Silence
+    silence <task_id|name-glob> <duration> [reason]    Silence (globs only: no `re:`, no catch-all)
     silences                                           Silences
     unsilence <silence_id>                             Unsilence
     ack <alert_id>                                     Ack
@@ -46,6 +46,7 @@ __all__ = [
     "Silences",
     "Status",
     "Unsilence",
+    "is_catch_all",
     "parse_command",
 ]
 
@@ -67,6 +68,8 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _ALERT_ID = re.compile(r"[0-9a-fA-F]{16}")
 _SILENCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NAME = 128
+# What a glob matches besides its literal characters: `*`, `?` and bracket sets (`[a-z]`, `[!x]`).
+_GLOB_WILDCARDS = re.compile(r"\[!?\]?[^\]]*\]|[*?]")
 
 
 class CommandError(Exception):
@@ -260,7 +263,14 @@ def _parse_silence(args: list[str]) -> Silence:
         return Silence(duration=duration, reason=reason, task_id=target.lower())
     if len(target) > _NAME:
         raise CommandError(f"the name pattern is longer than {_NAME} characters.")
-    if target.strip("*?") == "":
+    if target.startswith("re:"):
+        # A regular expression from anyone with /tasks would run in every cycle after every restart, on
+        # Python's backtracking engine: `re:(.+)+z` freezes the daemon, `re:.*` mutes everything.
+        raise CommandError(
+            "a silence from Slack takes a task id or a name glob (`prod-*`, `nightly-?`), not a regular "
+            "expression; for a regex, put the silence in the rule file."
+        )
+    if is_catch_all(target):
         raise CommandError("a silence of every task is too broad: name a task or a narrower pattern.")
     try:
         compile_match({"task_name": target}, where="silence")
@@ -269,11 +279,19 @@ def _parse_silence(args: list[str]) -> Silence:
     return Silence(duration=duration, reason=reason, name_glob=target)
 
 
+def is_catch_all(glob: str) -> bool:
+    """Whether a name glob has no literal character (`*`, `**`, `*?*`, `[a-z]*`): it matches (nearly) any
+    task, so a silence with it would mute everything."""
+    return _GLOB_WILDCARDS.sub("", glob) == ""
+
+
 def _one_id(word: str, args: list[str], pattern: re.Pattern[str], what: str) -> str:
     if len(args) != 1:
         raise CommandError(f"write `{word} <{what}>`.")
     if not pattern.fullmatch(args[0]):
-        raise CommandError(f"{_shown(args[0])!r} is not a {what.replace('_', ' ')}.")
+        noun = what.replace("_", " ")
+        article = "an" if noun[0] in "aeiou" else "a"
+        raise CommandError(f"{_shown(args[0])!r} is not {article} {noun}.")
     return args[0]
 
 

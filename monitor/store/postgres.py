@@ -346,7 +346,7 @@ class PostgresStore:
         with self._transaction() as db, db.cursor(row_factory=dict_row) as cursor:
             rows = cursor.execute(_SELECT_SILENCES).fetchall()
         try:
-            return [sql.silence_from_row(row) for row in rows]
+            return sql.silences_from_rows(rows)
         except RuleFileError as exc:
             raise PermanentStoreError(
                 f"PostgreSQL {self._where}: a stored silence no longer reads ({exc}); delete it"

@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+import structlog
 
 from monitor.decide import AlertState, AlertStatus, DecisionKind
 from monitor.rules import compile_match
@@ -37,8 +38,11 @@ __all__ = [
     "pyformat",
     "silence_from_row",
     "silence_params",
+    "silences_from_rows",
     "to_db_time",
 ]
+
+log = structlog.get_logger(__name__)
 
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _ALERT_STATUSES = {status.value: status for status in AlertStatus}
@@ -336,6 +340,38 @@ def silence_params(silence: Silence) -> dict[str, Any]:
         "created_by": silence.created_by,
         "created_at": _optional_time(silence.created_at),
     }
+
+
+#: Ids of stored regex silences already reported, so that a cycle's read does not log them again.
+_REPORTED_REGEX_SILENCES: set[str] = set()
+
+
+def _has_regex(spec: object) -> bool:
+    """Whether a stored match spec names tasks by a `re:` pattern (older versions took them from Slack)."""
+    names = spec.get("task_name") if isinstance(spec, Mapping) else None
+    patterns = names if isinstance(names, list) else [names]
+    return any(isinstance(pattern, str) and pattern.startswith("re:") for pattern in patterns)
+
+
+def silences_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[Silence]:
+    """The stored silences, less those matching by a regular expression: before issue 20, `/tasks silence
+    re:...` stored them, and a pattern like `re:(.+)+z` froze every cycle on Python's backtracking engine.
+    Each is skipped (and reported once, with how to delete it), never run. Raises RuleFileError when a
+    stored match no longer compiles."""
+    silences = []
+    for row in rows:
+        if _has_regex(json.loads(row["match_spec"])):
+            if row["id"] not in _REPORTED_REGEX_SILENCES:
+                _REPORTED_REGEX_SILENCES.add(row["id"])
+                log.warning(
+                    "silences.regex_skipped",
+                    silence=row["id"],
+                    created_by=row["created_by"],
+                    fix=f"/tasks unsilence {row['id']}, then silence by task id or name glob",
+                )
+            continue
+        silences.append(silence_from_row(row))
+    return silences
 
 
 def silence_from_row(row: Mapping[str, Any]) -> Silence:

@@ -316,7 +316,7 @@ class SQLiteStore:
         with self._read() as db:
             rows = db.execute(sql.SELECT_SILENCES).fetchall()
         try:
-            return [sql.silence_from_row(row) for row in rows]
+            return sql.silences_from_rows(rows)
         except RuleFileError as exc:
             raise PermanentStoreError(
                 f"state file {self._path}: a stored silence no longer reads ({exc}); delete it"

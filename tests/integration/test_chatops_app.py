@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+import structlog
 
 from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps, RuntimeStatus
@@ -34,7 +35,8 @@ from monitor.notify.dispatch import Dispatcher
 from monitor.notify.slack import SlackNotifier
 from monitor.notify.slack_alert import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
 from monitor.notify.slack_message import SlackMessage
-from monitor.rules import load_rules_text
+from monitor.rules import compile_match, load_rules_text
+from monitor.silences import Silence as StoredSilence
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
@@ -344,7 +346,7 @@ async def test_an_unknown_subcommand_answers_help(world: World) -> None:
         ("list status=BROKEN", "status='BROKEN' is not one of: FAIL, SKIP, SUCCESS."),
         ("show ../etc", "is not a task id"),
         ("list " + "名前" * 3000, "a command is at most 2000"),
-        ("ack <!channel>", "'&lt;!channel&gt;' is not a alert id."),
+        ("ack <!channel>", "'&lt;!channel&gt;' is not an alert id."),
     ],
 )
 async def test_bad_input_gets_a_helpful_answer(world: World, text: str, says: str) -> None:
@@ -456,6 +458,47 @@ async def test_silence_silences_and_unsilence(world: World) -> None:
     assert "removed" in blocks_text(await world.command(f"unsilence {silence.id}"))
     assert world.store.silences() == []
     assert "no runtime silence" in blocks_text(await world.command(f"unsilence {silence.id}"))
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        ("re:(.+)+z", "a silence from Slack takes a task id or a name glob"),
+        ("re:.*", "a silence from Slack takes a task id or a name glob"),
+        ("re:prod-.*", "a silence from Slack takes a task id or a name glob"),
+        ("*", "a silence of every task is too broad"),
+        ("**", "a silence of every task is too broad"),
+        ("*?*", "a silence of every task is too broad"),
+        ("[a-z]*", "a silence of every task is too broad"),
+    ],
+)
+async def test_a_silence_from_slack_takes_no_regex_and_no_catch_all(
+    world: World, target: str, says: str
+) -> None:
+    """Issue 20 #2: a stored `re:(.+)+z` froze every cycle after every restart; `re:.*` muted everything."""
+    answer = await world.command(f"silence {target} 90d")
+    assert says in blocks_text(answer)
+    assert world.store.silences() == []
+
+
+async def test_a_regex_silence_stored_by_an_older_version_is_skipped_and_reported_once(world: World) -> None:
+    old = StoredSilence(
+        id="s-oldregex",
+        matcher=compile_match({"task_name": "re:prod-.*"}, where="test"),
+        until=START + timedelta(days=30),
+        comment="from before issue 20",
+        created_by="u0admin001",
+        created_at=START,
+    )
+    world.store.add_silence(old)
+    world.fail("prod-reboot")
+    with structlog.testing.capture_logs() as logs:
+        await world.cycle()
+        listed = blocks_text(await world.command("silences"))
+    assert len(world.stub.state.messages("desktop-ops")) == 1  # not muted: the regex never ran
+    assert [e["silence"] for e in logs if e["event"] == "silences.regex_skipped"] == ["s-oldregex"]
+    assert "s-oldregex" not in listed
+    assert "removed" in blocks_text(await world.command("unsilence s-oldregex"))
 
 
 async def test_silence_one_task_by_id(world: World) -> None:
