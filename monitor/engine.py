@@ -38,7 +38,7 @@ from monitor.rules import MatchedRoute, Rule, RuleSet, TaskSignature
 from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
-from monitor.workspace.errors import AuthError, NotFoundError, WorkspaceError
+from monitor.workspace.errors import AuthError, ConfigurationError, NotFoundError, WorkspaceError
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
 
 __all__ = [
@@ -451,6 +451,10 @@ class Engine:
             detail = await self.client.get_task(alert.task_id)
         except NotFoundError:
             return _Lookup(Observation.looked_up(alert.task_id, alert.project, exists=False))
+        except ConfigurationError:
+            # The wrong endpoint (APIGW.0101, a foreign 404): nothing closes, and the cycle fails loudly so
+            # the "Workspace API" meta-alert fires at once.
+            raise
         except WorkspaceError as exc:
             log.warning("cycle.lookup_failed", task_id=alert.task_id, error=str(exc))
             return None

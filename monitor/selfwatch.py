@@ -1,7 +1,8 @@
 """Watching itself: one meta-alert when the monitor cannot do its job, and one recovery when it can again.
 
     check              fires                                                    heals
-    workspace          auth rejected (401/403): at once;                        a complete cycle
+    workspace          auth rejected (401/403), wrong endpoint                  a complete cycle
+                       (APIGW.0101, a 404 not from Workspace): at once;
                        unreachable, 5xx, throttled, garbage, incomplete
                        listing: after `threshold` cycles in a row
     slack:<channel>    Slack refused a delivery to <channel> for good           a delivery to <channel>
@@ -30,7 +31,7 @@ import structlog
 
 from monitor.decide import DecisionKind
 from monitor.store.base import CycleChanges, OutboxEntry, Store
-from monitor.workspace.errors import AuthError, WorkspaceError
+from monitor.workspace.errors import AuthError, ConfigurationError, WorkspaceError
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -187,7 +188,8 @@ class SelfWatch:
             self.observe(check, Outcome.FAILED, error=f"incomplete listing: {first}")
 
     def cycle_failed(self, error: WorkspaceError, *, check: str = WORKSPACE_CHECK) -> None:
-        outcome = Outcome.REJECTED if isinstance(error, AuthError) else Outcome.FAILED
+        rejected = isinstance(error, AuthError | ConfigurationError)
+        outcome = Outcome.REJECTED if rejected else Outcome.FAILED
         self.observe(check, outcome, error=str(error))
 
     def deliveries(self, delivered: Iterable[str], refused: Mapping[str, str]) -> None:

@@ -62,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--access-key", default=DEFAULT_ACCESS_KEY, help="accepted AK (default: %(default)s)")
     add("--secret-key", default=DEFAULT_SECRET_KEY, help="its SK (default: the well-known simulator SK)")
     add(
+        "--not-found-status",
+        type=int,
+        choices=(400, 404),
+        default=400,
+        help="HTTP status of an unknown task or record id (default: %(default)s, as the real API)",
+    )
+    add(
         "--token-ttl",
         type=float,
         default=86400.0,
@@ -83,6 +90,7 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
         access_key=args.access_key,
         secret_key=args.secret_key,
         token_ttl_seconds=args.token_ttl,
+        not_found_status=args.not_found_status,
         scenario=args.scenario,
         step_seconds=args.step_seconds,
     )

@@ -4,7 +4,7 @@ Every API request goes through `_serve`:
 
     in-flight count (/v2 only) -> latency -> authentication (401) and project check (403) (/v2 only)
     -> a queued "before" fault (status, html, drop, delay) -> random 5xx (error_rate, /v2 only)
-    -> the endpoint's answer (400 bad parameter, 404 unknown task/record)
+    -> the endpoint's answer (400 bad parameter, 400 unknown task/record: 404 with not_found_status=404)
     -> a queued "after" fault on a 2xx answer (bad_json, wrong_types, lie_total, shift) -> stats and log
 
 Errors use the API's `{"error_code", "error_msg"}` body. The codes (the API documents few; the WKS ones marked
@@ -14,7 +14,10 @@ Errors use the API's `{"error_code", "error_msg"}` body. The codes (the API docu
     401 APIGW.0301  "Incorrect IAM authentication information: <why>" (signature, key, date, token)
     401 APIGW.0307  "The token must be updated." (an issued IAM token past its expiry)
     403 WKS.0005*   "project id mismatch": the path's project is not the credential's (or X-Project-Id's)
-    404 WKS.0130*   unknown task; WKS.0131* unknown execution record
+    400 WKS.0001    unknown task ("The scheduled task does not exist.") or execution record: the API documents
+                    only 200/400/500 for these endpoints, Huawei's Terraform provider expects that message for
+                    a deleted task, and other Workspace APIs answer a missing object with 400 WKS.0001
+    404 WKS.0130*   the same, with `SimOptions.not_found_status=404` (WKS.0131* for a record)
     404 APIGW.0101  no such API (any other path under /v2 or /v3)
     429 APIGW.0308  only when injected (the `status` fault), with Retry-After
     5xx SIM.<code>  injected faults and `error_rate`
@@ -212,11 +215,16 @@ def _bad_parameter(exc: ParamError) -> ApiError:
     return ApiError(400, _BAD_PARAMETER, f"Invalid parameter: {exc}")
 
 
+def _not_found(state: SimState, what: str, code_404: str) -> ApiError:
+    if state.options.not_found_status == 404:
+        return ApiError(404, code_404, f"The {what} does not exist.")
+    return ApiError(400, _BAD_PARAMETER, f"The {what} does not exist.")
+
+
 def _known_task(state: SimState, request: web.Request) -> SimTask:
-    task_id = request.match_info["task_id"]
-    task = state.task_by_id(task_id)
+    task = state.task_by_id(request.match_info["task_id"])
     if task is None:
-        raise ApiError(404, _TASK_NOT_FOUND, f"The scheduled task does not exist: {task_id}")
+        raise _not_found(state, "scheduled task", _TASK_NOT_FOUND)
     return task
 
 
@@ -251,7 +259,7 @@ def _details_answer(state: SimState, request: web.Request, _body: bytes) -> Answ
     record_id = request.match_info["record_id"]
     record = next((r for r in task.records if r.id == record_id), None)
     if record is None:
-        raise ApiError(404, _RECORD_NOT_FOUND, f"The execution record does not exist: {record_id}")
+        raise _not_found(state, "execution record", _RECORD_NOT_FOUND)
     try:
         page = parse_page(_query(request), max_limit=RECORD_LIMIT, required=False)
     except ParamError as exc:

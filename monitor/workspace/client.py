@@ -527,14 +527,26 @@ class WorkspaceClient:
                 error_code=code,
                 hint=self._auth.rejected_hint(),
             )
-        if status == 404:
-            if code is None:
-                raise NotFoundError(
-                    "no such resource, and the answer is not the Workspace API's",
-                    endpoint=endpoint,
-                    status=status,
-                    hint="is workspace.endpoint a Workspace endpoint (https://workspace.REGION.myhuaweicloud.com)?",
-                )
+        if code is not None and code.startswith(_UNPUBLISHED_API):
+            # API Gateway's "the API does not exist or has not been published": the wrong region or endpoint.
+            # Never "not found": closing alerts because the endpoint is wrong would be a silent disaster.
+            why = message or "the API is not published there"
+            raise ConfigurationError(
+                f"Workspace API unreachable at {self.endpoint}: {why}",
+                endpoint=endpoint,
+                status=status,
+                error_code=code,
+                hint=_ENDPOINT_HINT,
+            )
+        if status == 404 and code is None:
+            raise ConfigurationError(
+                f"Workspace API unreachable at {self.endpoint}: HTTP 404, and the answer is not the "
+                "Workspace API's",
+                endpoint=endpoint,
+                status=status,
+                hint=_ENDPOINT_HINT,
+            )
+        if status == 404 or (status == 400 and is_not_found_message(message)):
             raise NotFoundError(message or "not found", endpoint=endpoint, status=status, error_code=code)
         if status >= 400:
             raise RequestError(
@@ -548,6 +560,25 @@ class WorkspaceClient:
                 hint="is workspace.endpoint a Workspace endpoint?",
             )
         return _json_object(response, endpoint)
+
+
+#: API Gateway's code for "The API does not exist or has not been published in the environment" (404).
+_UNPUBLISHED_API = "APIGW.0101"
+_ENDPOINT_HINT = (
+    "check workspace.region / workspace.endpoint (https://workspace.REGION.myhuaweicloud.com) and that "
+    "Workspace is offered in that region"
+)
+#: How the API says an object is gone. The API documents only 200/400/500 for the scheduled-task endpoints;
+#: Huawei's Terraform provider expects a deleted task's lookup to fail with "The scheduled task does not
+#: exist" and turns such 400s into 404 by their message (issue 15). A project that "does not exist" is not
+#: a deleted task: that is the credentials' or the configuration's problem.
+_NOT_FOUND_MESSAGE = re.compile(r"(?:does not|doesn't|not) exist|not found|no such", re.IGNORECASE)
+_NOT_A_TASK = re.compile(r"project|domain|region|endpoint|\bAPI\b", re.IGNORECASE)
+
+
+def is_not_found_message(message: str | None) -> bool:
+    """Whether an error message says the task (or record) asked for does not exist."""
+    return bool(message and _NOT_FOUND_MESSAGE.search(message) and not _NOT_A_TASK.search(message))
 
 
 def _merge(groups: Iterable[list[ScheduledTask]]) -> list[ScheduledTask]:

@@ -9,10 +9,11 @@ these. Each class says whether trying again can help:
     │   ├── ServerError             HTTP 5xx
     │   └── RateLimitedError        HTTP 429 (APIGW.0308); carries Retry-After and the body
     └── PermanentError              trying again will not help until someone changes something
-        ├── ConfigurationError      missing credentials, bad region/endpoint, bad settings
+        ├── ConfigurationError      missing credentials, bad region/endpoint (APIGW.0101, a 404 that is
+        │                           not the API's), bad settings
         ├── AuthError               401/403: credentials, signature, token or project rejected
         ├── RequestError            4xx other than auth and throttling (bad parameter, not found)
-        │   └── NotFoundError       404
+        │   └── NotFoundError       404, or a 400 saying the task/record does not exist
         └── MalformedResponseError  not JSON, an HTML error page, missing or wrongly typed fields
 
 Every error carries `endpoint` (the API operation, e.g. "GET /v2/{project_id}/scheduled-tasks") so a
@@ -122,7 +123,7 @@ class RequestError(PermanentError):
 
 
 class NotFoundError(RequestError):
-    """The task or record does not exist (404)."""
+    """The task or record does not exist: 404, or 400 whose message says so (what the real API sends)."""
 
 
 class MalformedResponseError(PermanentError):

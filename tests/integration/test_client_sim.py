@@ -23,7 +23,13 @@ from monitor.sim import (
     start_simulator,
 )
 from monitor.workspace.client import RetryPolicy, TaskFilter, WorkspaceClient
-from monitor.workspace.errors import AuthError, MalformedResponseError, NotFoundError, ServerError
+from monitor.workspace.errors import (
+    AuthError,
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+    ServerError,
+)
 from monitor.workspace.factory import build_client
 from tests.conftest import small_options
 
@@ -90,10 +96,13 @@ async def test_show_records_and_details_of_a_failing_task(big_sim: Simulator) ->
     assert any(d.exec_status == "FAIL" and d.fail_reason for d in desktops)
 
 
-async def test_unknown_task_is_not_found(big_sim: Simulator) -> None:
+@pytest.mark.parametrize("status", [400, 404])
+async def test_unknown_task_is_not_found(big_sim: Simulator, status: int) -> None:
+    big_sim.state.options.not_found_status = status
     async with build_client(settings_for(big_sim), CREDENTIALS["aksk"]) as client:
-        with pytest.raises(NotFoundError):
+        with pytest.raises(NotFoundError) as caught:
             await client.get_task("no-such-task")
+    assert caught.value.status == status
 
 
 async def test_wrong_secret_key_is_rejected_with_what_to_check(big_sim: Simulator) -> None:
@@ -227,5 +236,5 @@ async def test_endpoint_that_is_not_workspace_is_named() -> None:
         auth=StaticTokenAuth("x" * 10),
         transport=httpx.MockTransport(not_workspace),
     ) as client:
-        with pytest.raises(NotFoundError, match=r"is workspace\.endpoint a Workspace endpoint"):
+        with pytest.raises(ConfigurationError, match=r"check workspace\.region / workspace\.endpoint"):
             await client.fetch_failing()

@@ -31,6 +31,7 @@ from monitor.store import SQLiteStore
 from monitor.store.base import MessageRef, OutboxRow
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
+from monitor.workspace.errors import ConfigurationError
 
 RULES = """
 rules:
@@ -188,11 +189,29 @@ async def test_several_new_failures_in_one_cycle_become_one_digest(world: World)
     ]
 
 
-async def test_a_deleted_task_closes_its_alert_quietly(world: World) -> None:
+@pytest.mark.parametrize("not_found_status", [400, 404])
+async def test_a_deleted_task_closes_its_alert_quietly(world: World, not_found_status: int) -> None:
+    """The real API answers a deleted task with 400 "The scheduled task does not exist." (the simulator's
+    default); a 404 means the same."""
+    world.sim.state.options.not_found_status = not_found_status
     world.execute("prod-snapshot", "FAIL")
     [(_, _, _, _, ts)] = await world.cycle()
     world.sim.state.delete_task(world.task_id("prod-snapshot"))
     assert await world.cycle() == [("update", "#ops", "CLOSED", "prod-snapshot", ts)]
+    assert await world.cycle() == [], "a closed alert is not looked up again"
+
+
+async def test_an_unpublished_api_closes_nothing_and_fails_the_cycle(world: World) -> None:
+    """APIGW.0101 (the wrong endpoint or region) on a lookup is not "the task is gone"."""
+    world.execute("prod-snapshot", "FAIL")
+    await world.cycle()
+    world.execute("prod-snapshot", "SUCCESS")
+    world.sim.state.add_fault(
+        "status", endpoint="show", status=404, count=100, body={"error_code": "APIGW.0101", "error_msg": "x"}
+    )
+    with pytest.raises(ConfigurationError, match=r"Workspace API unreachable at http://127\.0\.0\.1"):
+        await world.cycle()
+    assert [alert.task_name for alert in world.store.load_open_alerts().values()] == ["prod-snapshot"]
 
 
 async def test_a_silenced_failure_is_sent_when_the_silence_ends(world: World) -> None:

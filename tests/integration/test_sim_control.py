@@ -58,7 +58,7 @@ async def test_executions_patch_create_delete(sim: Simulator, api: Api) -> None:
     assert deleted.json() == {"deleted": new_id}
     assert new_id not in await fail_ids(api)
     gone = await api.get(api.tasks_path(f"/{new_id}"))
-    assert gone.status_code == 404
+    assert (gone.status_code, gone.json()["error_msg"]) == (400, "The scheduled task does not exist.")
 
 
 async def test_control_errors(api: Api) -> None:

@@ -95,14 +95,20 @@ async def test_show_records_details_and_404s(sim: Simulator, api: Api) -> None:
     bad_limit = await api.get(api.tasks_path(f"/{task.id}/records"), [("offset", "0"), ("limit", "101")])
     assert bad_limit.status_code == 400
 
-    for path, code in [
-        ("/nope", "WKS.0130"),
-        ("/nope/records", "WKS.0130"),
-        (f"/{task.id}/records/nope", "WKS.0131"),
-    ]:
+    unknown_ids = [
+        ("/nope", "WKS.0130", "The scheduled task does not exist."),
+        ("/nope/records", "WKS.0130", "The scheduled task does not exist."),
+        (f"/{task.id}/records/nope", "WKS.0131", "The execution record does not exist."),
+    ]
+    for path, _, message in unknown_ids:  # by default as the real API: 400
+        response = await api.get(api.tasks_path(path))
+        assert response.status_code == 400
+        assert response.json() == {"error_code": "WKS.0001", "error_msg": message}
+    sim.state.options.not_found_status = 404
+    for path, code, message in unknown_ids:
         response = await api.get(api.tasks_path(path))
         assert response.status_code == 404
-        assert response.json()["error_code"] == code
+        assert response.json() == {"error_code": code, "error_msg": message}
     unknown = await api.get(f"/v2/{DEFAULT_PROJECT_ID}/desktops")
     assert unknown.status_code == 404
     assert unknown.json()["error_code"] == "APIGW.0101"

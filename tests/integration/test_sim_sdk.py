@@ -148,7 +148,8 @@ def test_sdk_rejections(
     assert (caught.value.status_code, caught.value.error_code) == (status, code)
 
 
-def test_sdk_unknown_task_is_404(sim_thread: SimulatorThread) -> None:
+def test_sdk_unknown_task_is_400_saying_so(sim_thread: SimulatorThread) -> None:
     with pytest.raises(ClientRequestException) as caught:
         sdk_client(sim_thread).show_scheduled_tasks(ShowScheduledTasksRequest(task_id="no-such-task"))
-    assert caught.value.status_code == 404
+    assert caught.value.status_code == 400
+    assert caught.value.error_msg == "The scheduled task does not exist."

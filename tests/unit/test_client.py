@@ -19,6 +19,7 @@ from monitor.workspace.auth import IamPasswordAuth, StaticTokenAuth
 from monitor.workspace.client import PAGE_LIMIT, RetryPolicy, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import (
     AuthError,
+    ConfigurationError,
     MalformedResponseError,
     NotFoundError,
     RateLimitedError,
@@ -302,9 +303,21 @@ def test_retry_after_replaces_the_backoff_up_to_a_cap() -> None:
         ),
         pytest.param(
             httpx.Response(404, text="<html>nginx</html>", headers={"Content-Type": "text/html"}),
-            NotFoundError,
-            "is workspace.endpoint a Workspace endpoint",
+            ConfigurationError,
+            "Workspace API unreachable at https://workspace.test",
             id="404 from something that is not Workspace",
+        ),
+        pytest.param(
+            httpx.Response(
+                404,
+                json={
+                    "error_code": "APIGW.0101",
+                    "error_msg": "The API does not exist or has not been published in the environment",
+                },
+            ),
+            ConfigurationError,
+            "check workspace.region / workspace.endpoint",
+            id="APIGW.0101: the API is not published at this endpoint",
         ),
         pytest.param(
             httpx.Response(
@@ -350,6 +363,36 @@ async def test_permanent_failures_are_not_retried_and_say_what_is_wrong(
     assert len(requests) == 1
     assert text in str(caught.value)
     assert "GET /v2/{project_id}/scheduled-tasks" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (400, {"error_code": "WKS.0001", "error_msg": "The scheduled task does not exist."}, NotFoundError),
+        (404, {"error_code": "WKS.0130", "error_msg": "The scheduled task does not exist."}, NotFoundError),
+        (404, {"error_code": "WKS.0130", "error_msg": "gone"}, NotFoundError),
+        (400, {"error_code": "WKS.0001", "error_msg": "task not found"}, NotFoundError),
+        (400, {"error_code": "WKS.0001", "error_msg": "Invalid parameter: task_id"}, RequestError),
+        (400, {"error_code": "WKS.0001", "error_msg": "The project does not exist."}, RequestError),
+        (400, {"error_code": "APIGW.0101", "error_msg": "The API does not exist"}, ConfigurationError),
+        (404, {"error_code": "APIGW.0101", "error_msg": "The API does not exist"}, ConfigurationError),
+        (404, "<html>Not Found</html>", ConfigurationError),
+    ],
+)
+async def test_which_answers_to_a_lookup_mean_the_task_is_gone(
+    status: int, body: Any, error: type[Exception]
+) -> None:
+    """Only a NotFoundError closes an alert: a 404, or a 400 whose message says the task does not exist
+    (what the real API sends); never the gateway's "no such API" or a page that is not Workspace's."""
+    response = (
+        httpx.Response(status, json=body) if isinstance(body, dict) else httpx.Response(status, text=body)
+    )
+    handle, requests = scripted(response)
+    async with client_for(handle) as client:
+        with pytest.raises(error) as caught:
+            await client.get_task("task-1")
+    assert type(caught.value) is error
+    assert len(requests) == 1
 
 
 async def test_aksk_rejection_says_what_to_check() -> None:

@@ -24,7 +24,13 @@ from monitor.selfwatch import (
     slack_check,
 )
 from monitor.store import SQLiteStore
-from monitor.workspace.errors import AuthError, MalformedResponseError, ServerError, TransportError
+from monitor.workspace.errors import (
+    AuthError,
+    ConfigurationError,
+    MalformedResponseError,
+    ServerError,
+    TransportError,
+)
 from tests.unit.test_slack_render import assert_valid
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -108,6 +114,18 @@ def test_rejected_credentials_fire_at_once(store: SQLiteStore) -> None:
     [row] = store.pending_outbox(now=NOW, limit=10)
     assert row.entry.payload["error"] == "signature rejected (HTTP 401, APIGW.0301)"
     assert row.entry.payload["check"] == WORKSPACE_CHECK
+
+
+def test_a_wrong_endpoint_fires_at_once_naming_it(store: SQLiteStore) -> None:
+    error = ConfigurationError(
+        "Workspace API unreachable at https://workspace.xx-nowhere-1.myhuaweicloud.com: not published",
+        status=404,
+        error_code="APIGW.0101",
+    )
+    watch(store).cycle_failed(error)
+    [row] = store.pending_outbox(now=NOW, limit=10)
+    assert "https://workspace.xx-nowhere-1.myhuaweicloud.com" in row.entry.payload["error"]
+    assert "APIGW.0101" in row.entry.payload["error"]
 
 
 def test_incomplete_listings_count_as_failures(store: SQLiteStore) -> None:
