@@ -114,6 +114,9 @@ class NullNotifier:
     async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
         return None
 
+    async def find_reply(self, ref: MessageRef, row: OutboxRow) -> Posted | None:
+        return None
+
 
 @dataclass(frozen=True)
 class CycleFigures:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
-from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.config import ConfigError, Settings, load_settings
 from monitor.engine import CycleReport
@@ -23,6 +22,7 @@ from monitor.logs import register_secret
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.notify.slack import SlackNotifier
+from monitor.notify.slack_client import web_client
 from monitor.notify.text import render_text
 from monitor.projects import close_projects, project_clients, watch_projects
 from monitor.rules import RuleFileError, RuleSet, load_rules
@@ -210,7 +210,7 @@ def make_notifier(settings: Settings, console: Console | None = None) -> Notifie
     if not token:
         return ConsoleNotifier(console)
     register_secret(token)
-    return SlackNotifier(AsyncWebClient(token=token, base_url=settings.slack.api_url))
+    return SlackNotifier(web_client(token, settings.slack.api_url))
 
 
 def show_decisions(report: CycleReport, console: Console, *, project: str | None = None) -> None:

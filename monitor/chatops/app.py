@@ -31,6 +31,7 @@ from monitor.chatops.commands import CommandError, parse_command
 from monitor.chatops.handlers import Deps, acknowledge_alert, handle, silence_alert
 from monitor.chatops.replies import error_reply, refusal_reply
 from monitor.notify.slack_alert import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.notify.slack_client import respond_once
 from monitor.notify.slack_message import SlackMessage
 from monitor.notify.slack_mrkdwn import user_text
 from monitor.store import StoreError
@@ -79,12 +80,13 @@ def _action_value(body: Mapping[str, Any]) -> str:
 
 
 async def _send(respond: AsyncRespond, reply: SlackMessage, *, replace: bool = False) -> None:
-    await respond(
-        text=reply.text,
-        blocks=reply.blocks,
-        response_type="ephemeral",
-        replace_original=replace,
-    )
+    """Answer at the response_url, once: bolt's `respond` would post again after a connection reset."""
+    if respond.response_url is None:
+        raise ValueError("respond is unsupported here as there is no response_url")
+    message: dict[str, Any] = {"text": reply.text, "response_type": "ephemeral", "replace_original": replace}
+    if reply.blocks:
+        message["blocks"] = reply.blocks
+    await respond_once(respond.response_url, message)
 
 
 async def _note_in_thread(client: AsyncWebClient, body: Mapping[str, Any], text: str) -> None:

@@ -33,6 +33,7 @@ from monitor.chatops.app import build_app
 from monitor.chatops.handlers import Deps
 from monitor.config import SlackSettings
 from monitor.logs import register_secret
+from monitor.notify.slack_client import app_client
 
 __all__ = ["EVENTS_PATH", "ChatopsService", "SlackTokens", "app_enabled", "configuration_problem"]
 
@@ -112,7 +113,7 @@ class ChatopsService:
             raise ValueError(problem)
         self.settings = settings
         self.mode = settings.mode
-        self.client = client or AsyncWebClient(token=tokens.bot, base_url=settings.api_url)
+        self.client = client or app_client(tokens.bot, settings.api_url)
         http = self.mode == "http"
         self.app = build_app(deps, client=self.client, signing_secret=tokens.signing_secret if http else None)
         self._tokens = tokens

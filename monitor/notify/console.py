@@ -56,6 +56,9 @@ class ConsoleNotifier:
     async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
         return None  # a terminal keeps no history to look in
 
+    async def find_reply(self, ref: MessageRef, row: OutboxRow) -> Posted | None:
+        return None
+
     def _print(self, where: str, row: OutboxRow) -> None:
         kind = row.entry.payload["kind"]
         self.console.print(Text(terminal_safe(where), style="bold"))

@@ -88,6 +88,10 @@ class Notifier(Protocol):
         """The message that already shows this alert's episode, if the destination can tell."""
         ...
 
+    async def find_reply(self, ref: MessageRef, row: OutboxRow) -> Posted | None:
+        """The reply already posted for `row` in the thread of `ref`, if the destination can tell."""
+        ...
+
 
 @dataclass
 class DispatchReport:
@@ -112,6 +116,12 @@ _ALREADY_RECORDED = Posted("", "")
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _may_have_gone_out(row: OutboxRow) -> bool:
+    """Claimed and never recorded (the sender died), or an attempt that may have got through: before
+    posting it again, look whether the destination shows it."""
+    return row.claimed_by is not None or (row.last_error or "").startswith(MAYBE_DELIVERED)
 
 
 class Dispatcher:
@@ -190,8 +200,7 @@ class Dispatcher:
         for row in rows:
             entry = row.entry
             found = None
-            # Claimed and never recorded (the sender died), or an attempt that may have got through.
-            if row.claimed_by is not None or (row.last_error or "").startswith(MAYBE_DELIVERED):
+            if _may_have_gone_out(row):
                 channel = self._channel_id(entry.channel)
                 found = await self.notifier.find_posted(channel, entry.fingerprint, entry.episode)
             if found is None:
@@ -215,10 +224,13 @@ class Dispatcher:
             where = ref or MessageRef(entry.fingerprint, entry.episode, entry.channel, "")
             return Posted(where.channel, where.ts), []
         if ref is not None:
+            found = await self.notifier.find_reply(ref, row) if _may_have_gone_out(row) else None
+            if found is not None:
+                log.info("notify.already_replied", fingerprint=entry.fingerprint, ts=found.ts)
+                return found, []
             return await self.notifier.reply(ref, row), []
         # No message to reply to (first message of an episode whose NEW was never posted, e.g. muted).
-        posted = await self.notifier.post(entry.channel, rows)
-        return posted, [MessageRef(entry.fingerprint, entry.episode, posted.channel, posted.ts)]
+        return await self._post_group(rows)
 
     async def _attempt(
         self,

@@ -3,7 +3,12 @@
 Slack's answers are translated here, once, into the dispatcher's two outcomes:
 - permanent (`channel_not_found`, `not_in_channel`, `invalid_auth`, a revoked token, an archived
   channel, ...): the row fails for good and the error is logged loudly;
-- retryable (429 `ratelimited` with its Retry-After, 5xx, network errors, timeouts): the row waits.
+- retryable (429 `ratelimited` with its Retry-After, 5xx, network errors, timeouts): the row waits. Those
+  after which Slack may have carried the call out (a broken connection, a timeout, `internal_error`,
+  `fatal_error`, any 5xx) are "maybe delivered": the retry of a post or a thread reply first looks for it.
+
+No retry happens inside slack_sdk (`slack_client.without_hidden_retries`): its default connection-error
+handler would post again after a reset connection, unseen by the outbox.
 
 It paces itself to about one message per second per channel (Slack's posting limit), and it can tell, from
 the channel's history and the metadata every message carries, whether an alert was already posted (the
@@ -24,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.notify.dispatch import PermanentDeliveryError, Posted, RetryableDeliveryError
+from monitor.notify.slack_client import without_hidden_retries
 from monitor.notify.slack_message import EVENT_TYPE, SlackMessage, alerts_in_metadata
 from monitor.notify.slack_meta import render_meta, render_meta_reply, render_meta_update
 from monitor.notify.slack_render import render_alert, render_digest, render_thread_reply, render_update
@@ -43,6 +49,11 @@ PERMANENT_ERRORS = frozenset(
         "message_not_found", "invalid_metadata_format", "invalid_metadata_schema", "team_access_not_granted",
     }
 )  # fmt: skip
+#: Slack's errors after which "it's possible some aspect of the operation succeeded before the error was
+#: raised" (api.slack.com/methods/chat.postMessage, Errors): a retry of a post must look before it posts.
+MAYBE_DONE_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+#: The key of a thread reply's metadata that names the outbox row it was posted for.
+ROW_KEY = "outbox_row"
 #: How far back the crash check looks in a channel's history, and how many pages of channels it reads to
 #: learn a channel name's id.
 HISTORY_PAGES = 3
@@ -51,7 +62,7 @@ LIST_PAGES = 10
 
 class SlackNotifier:
     def __init__(self, client: AsyncWebClient, *, per_channel_interval: float = 1.0) -> None:
-        self.client = client
+        self.client = without_hidden_retries(client)
         self._interval = per_channel_interval
         self._last_post: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -81,8 +92,32 @@ class SlackNotifier:
         payload = row.entry.payload
         message = render_meta_reply(payload) if is_meta(payload) else render_thread_reply(payload)
         kwargs = message.post_kwargs(ref.channel, thread_ts=ref.ts)
+        kwargs["metadata"] = _with_row(message.metadata, row.id)
         answer = await self._call("chat_postMessage", ref.channel, **kwargs)
         return _posted(answer, "chat_postMessage", ref.channel)
+
+    async def find_reply(self, ref: MessageRef, row: OutboxRow) -> Posted | None:
+        """The reply already posted for outbox row `row` in the thread of `ref` (its metadata names the row),
+        from `conversations.replies`; None when there is none, or when the thread cannot be read."""
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            kwargs: dict[str, Any] = {"channel": ref.channel, "ts": ref.ts, "limit": 200,
+                                      "include_all_metadata": True}  # fmt: skip
+            if cursor:
+                kwargs["cursor"] = cursor
+            try:
+                answer = await self._call("conversations_replies", ref.channel, pace=False, **kwargs)
+            except PermanentDeliveryError as exc:
+                log.warning("slack.thread_check_skipped", channel=ref.channel, reason=str(exc))
+                return None
+            for message in _mappings(answer.get("messages")):
+                payload = _mapping(_mapping(message.get("metadata")).get("event_payload"))
+                if payload.get(ROW_KEY) == row.id and isinstance(message.get("ts"), str):
+                    return Posted(ref.channel, message["ts"])
+            cursor = _next_cursor(answer)
+            if not cursor:
+                break
+        return None
 
     async def update(self, ref: MessageRef, row: OutboxRow) -> None:
         # A digest's message shows many alerts: replacing it with one alert's view would hide the others,
@@ -199,7 +234,10 @@ def _translate(method: str, channel: str, exc: SlackApiError) -> Exception:
         return RetryableDeliveryError(f"slack {method} to {channel}: rate limited", retry_after=retry_after)
     if error in PERMANENT_ERRORS:
         return PermanentDeliveryError(f"slack {method} to {channel}: {error}")
-    return RetryableDeliveryError(f"slack {method} to {channel}: {error} (HTTP {status})")
+    maybe = error in MAYBE_DONE_ERRORS or (isinstance(status, int) and status >= 500)
+    return RetryableDeliveryError(
+        f"slack {method} to {channel}: {error} (HTTP {status})", maybe_delivered=maybe
+    )
 
 
 #: The longest pause a Retry-After may ask for (the dispatcher retries no later than its horizon anyway).
@@ -223,6 +261,13 @@ def _posted(answer: Any, method: str, channel: str) -> Posted:
             f"slack {method} to {channel}: the answer has no channel and ts", maybe_delivered=True
         )
     return Posted(where, ts)
+
+
+def _with_row(metadata: dict[str, Any] | None, row_id: int) -> dict[str, Any] | None:
+    """A reply's metadata with the outbox row it is for, so a retry can tell it was posted."""
+    if metadata is None:
+        return None
+    return {**metadata, "event_payload": {**_mapping(metadata.get("event_payload")), ROW_KEY: row_id}}
 
 
 def _mapping(value: object) -> dict[str, Any]:

@@ -10,6 +10,12 @@ queued fires. Kinds:
     drop          the connection closes without an answer
     delay         wait `seconds`, then answer as usual
     error         HTTP 200 {"ok": false, "error": `error`}: any Slack error code (fatal_error, ...)
+    taken_reset   the call is carried out (the message is posted), then the connection closes unanswered
+    taken_500     the call is carried out, then HTTP `status` (500) {"ok": false, "error": "internal_error"}
+
+The two `taken_*` kinds are what makes a retried post a duplicate: Slack documents for `internal_error` and
+`fatal_error` that "it's possible some aspect of the operation succeeded before the error was raised"
+(api.slack.com/methods/chat.postMessage, Errors), and a connection can break after the request was read.
 
 Faults are applied after authentication, so a probe with a bad token never uses up a fault.
 """
@@ -20,9 +26,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "FaultPlan", "StubFault", "parse_fault"]
+__all__ = ["AFTER_KINDS", "KINDS", "FaultPlan", "StubFault", "parse_fault"]
 
-KINDS = ("rate_limit", "server_error", "drop", "delay", "error")
+KINDS = ("rate_limit", "server_error", "drop", "delay", "error", "taken_reset", "taken_500")
+#: Kinds that let the method run first and spoil only the answer.
+AFTER_KINDS = frozenset({"taken_reset", "taken_500"})
 _FIELDS = ("kind", "method", "count", "every", "skip", "retry_after", "status", "error", "seconds")
 
 
@@ -143,6 +151,16 @@ class FaultPlan:
         self, seconds: float, count: int | None = 1, *, every: int = 1, method: str = "any", skip: int = 0
     ) -> StubFault:
         return self.add(StubFault("delay", method, count, every, skip, seconds=seconds))
+
+    def taken_reset(
+        self, count: int | None = 1, *, every: int = 1, method: str = "any", skip: int = 0
+    ) -> StubFault:
+        return self.add(StubFault("taken_reset", method, count, every, skip))
+
+    def taken_500(
+        self, count: int | None = 1, *, status: int = 500, every: int = 1, method: str = "any", skip: int = 0
+    ) -> StubFault:
+        return self.add(StubFault("taken_500", method, count, every, skip, status=status))
 
     def error(
         self, error: str, count: int | None = 1, *, every: int = 1, method: str = "any", skip: int = 0

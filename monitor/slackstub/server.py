@@ -4,7 +4,8 @@ Every API call goes through `_api`:
 
     down? drop the connection -> read parameters (query, then a JSON or form body) -> token (Bearer header,
     or `token` in a form body or query) -> not_authed / invalid_auth -> injected fault -> the method
-    (`api.METHODS`; unknown_method otherwise) -> HTTP 200 with {"ok": ...} -> the call log
+    (`api.METHODS`; unknown_method otherwise) -> HTTP 200 with {"ok": ...}, or what a `taken_*` fault puts
+    in its place once the method has run -> the call log
 
 As on Slack, application errors are HTTP 200 with `ok: false`; only faults answer 429 or 5xx. A JSON body's
 `token` field is ignored: Slack takes tokens of JSON requests from the Authorization header only.
@@ -21,7 +22,7 @@ import structlog
 from aiohttp import web
 
 from monitor.slackstub.api import METHODS
-from monitor.slackstub.faults import StubFault
+from monitor.slackstub.faults import AFTER_KINDS, StubFault
 from monitor.slackstub.state import SlackError, StubCall, StubState
 
 __all__ = ["STATE_KEY", "SWITCH_KEY", "Switch", "add_api_routes"]
@@ -122,7 +123,10 @@ def _token(request: web.Request, from_params: str | None) -> str | None:
 
 
 async def _faulted(fault: StubFault, request: web.Request) -> web.Response | None:
-    """The answer an injected fault gives instead of the method's, or None to answer as usual."""
+    """The answer an injected fault gives instead of the method's, or None to answer as usual (a delay, and
+    the `taken_*` kinds, which spoil the answer only after the method ran: see `_spoiled`)."""
+    if fault.kind in AFTER_KINDS:
+        return None
     if fault.kind == "rate_limit":
         return _answer({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(fault.retry_after)})
     if fault.kind == "server_error":
@@ -133,6 +137,17 @@ async def _faulted(fault: StubFault, request: web.Request) -> web.Response | Non
         _drop(request)
     await asyncio.sleep(fault.seconds)  # delay
     return None
+
+
+def _spoiled(fault: StubFault | None, call: StubCall, request: web.Request) -> web.Response | None:
+    """After the method was carried out: the answer a `taken_*` fault gives instead of the method's."""
+    if fault is None or fault.kind not in AFTER_KINDS:
+        return None
+    call.error = fault.kind
+    if fault.kind == "taken_reset":
+        call.status = 0
+        _drop(request)
+    return _answer({"ok": False, "error": "internal_error"}, fault.status)
 
 
 async def _api(request: web.Request) -> web.StreamResponse:
@@ -166,7 +181,12 @@ async def _api(request: web.Request) -> web.StreamResponse:
         handler = METHODS.get(method)
         if handler is None:
             raise SlackError("unknown_method", req_method=method)
-        return _answer(handler(state, params))
+        body = handler(state, params)
+        spoiled = _spoiled(fault, call, request)
+        if spoiled is not None:
+            call.status = spoiled.status
+            return spoiled
+        return _answer(body)
     except SlackError as exc:
         call.error = exc.error
         return _answer(exc.body())
@@ -198,6 +218,10 @@ async def _response_url(request: web.Request) -> web.StreamResponse:
         body = text
     call.params = body if isinstance(body, dict) else {"body": body}
     state.record_response(request.match_info["response_id"], body)
+    spoiled = _spoiled(fault, call, request)
+    if spoiled is not None:
+        call.status = spoiled.status
+        return spoiled
     return web.Response(text="ok", content_type="text/plain")
 
 
