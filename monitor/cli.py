@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging("info" if args.verbose == 0 else level)
             return asyncio.run(run_daemon(DaemonOptions(args.config, args.rules)))
         if args.command == "once":
-            err = Console(stderr=True)
+            err = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the width
             return asyncio.run(
                 oneshot.once(args.config, args.rules, dry_run=args.dry_run, console=output_console(), err=err)
             )

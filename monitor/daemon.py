@@ -47,7 +47,7 @@ from monitor.projects import WatchedProject, close_projects, project_clients, wa
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import SelfWatch, workspace_check
 from monitor.store import StoreError, open_store, state_location_problem
-from monitor.store.postgres import redact_url, url_password
+from monitor.store.urls import redact_url, url_secrets
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 
 __all__ = ["DaemonOptions", "run_daemon"]
@@ -110,7 +110,7 @@ class Daemon:
                         credentials.auth_token)  # fmt: skip
         self.metrics = Metrics()
         self.health = Health(settings.workspace.poll_interval, _now())
-        register_secret(url_password(settings.state.url))
+        register_secret(*url_secrets(settings.state.url))
         # Clients first: missing credentials are refused before the state file is created or touched.
         clients = project_clients(settings, os.environ, observer=self.metrics.observe_api)
         self.store = open_store(settings.state.url, claim_lease=settings.state.claim_lease)

@@ -35,7 +35,8 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from monitor.store.base import Store
 from monitor.store.errors import StoreError
-from monitor.store.postgres import PostgresStore, advisory_key, connect, redact_url
+from monitor.store.postgres import PostgresStore, advisory_key, connect
+from monitor.store.urls import redact_url
 
 __all__ = ["AdvisoryLockLeadership", "LeaderWatch", "Leadership", "SoleLeadership", "leadership_for"]
 

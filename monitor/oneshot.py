@@ -28,6 +28,7 @@ from monitor.projects import close_projects, project_clients, watch_projects
 from monitor.rules import RuleFileError, RuleSet, load_rules
 from monitor.store import Store, StoreError, open_store, state_location_problem
 from monitor.store.postgres import PostgresStore
+from monitor.store.urls import url_secrets
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 
 __all__ = ["Loaded", "check", "load_all", "make_notifier", "once", "rules_path"]
@@ -124,6 +125,7 @@ async def once(
             err.print(Text(problem), style="red")
         return EXIT_CONFIG
     settings = loaded.settings
+    register_secret(*url_secrets(settings.state.url))
     try:
         clients = project_clients(settings, os.environ)  # missing credentials: refused before any write
     except ConfigurationError as exc:

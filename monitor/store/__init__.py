@@ -21,6 +21,7 @@ from monitor.store.errors import (
     StoreLockedError,
 )
 from monitor.store.sqlite import SQLiteStore
+from monitor.store.urls import redact_text, redact_url, url_scheme_problem
 
 __all__ = [
     "CorruptStateError",
@@ -37,6 +38,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "open_store",
+    "redact_url",
     "state_location_problem",
 ]
 
@@ -45,13 +47,16 @@ _POSTGRES = ("postgresql://", "postgres://")
 
 
 def state_location_problem(url: str) -> str | None:
-    """Why the SQLite state file at `url` could not be opened or created, found without creating anything
-    (for `check`, and for `run` before it touches anything); None when it can, or for PostgreSQL (whose
-    server is asked when the store opens)."""
+    """Why the state at `url` could not be opened or created, found without creating anything (for `check`,
+    and for `run` before it touches anything): a scheme no backend has, or a SQLite file that cannot be;
+    None when it can, or for PostgreSQL (whose server is asked when the store opens). Shown redacted."""
+    unknown = url_scheme_problem(url)
+    if unknown is not None:
+        return unknown
     if not url.startswith(_SQLITE):
         return None
     path = Path(url.removeprefix(_SQLITE))
-    where = f"state.url {url!r}"
+    where = f"state.url {redact_url(url)!r}"
     if path.exists():
         if path.is_dir():
             return f"{where}: {path} is a directory; name a file in it, e.g. {path / 'state.db'}"
@@ -76,18 +81,19 @@ def open_store(url: str, *, claim_lease: timedelta | None = None) -> Store:
     if url.startswith(_SQLITE):
         path = url.removeprefix(_SQLITE)
         if not path or path == "/":
-            raise PermanentStoreError(f"state url {url!r} names no file: write sqlite:///path/to/state.db")
+            raise PermanentStoreError(
+                f"state url {redact_url(url)!r} names no file: write sqlite:///path/to/state.db"
+            )
         return SQLiteStore.open(path, **lease)
     if url.startswith(_POSTGRES):
         # Imported here: a single SQLite daemon never loads psycopg.
-        from monitor.store.postgres import PostgresStore, redact_url
+        from monitor.store.postgres import PostgresStore
 
         try:
             return PostgresStore.open(url, **lease)
         except StoreError:
             raise
         except Exception as exc:  # psycopg refusing the URL's syntax before connecting
-            raise PermanentStoreError(f"state url {redact_url(url)!r} is not usable: {exc}") from None
-    raise PermanentStoreError(
-        f"state url {url!r}: expected sqlite:///path/to/state.db or postgresql://host/database"
-    )
+            reason = redact_text(str(exc), url)
+            raise PermanentStoreError(f"state url {redact_url(url)!r} is not usable: {reason}") from None
+    raise PermanentStoreError(url_scheme_problem(url) or f"state url {redact_url(url)!r} is not usable")

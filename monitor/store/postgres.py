@@ -29,7 +29,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -48,6 +47,7 @@ from monitor.store.errors import (
     RetryableStoreError,
     StoreError,
 )
+from monitor.store.urls import redact_text, redact_url
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -60,7 +60,6 @@ __all__ = [
     "connect",
     "postgres_ddl",
     "redact_url",
-    "url_password",
 ]
 
 DEFAULT_CLAIM_LEASE = sqlite_backend.DEFAULT_CLAIM_LEASE
@@ -128,24 +127,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def redact_url(url: str) -> str:
-    """The URL as logs and errors may show it: the password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
-def url_password(url: str) -> str | None:
-    """The password in the URL, if any: the daemon registers it as a secret the logs never show."""
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
-
-
 def advisory_key(db: psycopg.Connection[Any], purpose: str) -> int:
     """A 64-bit advisory lock key for `purpose` in this database and schema: states in other schemas (or
     other databases of the server) never contend for it."""
@@ -168,7 +149,7 @@ def connect(url: str, *, autocommit: bool = True, **settings: Any) -> psycopg.Co
 
 
 def _connect_error(exc: psycopg.Error, url: str) -> StoreError:
-    reason = _first_line(exc)
+    reason = redact_text(_first_line(exc), url)
     where = redact_url(url)
     lowered = reason.lower()
     if "does not exist" in lowered:

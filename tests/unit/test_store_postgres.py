@@ -1,5 +1,5 @@
 """The PostgreSQL store's own behaviour (what every backend does is in test_store.py): the DDL it derives
-from SQLite's, URLs without passwords, refusing what it must not touch, a lost connection, racing claimers."""
+from SQLite's, refusing what it must not touch, a lost connection, racing claimers."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from monitor.store import (
     RetryableStoreError,
     open_store,
 )
-from monitor.store.postgres import SCHEMA_VERSION, PostgresStore, StaleLeaderError, postgres_ddl, redact_url
+from monitor.store.postgres import SCHEMA_VERSION, PostgresStore, StaleLeaderError, postgres_ddl
 from tests.unit.stores import T0, alert, entry
 
 
@@ -37,21 +37,6 @@ from tests.unit.stores import T0, alert, entry
 )
 def test_the_ddl_is_sqlites_in_postgresql_dialect(sqlite: str, postgres: str) -> None:
     assert postgres_ddl(sqlite) == postgres
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        (
-            "postgresql://monitor:s3cret@db.internal:5432/state",
-            "postgresql://monitor:***@db.internal:5432/state",
-        ),
-        ("postgresql://monitor@db/state?sslmode=require", "postgresql://monitor@db/state?sslmode=require"),
-        ("postgresql:///state", "postgresql:///state"),
-    ],
-)
-def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
-    assert redact_url(url) == shown
 
 
 # Opening.
