@@ -10,25 +10,30 @@ API), then parses, calls a handler from `monitor.chatops.handlers`, and answers 
                                       the answer replaces the listing
 
 Changing state (silence, unsilence, ack, both alert buttons) needs `Access`; others get a polite refusal.
+In HTTP mode a verified request whose signature was seen in the last minutes is a replay: acked, dropped
+(`monitor.chatops.replay`).
 The app does not depend on HA leadership: every replica answers what it is asked.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import structlog
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.chatops.access import Caller
 from monitor.chatops.commands import CommandError, parse_command
 from monitor.chatops.handlers import Deps, acknowledge_alert, handle, silence_alert
+from monitor.chatops.replay import RecentSignatures
 from monitor.chatops.replies import error_reply, refusal_reply
 from monitor.notify.slack_alert import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
 from monitor.notify.slack_client import respond_once
@@ -126,6 +131,20 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         request_verification_enabled=signing_secret is not None,
         name="workspace-monitor",
     )
+    if signing_secret is not None:
+        recent = RecentSignatures(clock=time.monotonic)
+
+        @app.middleware
+        async def drop_replays(
+            req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[None]]
+        ) -> BoltResponse | None:
+            # After bolt's signature check (its middleware runs first): only verified requests get here.
+            signature = (req.headers.get("x-slack-signature") or [""])[0]
+            if signature and not recent.first_time(signature):
+                log.warning("chatops.replay_dropped", type=_str(req.body, "type") or "command")
+                return BoltResponse(status=200, body="")
+            await next()
+            return None
 
     async def run_text(text: str, caller: Caller) -> SlackMessage:
         try:

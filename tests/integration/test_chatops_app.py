@@ -328,6 +328,36 @@ async def test_unsigned_wrongly_signed_and_stale_requests_are_refused_and_change
     assert world.stub.state.responses == []
 
 
+async def test_a_replayed_request_runs_once(world: World) -> None:
+    """Issue 20 #6: a signed request replayed within Slack's 5 minutes verifies again; it must not run again.
+    Three identical signed `silence` requests make one silence (and one answer)."""
+    response_id = world.new_response_id()
+    body = world.command_body("silence prod-* 2h replayed", response_id)
+    headers = signed(body)
+    for _ in range(3):
+        acked = await world.post(body, headers)
+        assert acked.status_code == 200
+    await world.answer(response_id)
+    # The same text sent again by a person is a new request (new timestamp, new signature): it runs.
+    await world.command("silences")
+    assert len(world.store.silences()) == 1
+    assert [r["id"] for r in world.stub.state.responses].count(response_id) == 1
+
+
+async def test_a_replayed_button_press_runs_once(world: World) -> None:
+    ts, _, buttons = await posted_alert(world)
+    response_id = world.new_response_id()
+    payload = world.action_payload(SILENCE_1H_ACTION_ID, buttons[SILENCE_1H_ACTION_ID], response_id,
+                                   message_ts=ts)  # fmt: skip
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = signed(body)
+    for _ in range(3):
+        assert (await world.post(body, headers)).status_code == 200
+    await world.answer(response_id)
+    await world.command("silences")
+    assert len(world.store.silences()) == 1
+
+
 # -- every subcommand ----------------------------------------------------------------------------------------
 
 
