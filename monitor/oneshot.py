@@ -23,7 +23,7 @@ from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.notify.slack import SlackNotifier
 from monitor.notify.slack_client import web_client
-from monitor.notify.text import render_text
+from monitor.notify.text import render_text, terminal_safe
 from monitor.projects import close_projects, project_clients, watch_projects
 from monitor.rules import RuleFileError, RuleSet, load_rules
 from monitor.store import Store, StoreError, open_store, state_location_problem
@@ -122,28 +122,28 @@ async def once(
         loaded = load_all(config, rules_override)
     except LoadError as exc:
         for problem in exc.problems:
-            err.print(Text(problem), style="red")
+            _say(err, problem, "red")
         return EXIT_CONFIG
     settings = loaded.settings
     register_secret(*url_secrets(settings.state.url))
     try:
         clients = project_clients(settings, os.environ)  # missing credentials: refused before any write
     except ConfigurationError as exc:
-        err.print(Text(f"workspace-monitor: {exc}"), style="red")
+        _say(err, f"workspace-monitor: {exc}", "red")
         return EXIT_CONFIG
     projects = []
     with tempfile.TemporaryDirectory(prefix="workspace-monitor-") as scratch:
         try:
             store: Store = open_store(_state_url(settings, dry_run, Path(scratch)))
         except StoreError as exc:
-            err.print(Text(f"workspace-monitor: {exc}"), style="red")
+            _say(err, f"workspace-monitor: {exc}", "red")
             return EXIT_CONFIG
         leadership = None
         if not dry_run:
             leadership, refusal = _lead_alone(settings, store)
             if refusal is not None:
                 store.close()
-                err.print(Text(f"workspace-monitor: {refusal}"), style="red")
+                _say(err, f"workspace-monitor: {refusal}", "red")
                 return EXIT_FAILED
         projects = watch_projects(clients, settings, store, loaded.ruleset)
         several = len(projects) > 1
@@ -154,28 +154,28 @@ async def once(
                     report = await project.engine.run_cycle(persist=not dry_run)
                 except WorkspaceError as exc:
                     where = f"project {project.name}: " if several else ""
-                    err.print(Text(f"workspace-monitor: {where}{exc}"), style="red")
+                    _say(err, f"workspace-monitor: {where}{exc}", "red")
                     failed = True
                     continue
                 show_decisions(report, console, project=project.name if several else None)
                 if dry_run:
                     for entry in report.outbox:
-                        console.print(Text(f"would send to {entry.channel}:", style="bold"))
-                        console.print(Text(render_text(entry.payload)))
+                        _say(console, f"would send to {entry.channel}:", "bold")
+                        _say(console, render_text(entry.payload))
                 if not report.complete:
                     problems = "; ".join(report.problems)
                     where = f" of project {project.name}" if several else ""
                     incomplete = f"the listing{where} was incomplete, so nothing was resolved: {problems}"
-                    err.print(Text(f"workspace-monitor: {incomplete}"), style="yellow")
+                    _say(err, f"workspace-monitor: {incomplete}", "yellow")
                     failed = True
             if not dry_run:
                 notifier = make_notifier(settings, console)
                 dispatched = await Dispatcher(store, notifier, claimer="once").flush()
                 if dispatched.failed:
                     failed_text = f"{dispatched.failed} notification(s) failed: {dispatched.errors}"
-                    err.print(Text(failed_text), style="red")
+                    _say(err, failed_text, "red")
         except StoreError as exc:
-            err.print(Text(f"workspace-monitor: {exc}"), style="red")
+            _say(err, f"workspace-monitor: {exc}", "red")
             return EXIT_FAILED
         finally:
             await close_projects(projects)
@@ -217,14 +217,20 @@ def make_notifier(settings: Settings, console: Console | None = None) -> Notifie
 
 def show_decisions(report: CycleReport, console: Console, *, project: str | None = None) -> None:
     seconds = (report.finished_at - report.started_at).total_seconds()
-    console.print(
-        Text(
-            ("" if project is None else f"project {project}: ")
-            + f"cycle: {report.tasks} failing tasks, {len(report.decisions)} decisions, "
-            f"{len(report.outbox)} notifications, {seconds:.2f} s"
-            + ("" if report.complete else " (listing INCOMPLETE)"),
-            style="bold",
-        )
+    _say(
+        console,
+        ("" if project is None else f"project {project}: ")
+        + f"cycle: {report.tasks} failing tasks, {len(report.decisions)} decisions, "
+        f"{len(report.outbox)} notifications, {seconds:.2f} s"
+        + ("" if report.complete else " (listing INCOMPLETE)"),
+        "bold",
     )
     for note in report.decisions:
-        console.print(Text(f"  {note.kind:<9} {note.rule}: {note.task_name or note.task_id} - {note.reason}"))
+        _say(console, f"  {note.kind:<9} {note.rule}: {note.task_name or note.task_id} - {note.reason}")
+
+
+def _say(console: Console, line: str, style: str = "") -> None:
+    """One line of `once`: as text, never markup, and with whatever a terminal would act on (escape
+    sequences in a task name, a rule or an API error) made harmless, as the tasks table and the console
+    notifier do."""
+    console.print(Text(terminal_safe(line), style=style))

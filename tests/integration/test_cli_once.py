@@ -231,3 +231,27 @@ def test_once_posts_to_slack_when_a_bot_token_is_set(tmp_path: Path, sim: Simula
         [message] = stub.stub.state.messages("ops")
     assert "prod-reboot" in str(message.blocks)
     assert stub.stub.token not in result.stdout + result.stderr
+
+
+HOSTILE_NAME = "prod-\x1b]0;owned\x07\x1b[2J\x1b[31mred\u202eevil\x9b"
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "once"])
+def test_terminal_escapes_in_task_names_never_reach_the_terminal(
+    tmp_path: Path, sim: SimulatorThread, dry_run: bool
+) -> None:
+    """A task named with an escape sequence (a title change, a screen clear, colour, a bidi override, a C1
+    CSI) is printed with those characters replaced, in the decisions, the would-send text and the
+    notifications, as `tasks` and the console notifier print it."""
+    env = setup(tmp_path, sim)
+    fields = {"task_name": HOSTILE_NAME, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
+    task = sim.call(sim.state.create_task, fields)
+    try:
+        sim.call(sim.state.add_execution, task.id, "FAIL")
+        result = run("once", *(["--dry-run"] if dry_run else []), cwd=tmp_path, env=env)
+    finally:
+        sim.call(sim.state.delete_task, task.id)
+    assert result.returncode == 0, result.stderr
+    assert "prod-\ufffd]0;owned" in result.stdout
+    for control in ("\x1b", "\x07", "\u202e", "\x9b"):
+        assert control not in result.stdout + result.stderr
