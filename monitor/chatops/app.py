@@ -11,7 +11,8 @@ API), then parses, calls a handler from `monitor.chatops.handlers`, and answers 
 
 Changing state (silence, unsilence, ack, both alert buttons) needs `Access`; others get a polite refusal.
 In HTTP mode a verified request whose signature was seen in the last minutes is a replay: acked, dropped
-(`monitor.chatops.replay`).
+(`monitor.chatops.replay`). A request whose response_url is not Slack's is acked and dropped
+(`monitor.chatops.response_url`): answers are never posted anywhere a payload says.
 The app does not depend on HA leadership: every replica answers what it is asked.
 """
 
@@ -35,6 +36,7 @@ from monitor.chatops.commands import CommandError, parse_command
 from monitor.chatops.handlers import Deps, acknowledge_alert, handle, silence_alert
 from monitor.chatops.replay import RecentSignatures
 from monitor.chatops.replies import error_reply, refusal_reply
+from monitor.chatops.response_url import response_url_allowed
 from monitor.notify.slack_alert import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
 from monitor.notify.slack_client import respond_once
 from monitor.notify.slack_message import SlackMessage
@@ -145,6 +147,27 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
                 return BoltResponse(status=200, body="")
             await next()
             return None
+
+    api_url = client.base_url
+
+    @app.middleware
+    async def refuse_foreign_response_urls(
+        req: AsyncBoltRequest, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        # Answers go to the request's response_url: only Slack's (or slack.api_url's host) is used. A
+        # request naming another is not run at all: Slack never sends one.
+        body = req.body
+        urls = [body.get("response_url")] if "response_url" in body else []
+        listed = body.get("response_urls")
+        if isinstance(listed, list):
+            urls += [item.get("response_url") if isinstance(item, dict) else item for item in listed]
+        refused = [url for url in urls if not response_url_allowed(url, api_url)]
+        if refused:
+            shown = [str(url)[:120] for url in refused]
+            log.warning("chatops.response_url_refused", urls=shown, user=caller_of(body).user_id)
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
 
     async def run_text(text: str, caller: Caller) -> SlackMessage:
         try:

@@ -124,6 +124,7 @@ class World:
         user: str = ADMIN,
         channel: tuple[str, str] = GENERAL,
         user_name: str | None = None,
+        response_url: str | None = None,
     ) -> bytes:
         fields = {
             "token": "legacy-verification-token",
@@ -136,7 +137,7 @@ class World:
             "command": "/tasks",
             "text": text,
             "api_app_id": "A0STUBAPP1",
-            "response_url": self.stub.response_url(response_id),
+            "response_url": response_url or self.stub.response_url(response_id),
             "trigger_id": "1.2.3",
         }
         return urlencode(fields).encode()
@@ -151,6 +152,7 @@ class World:
         channel: tuple[str, str] = GENERAL,
         message_ts: str = "1764403200.000100",
         user_name: str | None = None,
+        response_url: str | None = None,
     ) -> dict[str, Any]:
         name = user.lower() if user_name is None else user_name
         return {
@@ -163,7 +165,7 @@ class World:
             "trigger_id": "1.2.3",
             "channel": {"id": channel[0], "name": channel[1]},
             "message": {"type": "message", "ts": message_ts, "text": "alert"},
-            "response_url": self.stub.response_url(response_id),
+            "response_url": response_url or self.stub.response_url(response_id),
             "actions": [
                 {
                     "action_id": action_id,
@@ -356,6 +358,31 @@ async def test_a_replayed_button_press_runs_once(world: World) -> None:
     await world.answer(response_id)
     await world.command("silences")
     assert len(world.store.silences()) == 1
+
+
+def elsewhere(world: World, response_id: str) -> str:
+    """The stand-in's response endpoint under another name for its host: not Slack's, not slack.api_url's.
+    Were it used, the answer would show in the stand-in's responses."""
+    return world.stub.response_url(response_id).replace("127.0.0.1", "localhost")
+
+
+async def test_an_answer_is_never_posted_to_a_response_url_that_is_not_slacks(world: World) -> None:
+    """Issue 20 #5: a signed request naming another response_url is acked, logged and not run."""
+    response_id = world.new_response_id()
+    body = world.command_body("silence prod-* 2h", response_id, response_url=elsewhere(world, response_id))
+    with structlog.testing.capture_logs() as logs:
+        assert (await world.post(body, signed(body))).status_code == 200
+        press_id = world.new_response_id()
+        payload = world.action_payload(
+            NEXT_PAGE_ACTION_ID, "list page=2", press_id, response_url=elsewhere(world, press_id)
+        )
+        form = urlencode({"payload": json.dumps(payload)}).encode()
+        assert (await world.post(form, signed(form))).status_code == 200
+        await world.command("silences")  # a good request afterwards is answered (and waits out the others)
+    assert [r["id"] for r in world.stub.state.responses if r["id"] in (response_id, press_id)] == []
+    assert world.store.silences() == []
+    refused = [e for e in logs if e["event"] == "chatops.response_url_refused"]
+    assert [e["urls"] for e in refused] == [[elsewhere(world, response_id)], [elsewhere(world, press_id)]]
 
 
 # -- every subcommand ----------------------------------------------------------------------------------------
