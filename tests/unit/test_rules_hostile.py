@@ -1,14 +1,16 @@
 """Rule files written to hurt: whatever they hold, loading ends soon with a short list of `file:line`s.
 
 Alias bombs (a 1 KB "billion laughs"), aliases that contain themselves, nesting deeper than the parser's
-recursion, and files with thousands of mistakes (issue 20, item 8).
+recursion, and files with thousands of mistakes (issue 20, item 8); regular expressions that backtrack for
+ever, overflow or recurse (items 2 and 14): `re:` patterns run on RE2, in time linear in the name.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from monitor.rules import MAX_PROBLEMS, RuleFileError, load_rules_text
+from monitor.rules import MAX_PROBLEMS, LinearRegex, NamePattern, RuleFileError, load_rules_text, match
+from monitor.workspace.models import ScheduledTask
 from monitor.yamlfile import ALIAS_EXPANSION_LIMIT
 
 RULE = "rules: [{name: r, match: {task_name: x}}]\n"
@@ -75,3 +77,56 @@ def test_past_a_hundred_problems_the_rest_are_counted() -> None:
     assert len(problems) == MAX_PROBLEMS + 1
     assert problems[-2] == "r.yaml:101: rule 'r99': unknown key 'bad'"
     assert problems[-1] == "r.yaml:102: and 200 more problems (fix the ones above first)"
+
+
+def test_a_catastrophic_regex_runs_on_re2_and_ends() -> None:
+    """`(a+)+$` against "aaa...a!" backtracks 2**40 steps in Python's engine: the daemon froze (only SIGKILL
+    stopped it). On RE2 the match is linear in the name."""
+    ruleset = load_rules_text(
+        'rules: [{name: r, match: {task_name: "re:(a+)+$"}, channel: "#ops"}]', "r.yaml"
+    )
+    (pattern,) = ruleset.rules[0].matcher.task_name or ()
+    assert isinstance(pattern.regex, LinearRegex)
+    hostile = ScheduledTask(id="t-1", task_name="a" * 40 + "!", last_status="FAIL")
+    assert match(ruleset, hostile, "p") == []
+    assert [
+        route.rule.name for route in match(ruleset, hostile.model_copy(update={"task_name": "aaaa"}), "p")
+    ] == ["r"]
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        pytest.param(
+            "(a)\\1",
+            "bad regular expression '(a)\\\\1': invalid escape sequence: \\1 (task_name regexes use RE2 "
+            "syntax: no backreferences, lookahead or lookbehind; \\z ends the text)",
+            id="backreference",
+        ),
+        pytest.param(
+            "prod-(?!lab)",
+            "bad regular expression 'prod-(?!lab)': invalid perl operator: (?!",
+            id="lookahead",
+        ),
+        pytest.param(
+            "a{4294967296}",
+            "bad regular expression 'a{4294967296}': repetition {4294967296} is too large (at most {1000})",
+            id="repetition that overflowed Python's re",
+        ),
+        pytest.param(
+            "(\\w{1000}){1000}",
+            "bad regular expression '(\\\\w{1000}){1000}': invalid repetition size",
+            id="too big",
+        ),
+    ],
+)
+def test_what_re2_cannot_run_is_refused_at_its_line(source: str, problem: str) -> None:
+    text = f"rules:\n  - name: r\n    match:\n      task_name: 're:{source}'\n"
+    (found,) = problems_of(text)
+    assert found.startswith(f"r.yaml:4: rule 'r': match.task_name: {problem}"), found
+
+
+def test_two_thousand_nested_groups_are_an_expression_not_a_recursion_error() -> None:
+    """Python's parser raised RecursionError (a traceback from `check`, an exception in SIGHUP's callback)."""
+    pattern = NamePattern.compile("re:" + "(" * 2000 + "a" + ")" * 2000)
+    assert pattern.matches("a")
