@@ -26,6 +26,7 @@ __all__ = [
     "DeliveryError",
     "DispatchReport",
     "Dispatcher",
+    "MessageRejectedError",
     "Notifier",
     "PermanentDeliveryError",
     "Posted",
@@ -53,7 +54,17 @@ class RetryableDeliveryError(DeliveryError):
 
 
 class PermanentDeliveryError(DeliveryError):
-    """Trying again will not help (unknown channel, not in channel, invalid token)."""
+    """Trying again will not help (unknown channel, not in channel, invalid token): the channel, or every
+    channel, refuses us, and selfwatch tells the ops channel (the message names the fix)."""
+
+
+class MessageRejectedError(PermanentDeliveryError):
+    """This one message was refused (too long, invalid blocks, its thread gone) even after the notifier's
+    fallbacks: the row fails for good, loudly in the log, but the channel works, so no meta-alert."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -250,7 +261,7 @@ class Dispatcher:
             self._fail(rows, error, self._clock() + delay, report)
             return
         except PermanentDeliveryError as exc:
-            self._fail(rows, str(exc), None, report)
+            self._fail(rows, str(exc), None, report, refused=not isinstance(exc, MessageRejectedError))
             return
         if posted is not _ALREADY_RECORDED:
             # A group's refs name the rows it posted; rows found already posted were recorded on the way.
@@ -289,7 +300,13 @@ class Dispatcher:
         return min(delay, RETRY_HORIZON)
 
     def _fail(
-        self, rows: Sequence[OutboxRow], error: str, retry_at: datetime | None, report: DispatchReport
+        self,
+        rows: Sequence[OutboxRow],
+        error: str,
+        retry_at: datetime | None,
+        report: DispatchReport,
+        *,
+        refused: bool = True,
     ) -> None:
         now = self._clock()
         for row in rows:
@@ -300,7 +317,8 @@ class Dispatcher:
         if retry_at is None:
             report.failed += len(rows)
             report.errors.append(error)
-            report.refused_channels[rows[0].entry.channel] = error
+            if refused:
+                report.refused_channels[rows[0].entry.channel] = error
             log.error("notify.delivery_failed", error=error, rows=len(rows), channel=rows[0].entry.channel)
         else:
             report.retrying += len(rows)

@@ -1,8 +1,13 @@
 """The Slack notifier: outbox rows to `chat.postMessage` / `chat.update` through slack_sdk's AsyncWebClient.
 
-Slack's answers are translated here, once, into the dispatcher's two outcomes:
-- permanent (`channel_not_found`, `not_in_channel`, `invalid_auth`, a revoked token, an archived
-  channel, ...): the row fails for good and the error is logged loudly;
+Slack's answers are translated here, once, into the dispatcher's outcomes, by the scope of what failed:
+- the message (`msg_too_long`, `invalid_blocks`, `message_not_found`, `cant_update_message`, ...): fall
+  back here (an edit that fails becomes a thread reply; a post or reply Slack refuses goes again as plain
+  text; a reply whose thread is gone goes to the channel); if even that is refused, the row fails for good
+  (`MessageRejectedError`) without a meta-alert: the channel works;
+- the channel (`channel_not_found`, `not_in_channel`, `is_archived`) or the token (`invalid_auth`,
+  `token_revoked`, `account_inactive`, `missing_scope` with the scope Slack says is `needed`, ...): the
+  row fails for good and selfwatch raises the meta-alert, whose error names the fix (`FIXES`);
 - retryable (429 `ratelimited` with its Retry-After, 5xx, network errors, timeouts): the row waits. Those
   after which Slack may have carried the call out (a broken connection, a timeout, `internal_error`,
   `fatal_error`, any 5xx) are "maybe delivered": the retry of a post or a thread reply first looks for it.
@@ -28,27 +33,60 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from monitor.notify.dispatch import PermanentDeliveryError, Posted, RetryableDeliveryError
+from monitor.notify.dispatch import (
+    MessageRejectedError,
+    PermanentDeliveryError,
+    Posted,
+    RetryableDeliveryError,
+)
+from monitor.notify.slack_blocks import MAX_FALLBACK_TEXT
 from monitor.notify.slack_client import without_hidden_retries
 from monitor.notify.slack_message import EVENT_TYPE, SlackMessage, alerts_in_metadata
 from monitor.notify.slack_meta import render_meta, render_meta_reply, render_meta_update
+from monitor.notify.slack_mrkdwn import safe_cut
 from monitor.notify.slack_render import render_alert, render_digest, render_thread_reply, render_update
 from monitor.selfwatch import is_meta
 from monitor.store.base import MessageRef, OutboxRow
 
-__all__ = ["PERMANENT_ERRORS", "SlackNotifier"]
+__all__ = ["FIXES", "MESSAGE_ERRORS", "PERMANENT_ERRORS", "SlackNotifier"]
 
 log = structlog.get_logger(__name__)
 
-#: Slack error codes that no retry can fix: someone must invite the bot, fix the channel or the token.
-PERMANENT_ERRORS = frozenset(
+#: Channel- and token-level errors no retry can fix, each with what someone must do (the meta-alert says it).
+FIXES: dict[str, str] = {
+    "channel_not_found": "no such channel (or private, bot not in it): fix the name or /invite the bot",
+    "not_in_channel": "the bot is not in the channel: /invite it there (or grant chat:write.public)",
+    "is_archived": "the channel is archived: unarchive it or route the rule elsewhere",
+    "invalid_auth": "SLACK_BOT_TOKEN is not valid: set the app's Bot User OAuth Token (xoxb-)",
+    "not_authed": "no token was sent: set SLACK_BOT_TOKEN",
+    "account_inactive": "the bot user or the workspace is deactivated: reinstall the app",
+    "token_revoked": "the token was revoked (app removed?): reinstall the app, set the new SLACK_BOT_TOKEN",
+    "token_expired": "the token expired: reinstall the app (or turn off token rotation), set SLACK_BOT_TOKEN",
+    "missing_scope": "the token lacks a scope: add it under OAuth & Permissions and reinstall the app",
+    "no_permission": "the workspace does not let this token do that: ask a Slack admin",
+    "restricted_action": "a workspace setting forbids posting there: ask a Slack admin",
+    "team_access_not_granted": "the token has no access to this workspace: install the app there",
+    "ekm_access_denied": "Slack admins suspended posting (EKM): ask a Slack admin",
+}  # fmt: skip
+PERMANENT_ERRORS = frozenset(FIXES)
+#: Errors about one message (its content, or the message an edit or reply points to): the channel works.
+MESSAGE_ERRORS = frozenset(
     {
-        "channel_not_found", "not_in_channel", "invalid_auth", "not_authed", "account_inactive",
-        "token_revoked", "token_expired", "is_archived", "missing_scope", "no_permission",
-        "restricted_action", "invalid_blocks", "msg_too_long", "msg_blocks_too_long", "cant_update_message",
-        "message_not_found", "invalid_metadata_format", "invalid_metadata_schema", "team_access_not_granted",
+        "invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long", "no_text",
+        "cant_update_message", "message_not_found", "edit_window_closed", "thread_not_found",
+        "invalid_thread_ts", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
+        "too_many_attachments", "invalid_attachments", "cannot_reply_to_message",
     }
 )  # fmt: skip
+#: Of those, the ones about the message an edit or a reply points to (not about the content sent); those in
+#: GONE_ERRORS say it is not there any more, so its thread is gone too.
+GONE_ERRORS = frozenset(
+    {"message_not_found", "thread_not_found", "invalid_thread_ts", "cannot_reply_to_message"}
+)
+TARGET_ERRORS = GONE_ERRORS | {"cant_update_message", "edit_window_closed"}
+#: The most text a plain-text fallback carries (Slack truncates `text` beyond 40,000; 4,000 is what it
+#: recommends for readability).
+PLAIN_TEXT_LIMIT = MAX_FALLBACK_TEXT
 #: Slack's errors after which "it's possible some aspect of the operation succeeded before the error was
 #: raised" (api.slack.com/methods/chat.postMessage, Errors): a retry of a post must look before it posts.
 MAYBE_DONE_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
@@ -68,6 +106,8 @@ class SlackNotifier:
         self._locks: dict[str, asyncio.Lock] = {}
         # "#ops" -> "C0123": history and updates want the id, rules usually name the channel.
         self._channel_ids: dict[str, str] = {}
+        # (channel, ts) of messages Slack said are gone (deleted, not ours): replies go to the channel.
+        self._gone: set[tuple[str, str]] = set()
 
     async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
         payloads = [row.entry.payload for row in rows]
@@ -80,7 +120,7 @@ class SlackNotifier:
         parts: dict[str, str] = {}
         first: Posted | None = None
         for message in messages:
-            answer = await self._call("chat_postMessage", channel, **message.post_kwargs(channel))
+            answer = await self._send(channel, message.post_kwargs(channel))
             posted = _posted(answer, "chat_postMessage", channel)
             self._channel_ids[channel] = posted.channel
             first = first or posted
@@ -91,10 +131,32 @@ class SlackNotifier:
     async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
         payload = row.entry.payload
         message = render_meta_reply(payload) if is_meta(payload) else render_thread_reply(payload)
+        return await self._reply(ref, message, row)
+
+    async def _reply(self, ref: MessageRef, message: SlackMessage, row: OutboxRow) -> Posted:
+        """`message` in the thread of `ref`, or in the channel when that thread is gone."""
         kwargs = message.post_kwargs(ref.channel, thread_ts=ref.ts)
         kwargs["metadata"] = _with_row(message.metadata, row.id)
-        answer = await self._call("chat_postMessage", ref.channel, **kwargs)
-        return _posted(answer, "chat_postMessage", ref.channel)
+        if (ref.channel, ref.ts) not in self._gone:
+            try:
+                return _posted(await self._send(ref.channel, kwargs), "chat_postMessage", ref.channel)
+            except MessageRejectedError as exc:
+                if exc.code not in GONE_ERRORS:
+                    raise
+                self._gone.add((ref.channel, ref.ts))
+        log.warning("slack.thread_gone", channel=ref.channel, ts=ref.ts, fallback="posted in the channel")
+        del kwargs["thread_ts"]
+        return _posted(await self._send(ref.channel, kwargs), "chat_postMessage", ref.channel)
+
+    async def _send(self, channel: str, kwargs: dict[str, Any]) -> Any:
+        """chat.postMessage; a message Slack refuses for its content goes again as plain text."""
+        try:
+            return await self._call("chat_postMessage", channel, **kwargs)
+        except MessageRejectedError as exc:
+            if exc.code in TARGET_ERRORS:
+                raise
+            log.warning("slack.message_refused", channel=channel, error=exc.code, fallback="plain text")
+            return await self._call("chat_postMessage", channel, **_plain(kwargs, exc.code))
 
     async def find_reply(self, ref: MessageRef, row: OutboxRow) -> Posted | None:
         """The reply already posted for outbox row `row` in the thread of `ref` (its metadata names the row),
@@ -128,7 +190,19 @@ class SlackNotifier:
             return
         update = render_meta_update if is_meta(row.entry.payload) else render_update
         message: SlackMessage = update(row.entry.payload)
-        await self._call("chat_update", ref.channel, **message.update_kwargs(ref.channel, ref.ts))
+        try:
+            await self._call("chat_update", ref.channel, **message.update_kwargs(ref.channel, ref.ts))
+        except MessageRejectedError as exc:
+            # The message is gone, not ours, or refuses this content: the news goes to the thread instead
+            # (by the row's own reply when it has one).
+            if exc.code in GONE_ERRORS:
+                self._gone.add((ref.channel, ref.ts))
+            fallback = "the row's thread reply" if row.entry.notify else "a thread reply"
+            log.warning(
+                "slack.edit_refused", channel=ref.channel, ts=ref.ts, error=exc.code, fallback=fallback
+            )
+            if not row.entry.notify:
+                await self._reply(ref, message, row)
 
     async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
         """The message already showing this alert's episode, from the channel's recent history.
@@ -232,8 +306,10 @@ def _translate(method: str, channel: str, exc: SlackApiError) -> Exception:
         headers = getattr(response, "headers", None) or {}
         retry_after = _retry_after(headers.get("Retry-After"))
         return RetryableDeliveryError(f"slack {method} to {channel}: rate limited", retry_after=retry_after)
-    if error in PERMANENT_ERRORS:
-        return PermanentDeliveryError(f"slack {method} to {channel}: {error}")
+    if error in MESSAGE_ERRORS:
+        return MessageRejectedError(f"slack {method} to {channel}: {error}", code=error)
+    if error in FIXES:
+        return PermanentDeliveryError(f"slack {method} to {channel}: {error}: {_fix(error, body)}")
     maybe = error in MAYBE_DONE_ERRORS or (isinstance(status, int) and status >= 500)
     return RetryableDeliveryError(
         f"slack {method} to {channel}: {error} (HTTP {status})", maybe_delivered=maybe
@@ -261,6 +337,26 @@ def _posted(answer: Any, method: str, channel: str) -> Posted:
             f"slack {method} to {channel}: the answer has no channel and ts", maybe_delivered=True
         )
     return Posted(where, ts)
+
+
+def _fix(error: str, body: object) -> str:
+    """What to do about a channel or token error; for `missing_scope`, the scope Slack says is `needed`."""
+    body = _mapping(body)
+    if error == "missing_scope" and isinstance(body.get("needed"), str) and body["needed"]:
+        provided = body.get("provided")
+        has = f" (it has {provided})" if isinstance(provided, str) and provided else ""
+        needed = body["needed"]
+        return f"the token lacks the scope {needed}{has}: add it (OAuth & Permissions), reinstall the app"
+    return FIXES[error]
+
+
+def _plain(kwargs: dict[str, Any], error: str) -> dict[str, Any]:
+    """A refused message again as its fallback text alone (no blocks; no metadata if that was refused)."""
+    plain = {key: value for key, value in kwargs.items() if key != "blocks"}
+    plain["text"] = safe_cut(str(kwargs.get("text") or "(message refused by Slack)"), PLAIN_TEXT_LIMIT)
+    if "metadata" in error:
+        plain.pop("metadata", None)
+    return plain
 
 
 def _with_row(metadata: dict[str, Any] | None, row_id: int) -> dict[str, Any] | None:

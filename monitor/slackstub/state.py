@@ -275,6 +275,12 @@ class StubState:
         self._messages[(channel.id, message.ts)] = message
         return message
 
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Someone deleted a top-level message (tests): edits answer message_not_found, replies vanish."""
+        target = self.channel(channel)
+        message = self._messages.pop((target.id, ts))
+        target.messages.remove(message)
+
     def add_user_message(self, channel: str, text: str, *, user: str = "U0SOMEONE1") -> StubMessage:
         """A message by a person (tests: the bot may not edit it, history shows it)."""
         target = self.channel(channel)
