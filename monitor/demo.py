@@ -30,6 +30,7 @@ from monitor.tasklist import STATUS_STYLE, output_console, task_table
 from monitor.workspace.client import WorkspaceClient
 from monitor.workspace.errors import WorkspaceError
 from monitor.workspace.factory import build_client
+from monitor.workspace.models import format_api_time
 
 __all__ = ["run"]
 
@@ -115,7 +116,7 @@ async def _explain(console: Console, client: WorkspaceClient, task_id: str) -> N
         return
     latest = records[0]
     console.print(
-        f"latest execution {latest.id} at {latest.start_time} {latest.time_zone or ''}: "
+        f"latest execution {latest.id} at {format_api_time(latest.start_time, latest.time_zone)}: "
         f"{latest.failed_num or 0} desktops failed, {latest.success_num or 0} succeeded, "
         f"{latest.skip_num or 0} skipped"
     )

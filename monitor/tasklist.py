@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.notify.text import terminal_safe
-from monitor.workspace.models import ScheduledTask
+from monitor.workspace.models import ScheduledTask, format_api_time
 
 __all__ = ["STATUS_STYLE", "output_console", "task_table", "tasks_json"]
 
@@ -25,9 +25,7 @@ def _schedule(task: ScheduledTask) -> str:
 
 
 def _next_run(task: ScheduledTask) -> str:
-    if not task.next_execution_time:
-        return "-"
-    return f"{task.next_execution_time} {task.time_zone or ''}".strip()
+    return format_api_time(task.next_execution_time, task.time_zone) or "-"
 
 
 def output_console() -> Console:

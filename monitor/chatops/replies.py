@@ -38,7 +38,13 @@ from monitor.notify.slack_mrkdwn import (
 )
 from monitor.silences import Silence
 from monitor.store.base import MessageRef
-from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
+from monitor.workspace.models import (
+    ExecutionRecord,
+    RecordDetail,
+    ScheduledTask,
+    TaskDetail,
+    format_api_time,
+)
 
 __all__ = [
     "NEXT_PAGE_ACTION_ID",
@@ -144,7 +150,8 @@ def _task_row(task: ScheduledTask) -> str:
     status = task.last_status or "-"
     if task.enable is False:
         status = "off"
-    return _row([task.task_name, task.task_type, _schedule(task), status, task.next_execution_time, task.id])
+    next_run = format_api_time(task.next_execution_time, task.time_zone, named=False) or None
+    return _row([task.task_name, task.task_type, _schedule(task), status, next_run, task.id])
 
 
 def _tables(rows: Sequence[str]) -> list[str]:
@@ -203,7 +210,8 @@ def list_reply(
 
 def _record_line(record: ExecutionRecord) -> str:
     counts = f"{record.success_num or 0} ok, {record.failed_num or 0} failed, {record.skip_num or 0} skipped"
-    return f"{status_mark(record.status)} {_plain(record.start_time or '?', 40)} · {counts}"
+    started = format_api_time(record.start_time, record.time_zone) or "?"
+    return f"{status_mark(record.status)} {_plain(started, 80)} · {counts}"
 
 
 def show_reply(
@@ -223,7 +231,7 @@ def show_reply(
         f"*Time zone*\n{_plain(task.time_zone or '-')}",
     ]
     if listed is not None and listed.next_execution_time:
-        fields.append(f"*Next run*\n{_plain(listed.next_execution_time)}")
+        fields.append(f"*Next run*\n{_plain(format_api_time(listed.next_execution_time, listed.time_zone))}")
     if listed is not None and listed.enable is not None:
         fields.append(f"*Enabled*\n{'yes' if listed.enable else 'no'}")
     text = f"*{name}*\n`{_plain(task.id)}`"

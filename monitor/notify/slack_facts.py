@@ -22,6 +22,7 @@ from monitor.notify.slack_mrkdwn import (
     status_mark,
     user_text,
 )
+from monitor.workspace.models import format_api_time
 
 __all__ = [
     "Facts",
@@ -169,14 +170,13 @@ class Facts:
 
     # Times.
     def when(self, text: object, zone: object) -> str:
-        """An API local time as the API gave it (with its zone), plus the reader's local time when known."""
-        shown = user_text(text, SHORT_LIMIT)
-        if not shown:
-            return ""
-        place = user_text(zone, SHORT_LIMIT)
-        if place:
-            shown = f"{shown} {place}"
-        epoch = api_time_epoch(text, zone)
+        """An API time in the task's zone, named (`format_api_time`: one form whatever form the API sent),
+        plus the reader's local time when the instant is known (a `<!date>` with a UTC fallback)."""
+        if not isinstance(text, str) or not text.strip():
+            return user_text(text, SHORT_LIMIT) if text else ""
+        zone_name = zone if isinstance(zone, str) else None
+        shown = user_text(format_api_time(text, zone_name), 2 * SHORT_LIMIT)
+        epoch = api_time_epoch(text, zone_name)
         return f"{shown} ({slack_date(epoch)})" if epoch is not None else shown
 
     def moment(self, key: str) -> str:

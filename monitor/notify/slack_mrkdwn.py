@@ -15,11 +15,11 @@ two. That never undercounts what Python's `len` (slack_sdk's validators) sees.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime
+
+from monitor.workspace.models import api_instant
 
 __all__ = [
     "ELLIPSIS",
@@ -44,9 +44,6 @@ HISTORY_MARKS = {"SUCCESS": "✅", "FAIL": "❌", "SKIP": "⏭️"}
 UNKNOWN_MARK = "❔"
 SEVERITY_MARKS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
-_API_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
-# "UTC+08:00", "GMT-5", "+0800": the offset forms a time_zone field may hold besides IANA names.
-_OFFSET_ZONE = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
 # Slack renders `<!date^...>` only for sane epochs; outside this range we show the fallback text alone.
 _MAX_EPOCH = 2**33
 # Whitespace and control characters (C0, C1, line/paragraph separators, bidi overrides) that could break
@@ -204,35 +201,11 @@ def _epoch(moment: datetime) -> int | None:
         return None
 
 
-@functools.lru_cache(maxsize=256)
-def _zone(name: str) -> tzinfo | None:
-    offset = _OFFSET_ZONE.fullmatch(name.strip())
-    if offset is not None:
-        sign, hours, minutes = offset.groups()
-        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
-        if delta >= timedelta(hours=24):
-            return None
-        return timezone(-delta if sign == "-" else delta)
-    if name.strip().upper() in ("UTC", "GMT", "Z"):
-        return UTC
-    try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
 def api_time_epoch(text: object, zone: object) -> int | None:
-    """Epoch of an API local time (`2024-11-29 02:00:00` in the task's `time_zone`); None when either part
-    cannot be read, so the caller shows the API's text alone."""
-    if not isinstance(text, str) or not isinstance(zone, str) or not zone or len(zone) > 64:
+    """Epoch of an API time: "2024-11-29 02:00:00" in the task's `time_zone`, or RFC 3339 with "Z" or an
+    offset (milliseconds or not), whatever the zone says; None when it cannot be known, so the caller shows
+    the API's text alone."""
+    if not isinstance(text, str) or (zone is not None and not isinstance(zone, str)):
         return None
-    place = _zone(zone)
-    if place is None:
-        return None
-    for fmt in _API_TIME_FORMATS:
-        try:
-            moment = datetime.strptime(text.strip(), fmt)
-        except ValueError:
-            continue
-        return _epoch(moment.replace(tzinfo=place))
-    return None
+    moment = api_instant(text, zone)
+    return _epoch(moment) if moment is not None else None

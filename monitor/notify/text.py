@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from monitor.workspace.models import format_api_time
+
 __all__ = ["HISTORY_MARKS", "history_strip", "meta_text", "render_text", "summary_line", "terminal_safe"]
 
 #: C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI), and the bidirectional
@@ -55,6 +57,11 @@ def summary_line(payload: Mapping[str, Any]) -> str:
     return f"[{payload['severity']}] {title}: {name} ({state}) - rule {payload['rule']}"
 
 
+def _latest_start(latest: Mapping[str, Any], task: Mapping[str, Any]) -> str:
+    zone = latest.get("time_zone") or task.get("time_zone")
+    return format_api_time(latest.get("start_time"), zone) or "?"
+
+
 def render_text(payload: Mapping[str, Any]) -> str:
     """A few lines about one notification."""
     if payload.get("meta") is True:
@@ -66,14 +73,14 @@ def render_text(payload: Mapping[str, Any]) -> str:
         schedule += f" ({task['life_cycle_type']})"
     details = [f"schedule {schedule}", f"project {payload['project']}"]
     if task.get("next_execution_time"):
-        details.append(f"next run {task['next_execution_time']} {task.get('time_zone') or ''}".rstrip())
+        details.append(f"next run {format_api_time(task['next_execution_time'], task.get('time_zone'))}")
     if payload.get("occurrences", 1) > 1:
         details.append(f"failed {payload['occurrences']} times")
     lines.append("  " + ", ".join(details))
     latest = payload.get("latest_execution")
     if latest:
         lines.append(
-            f"  latest run {latest.get('start_time') or '?'}: "
+            f"  latest run {_latest_start(latest, task)}: "
             f"{latest.get('failed_num') or 0} desktops failed, "
             f"{latest.get('success_num') or 0} succeeded, {latest.get('skip_num') or 0} skipped"
         )

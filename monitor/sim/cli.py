@@ -69,6 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="HTTP status of an unknown task or record id (default: %(default)s, as the real API)",
     )
     add(
+        "--time-format",
+        choices=("local", "rfc3339"),
+        default="local",
+        help="times in the API reference's local form, or RFC 3339 in UTC (default: %(default)s)",
+    )
+    add(
         "--token-ttl",
         type=float,
         default=86400.0,
@@ -91,6 +97,7 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
         secret_key=args.secret_key,
         token_ttl_seconds=args.token_ttl,
         not_found_status=args.not_found_status,
+        time_format=args.time_format,
         scenario=args.scenario,
         step_seconds=args.step_seconds,
     )

@@ -64,6 +64,9 @@ class SimOptions:
     step_seconds: float | None = None
     # How an unknown task or record id is answered: 400 (the default, as the real API does) or 404.
     not_found_status: int = 400
+    # How times are written: "local" ("yyyy-MM-dd HH:mm:ss" in the task's zone, as the API reference says)
+    # or "rfc3339" (UTC, as Huawei's Terraform provider reads them from the live cloud); see `wire`.
+    time_format: str = "local"
     # The simulator's notion of now (token expiry, X-Sdk-Date skew, schedules); tests may pin it.
     clock: Callable[[], datetime] | None = field(default=None, repr=False)
 
@@ -78,6 +81,8 @@ class SimOptions:
             raise ValueError("fail_rate + skip_rate must not exceed 1")
         if self.latency_ms < 0 or self.token_ttl_seconds < 0:
             raise ValueError("latency_ms and token_ttl_seconds must be >= 0")
+        if self.time_format not in ("local", "rfc3339"):
+            raise ValueError("time_format must be local or rfc3339")
         if self.not_found_status not in (400, 404):
             raise ValueError("not_found_status must be 400 or 404")
         if self.step_seconds is not None and self.step_seconds <= 0:

@@ -236,7 +236,8 @@ def _list_answer(state: SimState, request: web.Request, _body: bytes) -> Answer:
     except ParamError as exc:
         raise _bad_parameter(exc) from None
     matching = state.find(filters)
-    entries = [wire.list_entry(t) for t in slice_page(matching, page)]
+    rfc3339 = state.options.time_format == "rfc3339"
+    entries = [wire.list_entry(t, rfc3339=rfc3339) for t in slice_page(matching, page)]
     return Answer(200, {"scheduled_tasks": entries, "total_count": len(matching)}, filters=filters)
 
 
@@ -250,7 +251,8 @@ def _records_answer(state: SimState, request: web.Request, _body: bytes) -> Answ
         page = parse_page(_query(request), max_limit=RECORD_LIMIT, required=False)
     except ParamError as exc:
         raise _bad_parameter(exc) from None
-    entries = [wire.record_entry(task, r) for r in slice_page(task.records, page)]
+    rfc3339 = state.options.time_format == "rfc3339"
+    entries = [wire.record_entry(task, r, rfc3339=rfc3339) for r in slice_page(task.records, page)]
     return Answer(200, {"tasks_records": entries, "total_count": len(task.records)})
 
 
@@ -264,7 +266,10 @@ def _details_answer(state: SimState, request: web.Request, _body: bytes) -> Answ
         page = parse_page(_query(request), max_limit=RECORD_LIMIT, required=False)
     except ParamError as exc:
         raise _bad_parameter(exc) from None
-    entries = [wire.record_detail_entry(task, record, d) for d in slice_page(record.details, page)]
+    rfc3339 = state.options.time_format == "rfc3339"
+    entries = [
+        wire.record_detail_entry(task, record, d, rfc3339=rfc3339) for d in slice_page(record.details, page)
+    ]
     return Answer(200, {"tasks_records_details": entries, "total_count": len(record.details)})
 
 

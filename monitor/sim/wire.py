@@ -2,13 +2,20 @@
 
 Fields without a value are left out rather than sent as null: the real API omits what does not apply
 (a START task has no `life_cycle_type`), and clients must cope with that.
+
+Times are kept as the API reference writes them ("yyyy-MM-dd HH:mm:ss" in the task's `time_zone`). With
+`rfc3339=True` they are sent as Huawei's Terraform provider, tested against the live cloud, reads them:
+`next_execution_time` and records' `start_time` as RFC 3339 in UTC ("2026-11-28T01:00:00Z"), record details'
+times with milliseconds ("2026-11-28T01:00:00.000Z").
 """
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from monitor.sim.entities import SimDetail, SimRecord, SimTask
+from monitor.sim.schedule import parse_api_time
 
 __all__ = ["error_body", "list_entry", "record_detail_entry", "record_entry", "show_body"]
 
@@ -19,11 +26,22 @@ def _compact(fields: JsonObject) -> JsonObject:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _time(text: str | None, time_zone: str | None, rfc3339: bool, *, millis: bool = False) -> str | None:
+    """`text` ("yyyy-MM-dd HH:mm:ss" in `time_zone`) as it is, or as RFC 3339 in UTC."""
+    if not rfc3339 or text is None:
+        return text
+    try:
+        moment = parse_api_time(text, time_zone).astimezone(UTC)
+    except ValueError:
+        return text
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (".000Z" if millis else "Z")
+
+
 def error_body(code: str, message: str) -> JsonObject:
     return {"error_code": code, "error_msg": message}
 
 
-def list_entry(task: SimTask) -> JsonObject:
+def list_entry(task: SimTask, *, rfc3339: bool = False) -> JsonObject:
     """A `ScheduledTask` of `GET /v2/{project_id}/scheduled-tasks`."""
     return _compact(
         {
@@ -33,7 +51,7 @@ def list_entry(task: SimTask) -> JsonObject:
             "scheduled_type": task.scheduled_type,
             "life_cycle_type": task.life_cycle_type,
             "last_status": task.last_status,
-            "next_execution_time": task.next_execution_time,
+            "next_execution_time": _time(task.next_execution_time, task.time_zone, rfc3339),
             "expire_time": task.expire_time,
             "enable": task.enable,
             "description": task.description,
@@ -77,12 +95,12 @@ def show_body(task: SimTask) -> JsonObject:
     )
 
 
-def record_entry(task: SimTask, record: SimRecord) -> JsonObject:
+def record_entry(task: SimTask, record: SimRecord, *, rfc3339: bool = False) -> JsonObject:
     """A `ScheduledTasksRecords` of `.../{task_id}/records`."""
     return _compact(
         {
             "id": record.id,
-            "start_time": record.start_time,
+            "start_time": _time(record.start_time, task.time_zone, rfc3339),
             "task_type": task.task_type,
             "scheduled_type": task.scheduled_type,
             "life_cycle_type": task.life_cycle_type,
@@ -99,7 +117,9 @@ def record_entry(task: SimTask, record: SimRecord) -> JsonObject:
     )
 
 
-def record_detail_entry(task: SimTask, record: SimRecord, detail: SimDetail) -> JsonObject:
+def record_detail_entry(
+    task: SimTask, record: SimRecord, detail: SimDetail, *, rfc3339: bool = False
+) -> JsonObject:
     """A `ScheduledTasksRecordsDetails` of `.../{task_id}/records/{record_id}`."""
     return _compact(
         {
@@ -111,8 +131,8 @@ def record_detail_entry(task: SimTask, record: SimRecord, detail: SimDetail) -> 
             "exec_script_id": detail.exec_script_id,
             "result_code": detail.result_code,
             "fail_reason": detail.fail_reason,
-            "start_time": detail.start_time,
-            "end_time": detail.end_time,
+            "start_time": _time(detail.start_time, task.time_zone, rfc3339, millis=True),
+            "end_time": _time(detail.end_time, task.time_zone, rfc3339, millis=True),
             "time_zone": task.time_zone,
         }
     )

@@ -5,12 +5,17 @@ from rules and messages. Fields the SDK declares are optional here too, because 
 (a START task has no `life_cycle_type`); only `id` is required, since nothing can be tracked without it.
 Wrongly typed values are rejected: the client turns that into a MalformedResponseError naming the endpoint.
 
-Times arrive as "yyyy-MM-dd HH:mm:ss" in the task's own `time_zone`; `next_execution_at` is that instant as an
-aware datetime.
+Times arrive in more than one form. The API reference says "yyyy-MM-dd HH:mm:ss" (in the task's own
+`time_zone`); Huawei's Terraform provider, tested against the live cloud, parses records' `start_time` as
+RFC 3339 and record details' times as "2006-01-02T15:04:05.000Z" (issue 15). All of them are accepted:
+`parse_api_time` gives the instant (a time with its own offset keeps it; one without is in the task's zone),
+and `format_api_time` is the one form people see everywhere: "yyyy-MM-dd HH:mm:ss <zone>" in the task's zone,
+or in UTC (named so) when the task's zone is unknown and the time carried its own offset.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -25,6 +30,9 @@ __all__ = [
     "ScheduledTask",
     "TaskDetail",
     "TaskPage",
+    "api_instant",
+    "format_api_time",
+    "known_time_zone",
     "parse_api_time",
     "resolve_time_zone",
 ]
@@ -33,38 +41,94 @@ API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
 
 
-def resolve_time_zone(name: str | None) -> tzinfo:
-    """An IANA name ("Asia/Shanghai"), an offset ("UTC+08:00", "GMT-5", "+0530") else UTC."""
-    if not name:
-        return UTC
+#: Longer than any zone name or time the API sends: such text is shown as it is, never parsed.
+_MAX_TIME_TEXT = 64
+
+
+@functools.lru_cache(maxsize=256)
+def known_time_zone(name: str | None) -> tzinfo | None:
+    """An IANA name ("Asia/Shanghai"), "UTC"/"GMT"/"Z" or an offset ("UTC+08:00", "GMT-5", "+0530"); None
+    when the name is absent or means nothing (then nobody must be told a time is in it)."""
+    if not name or len(name) > _MAX_TIME_TEXT:
+        return None
     text = name.strip()
-    try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
+    if text.upper() in ("UTC", "GMT", "Z"):
+        return UTC
     match = _OFFSET.match(text.upper())
     if match:
         sign, hours, minutes = match.groups()
         delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta >= timedelta(hours=24):
+            return None
         return timezone(-delta if sign == "-" else delta)
-    return UTC
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def resolve_time_zone(name: str | None) -> tzinfo:
+    """`known_time_zone`, else UTC."""
+    return known_time_zone(name) or UTC
+
+
+def _read_time(value: str | None) -> datetime | None:
+    """ "yyyy-MM-dd HH:mm:ss" (naive), RFC 3339 with "Z" or an offset, with or without milliseconds."""
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TIME_TEXT:
+        return None
+    text = value.strip()
+    try:
+        return datetime.strptime(text, API_TIME_FORMAT)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def api_instant(value: str | None, time_zone: str | None) -> datetime | None:
+    """The instant an API time means, or None when it cannot be known: unreadable, or without an offset
+    of its own and the task's zone unknown."""
+    moment = _read_time(value)
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        return moment
+    place = known_time_zone(time_zone)
+    return moment.replace(tzinfo=place) if place is not None else None
 
 
 def parse_api_time(value: str | None, time_zone: str | None) -> datetime | None:
-    """Parse an API time in the given zone; None for absent or unparseable values (never raises)."""
-    if not value:
+    """Parse an API time in the given zone (UTC when the zone is unknown); None for absent or unparseable
+    values (never raises)."""
+    moment = _read_time(value)
+    if moment is None:
         return None
-    try:
-        naive = datetime.strptime(value.strip(), API_TIME_FORMAT)
-    except ValueError:
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-        if parsed.tzinfo is not None:
-            return parsed
-        naive = parsed
-    return naive.replace(tzinfo=resolve_time_zone(time_zone))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=resolve_time_zone(time_zone))
+
+
+def format_api_time(value: str | None, time_zone: str | None, *, named: bool = True) -> str:
+    """An API time as people see it everywhere: "2026-11-28 09:00:00 Asia/Shanghai".
+
+    A time with its own offset is shown in the task's zone (in UTC, named so, when that zone is unknown);
+    one without is shown as it came, with the task's zone. Unreadable text is shown as it came. "" for none.
+    `named=False` leaves the task's zone out (a table with a zone column elsewhere); a time moved to UTC
+    still says so, as "2026-11-28 01:00Z".
+    """
+    if not value:
+        return ""
+    zone_name = (time_zone or "").strip() if named else ""
+    moment = _read_time(value)
+    if moment is None:
+        return f"{value} {zone_name}".strip()
+    if moment.tzinfo is None:
+        return f"{moment:%Y-%m-%d %H:%M:%S} {zone_name}".strip()
+    place = known_time_zone(time_zone)
+    if place is None:
+        utc = moment.astimezone(UTC)
+        return f"{utc:%Y-%m-%d %H:%M:%S} UTC" if named else f"{utc:%Y-%m-%d %H:%M}Z"
+    return f"{moment.astimezone(place):%Y-%m-%d %H:%M:%S} {zone_name}".strip()
 
 
 class _ApiModel(BaseModel):

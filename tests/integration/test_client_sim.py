@@ -31,6 +31,7 @@ from monitor.workspace.errors import (
     ServerError,
 )
 from monitor.workspace.factory import build_client
+from monitor.workspace.models import format_api_time
 from tests.conftest import small_options
 
 FAST_RETRY = RetryPolicy(attempts=4, wait_initial=0.01, wait_max=0.05, wait_jitter=0, max_retry_after=0.2)
@@ -103,6 +104,32 @@ async def test_unknown_task_is_not_found(big_sim: Simulator, status: int) -> Non
         with pytest.raises(NotFoundError) as caught:
             await client.get_task("no-such-task")
     assert caught.value.status == status
+
+
+async def test_both_time_forms_show_the_same_times(big_sim: Simulator) -> None:
+    """The simulator writes times as the API reference says or as the live cloud was seen to (RFC 3339 in
+    UTC, milliseconds in record details); people are shown the same local times either way."""
+    task = next(t for t in big_sim.state.with_status("FAIL", triggered=False) if t.next_execution_time)
+    shown: dict[str, tuple[str, list[str], list[str]]] = {}
+    raw: dict[str, str | None] = {}
+    for form in ("local", "rfc3339"):
+        big_sim.state.options.time_format = form
+        async with build_client(settings_for(big_sim), CREDENTIALS["aksk"]) as client:
+            listing = await client.fetch_tasks(TaskFilter(task_name=task.task_name))
+            records = await client.list_records(task.id)
+            details = await client.list_record_details(task.id, records[0].id)
+        listed = next(t for t in listing.tasks if t.id == task.id)
+        raw[form] = details[0].start_time
+        shown[form] = (
+            format_api_time(listed.next_execution_time, listed.time_zone),
+            [format_api_time(r.start_time, r.time_zone) for r in records],
+            [format_api_time(d.start_time, d.time_zone) for d in details],
+        )
+    assert raw["rfc3339"] is not None
+    assert raw["rfc3339"].endswith(".000Z")
+    assert raw["local"] != raw["rfc3339"]
+    assert shown["local"] == shown["rfc3339"]
+    assert shown["local"][0].endswith(f" {task.time_zone}")
 
 
 async def test_wrong_secret_key_is_rejected_with_what_to_check(big_sim: Simulator) -> None:

@@ -213,6 +213,23 @@ def test_show_a_task_with_its_executions_and_failed_desktops() -> None:
     assert "… and 3 more" in text
 
 
+@pytest.mark.parametrize(
+    ("next_run", "started"),
+    [
+        pytest.param("2026-11-30 02:00:00", "2026-11-29 02:00:00", id="the API reference's local form"),
+        pytest.param("2026-11-29T18:00:00Z", "2026-11-28T18:00:00.000Z", id="RFC 3339 in UTC"),
+    ],
+)
+def test_times_read_the_same_in_either_form(next_run: str, started: str) -> None:
+    """`/tasks list` and `/tasks show` show the task's local time whatever form the API sent."""
+    listed = task(1, next_execution_time=next_run, time_zone="Asia/Shanghai")
+    assert "2026-11-30 02:00:00" in text_of(list_reply(ListTasks(), [listed], complete=True))
+    record = ExecutionRecord(id="r", start_time=started, time_zone="Asia/Shanghai", status="FAIL")
+    shown = text_of(show_reply(TaskDetail(id=listed.id, time_zone="Asia/Shanghai"), listed, [record], []))
+    assert "*Next run*\\n2026-11-30 02:00:00 Asia/Shanghai" in shown
+    assert "2026-11-29 02:00:00 Asia/Shanghai" in shown
+
+
 def test_show_a_task_that_never_ran() -> None:
     message = show_reply(TaskDetail(id="t-1"), None, [], [])
     assert_valid(message)

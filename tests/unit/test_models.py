@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from monitor.workspace.models import ExecutionRecord, ScheduledTask, parse_api_time, resolve_time_zone
+from monitor.workspace.models import (
+    ExecutionRecord,
+    ScheduledTask,
+    api_instant,
+    format_api_time,
+    parse_api_time,
+    resolve_time_zone,
+)
 
 
 @pytest.mark.parametrize(
@@ -70,3 +77,56 @@ def test_wrong_types_are_rejected(data: dict[str, object]) -> None:
 def test_record_start_time() -> None:
     record = ExecutionRecord(id="r", start_time="2026-11-29 03:00:00", time_zone="Europe/Berlin")
     assert record.started_at == datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
+
+
+# Times in every form the API is known to send (issue 15): the reference's local form, RFC 3339 with "Z" or
+# an offset, and "Z" with milliseconds (record details, as Huawei's Terraform provider reads them).
+@pytest.mark.parametrize(
+    ("value", "zone", "shown"),
+    [
+        ("2026-11-28 09:00:00", "Asia/Shanghai", "2026-11-28 09:00:00 Asia/Shanghai"),
+        ("2026-11-28T01:00:00Z", "Asia/Shanghai", "2026-11-28 09:00:00 Asia/Shanghai"),
+        ("2026-11-28T01:00:00.000Z", "Asia/Shanghai", "2026-11-28 09:00:00 Asia/Shanghai"),
+        ("2026-11-28T09:00:00+08:00", "Asia/Shanghai", "2026-11-28 09:00:00 Asia/Shanghai"),
+        ("2026-11-28T03:00:00+02:00", "UTC+08:00", "2026-11-28 09:00:00 UTC+08:00"),
+        ("2026-11-28T01:00:00.000Z", None, "2026-11-28 01:00:00 UTC"),
+        ("2026-11-28T01:00:00.000Z", "Mars/Olympus", "2026-11-28 01:00:00 UTC"),
+        ("2026-11-28 09:00:00", "Mars/Olympus", "2026-11-28 09:00:00 Mars/Olympus"),
+        ("2026-11-28 09:00:00", None, "2026-11-28 09:00:00"),
+        ("next tuesday", "Asia/Shanghai", "next tuesday Asia/Shanghai"),
+        (None, "Asia/Shanghai", ""),
+    ],
+)
+def test_times_are_shown_in_one_form_in_the_tasks_zone(
+    value: str | None, zone: str | None, shown: str
+) -> None:
+    assert format_api_time(value, zone) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "zone"),
+    [
+        ("2026-11-28 09:00:00", "Asia/Shanghai"),
+        ("2026-11-28T01:00:00Z", "Asia/Shanghai"),
+        ("2026-11-28T01:00:00.000Z", "Europe/Paris"),
+        ("2026-11-28T09:00:00+08:00", None),
+    ],
+)
+def test_every_form_means_the_same_instant(value: str, zone: str | None) -> None:
+    assert api_instant(value, zone) == datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+
+
+def test_an_instant_is_unknown_without_an_offset_or_a_known_zone() -> None:
+    assert api_instant("2026-11-28 09:00:00", "Mars/Olympus") is None
+    assert api_instant("2026-11-28 09:00:00", None) is None
+    assert api_instant("x" * 10_000, "UTC") is None
+
+
+def test_a_table_leaves_the_zone_out_but_never_hides_utc() -> None:
+    assert format_api_time("2026-11-28T01:00:00Z", "Asia/Shanghai", named=False) == "2026-11-28 09:00:00"
+    assert format_api_time("2026-11-28T01:00:00Z", None, named=False) == "2026-11-28 01:00Z"
+
+
+def test_records_in_rfc3339_sort_by_their_instant() -> None:
+    record = ExecutionRecord(id="r", start_time="2026-11-28T01:00:00.000Z", time_zone="Asia/Shanghai")
+    assert record.started_at == datetime(2026, 11, 28, 1, 0, tzinfo=UTC)

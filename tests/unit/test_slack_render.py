@@ -41,6 +41,7 @@ from monitor.notify.slack_render import (
     render_thread_reply,
     render_update,
 )
+from monitor.notify.text import render_text
 from monitor.rules import Location, Rule, compile_match
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
 
@@ -262,6 +263,9 @@ def test_history_strip_reads_oldest_to_newest() -> None:
         ("30/11/2024", "UTC", None),
         (None, "UTC", None),
         ("2024-11-30 02:00:00", None, None),
+        ("2024-11-29T18:00:00Z", "Asia/Shanghai", 1732903200),
+        ("2024-11-29T18:00:00.000Z", None, 1732903200),
+        ("2024-11-30T02:00:00+08:00", "Mars/Olympus", 1732903200),
     ],
 )
 def test_api_time_epoch(text: object, zone: object, epoch: int | None) -> None:
@@ -274,6 +278,27 @@ def test_iso_epoch_and_slack_date() -> None:
     assert iso_epoch("yesterday") is None
     assert slack_date(1732903200) == "<!date^1732903200^{date_short_pretty} {time}|2024-11-29 18:00 UTC>"
     assert slack_date(-5) == "-5"
+
+
+@pytest.mark.parametrize(
+    ("next_run", "started"),
+    [
+        pytest.param("2024-11-30 02:00:00", "2024-11-29 02:00:00", id="the API reference's local form"),
+        pytest.param("2024-11-29T18:00:00Z", "2024-11-28T18:00:00.000Z", id="RFC 3339 in UTC"),
+        pytest.param("2024-11-30T02:00:00+08:00", "2024-11-29T02:00:00+08:00", id="RFC 3339 with offset"),
+    ],
+)
+def test_every_time_form_renders_the_same(next_run: str, started: str) -> None:
+    """Whatever form the API sends, people read the task's local time with its zone named, and their own."""
+    latest = {**payload()["latest_execution"], "start_time": started}
+    changed = payload(task={"next_execution_time": next_run}, latest_execution=latest)
+    body = all_text(render_alert(changed))
+    date = "<!date^1732903200^{date_short_pretty} {time}|2024-11-29 18:00 UTC>"
+    assert f"*Next run*\n2024-11-30 02:00:00 Asia/Shanghai ({date})" in body
+    assert "*Last run*\n2024-11-29 02:00:00 Asia/Shanghai (<!date^1732816800^" in body
+    text = render_text(changed)
+    assert "next run 2024-11-30 02:00:00 Asia/Shanghai" in text
+    assert "latest run 2024-11-29 02:00:00 Asia/Shanghai" in text
 
 
 def test_times_show_the_api_text_and_the_readers_local_time() -> None:
