@@ -132,7 +132,7 @@ def _cell(value: str | None, width: int) -> str:
     as `&lt;` shows as one character). Backquotes become quotes so a name cannot end the code block."""
     text = " ".join((value or "-").split()).replace("`", "'")
     text = text if len(text) <= width else text[: width - 1] + "…"
-    escaped = user_text(text, width * 8) or "-"
+    escaped = user_text(text, width * 8, code=True) or "-"
     return escaped + " " * (width - len(_ENTITY.sub("_", escaped)))
 
 
@@ -295,7 +295,8 @@ def _silence_target(silence: Silence) -> str:
     parts = []
     for key, value in sorted(spec.items()):
         values = value if isinstance(value, list) else [value]
-        parts.append(f"{key} {' or '.join(_plain(str(v), 80) for v in values)}")
+        patterns = (f"`{user_text(str(v), 80, code=True)}`" for v in values)  # literal: `prod-*`
+        parts.append(f"{key} {' or '.join(patterns)}")
     return "; ".join(parts) or "every task"
 
 

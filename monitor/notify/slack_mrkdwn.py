@@ -6,6 +6,17 @@ Slack reads `&`, `<` and `>` in message text as control characters: `<!channel>`
 The only markup we write ourselves is `<!date^...>` (built from numbers) and the rule's `mention`, which is
 checked token by token first (`mention_text`).
 
+Slack has no escape for its formatting marks (`*bold*`, `_italic_`, `~strike~`, `` `code` ``), so a
+mark in user data that could open or close formatting (next to a space, punctuation or either end) is shown
+as a look-alike that Slack does not read (`inert_marks`): `*` -> `⁎` (U+204E), `_` -> `ˍ` (U+02CD),
+`~` -> `˜` (U+02DC), and every backtick -> `ˋ` (U+02CB). A mark inside a word (`prod_reboot_daily`) is left
+as it is: Slack formats only at word boundaries. Inside a code span or block (`user_text(..., code=True)`)
+Slack formats nothing, so only backticks, which would end it, are replaced there. No zero-width characters
+are used: those are exactly what `_clean` deletes (with every other invisible or direction-changing
+character: U+00AD, U+061C, U+115F, U+1160, U+180E, U+200B-U+200F, U+202A-U+202E, U+2060-U+2064,
+U+2066-U+206F, U+3164, U+FEFF, U+FFA0, tag characters U+E0000-U+E007F), so a name cannot hide text, fake
+a different name, or reorder what is shown.
+
 Plain `@here` / `@channel` text is left alone: Slack only turns it into a ping with `link_names=true` or
 `parse=full`, and `SlackMessage` never sets either.
 
@@ -29,6 +40,7 @@ __all__ = [
     "escape_mrkdwn",
     "format_utc",
     "history_strip",
+    "inert_marks",
     "iso_epoch",
     "mention_text",
     "safe_cut",
@@ -46,11 +58,21 @@ SEVERITY_MARKS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
 # Slack renders `<!date^...>` only for sane epochs; outside this range we show the fallback text alone.
 _MAX_EPOCH = 2**33
-# Whitespace and control characters (C0, C1, line/paragraph separators, bidi overrides) that could break
-# a one-line value over several lines or reorder what the reader sees.
+# Invisible and direction-changing characters, deleted: soft hyphen, Arabic letter mark, Hangul fillers,
+# Mongolian vowel separator, zero-width space/non-joiner, LRM/RLM, bidi embeddings and overrides, word
+# joiner and invisible operators, bidi isolates and deprecated format characters, BOM, tag characters.
 # (The zero-width joiner U+200D stays: emoji sequences need it.)
-_BREAKING = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b\u200c\u200e\u200f\u2028-\u202e\u2066-\u2069]+")
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]+")
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u115f\u1160\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\u3164\ufeff\uffa0\U000e0000-\U000e007f]+"
+)
+# Whitespace and control characters (C0, C1, line/paragraph separators) that could break a one-line value
+# over several lines.
+_BREAKING = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]+")
+# A formatting mark Slack could read: at either end, or next to anything but a letter or digit.
+_MARK = re.compile(r"(?<![^\W_])[*_~]|[*_~](?![^\W_])|`")
+_LOOK_ALIKE = {"*": "\u204e", "_": "\u02cd", "~": "\u02dc", "`": "\u02cb"}
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MENTION_TOKEN = re.compile(
     r"<!subteam\^(?P<team>[A-Z0-9]+)(?:\|(?P<label>[^<>|]{1,100}))?>"
@@ -61,6 +83,13 @@ _MENTION_TOKEN = re.compile(
 def escape_mrkdwn(text: str) -> str:
     """`&`, `<`, `>` as the entities Slack decodes for display (only these: Slack decodes no others)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def inert_marks(text: str) -> str:
+    """`text` with every formatting mark Slack could read replaced by its look-alike (see the module)."""
+    if not any(mark in text for mark in _LOOK_ALIKE):
+        return text
+    return _MARK.sub(lambda match: _LOOK_ALIKE[match.group()], text)
 
 
 def slack_len(text: str) -> int:
@@ -74,6 +103,7 @@ def _clean(value: object, one_line: bool) -> str:
     text = "" if value is None else str(value)
     # Lone surrogates (a JSON "\ud800" from the API) cannot be encoded to UTF-8 for the HTTP body.
     text = _SURROGATE.sub("\ufffd", text)
+    text = _INVISIBLE.sub("", text)
     if one_line:
         return _BREAKING.sub(" ", text).strip()
     text = _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
@@ -92,7 +122,7 @@ def _cleaned_prefix(value: object, limit: int, one_line: bool) -> str:
         size *= 4
 
 
-def user_text(value: object, limit: int, *, one_line: bool = True) -> str:
+def user_text(value: object, limit: int, *, one_line: bool = True, code: bool = False) -> str:
     """A user value as safe mrkdwn: cleaned, escaped and at most `limit` long (with `…` when cut).
 
     The cut happens on the raw text, character by character, so it never splits `&amp;` or a surrogate
@@ -100,6 +130,7 @@ def user_text(value: object, limit: int, *, one_line: bool = True) -> str:
     cannot fake extra lines of the message.
     """
     cleaned = _cleaned_prefix(value, limit, one_line)
+    cleaned = cleaned.replace("`", _LOOK_ALIKE["`"]) if code else inert_marks(cleaned)
     text = escape_mrkdwn(cleaned)
     if slack_len(text) <= limit:
         return text

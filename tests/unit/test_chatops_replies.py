@@ -277,7 +277,7 @@ def test_silences_show_active_ones_with_what_they_match() -> None:
     text = text_of(message)
     assert "s-00000001" in text
     assert "s-00000002" not in text
-    assert "task_name prod-*" in text
+    assert "task_name `prod-*`" in text
     assert "(2h left)" in text
     assert "&lt;!channel&gt;" in text
 
