@@ -42,6 +42,13 @@ class Metrics:
             ["endpoint", "status"],
             registry=self.registry,
         )
+        self.api_anomalies = Counter(
+            f"{prefix}_api_anomalies",
+            "Workspace API answers that disagree with themselves, by kind (total_count: the count is not the "
+            "number of tasks listed)",
+            ["endpoint", "kind"],
+            registry=self.registry,
+        )
         self.open_alerts = Gauge(f"{prefix}_open_alerts", "Alerts pending or firing", registry=self.registry)
         self.outbox_backlog = Gauge(
             f"{prefix}_outbox_backlog", "Notifications due and not yet delivered", registry=self.registry
@@ -57,6 +64,9 @@ class Metrics:
         )
 
     def observe_api(self, endpoint: str, status: str) -> None:
+        if status.startswith("anomaly:"):
+            self.api_anomalies.labels(endpoint=endpoint, kind=status.removeprefix("anomaly:")).inc()
+            return
         self.api_requests.labels(endpoint=endpoint, status=status).inc()
 
     def render(self) -> bytes:

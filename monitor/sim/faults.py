@@ -55,7 +55,7 @@ class Fault:
     body: Any = None  # status: a JSON value, or a str sent as is
     headers: dict[str, str] = field(default_factory=dict)  # status
     seconds: float = 0.0  # delay
-    extra: int = 10  # lie_total: how many more than exist
+    extra: int = 10  # lie_total: how many more than exist (negative: fewer)
     mode: str = "insert"  # shift: insert | remove
     n: int = 1  # shift: how many tasks
     last_status: str = "FAIL"  # shift insert: status of the inserted tasks
@@ -110,7 +110,7 @@ def parse_fault(spec: Mapping[str, Any]) -> Fault:
         body=spec.get("body"),
         headers=dict(headers),
         seconds=float(seconds),
-        extra=_int(spec, "extra", 10, 1, 1_000_000),
+        extra=_int(spec, "extra", 10, -1_000_000, 1_000_000),
         mode=mode,
         n=_int(spec, "n", 1, 1, 10_000),
         last_status=last_status,
@@ -211,4 +211,4 @@ def wrong_types(endpoint: str, body: dict[str, Any]) -> None:
 
 def lie_total(body: dict[str, Any], extra: int) -> None:
     if isinstance(body.get("total_count"), int):
-        body["total_count"] += extra
+        body["total_count"] = max(0, body["total_count"] + extra)

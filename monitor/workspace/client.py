@@ -6,10 +6,14 @@ JSON or one of `monitor.workspace.errors`. Retrying lives there and only there (
 with jitter, bounded in attempts and time; a 429's `Retry-After` replaces the backoff).
 
 Listing is `list_tasks(filters)`: page 0 first (it tells `total_count`), then the remaining pages
-concurrently. A pass is trusted as complete only when every page answered, every page reported the same
-`total_count` and exactly that many distinct tasks came back; otherwise (the list shifted while we paged, or
-`total_count` lies) one more pass is made, and if that one is not consistent either the listing is reported
-incomplete. Callers must never conclude "resolved" from an incomplete listing.
+concurrently, then, while the last page came back full, the next pages one by one. A pass is complete when
+every page answered and the pages ran out (a short last page). `total_count` is not trusted alone: its exact
+semantics are undocumented (whether triggered LIFE_CYCLE tasks count without `scheduled_type`, say), so a
+count that disagrees with the tasks that came back is logged once per change and counted
+(`anomaly:total_count`), and changes nothing else. Pages that tell different totals mean the list changed
+while it was paged: one more pass is made, and if that one does not hold still either the listing is
+reported incomplete. Callers must never conclude "resolved" from an incomplete listing (and the engine
+confirms each recovery with a lookup of its own).
 """
 
 from __future__ import annotations
@@ -143,8 +147,12 @@ class TaskListing:
                     seen.add(task.id)
                     yield task
             self.total_count = outcome.latest_total
-            if outcome.failed or outcome.consistent:
-                self.complete = outcome.consistent and not outcome.failed
+            if outcome.failed:
+                self.complete = False
+                return
+            if outcome.held_still:
+                self.complete = True
+                self._client._compare_total(self._filters, outcome.latest_total, len(outcome.ids))
                 return
             log.info(
                 "poll.listing_inconsistent",
@@ -154,12 +162,13 @@ class TaskListing:
                 pass_number=pass_number,
             )
         self.problems.append(
-            f"the listing did not hold still: total_count said {sorted(outcome.totals)} but "
-            f"{len(outcome.ids)} distinct tasks came back (the list changed while paging, "
-            "or the API's total_count is wrong)"
+            f"the listing did not hold still: total_count changed between pages ({sorted(outcome.totals)}), "
+            "so the list changed while paging"
         )
 
     async def _one_pass(self, outcome: _PassOutcome, *, first_pass: bool) -> AsyncIterator[ScheduledTask]:
+        """Page 0, then the pages `total_count` announces (concurrently), then, while the last page came back
+        full, the next ones one by one: the listing ends on a short page, whatever `total_count` said."""
         client = self._client
         try:
             first = await client._list_page(self._filters, 0)
@@ -170,7 +179,7 @@ class TaskListing:
             outcome.fail(self.problems, 0, exc)
             return
         self.requests += 1
-        outcome.add_page(first)
+        outcome.add_page(0, first)
         pages = max(1, -(-first.total_count // PAGE_LIMIT))
         done = 1
         if self._on_progress:
@@ -189,12 +198,32 @@ class TaskListing:
                 if isinstance(result, WorkspaceError):
                     outcome.fail(self.problems, offset, result)
                     continue
-                outcome.add_page(result)
+                outcome.add_page(offset, result)
                 for task in result.tasks:
                     yield task
         finally:
             for future in pending:
                 future.cancel()
+        # total_count said fewer than there are: page on until a short page (bounded like total_count is).
+        while (
+            not outcome.failed
+            and outcome.last_page_full
+            and outcome.last_offset + PAGE_LIMIT < MAX_TOTAL_COUNT
+        ):
+            offset = outcome.last_offset + PAGE_LIMIT
+            offset, result = await self._fetch_offset(offset)
+            self.requests += 1
+            done += 1
+            if self._on_progress:
+                self._on_progress(done, max(pages, done))
+            if isinstance(result, WorkspaceError):
+                outcome.fail(self.problems, offset, result)
+                break
+            outcome.add_page(offset, result)
+            for task in result.tasks:
+                yield task
+        if outcome.last_page_full and not outcome.failed:
+            outcome.fail_with(self.problems, f"more than {MAX_TOTAL_COUNT} tasks: stopped paging")
 
     async def _fetch_offset(self, offset: int) -> tuple[int, _Page | WorkspaceError]:
         try:
@@ -210,6 +239,10 @@ class _Page:
     #: Entries the API sent that could not be read as tasks (logged, and the listing is not complete).
     rejected: int = 0
 
+    @property
+    def size(self) -> int:
+        return len(self.tasks) + self.rejected
+
 
 @dataclass
 class _PassOutcome:
@@ -217,21 +250,31 @@ class _PassOutcome:
     ids: set[str] = field(default_factory=set)
     latest_total: int = 0
     failed: bool = False
+    #: The page at the highest offset so far, and whether it came back full (then there may be more).
+    last_offset: int = -1
+    last_page_full: bool = False
 
-    def add_page(self, page: _Page) -> None:
+    def add_page(self, offset: int, page: _Page) -> None:
         self.totals.add(page.total_count)
         self.latest_total = page.total_count
         self.ids.update(task.id for task in page.tasks)
         if page.rejected:
             self.failed = True
+        if offset > self.last_offset:
+            self.last_offset = offset
+            self.last_page_full = page.size >= PAGE_LIMIT
 
     def fail(self, problems: list[str], offset: int, error: WorkspaceError) -> None:
+        self.fail_with(problems, f"page at offset {offset}: {error}")
+
+    def fail_with(self, problems: list[str], problem: str) -> None:
         self.failed = True
-        problems.append(f"page at offset {offset}: {error}")
+        problems.append(problem)
 
     @property
-    def consistent(self) -> bool:
-        return len(self.totals) == 1 and len(self.ids) == self.latest_total
+    def held_still(self) -> bool:
+        """Every page told the same total_count: the list did not change while it was paged."""
+        return len(self.totals) <= 1
 
 
 class WorkspaceClient:
@@ -273,8 +316,11 @@ class WorkspaceClient:
         self._throttled_until = 0.0
         # Clients that belong to this one (the IAM token client) and close with it.
         self._closing = list(closing)
-        # Told (endpoint, status) of every answer, or "error" when none came: the metrics hook.
+        # Told (endpoint, status) of every answer, or "error" when none came, or "anomaly:<what>" for an
+        # answer that disagrees with itself (see `_compare_total`): the metrics hook.
         self._observe = observer or (lambda endpoint, status: None)
+        # The (total_count, tasks listed) of each filter whose count disagrees, to log each change once.
+        self._disagreements: dict[tuple[tuple[str, str], ...], tuple[int, int]] = {}
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -386,6 +432,24 @@ class WorkspaceClient:
     def _path(self, *segments: str) -> str:
         quoted = "/".join(quote(s, safe="") for s in ("v2", self.project_id, *segments))
         return f"{self._base_path}/{quoted}"
+
+    def _compare_total(self, filters: TaskFilter, total: int, distinct: int) -> None:
+        """Log a total_count that disagrees with the tasks listed, once per change; count every one."""
+        key = tuple(filters.params())
+        if total == distinct:
+            if self._disagreements.pop(key, None) is not None:
+                log.info("poll.total_count_agrees", filters=list(key), total_count=total)
+            return
+        self._observe(LIST_ENDPOINT, "anomaly:total_count")
+        if self._disagreements.get(key) != (total, distinct):
+            self._disagreements[key] = (total, distinct)
+            log.warning(
+                "poll.total_count_disagrees",
+                filters=list(key),
+                total_count=total,
+                listed=distinct,
+                effect="none: the listing ended on a short page and is complete",
+            )
 
     async def _list_page(self, filters: TaskFilter, offset: int) -> _Page:
         params = [("offset", str(offset)), ("limit", str(PAGE_LIMIT)), *filters.params()]

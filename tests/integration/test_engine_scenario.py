@@ -245,9 +245,9 @@ async def test_an_incomplete_listing_resolves_nothing(world: World) -> None:
     with pytest.raises(Exception, match="500"):
         await world.cycle()
     world.sim.state.clear_faults()
+    # A wrong total_count is not an incomplete listing (the pages ran out); the recovery is confirmed by
+    # looking the task up, as every recovery is.
     world.sim.state.add_fault("lie_total", endpoint="list", count=100, extra=60)
-    assert await world.cycle() == [], "a listing that cannot be trusted closes nothing"
-    world.sim.state.clear_faults()
     assert [call[:3] for call in await world.cycle()] == [
         ("update", "#ops", "RESOLVED"),
         ("reply", "#ops", "RESOLVED"),

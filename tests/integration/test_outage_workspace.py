@@ -52,7 +52,6 @@ FAULTS = {
     "garbage (not JSON)": {"kind": "bad_json"},
     "garbage (an HTML page)": {"kind": "html"},
     "garbage (wrong types)": {"kind": "wrong_types"},
-    "a lie (more tasks than pages)": {"kind": "lie_total", "extra": 60},
 }
 
 
@@ -83,6 +82,26 @@ async def test_an_api_outage_is_one_meta_alert_and_one_recovery_and_resolves_not
     assert "recovered" in meta.text.lower()
     assert replies(world, "alerts")[0] == []  # prod-reboot still failing: still open
     assert any("prod-stop" in str(message.blocks) for message in world.top_level("alerts"))  # not lost
+
+
+@pytest.mark.parametrize("extra", [60, -2])
+async def test_a_wrong_total_count_is_no_outage_and_resolves_nothing_falsely(
+    world: World, extra: int
+) -> None:
+    """total_count off by +N or -N: the listing still ends on a short page, so it is complete; no
+    meta-alert, the failing task stays open, a new failure is raised, a recovery is confirmed by lookup."""
+    world.execute("prod-reboot", "FAIL")
+    await world.cycle()
+    world.sim.state.add_faults([{"kind": "lie_total", "extra": extra, "endpoint": "list", "count": 1000}])
+    world.execute("prod-stop", "FAIL")
+    for _ in range(4):
+        await world.cycle()
+    assert world.top_level("ops") == []
+    assert replies(world, "alerts")[0] == []
+    assert any("prod-stop" in str(message.blocks) for message in world.top_level("alerts"))
+    world.execute("prod-reboot", "SUCCESS")
+    await world.cycle()
+    assert ["resolved" in reply.lower() for reply in replies(world, "alerts")[0]] == [True]
 
 
 async def test_rejected_credentials_are_told_after_one_cycle(world: World) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+import structlog
 
 from monitor.workspace.auth import IamPasswordAuth, StaticTokenAuth
 from monitor.workspace.client import PAGE_LIMIT, RetryPolicy, TaskFilter, WorkspaceClient
@@ -153,13 +154,47 @@ async def test_duplicates_from_a_shifting_list_are_yielded_once() -> None:
     assert listing.complete  # the second pass saw a list that held still
 
 
-async def test_total_count_that_lies_makes_the_listing_incomplete() -> None:
-    tasks = make_tasks(60)
-    async with client_for(list_api(tasks, total=500)) as client:
+@pytest.mark.parametrize(
+    ("real", "said", "requests"),
+    [
+        pytest.param(60, 500, 10, id="+N: the pages past the tasks come back empty"),
+        pytest.param(60, 0, 2, id="total_count 0 and a full first page"),
+        pytest.param(160, 20, 4, id="-N: paging goes on while pages come back full"),
+        pytest.param(100, 100, 3, id="a full last page is not trusted to be the last"),
+        pytest.param(237, 237, 5, id="agreeing"),
+    ],
+)
+async def test_a_listing_is_complete_when_the_pages_run_out_whatever_total_count_says(
+    real: int, said: int, requests: int
+) -> None:
+    tasks = make_tasks(real)
+    async with client_for(list_api(tasks, total=said)) as client:
         listing = await client.fetch_tasks()
-    assert not listing.complete
-    assert len(listing.tasks) == 60
-    assert "total_count said [500] but 60 distinct tasks came back" in listing.problems[0]
+    assert [t.id for t in listing.tasks] == [t["id"] for t in tasks]
+    assert listing.complete
+    assert listing.problems == []
+    assert listing.requests == requests
+
+
+async def test_a_disagreeing_total_count_is_logged_once_per_change_and_counted() -> None:
+    tasks = make_tasks(60)
+    said = [70]
+    seen: list[tuple[str, str]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return list_api(tasks, total=said[0])(request)
+
+    client = client_for(handle)
+    client._observe = lambda endpoint, status: seen.append((endpoint, status))
+    with structlog.testing.capture_logs() as logs:
+        async with client:
+            for total in (70, 70, 80, 60, 70):
+                said[0] = total
+                assert (await client.fetch_tasks()).complete
+    told = [(e["total_count"], e["listed"]) for e in logs if e["event"] == "poll.total_count_disagrees"]
+    assert told == [(70, 60), (80, 60), (70, 60)]
+    assert [e["event"] for e in logs].count("poll.total_count_agrees") == 1
+    assert seen.count(("GET /v2/{project_id}/scheduled-tasks", "anomaly:total_count")) == 4
 
 
 async def test_a_failing_later_page_makes_the_listing_incomplete_but_keeps_the_rest() -> None:
