@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -39,7 +39,9 @@ import httpx
 from poll import max_in_flight, reset_stats, simulator
 
 from monitor.chatops.handlers import Deps
+from monitor.chatops.limits import PerUserRate
 from monitor.chatops.service import EVENTS_PATH, ChatopsService, SlackTokens
+from monitor.chatops.snapshots import Snapshots
 from monitor.chatops.wiring import LIST_CONCURRENCY
 from monitor.config import SlackSettings
 from monitor.logs import configure_logging
@@ -99,7 +101,15 @@ async def measure(base: str, concurrency: int, runs: int, label: str) -> tuple[l
             httpx.AsyncClient(timeout=30) as http,
         ):
             answers = Answers(stub)
-            deps = Deps(tasks=api, store=store, clock=lambda: datetime.now(UTC))
+            # Every run is one listing's latency: no sharing of a listing that just finished, and no
+            # per-person rate (the runs come from one user, faster than 10 a minute).
+            deps = Deps(
+                tasks=api,
+                store=store,
+                clock=lambda: datetime.now(UTC),
+                snapshots=Snapshots(share=timedelta(0)),
+                rate=PerUserRate(per_minute=1_000_000),
+            )
             settings = SlackSettings.model_construct(mode="http", listen="127.0.0.1:0", api_url=stub.api_url)
             service = ChatopsService(settings, SlackTokens(bot=stub.token, signing_secret=SECRET), deps)
             await service.start()

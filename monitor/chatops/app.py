@@ -18,6 +18,7 @@ The app does not depend on HA leadership: every replica answers what it is asked
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -170,6 +171,13 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         return None
 
     async def run_text(text: str, caller: Caller) -> SlackMessage:
+        wait = deps.rate.wait_for(caller.user_id)
+        if wait > 0:
+            log.info("chatops.rate_limited", user=caller.user_id, wait=round(wait, 1))
+            return error_reply(
+                f"That is more than {deps.rate.per_minute} `/tasks` commands a minute; "
+                f"try again in {math.ceil(wait)} s."
+            )
         try:
             command = parse_command(text)
         except CommandError as exc:

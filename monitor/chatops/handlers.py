@@ -33,6 +33,7 @@ from monitor.chatops.commands import (
     Status,
     Unsilence,
 )
+from monitor.chatops.limits import PerUserRate
 from monitor.chatops.replies import (
     StatusView,
     ack_reply,
@@ -120,7 +121,10 @@ class Deps:
     #: Called in a worker thread (it may read the store) for each `/tasks status`.
     status: Callable[[], RuntimeStatus] = RuntimeStatus
     new_silence_id: Callable[[], str] = _new_silence_id
+    #: Listings in flight and recent ones, shared by everyone asking (and kept for the page buttons).
     snapshots: Snapshots = field(default_factory=Snapshots)
+    #: Commands a minute per person (typed commands and page buttons; alert buttons are not counted).
+    rate: PerUserRate = field(default_factory=PerUserRate)
 
 
 def list_filters(command: ListTasks) -> list[TaskFilter]:

@@ -1,7 +1,8 @@
 """The chatops app as `run` and `check` use it: built from the settings and the environment.
 
     chatops_for_daemon   the app next to the daemon: its own Workspace client (wider concurrency, so
-                         `/tasks list` over 10,000 tasks answers in about a second), the daemon's store,
+                         `/tasks list` over 10,000 tasks answers in about a second; its requests capped
+                         by `monitor.chatops.limits`), the daemon's store,
                          a status read from the store's meta (shared by HA replicas: a follower answers
                          `/tasks status` about the leader's polls), and a `/healthz` probe
     check_slack          `check`: one line saying which Slack variable to set, exit 1
@@ -18,16 +19,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import structlog
 
 from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps, RuntimeStatus
+from monitor.chatops.limits import API_BURST, API_RATE, CappedTransport, TokenBucket
 from monitor.chatops.service import ChatopsService, SlackTokens, app_enabled, configuration_problem
 from monitor.config import ConfigError, Credentials, Settings, load_settings
 from monitor.metrics import Health
 from monitor.store import Store
 from monitor.workspace.client import WorkspaceClient
-from monitor.workspace.factory import build_client
+from monitor.workspace.factory import build_client, tls_context
 
 __all__ = ["LIST_CONCURRENCY", "ChatopsConfigError", "DaemonChatops", "chatops_for_daemon", "check_slack"]
 
@@ -125,7 +128,14 @@ def chatops_for_daemon(
     if prefix:
         credentials = Credentials.from_env(os.environ if env is None else env, prefix)
     workspace = first.model_copy(update={"concurrency": max(first.concurrency, LIST_CONCURRENCY)})
-    client = build_client(workspace, credentials, observer=observer)
+    # Every request of the app's client waits for a token: at most API_RATE a second after a burst, so people
+    # asking can never take the API quota the poller needs (the poller's client is another one).
+    connections = httpx.Limits(max_connections=workspace.concurrency)
+    transport = CappedTransport(
+        httpx.AsyncHTTPTransport(verify=tls_context(workspace.ca_bundle), limits=connections),
+        TokenBucket(API_RATE, API_BURST),
+    )
+    client = build_client(workspace, credentials, observer=observer, transport=transport)
     deps = Deps(
         tasks=client,
         store=store,

@@ -29,6 +29,7 @@ from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps, RuntimeStatus
 from monitor.chatops.replies import NEXT_PAGE_ACTION_ID, PAGE_SIZE
 from monitor.chatops.service import EVENTS_PATH, ChatopsService, SlackTokens
+from monitor.chatops.snapshots import SHARE_WINDOW
 from monitor.config import SlackSettings
 from monitor.engine import Engine
 from monitor.notify.dispatch import Dispatcher
@@ -441,8 +442,33 @@ async def test_the_page_buttons_page_through_one_snapshot(world: World) -> None:
     page_two = await world.press(NEXT_PAGE_ACTION_ID, "list name=lab page=2")
     assert f"{LAB_TASKS} scheduled tasks" in blocks_text(page_two)
     assert world.sim.state.stats.count("list") == listed  # no API call for page 2
-    fresh = await world.command("list name=lab")  # a typed command lists afresh
+    world.now[0] += SHARE_WINDOW + timedelta(seconds=1)
+    fresh = await world.command("list name=lab")  # a typed command lists afresh (after the share window)
     assert f"{LAB_TASKS + 1} scheduled tasks" in blocks_text(fresh)
+
+
+async def test_a_crowd_listing_at_once_costs_one_listing(world: World) -> None:
+    """Issue 20 #7: 100 people typing `/tasks list` at once made 100 listings (~200 API list requests);
+    one listing in flight per query is shared by everyone asking (measured: 2 list requests)."""
+    listed = world.sim.state.stats.count("list")
+    world.sim.state.faults.add(parse_fault({"kind": "delay", "seconds": 0.2, "endpoint": "list", "count": 2}))
+    users = [f"U0CROWD{index:03d}" for index in range(100)]
+    bodies = [world.command_body("list", f"crowd-{user}", user=user) for user in users]
+    acked = await asyncio.gather(*(world.post(body, signed(body)) for body in bodies))
+    assert {answer.status_code for answer in acked} == {200}
+    for user in users:
+        assert f"{LAB_TASKS + 3} scheduled tasks" in blocks_text(await world.answer(f"crowd-{user}"))
+    assert world.sim.state.stats.count("list") - listed == 2  # the plain and the LIFE_CYCLE listing, once
+
+
+async def test_one_person_may_run_ten_commands_a_minute(world: World) -> None:
+    for _ in range(10):
+        assert "`/tasks` commands" in blocks_text(await world.command("help"))
+    listed = world.sim.state.stats.count("list")
+    answer = blocks_text(await world.command("list"))
+    assert re.search(r"That is more than 10 `/tasks` commands a minute; try again in [1-6] s\.", answer)
+    assert world.sim.state.stats.count("list") == listed  # refused before any API request
+    assert "scheduled tasks" in blocks_text(await world.command("list", user=STRANGER))  # others may
 
 
 async def test_list_filters_by_status_and_escapes_names(world: World) -> None:
