@@ -46,7 +46,7 @@ from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
 from monitor.projects import WatchedProject, close_projects, project_clients, watch_projects
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import SelfWatch, workspace_check
-from monitor.store import StoreError, open_store, state_location_problem
+from monitor.store import StoreError, lock_state, open_store, state_location_problem
 from monitor.store.urls import redact_url, url_secrets
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 
@@ -475,6 +475,8 @@ async def run_daemon(options: DaemonOptions) -> int:
         print(f"workspace-monitor: refusing to start: {unusable_state}", file=sys.stderr, flush=True)
         return 2
     try:
+        # Held until the process ends: a second daemon (or `once`) on this SQLite file is refused.
+        state_lock = lock_state(loaded.settings.state.url)
         daemon = Daemon(options, loaded, make_notifier(loaded.settings))
     except (ConfigurationError, StoreError, ChatopsConfigError) as exc:
         log.error("daemon.cannot_start", error=str(exc))
@@ -489,4 +491,6 @@ async def run_daemon(options: DaemonOptions) -> int:
     await stop.wait()
     log.info("daemon.stopping")
     await daemon.stop()
+    if state_lock is not None:
+        state_lock.release()
     return 0

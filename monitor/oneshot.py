@@ -6,6 +6,7 @@ shows exactly what a cycle of the daemon would decide and send.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
@@ -26,7 +27,7 @@ from monitor.notify.slack_client import web_client
 from monitor.notify.text import render_text, terminal_safe
 from monitor.projects import close_projects, project_clients, watch_projects
 from monitor.rules import RuleFileError, RuleSet, load_rules
-from monitor.store import Store, StoreError, open_store, state_location_problem
+from monitor.store import Store, StoreError, lock_state, open_store, state_location_problem
 from monitor.store.postgres import PostgresStore
 from monitor.store.urls import url_secrets
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
@@ -132,8 +133,12 @@ async def once(
         _say(err, f"workspace-monitor: {exc}", "red")
         return EXIT_CONFIG
     projects = []
-    with tempfile.TemporaryDirectory(prefix="workspace-monitor-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="workspace-monitor-") as scratch, contextlib.ExitStack() as held:
         try:
+            if not dry_run:  # a dry run changes nothing: it may look beside a running daemon
+                state_lock = lock_state(settings.state.url)
+                if state_lock is not None:
+                    held.callback(state_lock.release)
             store: Store = open_store(_state_url(settings, dry_run, Path(scratch)))
         except StoreError as exc:
             _say(err, f"workspace-monitor: {exc}", "red")

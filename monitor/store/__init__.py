@@ -17,9 +17,11 @@ from monitor.store.errors import (
     NewerSchemaError,
     PermanentStoreError,
     RetryableStoreError,
+    StateInUseError,
     StoreError,
     StoreLockedError,
 )
+from monitor.store.lock import StateLock, lock_state
 from monitor.store.sqlite import SQLiteStore
 from monitor.store.urls import redact_text, redact_url, url_scheme_problem
 
@@ -34,9 +36,12 @@ __all__ = [
     "PermanentStoreError",
     "RetryableStoreError",
     "SQLiteStore",
+    "StateInUseError",
+    "StateLock",
     "Store",
     "StoreError",
     "StoreLockedError",
+    "lock_state",
     "open_store",
     "redact_url",
     "state_location_problem",

@@ -8,7 +8,8 @@ callers only ever catch these. Each class says whether trying again can help:
     │   └── StoreLockedError     another process holds the database (busy_timeout ran out)
     └── PermanentStoreError      trying again will not help until someone changes something
         ├── NewerSchemaError     the state was written by a newer workspace-monitor; left untouched
-        └── CorruptStateError    not a database, not ours, or damaged
+        ├── CorruptStateError    not a database, not ours, or damaged
+        └── StateInUseError      another process holds the state's lock (monitor.store.lock)
 
 `str()` of each is one sentence an operator can act on, naming the state file or URL.
 """
@@ -20,6 +21,7 @@ __all__ = [
     "NewerSchemaError",
     "PermanentStoreError",
     "RetryableStoreError",
+    "StateInUseError",
     "StoreError",
     "StoreLockedError",
 ]
@@ -59,3 +61,7 @@ class NewerSchemaError(PermanentStoreError):
 
 class CorruptStateError(PermanentStoreError):
     """The state file is not a database, not a workspace-monitor state file, or is damaged."""
+
+
+class StateInUseError(PermanentStoreError):
+    """Another workspace-monitor process holds the lock on this SQLite state file."""

@@ -34,7 +34,14 @@ from monitor.store.errors import (
     StoreLockedError,
 )
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "DEFAULT_CLAIM_LEASE", "MIGRATIONS", "PAGE_SIZE", "SQLiteStore"]
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "DEFAULT_CLAIM_LEASE",
+    "MIGRATIONS",
+    "PAGE_SIZE",
+    "SQLiteStore",
+    "make_private_dirs",
+]
 
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 DEFAULT_CLAIM_LEASE = timedelta(minutes=5)
@@ -393,12 +400,17 @@ def _create_private(path: Path) -> None:
     if path.exists():
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path.parent)
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         return  # created by another process meanwhile: fine
     except OSError as exc:
         raise PermanentStoreError(f"cannot create state file {path}: {exc.strerror or exc}") from None
+
+
+def make_private_dirs(directory: Path) -> None:
+    """`directory` and its missing parents, created 0700 (for now, as mkdir makes them)."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def _schema_version(db: sqlite3.Connection, path: Path) -> int:
