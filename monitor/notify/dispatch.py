@@ -1,4 +1,5 @@
-"""The dispatcher: reads the outbox, claims each row, hands it to a notifier, and records the outcome.
+"""The dispatcher: reads the outbox, claims each row just before sending it, hands it to a notifier, and
+records the outcome.
 
     NEW rows of one channel and group  -> one post (a digest when there are several)
     rows that edit a message           -> update the message the alert's episode was posted as
@@ -167,9 +168,16 @@ class Dispatcher:
             ]
             if not rows:
                 return report
-            claimed = [row for row in rows if self.store.claim_outbox(row.id, claimer=self.claimer, now=now)]
             handled.update(row.id for row in rows)
-            await self._deliver(claimed, report)
+            await self._deliver(rows, report)
+
+    def _claim(self, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
+        """Claim rows just before sending them, never a whole batch up front: a sender stopped (SIGTERM,
+        a crash) in the middle of a paced backlog leaves at most the message in flight claimed, and the
+        rest is sent by the next start at once instead of after the claim lease. Rows another sender took
+        meanwhile are left to it."""
+        now = self._clock()
+        return [row for row in rows if self.store.claim_outbox(row.id, claimer=self.claimer, now=now)]
 
     async def _deliver(self, rows: Sequence[OutboxRow], report: DispatchReport) -> None:
         posted_groups: set[tuple[str, str]] = set()
@@ -187,8 +195,10 @@ class Dispatcher:
                     and other.entry.kind is DecisionKind.NEW
                     and (other.entry.channel, other.entry.group_key) == key
                 ]
-                await self._attempt(group, report, self._post_group)
-            else:
+                claimed = self._claim(group)
+                if claimed:
+                    await self._attempt(claimed, report, self._post_group)
+            elif self._claim([row]):
                 await self._attempt([row], report, self._post_single)
 
     async def _post_group(self, rows: Sequence[OutboxRow]) -> tuple[Posted, list[MessageRef]]:
