@@ -1,7 +1,7 @@
 """Alert rules: the rule file format, strict loading with `file:line: problem` errors, and matching.
 
 As Alertmanager's config: `load_rules_text(text, filename)` parses and validates one file, `load_rules(path)`
-only reads a file (or a directory's `*.yaml`, sorted) and hands the text over. Loading is strict and reports
+only reads a file (or a directory's `*.yaml` and `*.yml`, sorted) and hands the text over. Loading is strict and reports
 every problem at once in one `RuleFileError`, each at the line of the offending key or value: unknown keys,
 wrong types, bad durations, regexes, channels and mentions, duplicate rule names (across files too), and rules
 that can never match (an unknown enum value, `last_status: SUCCESS`, an empty list, `min > max`, a rule
@@ -46,6 +46,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -82,7 +83,9 @@ from monitor.yamlfile import Locator, YamlError, duplicate_keys, parse_yaml
 __all__ = [
     "ALERTABLE_STATUSES",
     "DEFAULT_REPEAT_INTERVAL",
+    "MAX_RULE_FILE_BYTES",
     "RE2_MAX_REPEAT",
+    "RULE_FILE_SUFFIXES",
     "Candidate",
     "LinearRegex",
     "Location",
@@ -994,19 +997,74 @@ def load_rules_text(text: str, filename: str = "<rules>") -> RuleSet:
     return _assemble([_parse_file(text, filename)], files=[filename])
 
 
+#: What a rules directory reads: `*.yaml` and `*.yml` (hidden files skipped).
+RULE_FILE_SUFFIXES = (".yaml", ".yml")
+#: A rule file larger than this is refused unread (a typo'd path to a log, a link to a disk image).
+MAX_RULE_FILE_BYTES = 16 * 1024 * 1024
+
+
 def load_rules(path: str | Path) -> RuleSet:
-    """Load a rule file, or every `*.yaml` file of a directory in name order (hidden files skipped)."""
+    """Load a rule file, or every `*.yaml` and `*.yml` file of a directory in name order (hidden files
+    skipped). In a directory, an entry that cannot be read (a broken symbolic link, a directory or device
+    named `x.yaml`, no permission) is a problem with its path, never skipped; a symbolic link out of the
+    directory is followed to a regular file only, and the problems of such a file do not show its content
+    (it may be anything readable by the daemon's user)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.glob("*.yaml") if p.is_file() and not p.name.startswith("."))
+        files = sorted(
+            entry
+            for entry in path.iterdir()
+            if entry.name.endswith(RULE_FILE_SUFFIXES) and not entry.name.startswith(".")
+        )
         if not files:
-            raise RuleFileError([f"{path}: no *.yaml rule files in this directory"])
+            raise RuleFileError([f"{path}: no *.yaml or *.yml rule files in this directory"])
+        parsed = [_read_entry(file, path) for file in files]
     else:
         files = [path]
-    return _assemble([_read_file(file) for file in files], files=[str(file) for file in files])
+        parsed = [_read_file(path)]
+    return _assemble(parsed, files=[str(file) for file in files])
 
 
-def _read_file(path: Path) -> _FileContents:
+def _read_entry(entry: Path, directory: Path) -> _FileContents:
+    """One entry of a rules directory (see `load_rules`)."""
+
+    def refused(problem: str) -> _FileContents:
+        return _FileContents(problems=[_Problem(Location(str(entry)), problem)])
+
+    try:
+        target = entry.resolve(strict=True)
+        status = target.stat()
+    except FileNotFoundError:
+        return refused("a broken symbolic link: what it points to does not exist")
+    except RuntimeError:  # a loop of symbolic links (Python 3.11)
+        return refused("a loop of symbolic links")
+    except OSError as exc:
+        return refused(f"cannot be read: {exc.strerror or type(exc).__name__}")
+    if not stat.S_ISREG(status.st_mode):
+        what = "a directory" if stat.S_ISDIR(status.st_mode) else "not a regular file"
+        return refused(f"{what}: a rule file must be a regular file")
+    contents = _read_file(entry, size=status.st_size)
+    outside = not target.is_relative_to(directory.resolve())
+    if outside and contents.problems:
+        # Whatever the link points to is reported by its lines only: never a quote of its content.
+        lines = sorted({problem.location.line or 1 for problem in contents.problems})
+        shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+        return _FileContents(
+            problems=[
+                _Problem(
+                    Location(str(entry), lines[0]),
+                    f"not a valid rule file (problems on lines {shown}); it links outside the rules "
+                    "directory, so its content is not shown: run `check --rules` on the file itself",
+                )
+            ]
+        )
+    return contents
+
+
+def _read_file(path: Path, size: int | None = None) -> _FileContents:
+    if size is not None and size > MAX_RULE_FILE_BYTES:
+        problem = f"{size:,} bytes: larger than a rule file can be ({MAX_RULE_FILE_BYTES:,})"
+        return _FileContents(problems=[_Problem(Location(str(path)), problem)])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

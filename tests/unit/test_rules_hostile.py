@@ -1,15 +1,28 @@
 """Rule files written to hurt: whatever they hold, loading ends soon with a short list of `file:line`s.
 
 Alias bombs (a 1 KB "billion laughs"), aliases that contain themselves, nesting deeper than the parser's
-recursion, and files with thousands of mistakes (issue 20, item 8); regular expressions that backtrack for
+recursion, and files with thousands of mistakes (issue 20, item 8); rules directories with entries that
+are not files or that lead elsewhere (item 17); regular expressions that backtrack for
 ever, overflow or recurse (items 2 and 14): `re:` patterns run on RE2, in time linear in the name.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
-from monitor.rules import MAX_PROBLEMS, LinearRegex, NamePattern, RuleFileError, load_rules_text, match
+from monitor.rules import (
+    MAX_PROBLEMS,
+    MAX_RULE_FILE_BYTES,
+    LinearRegex,
+    NamePattern,
+    RuleFileError,
+    load_rules,
+    load_rules_text,
+    match,
+)
 from monitor.workspace.models import ScheduledTask
 from monitor.yamlfile import ALIAS_EXPANSION_LIMIT
 
@@ -130,3 +143,88 @@ def test_two_thousand_nested_groups_are_an_expression_not_a_recursion_error() ->
     """Python's parser raised RecursionError (a traceback from `check`, an exception in SIGHUP's callback)."""
     pattern = NamePattern.compile("re:" + "(" * 2000 + "a" + ")" * 2000)
     assert pattern.matches("a")
+
+
+# A rules directory (item 17): nothing is skipped silently, and nothing outside it is quoted.
+
+GOOD = 'rules:\n  - name: {name}\n    match: {{task_name: "{name}-*"}}\n    channel: "#ops"\n'
+
+
+def directory_problems(directory: Path) -> list[str]:
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(directory)
+    return caught.value.problems
+
+
+def test_a_directory_reads_yml_files_too(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD.format(name="a"))
+    (tmp_path / "b.yml").write_text(GOOD.format(name="b"))
+    assert [rule.name for rule in load_rules(tmp_path).rules] == ["a", "b"]
+
+
+def test_a_broken_symbolic_link_is_a_problem_with_its_path(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD.format(name="a"))
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "gone.yaml")
+    assert directory_problems(tmp_path) == [
+        f"{tmp_path / 'b.yaml'}: a broken symbolic link: what it points to does not exist"
+    ]
+
+
+def test_a_loop_of_symbolic_links_is_a_problem(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    assert directory_problems(tmp_path) == [
+        f"{tmp_path / 'a.yaml'}: a loop of symbolic links",
+        f"{tmp_path / 'b.yaml'}: a loop of symbolic links",
+    ]
+
+
+def test_a_directory_or_a_fifo_named_like_a_rule_file_is_a_problem_not_a_hang(tmp_path: Path) -> None:
+    """A FIFO would block the read for ever (a reload thread, or `check`, stuck)."""
+    (tmp_path / "a.yaml").mkdir()
+    os.mkfifo(tmp_path / "b.yaml")
+    assert directory_problems(tmp_path) == [
+        f"{tmp_path / 'a.yaml'}: a directory: a rule file must be a regular file",
+        f"{tmp_path / 'b.yaml'}: not a regular file: a rule file must be a regular file",
+    ]
+
+
+def test_a_link_out_of_the_directory_to_a_rule_file_is_followed(tmp_path: Path) -> None:
+    shared, rules = tmp_path / "shared.yaml", tmp_path / "rules"
+    shared.write_text(GOOD.format(name="shared"))
+    rules.mkdir()
+    (rules / "shared.yaml").symlink_to(shared)
+    assert [rule.name for rule in load_rules(rules).rules] == ["shared"]
+
+
+def test_a_link_out_of_the_directory_never_has_its_content_quoted(tmp_path: Path) -> None:
+    """Problems go to the terminal and, on SIGHUP, to the logs: a link to a secret must not leak it."""
+    secret, rules = tmp_path / "secret", tmp_path / "rules"
+    secret.write_text("root:$6$hash-of-the-password:19000:0:99999:7:::\nrules: s3cr3t-value\n")
+    rules.mkdir()
+    (rules / "a.yaml").symlink_to(secret)
+    (problem,) = directory_problems(rules)
+    assert problem.startswith(f"{rules / 'a.yaml'}:1: not a valid rule file (problems on lines 1")
+    for secret_part in ("hash-of-the-password", "s3cr3t", "19000"):
+        assert secret_part not in problem
+
+
+def test_a_link_out_of_the_directory_to_a_device_is_refused_unread(tmp_path: Path) -> None:
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    assert directory_problems(tmp_path) == [
+        f"{tmp_path / 'zero.yaml'}: not a regular file: a rule file must be a regular file"
+    ]
+
+
+def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
+    with (tmp_path / "big.yaml").open("wb") as sparse:
+        sparse.truncate(MAX_RULE_FILE_BYTES + 1)
+    (problem,) = directory_problems(tmp_path)
+    assert problem.startswith(f"{tmp_path / 'big.yaml'}: 16,777,217 bytes: larger than a rule file can be")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_file_is_a_problem_with_its_path(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD.format(name="a"))
+    (tmp_path / "a.yaml").chmod(0)
+    assert directory_problems(tmp_path) == [f"{tmp_path / 'a.yaml'}: cannot read: Permission denied"]

@@ -420,7 +420,7 @@ def test_problems_of_several_files_come_together(tmp_path: Path) -> None:
         pytest.param(
             lambda d: d / "missing.yaml", "missing.yaml: no such file or directory", id="missing file"
         ),
-        pytest.param(lambda d: d, "no *.yaml rule files in this directory", id="empty directory"),
+        pytest.param(lambda d: d, "no *.yaml or *.yml rule files in this directory", id="empty directory"),
     ],
 )
 def test_unreadable_paths(tmp_path: Path, setup: Callable[[Path], Path], problem: str) -> None:
