@@ -1,11 +1,11 @@
 """Alert rules: the rule file format, strict loading with `file:line: problem` errors, and matching.
 
 As Alertmanager's config: `load_rules_text(text, filename)` parses and validates one file, `load_rules(path)`
-only reads a file (or a directory's `*.yaml` and `*.yml`, sorted) and hands the text over. Loading is strict and reports
-every problem at once in one `RuleFileError`, each at the line of the offending key or value: unknown keys,
-wrong types, bad durations, regexes, channels and mentions, duplicate rule names (across files too), and rules
-that can never match (an unknown enum value, `last_status: SUCCESS`, an empty list, `min > max`, a rule
-shadowed by an earlier catch-all without `continue: true`).
+only reads a file (or a directory's `*.yaml` and `*.yml`, sorted) and hands the text over. Loading is strict
+and reports every problem at once in one `RuleFileError`, each at the line of the offending key or value:
+unknown keys, wrong types, bad durations, regexes, channels and mentions, duplicate rule names (across files
+too), and rules that can never match (an unknown enum value, `last_status: SUCCESS`, an empty list,
+`min > max`, a rule shadowed by an earlier catch-all without `continue: true`).
 
 The rule file (its JSON Schema is `rule_file_json_schema()`; `rules/example.yaml` shows every key):
 
