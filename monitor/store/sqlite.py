@@ -1,9 +1,11 @@
 """The embedded store: one SQLite file (stdlib sqlite3), the default for a single daemon.
 
-Opening a state file: it is created with mode 0600 before SQLite touches it (alert history names tasks and
-people), its schema version is read, a file from a newer workspace-monitor is refused without being changed,
-and missing migrations are applied, each in its own transaction. Then WAL (readers never wait for the cycle's
-writer) and a busy timeout (two processes on one file wait for each other instead of failing at once).
+Opening a state file: it is created with mode 0600 (and missing directories 0700, whatever the umask) before
+SQLite touches it (alert history names tasks and people); an existing one readable by others is made 0600,
+logged as `state.permissions_tightened`. Its schema version is read, a file from a newer workspace-monitor is
+refused without being changed, and missing migrations are applied, each in its own transaction. Then WAL
+(readers never wait for the cycle's writer) and a busy timeout (two processes on one file wait for each
+other instead of failing at once).
 
 Every call is one transaction, serialised by a lock because the daemon shares one connection between the
 poller, the dispatcher and the Slack handlers. sqlite3 errors become `monitor.store.errors`.
@@ -13,12 +15,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from monitor.decide import AlertState
 from monitor.rules import RuleFileError
@@ -42,6 +47,8 @@ __all__ = [
     "SQLiteStore",
     "make_private_dirs",
 ]
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 DEFAULT_CLAIM_LEASE = timedelta(minutes=5)
@@ -396,8 +403,10 @@ def _plain_cursor(db: sqlite3.Connection) -> sqlite3.Cursor:
 
 
 def _create_private(path: Path) -> None:
-    """Create the state file, readable by its owner only, unless it exists."""
+    """Create the state file, readable by its owner only; one that exists is made so (with its WAL and SHM
+    companions), saying so, since alert history names tasks and people."""
     if path.exists():
+        _make_private(path)
         return
     try:
         make_private_dirs(path.parent)
@@ -408,9 +417,40 @@ def _create_private(path: Path) -> None:
         raise PermanentStoreError(f"cannot create state file {path}: {exc.strerror or exc}") from None
 
 
+def _make_private(path: Path) -> None:
+    """Take group and other access away from the state file and its companions, or refuse it."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except OSError:
+            continue  # no WAL or SHM now: SQLite gives the file's own mode to the ones it creates
+        if not mode & 0o077:
+            continue
+        try:
+            file.chmod(mode & 0o700)
+        except OSError as exc:
+            raise PermanentStoreError(
+                f"state file {file} is readable by others (mode {mode:04o}) and cannot be made private: "
+                f"{exc.strerror or exc}; chmod 600 it"
+            ) from None
+        log.warning(
+            "state.permissions_tightened", file=str(file), was=f"{mode:04o}", now=f"{mode & 0o700:04o}"
+        )
+
+
 def make_private_dirs(directory: Path) -> None:
-    """`directory` and its missing parents, created 0700 (for now, as mkdir makes them)."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """`directory` and every missing parent, each created 0700 whatever the umask (`Path.mkdir(parents=True)`
+    gives the parents the umask's mode: 0777 under umask 000)."""
+    missing: list[Path] = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made by another process meanwhile
+        created.chmod(0o700)  # the umask may have taken bits even from 0700
 
 
 def _schema_version(db: sqlite3.Connection, path: Path) -> int:

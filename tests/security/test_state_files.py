@@ -3,8 +3,8 @@
 
 What it proves:
 - under any umask (022, 002, 000) the SQLite state file, its `-wal` and `-shm` files are mode 0600 and a
-  directory the store creates is 0700 - after real writes, while the connection is open (an existing file
-  keeps the mode its owner gave it, and SQLite gives that mode to the WAL and SHM: see test_store_sqlite);
+  directory the store creates is 0700, parents included - after real writes, while the connection is open (an
+  existing file readable by others is made 0600, with its WAL and SHM: see test_store_sqlite);
 - `workspace-monitor once` run as a process with IAM password auth against the simulator (HOME, the state
   and the config all inside one temporary folder) fetches an IAM token, alerts, and leaves no file there that
   holds the token, the password or any other known secret; it also prints none of them.
@@ -32,7 +32,7 @@ from monitor.sim import (
     SimOptions,
     SimulatorThread,
 )
-from monitor.store import SQLiteStore
+from monitor.store import SQLiteStore, lock_state
 from monitor.store.base import CycleChanges
 from tests.security.secret_scan import find_secrets
 
@@ -60,6 +60,20 @@ def an_alert() -> AlertState:
         notified_occurrence=1, notified_status="FAIL", silenced_by=None, closed_at=None, reason="test",
         acknowledged_by=None,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o000], indirect=True, ids=["022", "002", "000"])
+def test_every_directory_the_store_or_its_lock_creates_is_private(tmp_path: Path, umask: int) -> None:
+    """Parents included: `mkdir(parents=True, mode=0o700)` gives only the last one that mode."""
+    store = SQLiteStore.open(tmp_path / "a" / "b" / "state.db")
+    store.close()
+    lock = lock_state(f"sqlite://{tmp_path}/c/d/state.db")
+    assert lock is not None
+    lock.release()
+    made = [tmp_path / "a", tmp_path / "a" / "b", tmp_path / "c", tmp_path / "c" / "d"]
+    assert {str(p.relative_to(tmp_path)): oct(mode(p)) for p in made} == {
+        str(p.relative_to(tmp_path)): oct(0o700) for p in made
+    }
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o000], indirect=True, ids=["022", "002", "000"])

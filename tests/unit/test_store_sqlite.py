@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from monitor.store import (
     CorruptStateError,
@@ -67,12 +68,30 @@ def test_a_state_file_with_another_page_size_keeps_it_and_its_alerts(path: Path)
     db.close()
 
 
-def test_an_existing_file_keeps_its_permissions(path: Path) -> None:
-    path.parent.mkdir()
-    path.touch(mode=0o640)
-    path.chmod(0o640)
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o666])
+def test_an_existing_file_readable_by_others_is_made_private(path: Path, mode: int) -> None:
+    """With its WAL and SHM (which SQLite made with the file's mode), and said in the log."""
     SQLiteStore.open(path).close()
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    for file in [path, *companions]:
+        file.touch()
+        file.chmod(mode)
+    with capture_logs() as logs:
+        SQLiteStore.open(path).close()
+    assert {
+        file.name: stat.S_IMODE(file.stat().st_mode) for file in [path, *companions] if file.exists()
+    } == {file.name: 0o600 for file in [path, *companions] if file.exists()}
+    tightened = [log for log in logs if log["event"] == "state.permissions_tightened"]
+    assert [log["file"] for log in tightened] == [str(file) for file in [path, *companions]]
+    assert {log["was"] for log in tightened} == {f"{mode:04o}"}
+
+
+def test_an_existing_private_file_keeps_its_mode_silently(path: Path) -> None:
+    SQLiteStore.open(path).close()
+    with capture_logs() as logs:
+        SQLiteStore.open(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not [log for log in logs if log["event"] == "state.permissions_tightened"]
 
 
 def test_a_file_from_a_newer_version_is_refused_and_left_untouched(path: Path) -> None:
