@@ -153,14 +153,14 @@ class FaultQueue:
 
 
 def status_response(fault: Fault) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of a `status` fault; 429 defaults to the gateway's throttling answer."""
+    """Status, headers and body of a `status` fault; 429 defaults to the gateway's throttling answer, without
+    Retry-After (the API does not document sending one; add it with `headers`)."""
     status = fault.status or 503
     headers = dict(fault.headers)
     body: Any = fault.body
     if body is None:
         if status == 429:
             body = THROTTLED_BODY
-            headers.setdefault("Retry-After", "1")
         else:
             phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
             body = {"error_code": f"SIM.{status}", "error_msg": f"{phrase} (injected by the simulator)"}

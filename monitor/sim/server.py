@@ -19,7 +19,7 @@ Errors use the API's `{"error_code", "error_msg"}` body. The codes (the API docu
                     a deleted task, and other Workspace APIs answer a missing object with 400 WKS.0001
     404 WKS.0130*   the same, with `SimOptions.not_found_status=404` (WKS.0131* for a record)
     404 APIGW.0101  no such API (any other path under /v2 or /v3)
-    429 APIGW.0308  only when injected (the `status` fault), with Retry-After
+    429 APIGW.0308  only when injected (the `status` fault), without Retry-After unless the fault adds it
     5xx SIM.<code>  injected faults and `error_rate`
 
 `app.py` puts these routes and the control API (`control.py`) together.

@@ -3,7 +3,9 @@
 Every request goes through `_request`: it waits out a shared throttle window, takes a slot of the
 concurrency bound, lets the `Auth` sign it (again on every retry), sends it, and turns the answer into parsed
 JSON or one of `monitor.workspace.errors`. Retrying lives there and only there (stamina: exponential backoff
-with jitter, bounded in attempts and time; a 429's `Retry-After` replaces the backoff).
+with jitter, bounded in attempts and time). A 429 pauses every request of the client, in flight or not: for
+its `Retry-After` (capped), or, since the API does not document sending one, for an exponential backoff with
+jitter that grows with each 429 in a row (`throttle_pause`, bounded by `RetryPolicy.throttle_max`).
 
 Listing is `list_tasks(filters)`: page 0 first (it tells `total_count`), then the remaining pages
 concurrently, then, while the last page came back full, the next pages one by one. A pass is complete when
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import re
 import ssl
 import time
@@ -58,6 +61,7 @@ __all__ = [
     "TaskFilter",
     "TaskListing",
     "WorkspaceClient",
+    "throttle_pause",
 ]
 
 log = structlog.get_logger(__name__)
@@ -102,6 +106,17 @@ class RetryPolicy:
     wait_jitter: float = 1.0
     #: A server asking for a longer pause than this is obeyed only up to this long.
     max_retry_after: float = 60.0
+    #: A 429 without Retry-After (the API does not document sending one): pause every request of the client
+    #: for this long, doubling with each 429 in a row up to `throttle_max`, with jitter (half to all of it).
+    throttle_initial: float = 1.0
+    throttle_max: float = 30.0
+
+
+def throttle_pause(streak: int, policy: RetryPolicy, jitter: float) -> float:
+    """The pause after the `streak`-th 429 in a row that said no Retry-After; `jitter` in [0, 1]."""
+    ceiling = min(policy.throttle_max, policy.max_retry_after)
+    full = min(ceiling, policy.throttle_initial * 2.0 ** min(max(streak, 1) - 1, 30))
+    return full * (0.5 + 0.5 * min(max(jitter, 0.0), 1.0))
 
 
 @dataclass
@@ -314,6 +329,10 @@ class WorkspaceClient:
         self._retry = retry or RetryPolicy()
         self._slots = asyncio.Semaphore(concurrency)
         self._throttled_until = 0.0
+        # 429s in a row without Retry-After, and when the latest pause was set: a 429 to a request that went
+        # out before that (one of several in flight) does not lengthen the pause again.
+        self._throttle_streak = 0
+        self._throttle_set_at = float("-inf")
         # Clients that belong to this one (the IAM token client) and close with it.
         self._closing = list(closing)
         # Told (endpoint, status) of every answer, or "error" when none came, or "anomaly:<what>" for an
@@ -510,8 +529,8 @@ class WorkspaceClient:
 
     def _retry_hook(self, exc: Exception) -> bool | float:
         if isinstance(exc, RateLimitedError):
-            wait = exc.retry_after if exc.retry_after is not None else 1.0
-            return min(wait, self._retry.max_retry_after)
+            # The pause is the client's (`_throttled_until`), waited in `_send` by every request alike.
+            return 0.0
         return isinstance(exc, RetryableError)
 
     async def _send(self, endpoint: str, path: str, params: list[tuple[str, str]]) -> dict[str, Any]:
@@ -519,13 +538,39 @@ class WorkspaceClient:
         while True:
             await self._wait_for_throttle()
             async with self._slots:
+                if self._throttled_until > time.monotonic():
+                    continue  # a pause began while this request waited for its slot
+                window = self._throttle_set_at
                 response = await self._send_once(endpoint, path, params)
+            self._note_throttling(response, window)
             if response.status_code == 401 and _error_code(response) == "APIGW.0307" and not refreshed:
                 refreshed = True
                 if await self._auth.refresh():
                     log.info("api.token_refreshed", endpoint=endpoint)
                     continue
             return self._interpret(endpoint, response)
+
+    def _note_throttling(self, response: httpx.Response, window: float) -> None:
+        """A 429 pauses every request of this client: for Retry-After when given (capped), else for an
+        exponential backoff with jitter (`throttle_pause`); any other answer ends the streak. `window` is
+        when the latest pause was set as the request went out."""
+        if response.status_code != 429:
+            self._throttle_streak = 0
+            return
+        now = time.monotonic()
+        retry_after = _retry_after(response)
+        if retry_after is not None:
+            # Capped as the retry wait is: a server (or a proxy) saying "Retry-After: 99999999" must not
+            # stop every later request of this client for years.
+            pause = min(retry_after, self._retry.max_retry_after)
+        elif window != self._throttle_set_at:
+            return  # sent before the latest pause began (one of several in flight): that pause answers it
+        else:
+            self._throttle_streak += 1
+            pause = throttle_pause(self._throttle_streak, self._retry, random.random())  # noqa: S311
+            log.info("api.throttled", pause=round(pause, 3), streak=self._throttle_streak)
+        self._throttle_set_at = now
+        self._throttled_until = max(self._throttled_until, now + pause)
 
     async def _wait_for_throttle(self) -> None:
         # A 429 pauses every request of this client, not just the one that got it: that is what
@@ -566,11 +611,6 @@ class WorkspaceClient:
         message = _error_message(response)
         if status == 429:
             retry_after = _retry_after(response)
-            if retry_after is not None:
-                # Capped as the retry wait is: a server (or a proxy) saying "Retry-After: 99999999" must not
-                # stop every later request of this client for years.
-                pause = min(retry_after, self._retry.max_retry_after)
-                self._throttled_until = max(self._throttled_until, time.monotonic() + pause)
             raise RateLimitedError(
                 message or "throttled",
                 endpoint=endpoint,

@@ -111,7 +111,14 @@ async def open_world(
             endpoint=sim.base_url,
             project_id=DEFAULT_PROJECT_ID,
             auth=auth,
-            retry=RetryPolicy(attempts=1, wait_initial=0, wait_max=0, wait_jitter=0),
+            retry=RetryPolicy(
+                attempts=1,
+                wait_initial=0,
+                wait_max=0,
+                wait_jitter=0,
+                throttle_initial=0.01,
+                throttle_max=0.05,
+            ),
         )
         store = SQLiteStore.open(tmp_path / "state.db")
         engine = Engine(

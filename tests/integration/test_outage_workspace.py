@@ -49,6 +49,7 @@ FAULTS = {
     "down (503)": {"kind": "status", "status": 503},
     "unreachable (dropped connections)": {"kind": "drop"},
     "throttled (429)": {"kind": "status", "status": 429, "body": THROTTLED, "headers": {"Retry-After": "0"}},
+    "throttled (429 without Retry-After)": {"kind": "status", "status": 429, "body": THROTTLED},
     "garbage (not JSON)": {"kind": "bad_json"},
     "garbage (an HTML page)": {"kind": "html"},
     "garbage (wrong types)": {"kind": "wrong_types"},

@@ -7,6 +7,7 @@ exact rules (what is retried, how often, what is complete) quickly and determini
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 import structlog
 
 from monitor.workspace.auth import IamPasswordAuth, StaticTokenAuth
-from monitor.workspace.client import PAGE_LIMIT, RetryPolicy, TaskFilter, WorkspaceClient
+from monitor.workspace.client import PAGE_LIMIT, RetryPolicy, TaskFilter, WorkspaceClient, throttle_pause
 from monitor.workspace.errors import (
     AuthError,
     ConfigurationError,
@@ -303,14 +304,105 @@ async def test_429_is_retried_and_keeps_retry_after_and_body() -> None:
     assert caught.value.error_code == "APIGW.0308"
 
 
-def test_retry_after_replaces_the_backoff_up_to_a_cap() -> None:
-    client = client_for(list_api([]), retry=RetryPolicy(max_retry_after=30))
-    hook = client._retry_hook
-    assert hook(RateLimitedError("x", retry_after=7)) == 7
-    assert hook(RateLimitedError("x", retry_after=3600)) == 30
-    assert hook(RateLimitedError("x")) == 1.0
+def test_a_429_waits_the_clients_pause_instead_of_the_backoff() -> None:
+    hook = client_for(list_api([]))._retry_hook
+    assert hook(RateLimitedError("x", retry_after=7)) == 0.0
+    assert hook(RateLimitedError("x")) == 0.0
     assert hook(ServerError("x")) is True
     assert hook(AuthError("x")) is False
+
+
+@pytest.mark.parametrize(
+    ("streak", "jitter", "pause"),
+    [
+        (1, 1.0, 1.0),
+        (1, 0.0, 0.5),
+        (2, 1.0, 2.0),
+        (3, 1.0, 4.0),
+        (5, 1.0, 16.0),
+        (6, 1.0, 30.0),  # throttle_max
+        (60, 1.0, 30.0),
+        (6, 0.0, 15.0),
+        (0, 1.0, 1.0),
+        (2, 7.0, 2.0),  # jitter clamped
+    ],
+)
+def test_throttle_pause_without_retry_after(streak: int, jitter: float, pause: float) -> None:
+    assert throttle_pause(streak, RetryPolicy(), jitter) == pause
+
+
+def test_throttle_pause_never_exceeds_max_retry_after() -> None:
+    assert throttle_pause(10, RetryPolicy(max_retry_after=5), 1.0) == 5
+
+
+THROTTLED = httpx.Response(
+    429, json={"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached"}
+)
+SHORT_THROTTLE = RetryPolicy(
+    attempts=5, wait_initial=0, wait_max=0, wait_jitter=0, timeout=30, throttle_initial=0.04, throttle_max=1
+)
+
+
+def throttle_logs(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [entry for entry in logs if entry["event"] == "api.throttled"]
+
+
+async def test_429s_in_flight_together_share_one_pause_without_retry_after() -> None:
+    """Three pages in flight get 429 at once: one pause (not three escalations), and no page is asked
+    again before it ends."""
+    inner = list_api(make_tasks(190))
+    asked: list[str] = []
+    answered_429: list[float] = []
+    retried: list[float] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        offset = dict(parse_qsl(request.url.query.decode()))["offset"]
+        again = offset in asked
+        asked.append(offset)
+        if again:
+            retried.append(time.monotonic())
+        await asyncio.sleep(0.01)  # all three in flight together
+        if offset != "0" and not again:
+            answered_429.append(time.monotonic())
+            return THROTTLED
+        return inner(request)
+
+    with structlog.testing.capture_logs() as logs:
+        async with client_for(handle, retry=SHORT_THROTTLE) as client:
+            listing = await client.fetch_tasks()
+    assert listing.complete
+    assert len(listing.tasks) == 190
+    [throttled] = throttle_logs(logs)
+    assert throttled["streak"] == 1
+    assert len(answered_429) == len(retried) == 3
+    assert min(retried) >= min(answered_429) + throttled["pause"] - 0.001
+
+
+async def test_429s_in_a_row_without_retry_after_back_off_exponentially() -> None:
+    handle, requests = scripted(THROTTLED, THROTTLED, THROTTLED, OK_EMPTY)
+    with structlog.testing.capture_logs() as logs:
+        async with client_for(handle, retry=SHORT_THROTTLE, concurrency=1) as client:
+            await client.fetch_tasks()
+    pauses = [entry["pause"] for entry in throttle_logs(logs)]
+    assert [entry["streak"] for entry in throttle_logs(logs)] == [1, 2, 3]
+    for streak, pause in enumerate(pauses, start=1):
+        assert 0.02 * 2 ** (streak - 1) <= pause <= 0.04 * 2 ** (streak - 1)
+    assert len(requests) == 4
+
+
+async def test_a_429_with_retry_after_pauses_for_that_long() -> None:
+    with_header = httpx.Response(429, json={"error_code": "APIGW.0308"}, headers={"Retry-After": "0.05"})
+    sent: list[float] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        return with_header if len(sent) == 1 else OK_EMPTY
+
+    with structlog.testing.capture_logs() as logs:
+        async with client_for(handle, retry=SHORT_THROTTLE) as client:
+            await client.fetch_tasks()
+    assert throttle_logs(logs) == []  # the server's pause, not ours
+    assert sent[1] - sent[0] >= 0.05 - 0.001
 
 
 @pytest.mark.parametrize(
