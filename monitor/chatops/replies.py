@@ -112,7 +112,8 @@ def help_reply(topic: str | None = None, note: str | None = None) -> SlackMessag
 
 def error_reply(problem: str) -> SlackMessage:
     """A command that cannot run as written, or a failure: what went wrong and what to do."""
-    text = f"⚠️ {_plain(problem, 1000)}"
+    # The problem is our sentence with `code` spans of its own (and the user's words quoted in it).
+    text = f"⚠️ {user_text(problem, 1000, keep_marks=True)}"
     return _message(text, [section(text), context("`/tasks help` lists every command.")])
 
 

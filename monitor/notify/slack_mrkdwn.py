@@ -122,7 +122,9 @@ def _cleaned_prefix(value: object, limit: int, one_line: bool) -> str:
         size *= 4
 
 
-def user_text(value: object, limit: int, *, one_line: bool = True, code: bool = False) -> str:
+def user_text(
+    value: object, limit: int, *, one_line: bool = True, code: bool = False, keep_marks: bool = False
+) -> str:
     """A user value as safe mrkdwn: cleaned, escaped and at most `limit` long (with `…` when cut).
 
     The cut happens on the raw text, character by character, so it never splits `&amp;` or a surrogate
@@ -130,7 +132,10 @@ def user_text(value: object, limit: int, *, one_line: bool = True, code: bool = 
     cannot fake extra lines of the message.
     """
     cleaned = _cleaned_prefix(value, limit, one_line)
-    cleaned = cleaned.replace("`", _LOOK_ALIKE["`"]) if code else inert_marks(cleaned)
+    if code:
+        cleaned = cleaned.replace("`", _LOOK_ALIKE["`"])
+    elif not keep_marks:  # text of our own that means its `code` spans (an error reply), marks stay
+        cleaned = inert_marks(cleaned)
     text = escape_mrkdwn(cleaned)
     if slack_len(text) <= limit:
         return text

@@ -66,3 +66,8 @@ def test_in_code_only_backticks_are_replaced() -> None:
 
 def test_look_alikes_cost_no_length() -> None:
     assert len(user_text("*a* _b_ ~c~ `d`", 100)) == len("*a* _b_ ~c~ `d`")
+
+
+def test_our_own_sentence_keeps_its_code_spans() -> None:
+    """An error reply is our sentence (with `code` spans) around the user's quoted words."""
+    assert user_text("write `show <task_id>`", 100, keep_marks=True) == "write `show &lt;task_id&gt;`"
