@@ -95,7 +95,10 @@ ROW_KEY = "outbox_row"
 #: How far back the crash check looks in a channel's history, and how many pages of channels it reads to
 #: learn a channel name's id.
 HISTORY_PAGES = 3
-LIST_PAGES = 10
+LIST_PAGES = 25
+#: conversations.list page size: Slack recommends at most 200 (api.slack.com/methods/conversations.list,
+#: "limit"), and may answer fewer than asked even when more follow: only the cursor says when it is done.
+LIST_LIMIT = 200
 
 
 class SlackNotifier:
@@ -244,7 +247,7 @@ class SlackNotifier:
         cursor: str | None = None
         for _ in range(LIST_PAGES):
             kwargs: dict[str, Any] = {"types": "public_channel,private_channel", "exclude_archived": True,
-                                      "limit": 1000}  # fmt: skip
+                                      "limit": LIST_LIMIT}  # fmt: skip
             if cursor:
                 kwargs["cursor"] = cursor
             answer = await self._call("conversations_list", channel, pace=False, **kwargs)

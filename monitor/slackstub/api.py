@@ -6,7 +6,7 @@
     chat.postEphemeral     channel, user, text, blocks -> message_ts
     conversations.history  channel (id), oldest, latest, inclusive, limit, cursor, include_all_metadata
     conversations.replies  channel (id), ts, limit, cursor, include_all_metadata
-    conversations.list     every channel (one page): id, name, is_member, is_archived
+    conversations.list     types, exclude_archived, limit, cursor -> id, name, is_private, is_member, ...
     apps.connections.open  (an app-level xapp- token) -> the Socket Mode websocket url
 
 Parameters arrive as slack_sdk sends them: a JSON body for chat.* (blocks and metadata as objects), a query
@@ -18,11 +18,13 @@ invalid_thread_ts, invalid_cursor, thread_not_found, invalid_arguments.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from monitor.notify.slack_check import block_problems, blocks_text_length
+from monitor.slackstub.scopes import LIST_TYPES
 from monitor.slackstub.state import SlackError, StubState, metadata_or_error
 
 __all__ = ["METHODS", "Method"]
@@ -181,11 +183,48 @@ def conversations_history(state: StubState, params: Mapping[str, Any]) -> dict[s
 
 
 def conversations_list(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
-    channels = [
-        {"id": channel.id, "name": channel.name, "is_member": channel.member, "is_archived": False}
+    """As Slack pages it: `types` (default public_channel; private channels only those the bot is in),
+    `exclude_archived`, `limit` (default 100, at most 1000; Slack recommends no more than 200) and the
+    opaque `cursor` from the previous page's `response_metadata.next_cursor` ("" on the last page)."""
+    kinds = [kind.strip() for kind in str(params.get("types") or "public_channel").split(",")]
+    if not all(kind in LIST_TYPES for kind in kinds):
+        raise SlackError("invalid_types")
+    limit = min(max(_int(params, "limit", 100), 1), 1000)
+    start = _list_offset(_str(params, "cursor"))
+    listed = [
+        channel
         for channel in state.channels.values()
+        if ("private_channel" if channel.private else "public_channel") in kinds
+        and (channel.member or not channel.private)
+        and not (channel.archived and _bool(params, "exclude_archived"))
     ]
-    return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+    page = listed[start : start + limit]
+    more = start + limit < len(listed)
+    channels = [
+        {
+            "id": channel.id,
+            "name": channel.name,
+            "is_channel": True,
+            "is_private": channel.private,
+            "is_member": channel.member,
+            "is_archived": channel.archived,
+        }
+        for channel in page
+    ]
+    cursor = base64.b64encode(f"offset:{start + limit}".encode()).decode() if more else ""
+    return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": cursor}}
+
+
+def _list_offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        kind, _, offset = base64.b64decode(cursor, validate=True).decode().partition(":")
+        if kind == "offset" and offset.isdigit():
+            return int(offset)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise SlackError("invalid_cursor")
 
 
 def conversations_replies(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:

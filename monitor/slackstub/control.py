@@ -8,7 +8,7 @@ that drive the stub over HTTP. Each handler is a thin JSON wrapper over the stat
     GET    /_stub/faults         pending faults
     POST   /_stub/faults         queue a fault object, a list of them, or {"faults": [...]}
     DELETE /_stub/faults         clear pending faults
-    POST   /_stub/channels       {"name", "id"?, "member"?} -> 201 with the channel
+    POST   /_stub/channels       {"name", "id"?, "member"?, "private"?, "archived"?} -> 201 with the channel
     POST   /_stub/down           {"seconds"?}: stop listening (refused connections) and drop requests on
                                  open connections; back up after `seconds`, or when Python calls `set_down`
                                  (the control API is down too, so nothing over HTTP can bring it back)
@@ -121,7 +121,13 @@ async def _add_channel(state: StubState, request: web.Request) -> web.Response:
     channel_id = body.get("id")
     if channel_id is not None and not isinstance(channel_id, str):
         raise ValueError("id must be a string")
-    channel = state.add_channel(body["name"], channel_id, member=bool(body.get("member", True)))
+    channel = state.add_channel(
+        body["name"],
+        channel_id,
+        member=bool(body.get("member", True)),
+        private=bool(body.get("private", False)),
+        archived=bool(body.get("archived", False)),
+    )
     return _reply({"id": channel.id, "name": channel.name, "member": channel.member}, 201)
 
 

@@ -6,13 +6,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_APP_TOKEN", "DEFAULT_CHANNELS", "DEFAULT_TOKEN", "SlackStubOptions"]
+__all__ = ["DEFAULT_APP_TOKEN", "DEFAULT_CHANNELS", "DEFAULT_SCOPES", "DEFAULT_TOKEN", "SlackStubOptions"]
 
 DEFAULT_TOKEN = "xoxb-stub-0000-0000-token"  # noqa: S105 - a public, fake credential
 #: The app-level token Socket Mode opens connections with (`apps.connections.open`).
 DEFAULT_APP_TOKEN = "xapp-1-A0STUBAPP1-0000-stub-token"  # noqa: S105 - a public, fake credential
 #: Channel names (without "#") and their ids.
 DEFAULT_CHANNELS = {"desktop-ops": "C0DESKOPS01", "general": "C0GENERAL01"}
+#: The bot token's scopes: those slack/manifest.yml asks for (a unit test keeps the two equal).
+DEFAULT_SCOPES = frozenset(
+    {"commands", "chat:write", "channels:history", "groups:history", "channels:read", "groups:read"}
+)
 
 
 @dataclass
@@ -20,6 +24,9 @@ class SlackStubOptions:
     host: str = "127.0.0.1"
     port: int = 0  # 0 picks a free port; read the real one from `base_url`
     tokens: frozenset[str] = frozenset({DEFAULT_TOKEN})
+    #: Scopes granted to the bot tokens: a method needing another answers `missing_scope` with `needed`
+    #: and `provided`, as Slack does (see `monitor/slackstub/scopes.py`).
+    scopes: frozenset[str] = DEFAULT_SCOPES
     #: App-level tokens: accepted by `apps.connections.open` only, as on Slack.
     app_tokens: frozenset[str] = frozenset({DEFAULT_APP_TOKEN})
     channels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))

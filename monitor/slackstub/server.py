@@ -3,7 +3,8 @@
 Every API call goes through `_api`:
 
     down? drop the connection -> read parameters (query, then a JSON or form body) -> token (Bearer header,
-    or `token` in a form body or query) -> not_authed / invalid_auth -> injected fault -> the method
+    or `token` in a form body or query) -> not_authed / invalid_auth -> missing_scope (`scopes`) -> injected
+    fault -> the method
     (`api.METHODS`; unknown_method otherwise) -> HTTP 200 with {"ok": ...}, or what a `taken_*` fault puts
     in its place once the method has run -> the call log
 
@@ -23,6 +24,7 @@ from aiohttp import web
 
 from monitor.slackstub.api import METHODS
 from monitor.slackstub.faults import AFTER_KINDS, StubFault
+from monitor.slackstub.scopes import check_scopes
 from monitor.slackstub.state import SlackError, StubCall, StubState
 
 __all__ = ["STATE_KEY", "SWITCH_KEY", "Switch", "add_api_routes"]
@@ -169,6 +171,8 @@ async def _api(request: web.Request) -> web.StreamResponse:
             raise SlackError("not_allowed_token_type")
         if token not in (state.options.app_tokens if wants_app_token else state.options.tokens):
             raise SlackError("invalid_auth")
+        if not wants_app_token:
+            check_scopes(state, method, params)
         fault = state.faults.take(method)
         if fault is not None:
             log.info("slackstub.fault", method=method, kind=fault.kind)

@@ -143,6 +143,8 @@ class StubChannel:
     id: str
     name: str
     member: bool = True
+    private: bool = False
+    archived: bool = False
     messages: list[StubMessage] = field(default_factory=list)  # top level, oldest first
 
 
@@ -179,14 +181,26 @@ class StubState:
             self.add_channel(name, channel_id)
 
     # Channels.
-    def add_channel(self, name: str, channel_id: str | None = None, *, member: bool = True) -> StubChannel:
+    def add_channel(
+        self,
+        name: str,
+        channel_id: str | None = None,
+        *,
+        member: bool = True,
+        private: bool = False,
+        archived: bool = False,
+    ) -> StubChannel:
         name = name.lstrip("#")
         if channel_id is None:
             channel_id = f"C{self._next_id:010d}"
             self._next_id += 1
         excluded = self.options.not_in_channel
         channel = StubChannel(
-            channel_id, name, member and name not in excluded and channel_id not in excluded
+            channel_id,
+            name,
+            member and name not in excluded and channel_id not in excluded,
+            private=private,
+            archived=archived,
         )
         self.channels[channel_id] = channel
         self._by_name[name] = channel_id
@@ -254,6 +268,8 @@ class StubState:
         thread_ts: str | None = None,
     ) -> StubMessage:
         channel = self._for_post(channel_ref)
+        if channel.archived:
+            raise SlackError("is_archived")
         if not channel.member:
             raise SlackError("not_in_channel")
         if thread_ts is not None and not _TS.fullmatch(thread_ts):
@@ -402,6 +418,8 @@ class StubState:
         self, channel_ref: str, user: str, *, text: str = "", blocks: list[dict[str, Any]] | None = None
     ) -> str:
         channel = self._for_post(channel_ref)
+        if channel.archived:
+            raise SlackError("is_archived")
         if not channel.member:
             raise SlackError("not_in_channel")
         if not user:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.slackstub import SlackStubOptions
+from monitor.slackstub.options import DEFAULT_SCOPES
 from tests.helpers.world import World, open_world
 
 RULES = """
@@ -114,3 +115,15 @@ async def test_a_channel_or_token_refused_raises_the_meta_alert_naming_the_fix(
     [meta] = world.top_level("ops")
     assert error in str(meta.blocks)
     assert fix in str(meta.blocks)
+
+
+async def test_a_missing_scope_is_named_as_slack_says_it_is_needed(tmp_path: Path) -> None:
+    scopes = DEFAULT_SCOPES - {"chat:write"}
+    options = SlackStubOptions(strict_channels=True, channels=dict(CHANNELS), scopes=scopes)
+    async with open_world(tmp_path, RULES, stub_options=options) as world:
+        world.execute("prod-reboot", "FAIL")
+        await world.poll()
+        report = await world.flush()
+    [error] = report.refused_channels.values()
+    assert "missing_scope" in error
+    assert "the token lacks the scope chat:write" in error
