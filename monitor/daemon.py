@@ -132,7 +132,7 @@ class Daemon:
         )
         self.chatops = chatops_for_daemon(
             settings, credentials, self.store, self.health, clock=_now, observer=self.metrics.observe_api,
-            replica=self.replica,
+            replica=self.replica, on_token_rejected=self.metrics.token_rejected,
         )  # fmt: skip
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()

@@ -57,6 +57,12 @@ class Metrics:
             f"{prefix}_notifications", "Notifications by outcome (sent, retrying, failed)", ["outcome"],
             registry=self.registry,
         )  # fmt: skip
+        self.slack_token_rejections = Counter(
+            f"{prefix}_slack_token_rejections",
+            "Slack refusing one of the app's tokens (app: Socket Mode's xapp-, bot: xoxb-), by error",
+            ["token", "error"],
+            registry=self.registry,
+        )
         self.last_success = Gauge(
             f"{prefix}_last_successful_cycle_timestamp_seconds",
             "Unix time of the last cycle that completed",
@@ -68,6 +74,9 @@ class Metrics:
             self.api_anomalies.labels(endpoint=endpoint, kind=status.removeprefix("anomaly:")).inc()
             return
         self.api_requests.labels(endpoint=endpoint, status=status).inc()
+
+    def token_rejected(self, token: str, error: str) -> None:
+        self.slack_token_rejections.labels(token=token, error=error).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

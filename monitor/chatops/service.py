@@ -2,7 +2,8 @@
 
     socket   (default) slack_sdk's aiohttp Socket Mode client: SLACK_APP_TOKEN (xapp-) opens a websocket
              through `apps.connections.open`; no public URL needed. Connecting happens in the background
-             (the client retries until Slack answers), so alerts flow while Slack is unreachable.
+             (the client retries until Slack answers), so alerts flow while Slack is unreachable. A token
+             Slack rejects is said once and retried with a bounded backoff (`monitor.chatops.tokens`).
     http     bolt's aiohttp server on `slack.listen`, POST /slack/events, every request verified with
              SLACK_SIGNING_SECRET (unsigned, wrongly signed or older than 5 minutes: 401).
     none     no app: alerts only.
@@ -21,16 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import aiohttp
 import structlog
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.chatops.app import build_app
 from monitor.chatops.handlers import Deps
+from monitor.chatops.tokens import TOKEN_ERRORS, Backoff, TokenKind, TokenState
 from monitor.config import SlackSettings
 from monitor.logs import register_secret
 from monitor.notify.slack_client import app_client
@@ -105,6 +109,9 @@ class ChatopsService:
         client: AsyncWebClient | None = None,
         ping_interval: float = 10.0,
         watch_every: float = 5.0,
+        on_token_rejected: Callable[[TokenKind, str], None] | None = None,
+        backoff: Backoff | None = None,
+        bot_check_every: float = 300.0,
     ) -> None:
         problem = configuration_problem(settings, tokens)
         if settings.mode == "none":
@@ -123,18 +130,64 @@ class ChatopsService:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._problem: str | None = "not started"
+        #: Tokens Slack refuses (logged once, counted, retried with `backoff`): first in `problem()`.
+        self.token_state = TokenState(on_token_rejected or (lambda kind, error: None))
+        self._backoff = backoff or Backoff()
+        self._bot_check_every = bot_check_every
         #: HTTP mode: the address bolt listens on (the real port when `slack.listen` asks for port 0).
         self.address: str | None = None
 
     def problem(self) -> str | None:
-        """Why the Slack app cannot answer right now, or None when it can."""
-        return self._problem
+        """Why the Slack app cannot answer right now (a rejected token first), or None when it can."""
+        return self.token_state.problem() or self._problem
 
     async def start(self) -> None:
         if self.mode == "http":
             await self._start_http()
         else:
             await self._start_socket()
+        self._tasks.append(asyncio.create_task(self._check_bot_token(), name="chatops-bot-token"))
+
+    async def _check_bot_token(self) -> None:
+        """`auth.test` now and every `bot_check_every` seconds: a bot token revoked mid-run shows in health
+        and `/tasks status` (network trouble says nothing here: the link and the outbox report that)."""
+        backoff = Backoff(self._backoff.first, self._backoff.longest)
+        while True:
+            delay = self._bot_check_every
+            try:
+                await self.client.auth_test()
+            except SlackApiError as exc:
+                error = str(exc.response.get("error"))
+                if error in TOKEN_ERRORS:
+                    self.token_state.rejected("bot", error)
+                    delay = min(delay, backoff.delay())
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.info("chatops.bot_check_failed", error=repr(exc)[:200])
+            else:
+                self.token_state.accepted("bot")
+                backoff.reset()
+            await asyncio.sleep(delay)
+
+    async def _issue_link(self, handler: AsyncSocketModeHandler) -> str:
+        """Replaces slack_sdk's `issue_new_wss_url`: a rejected app token is said once and retried after a
+        growing delay (5 s ... 5 minutes), instead of a traceback every ping interval forever."""
+        while True:
+            try:
+                response = await handler.client.web_client.apps_connections_open(
+                    app_token=handler.client.app_token
+                )
+            except SlackApiError as exc:
+                error = str(exc.response.get("error"))
+                if error not in TOKEN_ERRORS:
+                    raise  # slack_sdk retries (and waits out `ratelimited`) as before
+                self.token_state.rejected("app", error)
+                if handler.client.closed:
+                    raise
+                await asyncio.sleep(self._backoff.delay())
+                continue
+            self.token_state.accepted("app")
+            self._backoff.reset()
+            return str(response["url"])
 
     async def _start_http(self) -> None:
         host, _, port = self.settings.listen.rpartition(":")
@@ -153,6 +206,8 @@ class ChatopsService:
             logger=logging.getLogger("monitor.chatops.socket"),
             ping_interval=self._ping_interval,
         )
+        handler = self._socket
+        handler.client.issue_new_wss_url = lambda: self._issue_link(handler)  # type: ignore[method-assign]
         self._problem = "Socket Mode: connecting to Slack"
         # connect() retries until Slack answers: in the background, so start-up never waits for Slack.
         self._tasks.append(asyncio.create_task(self._socket.connect_async(), name="chatops-connect"))  # type: ignore[no-untyped-call]

@@ -26,13 +26,21 @@ from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps, RuntimeStatus
 from monitor.chatops.limits import API_BURST, API_RATE, CappedTransport, TokenBucket
 from monitor.chatops.service import ChatopsService, SlackTokens, app_enabled, configuration_problem
+from monitor.chatops.tokens import TokenKind
 from monitor.config import ConfigError, Credentials, Settings, load_settings
 from monitor.metrics import Health
 from monitor.store import Store
 from monitor.workspace.client import WorkspaceClient
 from monitor.workspace.factory import build_client, tls_context
 
-__all__ = ["LIST_CONCURRENCY", "ChatopsConfigError", "DaemonChatops", "chatops_for_daemon", "check_slack"]
+__all__ = [
+    "LIST_CONCURRENCY",
+    "ChatopsConfigError",
+    "DaemonChatops",
+    "chatops_for_daemon",
+    "check_slack",
+    "status_with_tokens",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +113,21 @@ class DaemonChatops:
         await self.client.aclose()
 
 
+def status_with_tokens(
+    status: Callable[[], RuntimeStatus], service: ChatopsService
+) -> Callable[[], RuntimeStatus]:
+    """`/tasks status` says first that Slack rejects a token ("Slack bot token rejected (token_revoked)")."""
+
+    def with_tokens() -> RuntimeStatus:
+        current = status()
+        rejected = service.token_state.problem()
+        if rejected is not None:
+            current.slack_error = rejected
+        return current
+
+    return with_tokens
+
+
 def chatops_for_daemon(
     settings: Settings,
     credentials: Credentials,
@@ -115,6 +138,7 @@ def chatops_for_daemon(
     observer: Callable[[str, str], None] | None = None,
     env: Mapping[str, str] | None = None,
     replica: str | None = None,
+    on_token_rejected: Callable[[TokenKind, str], None] | None = None,
 ) -> DaemonChatops | None:
     """The app for `run`, or None when Slack is off. Raises ChatopsConfigError when a token is missing."""
     tokens = SlackTokens.from_env(os.environ if env is None else env)
@@ -143,8 +167,9 @@ def chatops_for_daemon(
         access=Access.of(settings.slack.admins, settings.slack.allowed_channels),
         status=store_status(store, health, replica),
     )
-    service = ChatopsService(settings.slack, tokens, deps)
+    service = ChatopsService(settings.slack, tokens, deps, on_token_rejected=on_token_rejected)
     health.probes.append(service.problem)
+    deps.status = status_with_tokens(deps.status, service)
     return DaemonChatops(service, client, deps)
 
 

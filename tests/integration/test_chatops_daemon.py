@@ -101,6 +101,33 @@ def test_the_daemon_answers_over_socket_mode_reloads_admins_and_health_follows_t
     assert DEFAULT_TOKEN not in logs
 
 
+def test_a_rejected_app_token_shows_in_healthz_and_metrics_and_is_logged_once(
+    tmp_path: Path, sim: SimulatorThread, slack: SlackStubThread
+) -> None:
+    """Issue 15 Slack #4, in the real daemon: a revoked xapp- token is one clear error, not a traceback every
+    ping interval; /healthz says "Slack app token rejected", the rejections metric counts it."""
+    port = free_port()
+    write_config(tmp_path, sim, f"slack:\n  api_url: {slack.api_url}\nmetrics:\n  listen: {port}\n")
+    daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN="xapp-1-A0STUBAPP1-revoked")
+    try:
+        daemon.wait_for('"cycle.done"')
+        assert wait_health(port, 503).startswith(
+            "Slack app token rejected (invalid_auth): make a new app-level"
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            metrics = answer.read().decode()
+        assert (
+            'workspace_monitor_slack_token_rejections_total{error="invalid_auth",token="app"} 1.0' in metrics
+        )
+    finally:
+        code = daemon.stop()
+    assert code == 0
+    logs = daemon.err.read_text()
+    assert logs.count('"chatops.token_rejected"') == 1
+    assert "Traceback" not in logs
+    assert "xapp-1-A0STUBAPP1-revoked" not in logs
+
+
 @pytest.mark.parametrize(
     ("slack_config", "env", "line"),
     [

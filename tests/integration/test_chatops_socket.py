@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from slack_sdk.errors import SlackApiError
 
 from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps
 from monitor.chatops.service import ChatopsService, SlackTokens
+from monitor.chatops.tokens import Backoff
+from monitor.chatops.wiring import status_with_tokens
 from monitor.config import SlackSettings
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
@@ -39,6 +42,8 @@ class Socket:
     stub: SlackStub
     service: ChatopsService
     store: SQLiteStore
+    #: (token kind, error) of every refusal the service counted (the metric's hook).
+    rejections: list[tuple[str, str]]
 
     def command(self, text: str, response_id: str, user: str = ADMIN) -> dict[str, Any]:
         return {
@@ -65,6 +70,21 @@ class Socket:
                         return body
                 await asyncio.sleep(0.01)
 
+    async def until_problem(self, starts: str) -> str:
+        async with asyncio.timeout(15):
+            while True:
+                problem = self.service.problem() or ""
+                if problem.startswith(starts):
+                    return problem
+                await asyncio.sleep(0.02)
+
+    async def until_rejected(self, times: int) -> None:
+        async with asyncio.timeout(15):
+            while True:
+                if len(self.rejections) >= times:
+                    return
+                await asyncio.sleep(0.02)
+
     async def until(self, healthy: bool) -> None:
         async with asyncio.timeout(15):
             while True:
@@ -89,12 +109,18 @@ async def socket(tmp_path: Path) -> AsyncIterator[Socket]:
         deps = Deps(tasks=client, store=store, clock=lambda: START, access=Access.of([ADMIN], []))
         settings = SlackSettings(mode="socket", api_url=stub.api_url)
         tokens = SlackTokens(bot=stub.token, app=DEFAULT_APP_TOKEN)
-        service = ChatopsService(settings, tokens, deps, ping_interval=1.0, watch_every=0.05)
+        rejections: list[tuple[str, str]] = []
+        service = ChatopsService(
+            settings, tokens, deps, ping_interval=1.0, watch_every=0.05,
+            on_token_rejected=lambda kind, error: rejections.append((kind, error)),
+            backoff=Backoff(first=0.05, longest=0.2), bot_check_every=0.1,
+        )  # fmt: skip
+        deps.status = status_with_tokens(deps.status, service)
         await service.start()
         try:
             async with client:
                 await stub.socket.wait_connected()
-                yield Socket(stub, service, store)
+                yield Socket(stub, service, store, rejections)
         finally:
             await service.stop()
             store.close()
@@ -162,6 +188,76 @@ async def test_a_refreshed_link_reconnects(socket: Socket) -> None:
     envelope_id = await socket.stub.socket.send("slash_commands", socket.command("help", "s3"))
     await socket.stub.socket.ack(envelope_id)
     assert "`/tasks` commands" in blocks_text(await socket.answer("s3"))
+
+
+APP_FIX = (
+    "Slack app token rejected (invalid_auth): make a new app-level token with connections:write "
+    "(Basic Information > App-Level Tokens), set SLACK_APP_TOKEN and restart"
+)
+
+
+async def test_an_app_token_revoked_mid_run_is_said_once_and_retried_with_a_backoff(
+    socket: Socket, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15 Slack #4: not a traceback every ping interval forever; one clear error, bounded backoff,
+    /healthz says so, a metric counts it; and the link comes back once the token works again."""
+    await socket.until(healthy=True)
+    socket.stub.state.options.app_tokens = frozenset()
+    with structlog.testing.capture_logs() as logs:
+        await socket.stub.socket.disconnect_all("link_disabled")
+        assert await socket.until_problem("Slack app token") == APP_FIX
+        await socket.until_rejected(4)  # retried after 0.05 s, 0.1 s, 0.2 s, 0.2 s ... (bounded)
+        socket.stub.state.options.app_tokens = frozenset({DEFAULT_APP_TOKEN})
+        await socket.stub.socket.wait_connected()
+        await socket.until(healthy=True)
+    assert {rejection for rejection in socket.rejections} == {("app", "invalid_auth")}
+    assert [e["kind"] for e in logs if e["event"] == "chatops.token_rejected"] == ["app"]
+    assert [e["kind"] for e in logs if e["event"] == "chatops.token_accepted"] == ["app"]
+    assert not [r for r in caplog.records if r.name == "monitor.chatops.socket" and r.exc_info]
+
+
+async def test_a_wrong_app_token_at_start_is_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with start_slack_stub() as stub:
+        store = SQLiteStore.open(tmp_path / "state.db")
+        deps = Deps(tasks=None, store=store, clock=lambda: START)  # type: ignore[arg-type]
+        settings = SlackSettings(mode="socket", api_url=stub.api_url)
+        tokens = SlackTokens(bot=stub.token, app="xapp-1-A0STUBAPP1-revoked")
+        service = ChatopsService(settings, tokens, deps, ping_interval=0.05, backoff=Backoff(0.05, 0.2))
+        with structlog.testing.capture_logs() as logs:
+            await service.start()
+            try:
+                async with asyncio.timeout(15):
+                    while True:
+                        opened = [c for c in stub.state.calls if c.method == "apps.connections.open"]
+                        if len(opened) >= 4:
+                            break
+                        await asyncio.sleep(0.02)
+                assert service.problem() == APP_FIX
+            finally:
+                await service.stop()
+                store.close()
+    assert len([e for e in logs if e["event"] == "chatops.token_rejected"]) == 1
+    assert not [r for r in caplog.records if r.name == "monitor.chatops.socket" and r.exc_info]
+
+
+async def test_a_bot_token_revoked_mid_run_shows_in_health_and_status(socket: Socket) -> None:
+    await socket.until(healthy=True)
+    # Running: it has answered before (bolt checked the token with auth.test then, and keeps the result).
+    envelope_id = await socket.stub.socket.send("slash_commands", socket.command("help", "s8"))
+    await socket.stub.socket.ack(envelope_id)
+    await socket.answer("s8")
+    token = socket.stub.token
+    socket.stub.state.options.tokens = frozenset()
+    problem = await socket.until_problem("Slack bot token")
+    assert problem.startswith("Slack bot token rejected (invalid_auth): reinstall the app")
+    envelope_id = await socket.stub.socket.send("slash_commands", socket.command("status", "s9"))
+    await socket.stub.socket.ack(envelope_id)
+    assert "Slack bot token rejected (invalid_auth)" in blocks_text(await socket.answer("s9"))
+    assert ("bot", "invalid_auth") in socket.rejections
+    socket.stub.state.options.tokens = frozenset({token})
+    await socket.until(healthy=True)
 
 
 @pytest.mark.parametrize(
