@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
-from collections.abc import Callable
+import zlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,13 @@ from monitor.engine import Engine
 from monitor.rules import load_rules_text
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import StaticTokenAuth
-from monitor.workspace.client import MAX_TOTAL_COUNT, RetryPolicy, TaskFilter, WorkspaceClient
+from monitor.workspace.client import (
+    MAX_ANSWER_BYTES,
+    MAX_TOTAL_COUNT,
+    RetryPolicy,
+    TaskFilter,
+    WorkspaceClient,
+)
 from monitor.workspace.errors import MalformedResponseError, RateLimitedError
 
 PROJECT = "p" * 32
@@ -115,3 +123,86 @@ async def test_a_task_named_with_a_lone_surrogate_is_alerted_and_stored(tmp_path
         store.close()
     assert [note.kind.value for note in report.decisions] == ["NEW"]
     assert alert.task_name == "bad\ufffdname"
+
+
+# Answers too big once decoded (issue 20: a 2 MB gzip body that expands to 2 GB took the daemon to 5.3 GB).
+
+
+class GzipBomb(httpx.AsyncByteStream):
+    """`size` bytes of zeros, gzip-compressed as they are asked for: the bomb itself costs no memory, and
+    `sent` tells how much of it the client read before giving up."""
+
+    def __init__(self, size: int, block: int = 1024 * 1024) -> None:
+        self.size = size
+        self.block = block
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        zeros = bytes(self.block)
+        while self.sent < self.size:
+            self.sent += self.block
+            chunk = compressor.compress(zeros)
+            if chunk:
+                yield chunk
+        yield compressor.flush()
+
+
+def gzipped(stream: httpx.AsyncByteStream) -> httpx.Response:
+    return httpx.Response(
+        200, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}, stream=stream
+    )
+
+
+async def test_a_gzip_bomb_is_a_bad_answer_read_no_further_than_the_cap() -> None:
+    bomb = GzipBomb(2 * 1024**3)
+    async with client_for(lambda request: gzipped(bomb)) as client:
+        with pytest.raises(MalformedResponseError, match=r"larger than 4 MB decoded"):
+            await client.fetch_tasks(FAIL)
+    assert bomb.sent <= MAX_ANSWER_BYTES + 2 * bomb.block
+
+
+class OneChunk(httpx.AsyncByteStream):
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.data
+
+
+async def test_a_gzipped_answer_is_read() -> None:
+    page = json.dumps({"scheduled_tasks": [{"id": "t1", "last_status": "FAIL"}], "total_count": 1}).encode()
+    async with client_for(lambda request: gzipped(OneChunk(gzip.compress(page)))) as client:
+        listing = await client.fetch_tasks(FAIL)
+    assert [task.id for task in listing.tasks] == ["t1"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "problem"),
+    [
+        ({}, b" " * (MAX_ANSWER_BYTES + 1), "larger than 4 MB decoded"),
+        ({"Content-Encoding": "br"}, b"\x00", "an encoding that was not asked for: br"),
+        ({"Content-Encoding": "gzip"}, b"not gzip at all", "compression is broken"),
+    ],
+)
+async def test_other_answers_that_cannot_be_decoded_safely(
+    headers: dict[str, str], body: bytes, problem: str
+) -> None:
+    answer = httpx.Response(
+        200, headers={"Content-Type": "application/json", **headers}, stream=OneChunk(body)
+    )
+    async with client_for(lambda request: answer) as client:
+        with pytest.raises(MalformedResponseError, match=problem):
+            await client.fetch_tasks(FAIL)
+
+
+async def test_the_client_asks_only_for_encodings_it_decodes_itself() -> None:
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers["Accept-Encoding"])
+        return raw_json('{"scheduled_tasks": [], "total_count": 0}')
+
+    async with client_for(handle) as client:
+        await client.fetch_tasks(FAIL)
+    assert asked == ["gzip, deflate"]
