@@ -38,7 +38,13 @@ from monitor.rules import MatchedRoute, Rule, RuleSet, TaskSignature
 from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
-from monitor.workspace.errors import AuthError, ConfigurationError, NotFoundError, WorkspaceError
+from monitor.workspace.errors import (
+    AuthError,
+    ConfigurationError,
+    NotFoundError,
+    TransportError,
+    WorkspaceError,
+)
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
 
 __all__ = [
@@ -292,8 +298,11 @@ class Engine:
         project: str,
         default_channel: str | None,
         clock: Callable[[], datetime] = utc_now,
+        cycle_deadline: float | None = None,
     ) -> None:
         self.client = client
+        #: The most one cycle may take (seconds); past it the cycle fails as an API failure would.
+        self.cycle_deadline = cycle_deadline
         self.store = store
         self.ruleset = ruleset
         self.project = project
@@ -308,10 +317,22 @@ class Engine:
     async def run_cycle(self, *, persist: bool = True) -> CycleReport:
         """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
         started = self._clock()
-        listing = await self.client.fetch_failing()
-        # See monitor/gc_pause.py for why the collector is paused, and why it runs during the lookups inside.
-        with collector_paused():
-            return await self._evaluate_listing(listing, started, persist=persist)
+        deadline = asyncio.timeout(self.cycle_deadline)
+        try:
+            async with deadline:
+                listing = await self.client.fetch_failing()
+                # See monitor/gc_pause.py for why the collector is paused, and why it runs during the lookups.
+                with collector_paused():
+                    # Persisting is synchronous: the deadline can end the cycle before it, never inside it.
+                    return await self._evaluate_listing(listing, started, persist=persist)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise TransportError(
+                f"the cycle did not finish within {self.cycle_deadline:g} s: the Workspace API answers too "
+                "slowly",
+                hint="check the API's health and workspace.timeout",
+            ) from None
 
     async def _evaluate_listing(self, listing: Listing, started: datetime, *, persist: bool) -> CycleReport:
         now = self._clock()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from monitor.config import Credentials, Settings
+from monitor.config import Credentials, Settings, WorkspaceSettings
 from monitor.engine import Engine
 from monitor.logs import register_secret
 from monitor.rules import RuleSet
@@ -19,7 +19,7 @@ from monitor.workspace.client import WorkspaceClient
 from monitor.workspace.errors import ConfigurationError
 from monitor.workspace.factory import build_client
 
-__all__ = ["WatchedProject", "close_projects", "project_clients", "watch_projects"]
+__all__ = ["WatchedProject", "close_projects", "cycle_deadline", "project_clients", "watch_projects"]
 
 
 @dataclass
@@ -65,10 +65,21 @@ def watch_projects(
                 ruleset=ruleset,
                 project=name,
                 default_channel=settings.slack.default_channel,
+                cycle_deadline=cycle_deadline(settings.workspace),
             ),
         )
         for name, client in clients
     ]
+
+
+#: A cycle may take at least this long (a first cycle over 100,000 tasks, a mass failure's lookups).
+MIN_CYCLE_DEADLINE = 300.0
+
+
+def cycle_deadline(workspace: WorkspaceSettings) -> float:
+    """The most one cycle may take: three poll intervals (when /healthz gives up too), at least 5 minutes.
+    Requests have their own deadline (`workspace.timeout`); this one catches many slow ones in a row."""
+    return max(3 * workspace.poll_interval.total_seconds(), MIN_CYCLE_DEADLINE)
 
 
 async def close_projects(projects: list[WatchedProject]) -> None:

@@ -342,6 +342,8 @@ class WorkspaceClient:
         self._observe = observer or (lambda endpoint, status: None)
         # The (total_count, tasks listed) of each filter whose count disagrees, to log each change once.
         self._disagreements: dict[tuple[tuple[str, str], ...], tuple[int, int]] = {}
+        #: The most one request may take, start to finish (httpx's own timeouts are per step).
+        self._deadline = timeout
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -594,11 +596,20 @@ class WorkspaceClient:
         url = f"{self.endpoint}{path}" + (f"?{query}" if query else "")
         outgoing = self._http.build_request("GET", url, headers={**request.headers, **_ACCEPT_ENCODING})
         try:
-            streamed = await self._http.send(outgoing, stream=True)
-            try:
-                body = await _read_capped(streamed, endpoint)
-            finally:
-                await streamed.aclose()
+            # httpx's timeouts are per step (connect, each chunk read): a server sending one byte every few
+            # seconds never trips them. The whole exchange has this long.
+            async with asyncio.timeout(self._deadline):
+                streamed = await self._http.send(outgoing, stream=True)
+                try:
+                    body = await _read_capped(streamed, endpoint)
+                finally:
+                    await streamed.aclose()
+        except TimeoutError:
+            self._observe(endpoint, "error")
+            raise TransportError(
+                f"no complete answer within {self._deadline:g} s (the API answers too slowly)",
+                endpoint=endpoint,
+            ) from None
         except httpx.TimeoutException as exc:
             self._observe(endpoint, "error")
             raise TransportError(f"timed out ({type(exc).__name__})", endpoint=endpoint) from None
