@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.chatops.access import CHANNEL_ID, USER_ID
+from monitor.chatops.access import CHANNEL_ID, CHANNEL_NAME, USER_HANDLE, USER_ID
 from monitor.durations import parse_duration
 from monitor.yamlfile import YamlError, duplicate_keys, parse_yaml
 
@@ -49,23 +49,30 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 def _member_id(value: str) -> str:
-    """`slack.admins` entries: member ids only (names are mutable and not unique; see chatops.access)."""
-    if not USER_ID.fullmatch(value.strip()):
+    """`slack.admins` entries: member ids, or `@handle` looked up at start (see chatops.names)."""
+    text = value.strip()
+    if not (USER_ID.fullmatch(text) or USER_HANDLE.fullmatch(text)):
         raise ValueError(
             f"{value!r} is not a Slack member id: use the member id U… (in Slack: the person's profile, "
-            "⋮ > Copy member ID); names are not used for access"
+            f"⋮ > Copy member ID), or write @{_bare(text)} to have the handle looked up at start (needs the "
+            "users:read scope)"
         )
-    return value.strip()
+    return text
 
 
 def _channel_id(value: str) -> str:
-    """`slack.allowed_channels` entries: channel ids only."""
-    if not CHANNEL_ID.fullmatch(value.strip()):
+    """`slack.allowed_channels` entries: channel ids, or `#name` looked up at start."""
+    text = value.strip()
+    if not (CHANNEL_ID.fullmatch(text) or CHANNEL_NAME.fullmatch(text)):
         raise ValueError(
             f"{value!r} is not a Slack channel id: use the channel id C… (in Slack: the channel's name > "
-            "About, at the bottom); names are not used for access"
+            f'About, at the bottom), or write "#{_bare(text)}" (quoted) to have the name looked up at start'
         )
-    return value.strip()
+    return text
+
+
+def _bare(text: str) -> str:
+    return text.lstrip("@#").strip().lower().replace(" ", "-")[:80] or "name"
 
 
 MemberId = Annotated[str, AfterValidator(_member_id)]
@@ -181,9 +188,11 @@ class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
     #: HTTP mode: where bolt serves POST /slack/events (put it behind your TLS proxy).
     listen: str = "127.0.0.1:3000"
-    #: Who may silence, unsilence and acknowledge: Slack member ids (U..., W...), never names.
+    #: Who may silence, unsilence and acknowledge: Slack member ids (U..., W...), or `@handle` looked up
+    #: at start and on reload (users:read); never the names in a request.
     admins: tuple[MemberId, ...] = ()
-    #: Channels (ids C..., G..., never names) in which anyone may silence, unsilence and acknowledge.
+    #: Channels (ids C..., G..., or `#name` looked up at start) in which anyone may silence, unsilence and
+    #: acknowledge.
     allowed_channels: tuple[ChannelId, ...] = ()
 
     @field_validator("listen", mode="before")

@@ -12,21 +12,25 @@ The app never depends on being the HA leader: followers answer commands too.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 import httpx
 import structlog
 
-from monitor.chatops.access import Access
+from monitor.chatops.access import CHANNEL_NAME, USER_HANDLE, Access
 from monitor.chatops.handlers import Deps, RuntimeStatus
 from monitor.chatops.limits import API_BURST, API_RATE, CappedTransport, TokenBucket
+from monitor.chatops.names import resolve_names
 from monitor.chatops.service import ChatopsService, SlackTokens, app_enabled, configuration_problem
-from monitor.chatops.tokens import TokenKind
+from monitor.chatops.tokens import Backoff, TokenKind
 from monitor.config import ConfigError, Credentials, Settings, load_settings
 from monitor.metrics import Health
 from monitor.store import Store
@@ -91,10 +95,17 @@ class DaemonChatops:
     service: ChatopsService
     client: WorkspaceClient
     deps: Deps
+    #: `slack.admins` and `slack.allowed_channels` as configured: ids, and names to look up.
+    admins: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    backoff: Backoff = field(default_factory=Backoff)
+    _lookup: asyncio.Task[None] | None = None
 
     def reload(self, settings: Settings) -> None:
-        """SIGHUP: new admins and allowed channels at once; a new mode, URL or token needs a restart."""
-        self.deps.access = Access.of(settings.slack.admins, settings.slack.allowed_channels)
+        """SIGHUP: new admins and allowed channels at once (names looked up again); a new mode, URL or
+        token needs a restart."""
+        self.admins, self.channels = settings.slack.admins, settings.slack.allowed_channels
+        self.deps.access = Access.of(self.admins, self.channels)
         if (settings.slack.mode, settings.slack.api_url, settings.slack.listen) != (
             self.service.mode,
             self.service.settings.api_url,
@@ -104,11 +115,46 @@ class DaemonChatops:
         log.info(
             "chatops.reloaded", admins=len(self.deps.access.admins), channels=len(self.deps.access.channels)
         )
+        self._look_up_names()
+
+    def _look_up_names(self) -> None:
+        if self._lookup is not None:
+            self._lookup.cancel()
+        self._lookup = None
+        if any(USER_HANDLE.fullmatch(n) for n in self.admins) or any(
+            CHANNEL_NAME.fullmatch(n) for n in self.channels
+        ):
+            self._lookup = asyncio.create_task(self._names(), name="chatops-names")
+
+    async def _names(self) -> None:
+        """`@handle` and `#name` entries to ids (`monitor.chatops.names`), retried while Slack is out of
+        reach; until then (and for names that are not found) they grant nothing."""
+        self.backoff.reset()
+        while True:
+            try:
+                found = await resolve_names(self.service.client, self.admins, self.channels)
+                break
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.info("chatops.access_names_retry", error=repr(exc)[:200])
+                await asyncio.sleep(self.backoff.delay())
+        ids = Access.of(self.admins, self.channels)
+        self.deps.access = Access(ids.admins | found.users, ids.channels | found.channels)
+        for problem in found.problems:
+            log.warning("chatops.access_name_unresolved", problem=problem)
+        log.info(
+            "chatops.access_names_resolved", admins=len(self.deps.access.admins),
+            channels=len(self.deps.access.channels), unresolved=len(found.problems),
+        )  # fmt: skip
 
     async def start(self) -> None:
         await self.service.start()
+        self._look_up_names()
 
     async def stop(self) -> None:
+        if self._lookup is not None:
+            self._lookup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lookup
         await self.service.stop()
         await self.client.aclose()
 
@@ -170,7 +216,9 @@ def chatops_for_daemon(
     service = ChatopsService(settings.slack, tokens, deps, on_token_rejected=on_token_rejected)
     health.probes.append(service.problem)
     deps.status = status_with_tokens(deps.status, service)
-    return DaemonChatops(service, client, deps)
+    return DaemonChatops(
+        service, client, deps, admins=settings.slack.admins, channels=settings.slack.allowed_channels
+    )
 
 
 def check_slack(config: Path | None, env: Mapping[str, str] | None = None) -> int:

@@ -7,6 +7,7 @@
     conversations.history  channel (id), oldest, latest, inclusive, limit, cursor, include_all_metadata
     conversations.replies  channel (id), ts, limit, cursor, include_all_metadata
     conversations.list     types, exclude_archived, limit, cursor -> id, name, is_private, is_member, ...
+    users.list             limit, cursor -> members: id, name (the handle), deleted, is_bot, profile
     apps.connections.open  (an app-level xapp- token) -> the Socket Mode websocket url
 
 Parameters arrive as slack_sdk sends them: a JSON body for chat.* (blocks and metadata as objects), a query
@@ -215,6 +216,23 @@ def conversations_list(state: StubState, params: Mapping[str, Any]) -> dict[str,
     return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": cursor}}
 
 
+def users_list(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Members as Slack pages them (api.slack.com/methods/users.list: `limit`, at most 1000 though Slack
+    recommends 200, and `cursor`); each with `id`, `name` (the handle), `deleted`, `is_bot`."""
+    limit = min(max(_int(params, "limit", 100), 1), 1000)
+    start = _list_offset(_str(params, "cursor"))
+    users = sorted(state.options.users.items())
+    page = users[start : start + limit]
+    members = [
+        {"id": user_id, "team_id": state.options.team_id, "name": name, "deleted": False, "is_bot": False,
+         "profile": {"display_name": name, "real_name": name.title()}}
+        for user_id, name in page
+    ]  # fmt: skip
+    more = start + limit < len(users)
+    cursor = base64.b64encode(f"offset:{start + limit}".encode()).decode() if more else ""
+    return {"ok": True, "members": members, "response_metadata": {"next_cursor": cursor}}
+
+
 def _list_offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
@@ -248,4 +266,5 @@ METHODS: dict[str, Method] = {
     "conversations.history": conversations_history,
     "conversations.list": conversations_list,
     "conversations.replies": conversations_replies,
+    "users.list": users_list,
 }

@@ -6,13 +6,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_APP_TOKEN", "DEFAULT_CHANNELS", "DEFAULT_SCOPES", "DEFAULT_TOKEN", "SlackStubOptions"]
+__all__ = [
+    "DEFAULT_APP_TOKEN",
+    "DEFAULT_CHANNELS",
+    "DEFAULT_SCOPES",
+    "DEFAULT_TOKEN",
+    "DEFAULT_USERS",
+    "SlackStubOptions",
+]
 
 DEFAULT_TOKEN = "xoxb-stub-0000-0000-token"  # noqa: S105 - a public, fake credential
 #: The app-level token Socket Mode opens connections with (`apps.connections.open`).
 DEFAULT_APP_TOKEN = "xapp-1-A0STUBAPP1-0000-stub-token"  # noqa: S105 - a public, fake credential
 #: Channel names (without "#") and their ids.
 DEFAULT_CHANNELS = {"desktop-ops": "C0DESKOPS01", "general": "C0GENERAL01"}
+#: Workspace members (`users.list`): user id -> handle (the `name` field).
+DEFAULT_USERS = {"U0DEMOALICE": "alice", "U0DEMOBOB1": "bob"}
 #: The bot token's scopes: those slack/manifest.yml asks for (a unit test keeps the two equal).
 DEFAULT_SCOPES = frozenset(
     {"commands", "chat:write", "channels:history", "groups:history", "channels:read", "groups:read"}
@@ -30,6 +39,8 @@ class SlackStubOptions:
     #: App-level tokens: accepted by `apps.connections.open` only, as on Slack.
     app_tokens: frozenset[str] = frozenset({DEFAULT_APP_TOKEN})
     channels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
+    #: Members listed by `users.list` (needs `users:read`, which the manifest does not ask for): id -> handle.
+    users: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_USERS))
     #: True: posting to a channel the stub does not know answers `channel_not_found`, as Slack does.
     #: False: the channel is created on first post (handy for demos with arbitrary rule channels).
     strict_channels: bool = False

@@ -5,6 +5,7 @@
     conversations.history, conversations.replies         channels:history (public), groups:history (private)
     conversations.list                                   channels:read for public_channel, groups:read for
                                                          private_channel, mpim:read, im:read
+    users.list                                           users:read
     auth.test, apps.connections.open                     none (the app token's connections:write aside)
 
 A call without one answers as Slack does: `{"ok": false, "error": "missing_scope", "needed": "chat:write",
@@ -37,6 +38,8 @@ def needed_scopes(state: StubState, method: str, params: Mapping[str, Any]) -> l
     if method in _HISTORY:
         channel = state.channels.get(str(params.get("channel") or ""))
         return ["groups:history" if channel is not None and channel.private else "channels:history"]
+    if method == "users.list":
+        return ["users:read"]
     if method == "conversations.list":
         types = str(params.get("types") or "public_channel").split(",")
         return [LIST_TYPES[kind.strip()] for kind in types if kind.strip() in LIST_TYPES]

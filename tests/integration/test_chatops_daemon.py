@@ -17,7 +17,8 @@ import pytest
 
 from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from monitor.sim.runner import SimulatorThread
-from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, SlackStubThread
+from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, SlackStubOptions, SlackStubThread
+from monitor.slackstub.options import DEFAULT_SCOPES
 from tests.integration.test_daemon import Daemon, free_port, sim, write_config
 
 __all__ = ["sim"]  # the fixture, imported for these tests
@@ -58,9 +59,16 @@ def wait_response(slack: SlackStubThread, response_id: str) -> dict[str, object]
     raise AssertionError(f"no answer at response_url {response_id}")
 
 
-def ask(slack: SlackStubThread, text: str, response_id: str) -> str:
+def ask(
+    slack: SlackStubThread,
+    text: str,
+    response_id: str,
+    *,
+    user: tuple[str, str] = ("U1", "someone"),
+    channel: tuple[str, str] = ("C1", "general"),
+) -> str:
     """`/tasks text` from user U1 through Socket Mode; the answer's blocks as text."""
-    command = {"user_id": "U1", "user_name": "someone", "channel_id": "C1", "channel_name": "general",
+    command = {"user_id": user[0], "user_name": user[1], "channel_id": channel[0], "channel_name": channel[1],
                "command": "/tasks", "text": text, "response_url": slack.stub.response_url(response_id),
                "team_id": "T0STUBTEAM", "api_app_id": "A0STUBAPP1"}  # fmt: skip
     envelope_id = slack.run(slack.stub.socket.send, "slash_commands", command)
@@ -99,6 +107,27 @@ def test_the_daemon_answers_over_socket_mode_reloads_admins_and_health_follows_t
     assert '"chatops.stopped"' in logs
     assert DEFAULT_APP_TOKEN not in logs
     assert DEFAULT_TOKEN not in logs
+
+
+def test_names_in_the_config_are_looked_up_to_ids_at_start(tmp_path: Path, sim: SimulatorThread) -> None:
+    """Issue 20 #1: `@alice` is alice's member id once looked up (users.list, users:read); someone whose
+    user_name is alice is not her; `"#desktop-ops"` is that channel's id, not any channel so named."""
+    with SlackStubThread(SlackStubOptions(scopes=DEFAULT_SCOPES | {"users:read"})) as slack:
+        access = "  admins: ['@alice', '@nobody']\n  allowed_channels: ['#desktop-ops']\n"
+        write_config(tmp_path, sim, f"slack:\n  api_url: {slack.api_url}\n{access}")
+        daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN=DEFAULT_APP_TOKEN)
+        try:
+            logs = daemon.wait_for('"chatops.access_names_resolved"')
+            assert "no member is named @nobody: it grants nothing (use the id)" in logs
+            slack.run(slack.stub.socket.wait_connected)
+            impostor = ask(slack, "silence prod-* 1h", "n1", user=("U0IMPOSTOR", "alice"),
+                           channel=("C0OTHERROOM", "desktop-ops"))  # fmt: skip
+            assert "Sorry, only admins" in impostor
+            assert "Silenced:" in ask(slack, "silence prod-* 1h", "n2", user=("U0DEMOALICE", "alice"))
+            assert "Silenced:" in ask(slack, "silence lab-* 1h", "n3", channel=("C0DESKOPS01", "renamed"))
+        finally:
+            code = daemon.stop()
+    assert code == 0
 
 
 def test_a_rejected_app_token_shows_in_healthz_and_metrics_and_is_logged_once(

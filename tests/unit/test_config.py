@@ -64,31 +64,36 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     assert len(problems) == 4
 
 
-def test_slack_access_lists_take_ids_and_refuse_names_with_their_line_and_the_fix(tmp_path: Path) -> None:
-    """Issue 20 #1: access goes by ids; a name in the config would grant nothing (or the wrong thing)."""
+def test_slack_access_lists_take_ids_or_marked_names_and_refuse_bare_names_with_their_line_and_the_fix(
+    tmp_path: Path,
+) -> None:
+    """Issue 20 #1: access goes by ids. A bare name is refused (is `alice` a handle, a display name, a typo
+    of an id?); `@alice` and `"#desktop-ops"` are names on purpose, looked up to ids at start."""
     path = write(
         tmp_path,
         "slack:\n"
         "  admins:\n"
         "    - U0ADMIN1\n"
         "    - alice\n"
-        "  allowed_channels: [C0DESKOPS1, '#desktop-ops', G0PRIVATE1]\n",
+        "  allowed_channels: [C0DESKOPS1, desktop-ops, G0PRIVATE1]\n",
     )
     with pytest.raises(ConfigError) as caught:
         load_settings(path, env={})
     assert caught.value.problems == [
         f"{path}:4: slack.admins.1: 'alice' is not a Slack member id: use the member id U… (in Slack: the "
-        "person's profile, ⋮ > Copy member ID); names are not used for access",
-        f"{path}:5: slack.allowed_channels.1: '#desktop-ops' is not a Slack channel id: "
-        "use the channel id C… (in Slack: the channel's name > About, at the bottom); "
-        "names are not used for access",
+        "person's profile, ⋮ > Copy member ID), or write @alice to have the handle looked up at start "
+        "(needs the users:read scope)",
+        f"{path}:5: slack.allowed_channels.1: 'desktop-ops' is not a Slack channel id: use the channel id C… "
+        "(in Slack: the channel's name > About, at the bottom), "
+        'or write "#desktop-ops" (quoted) to have the name looked up at start',
     ]
     path.write_text(
-        "slack:\n  admins: [U0ADMIN1, W0GRIDUSER]\n  allowed_channels: [C0DESKOPS1, G0PRIVATE1]\n"
+        "slack:\n  admins: [U0ADMIN1, W0GRIDUSER, '@alice']\n"
+        "  allowed_channels: [C0DESKOPS1, G0PRIVATE1, '#desktop-ops']\n"
     )
     settings = load_settings(path, env={})
-    assert settings.slack.admins == ("U0ADMIN1", "W0GRIDUSER")
-    assert settings.slack.allowed_channels == ("C0DESKOPS1", "G0PRIVATE1")
+    assert settings.slack.admins == ("U0ADMIN1", "W0GRIDUSER", "@alice")
+    assert settings.slack.allowed_channels == ("C0DESKOPS1", "G0PRIVATE1", "#desktop-ops")
 
 
 @pytest.mark.parametrize(
