@@ -39,7 +39,7 @@ __all__ = [
 REAL_SLACK_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DEMO_SLACK_CHANNEL")
 STUB_CHANNEL = "#desktop-ops"
 #: The stand-in's user who may silence (slack.admins: her member id); on real Slack, anyone in the demo
-#: channel may (when DEMO_SLACK_CHANNEL is a channel id: access is decided by ids only).
+#: channel may.
 STUB_ADMIN = "alice"
 STUB_ADMIN_ID = "U0DEMOALICE"
 POLL_INTERVAL = 2  # seconds
@@ -122,9 +122,8 @@ def demo_config(target: SlackTarget, *, sim_url: str, state_dir: Path, api_url: 
     if api_url is not None:
         lines.append(f"  api_url: {api_url}")
     if target.real:
-        # Whoever watches the demo channel may silence from it (a channel name cannot grant access).
-        if _CHANNEL_ID.fullmatch(target.channel):
-            lines.append(f"  allowed_channels: [{json.dumps(target.channel)}]")
+        # Whoever watches the demo channel may silence from it (a "#name" is looked up to its id at start).
+        lines.append(f"  allowed_channels: [{json.dumps(target.channel)}]")
     else:
         lines.append(f"  admins: [{STUB_ADMIN_ID}]")
     return "\n".join(lines) + "\n"

@@ -111,9 +111,7 @@ def test_the_real_slack_config_talks_to_slack_com_from_the_chosen_channel(
     (tmp_path / "config.yaml").write_text(config)
     settings = load_settings(tmp_path / "config.yaml", env={})
     assert settings.slack.api_url == "https://slack.com/api/"
-    # Access goes by ids only: a channel name grants nothing, so it is not written as an allowed channel.
-    allowed = (channel,) if channel.startswith("C") else ()
-    assert (settings.slack.default_channel, settings.slack.allowed_channels) == (channel, allowed)
+    assert (settings.slack.default_channel, settings.slack.allowed_channels) == (channel, (channel,))
     assert settings.slack.admins == ()
     assert {rule.channel for rule in load_rules_text(rules, "rules.yaml").rules} == {channel}
     assert BOT not in config + rules
