@@ -547,7 +547,7 @@ class WorkspaceClient:
                 window = self._throttle_set_at
                 response = await self._send_once(endpoint, path, params)
             self._note_throttling(response, window)
-            if response.status_code == 401 and _error_code(response) == "APIGW.0307" and not refreshed:
+            if response.status_code == 401 and _token_expired(response) and not refreshed:
                 refreshed = True
                 if await self._auth.refresh():
                     log.info("api.token_refreshed", endpoint=endpoint)
@@ -858,6 +858,22 @@ def _error_message(response: httpx.Response) -> str | None:
     body = _error_body(response)
     message = body.get("error_msg") if body else None
     return _short(message) if isinstance(message, str) else None
+
+
+#: API Gateway's "The token must be updated" (an IAM token past its expiry).
+_TOKEN_EXPIRED_CODE = "APIGW.0307"  # noqa: S105 - an error code, not a secret
+#: "Incorrect IAM authentication information" covers expired tokens too; its message then says so.
+_BAD_AUTH_CODE = "APIGW.0301"
+_EXPIRED_MESSAGE = re.compile(r"expire", re.IGNORECASE)
+
+
+def _token_expired(response: httpx.Response) -> bool:
+    """A 401 that says the token expired: APIGW.0307, or APIGW.0301 whose message says "expired" (then a
+    fresh token may help; any other rejection is the credentials' fault and refreshing would not)."""
+    code = _error_code(response)
+    if code == _TOKEN_EXPIRED_CODE:
+        return True
+    return code == _BAD_AUTH_CODE and bool(_EXPIRED_MESSAGE.search(_error_message(response) or ""))
 
 
 def _retry_after(response: httpx.Response) -> float | None:

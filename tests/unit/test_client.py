@@ -539,10 +539,17 @@ async def test_aksk_rejection_says_what_to_check() -> None:
 class FakeIam:
     """IAM's token endpoint and a Workspace endpoint that accepts only the newest token."""
 
-    def __init__(self, ttl: timedelta = timedelta(hours=24)) -> None:
+    def __init__(
+        self,
+        ttl: timedelta = timedelta(hours=24),
+        expired: dict[str, str] | None = None,
+    ) -> None:
         self.issued: list[str] = []
         self.ttl = ttl
         self.now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+        self.expired = expired or {"error_code": "APIGW.0307", "error_msg": "The token must be updated."}
+        self.rejected = 0
+        self.refuse_all = False
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v3/auth/tokens":
@@ -552,10 +559,9 @@ class FakeIam:
             return httpx.Response(
                 201, headers={"X-Subject-Token": token}, json={"token": {"expires_at": expires}}
             )
-        if request.headers.get("X-Auth-Token") != self.issued[-1]:
-            return httpx.Response(
-                401, json={"error_code": "APIGW.0307", "error_msg": "The token must be updated."}
-            )
+        if self.refuse_all or request.headers.get("X-Auth-Token") != self.issued[-1]:
+            self.rejected += 1
+            return httpx.Response(401, json=self.expired)
         return httpx.Response(200, json={"scheduled_tasks": [], "total_count": 0})
 
 
@@ -591,14 +597,52 @@ async def test_iam_token_is_renewed_before_it_expires() -> None:
     assert iam.issued == ["token-1", "token-2"]
 
 
-async def test_iam_token_is_renewed_when_the_api_says_it_expired() -> None:
-    iam = FakeIam()
+@pytest.mark.parametrize(
+    "expired",
+    [
+        {"error_code": "APIGW.0307", "error_msg": "The token must be updated."},
+        {"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: token expired"},
+    ],
+)
+async def test_iam_token_is_renewed_when_the_api_says_it_expired(expired: dict[str, str]) -> None:
+    iam = FakeIam(expired=expired)
     async with iam_client(iam) as client:
         await client.fetch_tasks()
         iam.issued.append("token-revoked-elsewhere")  # the server now wants a newer token than ours
         listing = await client.fetch_tasks()
     assert listing.complete
     assert iam.issued[-1] == "token-3"
+
+
+@pytest.mark.parametrize(
+    "rejection",
+    [
+        {"error_code": "APIGW.0307", "error_msg": "The token must be updated."},
+        {"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: token expired"},
+    ],
+)
+async def test_a_token_refused_again_after_a_refresh_is_an_auth_error_not_a_loop(
+    rejection: dict[str, str],
+) -> None:
+    iam = FakeIam(expired=rejection)
+    iam.refuse_all = True
+    async with iam_client(iam) as client:
+        with pytest.raises(AuthError, match=rejection["error_code"]):
+            await client.fetch_tasks()
+    assert iam.rejected == 2  # refreshed once, retried once
+    assert iam.issued == ["token-1", "token-2"]
+
+
+async def test_other_401s_are_not_refreshed() -> None:
+    iam = FakeIam(
+        expired={"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information"}
+    )
+    async with iam_client(iam) as client:
+        await client.fetch_tasks()
+        iam.issued.append("revoked")
+        with pytest.raises(AuthError):
+            await client.fetch_tasks()
+    assert iam.issued == ["token-1", "revoked"]
 
 
 async def test_iam_password_rejected_is_an_auth_error() -> None:
