@@ -42,6 +42,7 @@ from monitor.leader import LeaderWatch, leadership_for
 from monitor.logs import register_secret
 from monitor.metrics import Health, Metrics, start_metrics_server
 from monitor.notify.dispatch import Dispatcher, Notifier
+from monitor.notify.slack import log_scope_problems
 from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
 from monitor.projects import WatchedProject, close_projects, project_clients, watch_projects
 from monitor.sdnotify import SystemdNotifier
@@ -141,6 +142,7 @@ class Daemon:
         self.cycles = 0
         self.systemd = SystemdNotifier()
         self._watchdog: asyncio.Task[None] | None = None
+        self._scope_note: asyncio.Task[str | None] | None = None
         # The scheduler's jobs running now: a stop lets them end by themselves before the scheduler goes.
         self._jobs: set[asyncio.Task[Any]] = set()
         self._metrics_server: web.AppRunner | None = None
@@ -208,6 +210,8 @@ class Daemon:
         self.scheduler.start()
         if self.chatops is not None:
             await self.chatops.start()  # returns at once; Socket Mode connects in the background
+        # Once, in the background: what the token's scopes leave out (the crash reconcile without history).
+        self._scope_note = asyncio.create_task(log_scope_problems(self.dispatcher.notifier))
         period = self.systemd.watchdog_period()
         if period:
             self._watchdog = asyncio.create_task(self._ping_watchdog(period))
@@ -422,6 +426,8 @@ class Daemon:
         self.systemd.stopping()
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._scope_note is not None:
+            self._scope_note.cancel()
         # Paused, not shut down yet: a shutdown cancels the running job, and a send cancelled mid-way
         # leaves its notification claimed (so neither the flush below nor the next start could send it
         # before the claim lease ran out). No new job starts; the running one ends within the waits below.

@@ -41,7 +41,7 @@ class ConsoleNotifier:
             )
             for row in rows:
                 self.console.print(Text(terminal_safe("  • " + summary_line(row.entry.payload))))
-        return Posted(channel, ts)
+        return Posted(channel, ts, digest=len(rows) > 1)
 
     async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
         self._print(f"↳ {ref.channel} thread of {ref.ts}", row)

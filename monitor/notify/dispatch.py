@@ -76,6 +76,8 @@ class Posted:
     channel: str
     ts: str
     parts: Mapping[str, str] = field(default_factory=dict)
+    #: A digest of several alerts (never edited to show one of them); recorded with each alert's ref.
+    digest: bool = False
 
     def ts_of(self, fingerprint: str) -> str:
         return self.parts.get(fingerprint, self.ts)
@@ -208,7 +210,11 @@ class Dispatcher:
         posted = await self.notifier.post(rows[0].entry.channel, rows)
         refs = [
             MessageRef(
-                row.entry.fingerprint, row.entry.episode, posted.channel, posted.ts_of(row.entry.fingerprint)
+                row.entry.fingerprint,
+                row.entry.episode,
+                posted.channel,
+                posted.ts_of(row.entry.fingerprint),
+                posted.digest,
             )
             for row in rows
         ]
@@ -228,7 +234,7 @@ class Dispatcher:
                 remaining.append(row)
                 continue
             log.info("notify.already_posted", fingerprint=entry.fingerprint, ts=found.ts)
-            ref = MessageRef(entry.fingerprint, entry.episode, found.channel, found.ts)
+            ref = MessageRef(entry.fingerprint, entry.episode, found.channel, found.ts, found.digest)
             now = self._clock()
             self.store.mark_sent([row.id], channel=found.channel, ts=found.ts, now=now, message_refs=[ref])
         return remaining

@@ -48,7 +48,15 @@ from monitor.notify.slack_render import render_alert, render_digest, render_thre
 from monitor.selfwatch import is_meta
 from monitor.store.base import MessageRef, OutboxRow
 
-__all__ = ["FIXES", "MESSAGE_ERRORS", "PERMANENT_ERRORS", "SlackNotifier"]
+__all__ = [
+    "FIXES",
+    "MESSAGE_ERRORS",
+    "PERMANENT_ERRORS",
+    "RECONCILE_SCOPES",
+    "SlackNotifier",
+    "log_scope_problems",
+    "reconcile_problem",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +109,41 @@ LIST_PAGES = 25
 LIST_LIMIT = 200
 
 
+#: What the crash reconcile reads with (history of public and private channels, channel names to ids).
+#: Posting, reminders, edits, thread replies and digests need chat:write alone.
+RECONCILE_SCOPES = ("channels:history", "groups:history", "channels:read", "groups:read")
+
+
+def reconcile_problem(granted: frozenset[str] | None) -> str | None:
+    """What is lost without the reconcile scopes, or None when the token has them (or says nothing)."""
+    if granted is None:
+        return None
+    missing = [scope for scope in RECONCILE_SCOPES if scope not in granted]
+    if not missing:
+        return None
+    return (
+        f"the Slack token lacks {', '.join(missing)}: alerts, reminders, edits and replies work with "
+        "chat:write, but a message whose answer was lost (a crash mid-post, a timeout) cannot be looked "
+        "up and may be posted twice; add the scopes (OAuth & Permissions) and reinstall the app"
+    )
+
+
+async def log_scope_problems(notifier: object) -> str | None:
+    """Once at start: ask Slack which scopes the token has (`x-oauth-scopes` on any answer) and say what
+    is degraded without those the reconcile needs. Never raises; None for a notifier that is not Slack."""
+    if not isinstance(notifier, SlackNotifier):
+        return None
+    try:
+        granted = await notifier.granted_scopes()
+    except Exception as exc:  # a start-up note must never stop the start
+        log.info("slack.scopes_unknown", error=repr(exc)[:200])
+        return None
+    problem = reconcile_problem(granted)
+    if problem is not None:
+        log.warning("slack.reconcile_degraded", problem=problem)
+    return problem
+
+
 class SlackNotifier:
     def __init__(self, client: AsyncWebClient, *, per_channel_interval: float = 1.0) -> None:
         self.client = without_hidden_retries(client)
@@ -112,6 +155,20 @@ class SlackNotifier:
         # (channel, ts) of messages Slack said are gone (deleted, not ours): replies go to the channel.
         self._gone: set[tuple[str, str]] = set()
 
+    async def granted_scopes(self) -> frozenset[str] | None:
+        """The token's scopes from `auth.test`'s `x-oauth-scopes` header; None when Slack did not say."""
+        try:
+            answer = await self.client.auth_test()
+        except SlackApiError as exc:
+            raise _translate("auth.test", "-", exc) from None
+        headers = {str(key).lower(): value for key, value in (getattr(answer, "headers", None) or {}).items()}
+        value = headers.get("x-oauth-scopes")
+        if isinstance(value, list):
+            value = ",".join(str(item) for item in value)
+        if not isinstance(value, str):
+            return None
+        return frozenset(scope.strip() for scope in value.split(",") if scope.strip())
+
     async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
         payloads = [row.entry.payload for row in rows]
         if is_meta(payloads[0]):  # a meta-alert is alone in its group (selfwatch's group_key)
@@ -122,6 +179,7 @@ class SlackNotifier:
             messages = render_digest(payloads)
         parts: dict[str, str] = {}
         first: Posted | None = None
+        digest = len(payloads) > 1 and not is_meta(payloads[0])
         for message in messages:
             answer = await self._send(channel, message.post_kwargs(channel))
             posted = _posted(answer, "chat_postMessage", channel)
@@ -129,7 +187,7 @@ class SlackNotifier:
             first = first or posted
             parts.update({fingerprint: posted.ts for fingerprint, _ in message.alerts})
         assert first is not None  # render_* return at least one message for at least one row
-        return Posted(first.channel, first.ts, parts)
+        return Posted(first.channel, first.ts, parts, digest=digest)
 
     async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
         payload = row.entry.payload
@@ -186,14 +244,13 @@ class SlackNotifier:
 
     async def update(self, ref: MessageRef, row: OutboxRow) -> None:
         # A digest's message shows many alerts: replacing it with one alert's view would hide the others,
-        # so for an alert posted in a digest the thread reply carries the news instead.
-        original = await self._message(ref.channel, ref.ts)
-        payload = _mapping(_mapping(_mapping(original).get("metadata")).get("event_payload"))
-        if payload.get("digest"):
-            return
+        # so for an alert posted in a digest the thread reply carries the news instead. The store says
+        # which it is; only a ref stored by an older version (digest None) makes us read the history.
         update = render_meta_update if is_meta(row.entry.payload) else render_update
         message: SlackMessage = update(row.entry.payload)
         try:
+            if await self._is_digest(ref):
+                return
             await self._call("chat_update", ref.channel, **message.update_kwargs(ref.channel, ref.ts))
         except MessageRejectedError as exc:
             # The message is gone, not ours, or refuses this content: the news goes to the thread instead
@@ -206,6 +263,20 @@ class SlackNotifier:
             )
             if not row.entry.notify:
                 await self._reply(ref, message, row)
+
+    async def _is_digest(self, ref: MessageRef) -> bool:
+        """Whether the message of `ref` is a digest: from the store, or else from the channel's history
+        (a history Slack does not let us read is taken as "edit refused": the news goes in the thread)."""
+        if ref.digest is not None:
+            return ref.digest
+        try:
+            original = await self._message(ref.channel, ref.ts)
+        except PermanentDeliveryError as exc:
+            raise MessageRejectedError(
+                f"cannot tell a digest from one alert: {exc}", code="unreadable"
+            ) from None
+        payload = _mapping(_mapping(_mapping(original).get("metadata")).get("event_payload"))
+        return bool(payload.get("digest"))
 
     async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
         """The message already showing this alert's episode, from the channel's recent history.
@@ -229,13 +300,18 @@ class SlackNotifier:
             kwargs: dict[str, Any] = {"channel": channel, "limit": 200, "include_all_metadata": True}
             if cursor:
                 kwargs["cursor"] = cursor
-            answer = await self._call("conversations_history", channel, pace=False, **kwargs)
+            try:
+                answer = await self._call("conversations_history", channel, pace=False, **kwargs)
+            except PermanentDeliveryError as exc:  # no channels:history / groups:history: post, at least once
+                log.warning("slack.history_check_skipped", channel=channel, reason=str(exc))
+                return None
             for message in _mappings(answer.get("messages")):
                 metadata = _mapping(message.get("metadata"))
                 if metadata.get("event_type") != EVENT_TYPE or not isinstance(message.get("ts"), str):
                     continue
                 if (fingerprint, episode) in alerts_in_metadata(metadata):
-                    return Posted(str(answer.get("channel") or channel), message["ts"])
+                    digest = bool(_mapping(metadata.get("event_payload")).get("digest"))
+                    return Posted(str(answer.get("channel") or channel), message["ts"], digest=digest)
             cursor = _next_cursor(answer)
             if not cursor:
                 break

@@ -190,7 +190,8 @@ async def _api(request: web.Request) -> web.StreamResponse:
         if spoiled is not None:
             call.status = spoiled.status
             return spoiled
-        return _answer(body)
+        # Slack names the token's scopes on every answer (api.slack.com/authentication/oauth-v2).
+        return _answer(body, headers={"X-OAuth-Scopes": ",".join(sorted(state.options.scopes))})
     except SlackError as exc:
         call.error = exc.error
         return _answer(exc.body())

@@ -82,6 +82,9 @@ class MessageRef:
     episode: int
     channel: str
     ts: str
+    #: Whether that message is a digest of several alerts (then it is never edited to show one of them);
+    #: None for a ref stored before this was recorded, or learned from the channel's history.
+    digest: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -293,10 +293,7 @@ class PostgresStore:
     ) -> None:
         at = sql.to_db_time(now)
         sent = [{"id": i, "channel": channel, "ts": ts, "now": at} for i in row_ids]
-        refs = [
-            {"fingerprint": r.fingerprint, "episode": r.episode, "channel": r.channel, "ts": r.ts, "now": at}
-            for r in message_refs
-        ]
+        refs = [sql.message_ref_params(r, at) for r in message_refs]
         with self._transaction() as db, db.cursor() as cursor:
             cursor.executemany(_MARK_SENT, sent)
             cursor.executemany(_UPSERT_MESSAGE_REF, refs)
@@ -315,7 +312,7 @@ class PostgresStore:
     def message_ref(self, fingerprint: str) -> MessageRef | None:
         with self._transaction() as db:
             row = db.execute(_SELECT_MESSAGE_REF, {"fingerprint": fingerprint}).fetchone()
-        return None if row is None else MessageRef(row[0], row[1], row[2], row[3])
+        return None if row is None else sql.message_ref_of(*row)
 
     # Runtime silences.
 

@@ -24,7 +24,7 @@ import structlog
 from monitor.decide import AlertState, AlertStatus, DecisionKind
 from monitor.rules import compile_match
 from monitor.silences import Silence, SilenceOrigin
-from monitor.store.base import CLAIM_SKEW, RETRY_HORIZON, OutboxEntry, OutboxRow, OutboxState
+from monitor.store.base import CLAIM_SKEW, RETRY_HORIZON, MessageRef, OutboxEntry, OutboxRow, OutboxState
 
 __all__ = [
     "alert_from_row",
@@ -142,13 +142,26 @@ PRUNE_OUTBOX = """
 DELETE FROM outbox WHERE state IN ('sent', 'failed') AND COALESCE(sent_at, created_at) < :before
 """
 UPSERT_MESSAGE_REF = """
-INSERT INTO message_refs (fingerprint, episode, channel, ts, updated_at)
-VALUES (:fingerprint, :episode, :channel, :ts, :now)
+INSERT INTO message_refs (fingerprint, episode, channel, ts, updated_at, digest)
+VALUES (:fingerprint, :episode, :channel, :ts, :now, :digest)
 ON CONFLICT (fingerprint) DO UPDATE SET
-    episode = excluded.episode, channel = excluded.channel, ts = excluded.ts, updated_at = excluded.updated_at
+    episode = excluded.episode, channel = excluded.channel, ts = excluded.ts,
+    updated_at = excluded.updated_at, digest = excluded.digest
 """
+
+
+def message_ref_params(ref: MessageRef, now: str) -> dict[str, Any]:
+    digest = None if ref.digest is None else int(ref.digest)
+    return {"fingerprint": ref.fingerprint, "episode": ref.episode, "channel": ref.channel, "ts": ref.ts,
+            "now": now, "digest": digest}  # fmt: skip
+
+
+def message_ref_of(fingerprint: str, episode: int, channel: str, ts: str, digest: int | None) -> MessageRef:
+    return MessageRef(fingerprint, episode, channel, ts, None if digest is None else bool(digest))
+
+
 SELECT_MESSAGE_REF = (
-    "SELECT fingerprint, episode, channel, ts FROM message_refs WHERE fingerprint = :fingerprint"
+    "SELECT fingerprint, episode, channel, ts, digest FROM message_refs WHERE fingerprint = :fingerprint"
 )
 
 INSERT_SILENCE = """

@@ -145,6 +145,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    # 2: whether an alert's message is a digest, so an edit never has to read the channel's history.
+    ("ALTER TABLE message_refs ADD COLUMN digest INTEGER",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -286,19 +288,7 @@ class SQLiteStore:
             db.executemany(
                 sql.MARK_SENT, [{"id": i, "channel": channel, "ts": ts, "now": at} for i in row_ids]
             )
-            db.executemany(
-                sql.UPSERT_MESSAGE_REF,
-                [
-                    {
-                        "fingerprint": r.fingerprint,
-                        "episode": r.episode,
-                        "channel": r.channel,
-                        "ts": r.ts,
-                        "now": at,
-                    }
-                    for r in message_refs
-                ],
-            )
+            db.executemany(sql.UPSERT_MESSAGE_REF, [sql.message_ref_params(r, at) for r in message_refs])
 
     def mark_failed(self, row_id: int, *, error: str, now: datetime, retry_at: datetime | None) -> None:
         with self._write() as db:
@@ -318,7 +308,9 @@ class SQLiteStore:
             row = db.execute(sql.SELECT_MESSAGE_REF, {"fingerprint": fingerprint}).fetchone()
         if row is None:
             return None
-        return MessageRef(row["fingerprint"], row["episode"], row["channel"], row["ts"])
+        return sql.message_ref_of(
+            *(row[key] for key in ("fingerprint", "episode", "channel", "ts", "digest"))
+        )
 
     # Runtime silences.
 
