@@ -127,10 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 oneshot.once(args.config, args.rules, dry_run=args.dry_run, console=output_console(), err=err)
             )
         if args.command == "check":
-            from monitor.chatops.wiring import check_slack
-
-            # The Slack tokens of the chosen mode too: `check` passing means `run` starts.
-            return oneshot.check(args.config, args.rules, output_console()) or check_slack(args.config)
+            # What `run` checks before starting too (monitor.preflight): `check` passing means `run` starts.
+            return oneshot.check(args.config, args.rules, output_console())
         if args.command == "schema":
             print(json.dumps(rule_file_json_schema(), indent=2))
             return EXIT_OK

@@ -11,11 +11,13 @@ Problems are reported as `file:line: problem` lines, all at once, in a `ConfigEr
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -43,9 +45,48 @@ __all__ = [
     "WorkspaceSettings",
     "default_config_path",
     "load_settings",
+    "split_listen",
 ]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0 (e.g. 30s)")
+    return value
+
+
+def _http_url(value: str | None) -> str | None:
+    """An http(s) URL with a host and, if given, a port that exists."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://example.com")
+    if port == 0:
+        raise ValueError(f"{value!r}: port 0 cannot be reached")
+    return value
+
+
+def _channel(value: str | None) -> str | None:
+    if value is not None and not _CHANNEL.fullmatch(value):
+        raise ValueError(
+            f'{value!r} is not a Slack channel: write "#name" (lowercase, no spaces) or an id like C0123ABCD'
+        )
+    return value
+
+
+#: Longer than 0: 0 would poll in a busy loop, or time out every request at once.
+PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+# As rule files' `channel:` (monitor.rules): Slack channel names are lowercase without spaces; ids C/G/D...
+_CHANNEL = re.compile(r"#[^\sA-Z#<>@,]{1,80}|[CGD][A-Z0-9]{6,}")
+Channel = Annotated[str, AfterValidator(_channel)]
 
 
 def _member_id(value: str) -> str:
@@ -94,8 +135,8 @@ class ProjectSettings(_Section):
     name: str = Field(pattern=_PROJECT_NAME)
     project_id: str = Field(min_length=1)
     region: str | None = None
-    endpoint: str | None = None
-    iam_endpoint: str | None = None
+    endpoint: HttpUrl | None = None
+    iam_endpoint: HttpUrl | None = None
     #: Its own credentials: `FINANCE` reads FINANCE_HUAWEICLOUD_SDK_AK, FINANCE_HUAWEICLOUD_SDK_SK, ... (the
     #: usual names, prefixed); unset, the shared HUAWEICLOUD_SDK_* ones.
     credentials: str | None = Field(default=None, pattern=_ENV_PREFIX)
@@ -103,13 +144,13 @@ class ProjectSettings(_Section):
 
 class WorkspaceSettings(_Section):
     region: str | None = None
-    endpoint: str | None = None
-    iam_endpoint: str | None = None
+    endpoint: HttpUrl | None = None
+    iam_endpoint: HttpUrl | None = None
     project_id: str | None = None
     auth: Literal["auto", "aksk", "iam_password", "token"] = "auto"
-    poll_interval: Duration = timedelta(seconds=60)
+    poll_interval: PositiveDuration = timedelta(seconds=60)
     concurrency: int = Field(default=4, ge=1, le=32)
-    timeout: Duration = timedelta(seconds=10)
+    timeout: PositiveDuration = timedelta(seconds=10)
     retry_attempts: int = Field(default=5, ge=1, le=20)
     #: Failing cycles in a row (unreachable, 5xx, throttled, garbage) before the ops channel is told.
     outage_cycles: int = Field(default=3, ge=1, le=1000)
@@ -157,10 +198,10 @@ class WorkspaceSettings(_Section):
 class StateSettings(_Section):
     url: str = "sqlite:///var/lib/workspace-monitor/state.db"
     #: PostgreSQL (HA): how long a dead leader may go unnoticed; followers try to take over every lease/2.
-    lease: Duration = timedelta(seconds=10)
+    lease: PositiveDuration = timedelta(seconds=10)
     #: How long a notification a sender took and never recorded waits before another sender (or this daemon
     #: restarted after a crash) takes it over; what Slack already shows is then recognised, not re-posted.
-    claim_lease: Duration = timedelta(minutes=5)
+    claim_lease: PositiveDuration = timedelta(minutes=5)
     #: How long notifications already sent (or failed for good) stay in the state file, for an operator's look
     #: at what went out when; older ones are deleted every hour, so the file stops growing. 0: never deleted.
     #: Alert state itself is never pruned (episodes and acks live there).
@@ -179,13 +220,21 @@ def _host_port(value: object) -> str | None:
     return f"{host or '127.0.0.1'}:{port}"
 
 
+def split_listen(listen: str) -> tuple[str, int]:
+    """(host, port) of a validated `host:port`; an IPv6 host loses its brackets (`[::1]:9464`)."""
+    host, _, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
 class SlackSettings(_Section):
     #: socket (an xapp- token, no public URL), http (signing secret, `listen`), none (alerts only).
     mode: Literal["socket", "http", "none"] = "socket"
-    default_channel: str | None = None
+    default_channel: Channel | None = None
     #: Where the monitor says it cannot work (API down, a channel refusing); default_channel when unset.
-    ops_channel: str | None = None
-    api_url: str = "https://slack.com/api/"
+    ops_channel: Channel | None = None
+    api_url: HttpUrl = "https://slack.com/api/"
     #: HTTP mode: where bolt serves POST /slack/events (put it behind your TLS proxy).
     listen: str = "127.0.0.1:3000"
     #: Who may silence, unsilence and acknowledge: Slack member ids (U..., W...), or `@handle` looked up

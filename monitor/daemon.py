@@ -44,10 +44,11 @@ from monitor.metrics import Health, Metrics, start_metrics_server
 from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.notify.slack import log_scope_problems
 from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
+from monitor.preflight import start_problems
 from monitor.projects import WatchedProject, close_projects, project_clients, watch_projects
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import SelfWatch, workspace_check
-from monitor.store import StoreError, lock_state, open_store, state_location_problem
+from monitor.store import StoreError, lock_state, open_store
 from monitor.store.urls import redact_url, url_secrets
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 
@@ -475,10 +476,13 @@ async def run_daemon(options: DaemonOptions) -> int:
             "workspace-monitor: refusing to start:\n" + "\n".join(exc.problems), file=sys.stderr, flush=True
         )
         return 2
-    unusable_state = state_location_problem(loaded.settings.state.url)
-    if unusable_state is not None:
-        log.error("daemon.cannot_start", error=unusable_state)
-        print(f"workspace-monitor: refusing to start: {unusable_state}", file=sys.stderr, flush=True)
+    # The same checks as `check`: nothing is created, opened or listened on when one fails.
+    problems = start_problems(loaded.settings, os.environ)
+    if problems:
+        for problem in problems:
+            log.error("daemon.cannot_start", error=problem)
+        listed = problems[0] if len(problems) == 1 else "\n" + "\n".join(problems)
+        print(f"workspace-monitor: refusing to start: {listed}", file=sys.stderr, flush=True)
         return 2
     try:
         # Held until the process ends: a second daemon (or `once`) on this SQLite file is refused.
@@ -493,7 +497,12 @@ async def run_daemon(options: DaemonOptions) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, daemon.reload)
-    await daemon.start()
+    try:
+        await daemon.start()
+    except OSError as exc:  # an address taken since the check above
+        log.error("daemon.cannot_start", error=str(exc))
+        print(f"workspace-monitor: refusing to start: cannot listen: {exc}", file=sys.stderr, flush=True)
+        return 2
     await stop.wait()
     log.info("daemon.stopping")
     await daemon.stop()

@@ -19,6 +19,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from monitor.config import split_listen
+
 __all__ = ["Health", "Metrics", "start_metrics_server"]
 
 
@@ -130,8 +132,8 @@ def build_app(metrics: Metrics, health: Health, clock: Callable[[], datetime] = 
 
 async def start_metrics_server(listen: str, metrics: Metrics, health: Health) -> web.AppRunner:
     """Serve on `host:port` (a bare port means loopback). Stop it with `await runner.cleanup()`."""
-    host, _, port = listen.rpartition(":")
+    host, port = split_listen(listen)
     runner = web.AppRunner(build_app(metrics, health), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+    await web.TCPSite(runner, host or "127.0.0.1", port).start()
     return runner

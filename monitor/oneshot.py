@@ -25,9 +25,10 @@ from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.notify.slack import SlackNotifier
 from monitor.notify.slack_client import web_client
 from monitor.notify.text import render_text, terminal_safe
+from monitor.preflight import start_problems
 from monitor.projects import close_projects, project_clients, watch_projects
 from monitor.rules import RuleFileError, RuleSet, load_rules
-from monitor.store import Store, StoreError, lock_state, open_store, state_location_problem
+from monitor.store import Store, StoreError, lock_state, open_store
 from monitor.store.postgres import PostgresStore
 from monitor.store.urls import url_secrets
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
@@ -87,13 +88,15 @@ def check(config: Path | None, rules_override: Path | None, console: Console) ->
         loaded = load_all(config, rules_override)
     except LoadError as exc:
         for problem in exc.problems:
-            console.print(Text(problem), style="red")
+            console.print(Text(problem), style="red", soft_wrap=True)
         console.print(Text(f"{len(exc.problems)} problem(s) found"), style="bold red")
         return EXIT_FAILED
-    unusable_state = state_location_problem(loaded.settings.state.url)
-    if unusable_state is not None:
-        console.print(Text(unusable_state), style="red")
-        console.print(Text("1 problem(s) found"), style="bold red")
+    # What `run` checks before it starts, from the same function: `check` passing means `run` starts.
+    problems = start_problems(loaded.settings, os.environ)
+    if problems:
+        for problem in problems:
+            console.print(Text(problem), style="red", soft_wrap=True)
+        console.print(Text(f"{len(problems)} problem(s) found"), style="bold red")
         return EXIT_FAILED
     ruleset = loaded.ruleset
     console.print(

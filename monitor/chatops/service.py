@@ -35,7 +35,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from monitor.chatops.app import build_app
 from monitor.chatops.handlers import Deps
 from monitor.chatops.tokens import TOKEN_ERRORS, Backoff, TokenKind, TokenState
-from monitor.config import SlackSettings
+from monitor.config import SlackSettings, split_listen
 from monitor.logs import register_secret
 from monitor.notify.slack_client import app_client
 
@@ -190,10 +190,10 @@ class ChatopsService:
             return str(response["url"])
 
     async def _start_http(self) -> None:
-        host, _, port = self.settings.listen.rpartition(":")
+        host, port = split_listen(self.settings.listen)
         self._runner = web.AppRunner(self.app.web_app(path=EVENTS_PATH), access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, int(port)).start()
+        await web.TCPSite(self._runner, host, port).start()
         bound = self._runner.addresses[0]
         self.address = f"{bound[0]}:{bound[1]}"
         self._problem = None

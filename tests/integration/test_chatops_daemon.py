@@ -185,8 +185,12 @@ def test_run_and_check_refuse_a_mode_without_its_token_in_one_line(
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert result.returncode == code, result.stderr
-        # One line for people (the JSON log line says the same for journald).
-        [said] = [text for text in result.stderr.splitlines() if text.startswith("workspace-monitor:")]
+        # One line for people: `run`'s on stderr (its JSON log line says the same for journald), `check`'s
+        # among the problems it lists.
+        if command == "run":
+            [said] = [text for text in result.stderr.splitlines() if text.startswith("workspace-monitor:")]
+        else:
+            [said] = [text for text in result.stdout.splitlines() if "slack.mode" in text]
         assert line in said
         assert "or set slack.mode: none for alerts only" in said
 

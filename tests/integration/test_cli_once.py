@@ -115,8 +115,8 @@ def test_check_reports_every_mistake_with_file_and_line(tmp_path: Path, sim: Sim
 
 
 def test_check_passes_on_good_rules(tmp_path: Path, sim: SimulatorThread) -> None:
-    setup(tmp_path, sim)
-    result = run("check", cwd=tmp_path)
+    env = setup(tmp_path, sim)
+    result = run("check", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout
     assert "OK: 1 rules" in result.stdout
 

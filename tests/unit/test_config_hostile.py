@@ -1,7 +1,7 @@
 """Config files written carelessly or to hurt: refused with `file:line` problems, never silently half-read.
 
 Duplicate keys (PyYAML keeps the last one: a second `slack:` dropped the first one's admins), alias bombs
-(issue 20, items 8 and 15).
+(issue 20, items 8 and 15), values that `check` passed and `run` could never use (item 16).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, load_settings
+from monitor.config import ConfigError, load_settings, split_listen
 
 
 def problems_of(tmp_path: Path, text: str) -> tuple[Path, list[str]]:
@@ -43,3 +43,44 @@ def test_an_alias_bomb_is_refused_before_it_is_validated(tmp_path: Path) -> None
     path, problems = problems_of(tmp_path, "\n".join(lines) + "\nslack: {admins: *a9}\n")
     assert len(problems) == 1
     assert problems[0].startswith(f"{path}:1: aliases expand this document by more than")
+
+
+# Values `check` passed and `run` could never use (item 16): refused where they are written.
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("workspace:\n  poll_interval: 0\n", ":2: workspace.poll_interval: must be longer than 0"),
+        ("workspace:\n  timeout: 0\n", ":2: workspace.timeout: must be longer than 0"),
+        ("state:\n  lease: 0\n", ":2: state.lease: must be longer than 0"),
+        (
+            "workspace:\n  endpoint: ftp://workspace.example.com\n",
+            ":2: workspace.endpoint: 'ftp://workspace.example.com' is not an http(s) URL",
+        ),
+        (
+            "workspace:\n  iam_endpoint: https://iam.example.com:99999\n",
+            ":2: workspace.iam_endpoint: 'https://iam.example.com:99999' is not a URL: Port out of range",
+        ),
+        ("slack:\n  api_url: not a url\n", ":2: slack.api_url: 'not a url' is not an http(s) URL"),
+        (
+            "slack:\n  default_channel: desktop-ops\n",
+            ":2: slack.default_channel: 'desktop-ops' is not a Slack",
+        ),
+        ("slack:\n  ops_channel: '#Desk Ops'\n", ":2: slack.ops_channel: '#Desk Ops' is not a Slack channel"),
+        ("metrics:\n  listen: 99999\n", ":2: metrics.listen: 99999 is not host:port or a port"),
+    ],
+)
+def test_a_value_run_could_never_use_is_refused_at_its_line(tmp_path: Path, text: str, problem: str) -> None:
+    path, problems = problems_of(tmp_path, text)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{path}{problem}"), problems[0]
+
+
+def test_an_ipv6_listen_address_is_split_without_its_brackets(tmp_path: Path) -> None:
+    """`[::1]:9464` reached the server as host "[::1]": a traceback at start."""
+    path = tmp_path / "config.yaml"
+    path.write_text("metrics:\n  listen: '[::1]:9464'\n")
+    settings = load_settings(path, env={})
+    assert settings.metrics.listen is not None
+    assert split_listen(settings.metrics.listen) == ("::1", 9464)

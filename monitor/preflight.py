@@ -1,0 +1,81 @@
+"""Why `run` would refuse to start, found without starting anything.
+
+`start_problems(settings, env)` is what `check` reports and what `run` refuses with (one line each, exit 2),
+so that `check` passing means `run` starts: the state location, each project's credentials, project id,
+endpoint and CA bundle (the clients are built, and never used), the Slack mode's tokens, and the addresses
+to listen on (`metrics.listen`, `slack.listen` in HTTP mode): a host that does not resolve or is not this
+machine's, a port in use or reserved. What only the network can tell (a database role, a wrong key) is not
+known until the daemon runs.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from monitor.config import Settings, split_listen
+from monitor.store import state_location_problem
+from monitor.store.urls import redact_url
+from monitor.workspace.errors import ConfigurationError
+
+__all__ = ["listen_problem", "start_problems"]
+
+
+def start_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """Every reason `run` would refuse to start with these settings and environment, one line each."""
+    from monitor.chatops.service import SlackTokens, configuration_problem
+    from monitor.projects import project_clients
+
+    problems: list[str] = []
+    state = state_location_problem(settings.state.url) or _state_port_problem(settings.state.url)
+    if state is not None:
+        problems.append(state)
+    try:
+        project_clients(settings, env)  # built only: nothing is opened until the first request
+    except ConfigurationError as exc:
+        problems.append(str(exc))
+    slack = configuration_problem(settings.slack, SlackTokens.from_env(env))
+    if slack is not None:
+        problems.append(slack)
+    listening = [("metrics.listen", settings.metrics.listen)]
+    if settings.slack.mode == "http":
+        listening.append(("slack.listen", settings.slack.listen))
+    for name, listen in listening:
+        problem = listen_problem(name, listen) if listen else None
+        if problem is not None:
+            problems.append(f"{settings.source}: {problem}")
+    return problems
+
+
+def _state_port_problem(url: str) -> str | None:
+    try:
+        port = urlsplit(url).port
+    except ValueError as exc:
+        return f"state.url {redact_url(url)!r}: {exc}"
+    return f"state.url {redact_url(url)!r}: port 0 cannot be reached" if port == 0 else None
+
+
+def listen_problem(name: str, listen: str) -> str | None:
+    """Why the daemon could not listen on `listen` (`host:port`), found by binding it for a moment."""
+    host, port = split_listen(listen)
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else "not a host name"
+        return f"{name} {listen!r}: cannot resolve {host!r} ({reason})"
+    family, kind, proto, _, address = found[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp's server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"{name} {listen!r}: port {port} is in use (another program, or another daemon)"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"{name} {listen!r}: {host} is not an address of this machine"
+            if exc.errno == errno.EACCES:
+                return f"{name} {listen!r}: port {port} needs privileges (use a port above 1023)"
+            return f"{name} {listen!r}: cannot listen: {exc.strerror or exc}"
+    return None
