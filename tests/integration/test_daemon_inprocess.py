@@ -197,3 +197,33 @@ async def test_a_reload_that_changes_the_state_url_or_metrics_listen_says_a_rest
     (needed,) = [entry for entry in logs if entry["event"] == "config.restart_needed"]
     assert needed["settings"] == ["state.url", "metrics.listen"]
     assert "other.db" not in str(needed)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("re:a{4294967296}", "repetition {4294967296} is too large"),
+        ("re:(a)\\\\1", "invalid escape sequence"),
+    ],
+)
+async def test_a_reload_with_a_regex_python_could_not_compile_says_where(
+    daemon: Daemon, pattern: str, problem: str
+) -> None:
+    """Python's `re` raised OverflowError (or RecursionError) inside SIGHUP's callback: now a problem with
+    file:line, and the old rules stay."""
+    config = daemon.options.config
+    assert config is not None
+    rules = config.parent / "rules.yaml"
+    rules.write_text(f'rules:\n  - name: ops\n    match: {{task_name: "{pattern}"}}\n    channel: "#ops"\n')
+    before = daemon.loaded
+    await daemon.start()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await daemon.reload()
+    finally:
+        await daemon.stop()
+    assert daemon.loaded is before
+    (failed,) = [entry for entry in logs if entry["event"] == "config.reload_failed"]
+    (said,) = failed["problems"]
+    assert said.startswith(f"{rules}:3: rule 'ops': match.task_name: bad regular expression")
+    assert problem in said
