@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import structlog
 from rich.console import Console
@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from monitor import __version__, oneshot
 from monitor.config import ConfigError, Credentials, load_settings
 from monitor.logs import configure_logging, register_secret
-from monitor.rules import rule_file_json_schema
+from monitor.rules import TaskType, rule_file_json_schema
 from monitor.tasklist import output_console, task_table, tasks_json
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
@@ -35,7 +35,7 @@ log = structlog.get_logger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 STATUSES = ("FAIL", "SKIP", "SUCCESS")
-TASK_TYPES = ("START", "STOP", "REBOOT", "HIBERNATE", "REBUILD", "EXECUTE_SCRIPT", "CREATE_SNAPSHOT")
+TASK_TYPES = get_args(TaskType)
 SCHEDULES = ("FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE")
 #: Progress is shown when a terminal waits for more pages than this.
 PROGRESS_AFTER_PAGES = 4

@@ -119,7 +119,10 @@ def alert_fingerprint(rule_name: str, project: str, task_id: str) -> str:
 
 
 def consecutive_failures(records: Iterable[ExecutionRecord]) -> int:
-    """How many of the latest executions failed or were skipped in a row (records in any order)."""
+    """How many of the latest executions failed or were skipped in a row (records in any order).
+
+    Record statuses are undocumented beyond these: a status other than SUCCESS, FAIL and SKIP (a run still
+    going, a value new to us) is not a success, so it does not end the streak, nor is it counted in it."""
     records = records if isinstance(records, list | tuple) else list(records)
     newest_first: Sequence[ExecutionRecord] = records
     # The API lists records newest first: sort only when they are not (a cycle asks this of every failing
@@ -130,9 +133,10 @@ def consecutive_failures(records: Iterable[ExecutionRecord]) -> int:
             newest_first = sorted(records, key=lambda record: record.start_time or "", reverse=True)
     count = 0
     for record in newest_first:
-        if record.status not in ALERTABLE_STATUSES:
+        if record.status == "SUCCESS":
             break
-        count += 1
+        if record.status in ALERTABLE_STATUSES:
+            count += 1
     return count
 
 

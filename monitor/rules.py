@@ -14,6 +14,7 @@ The rule file (its JSON Schema is `rule_file_json_schema()`; `rules/example.yaml
         match:                          # every key must match; a list means any of; no match = every task
           last_status: [FAIL, SKIP]     # FAIL | SKIP (SUCCESS never alerts: see notify_resolved)
           task_type: REBOOT             # START STOP REBOOT HIBERNATE REBUILD EXECUTE_SCRIPT CREATE_SNAPSHOT
+                                        # DELETE_BLACK_ECS
           scheduled_type: DAY           # FIXED_TIME DAY WEEK MONTH LIFE_CYCLE
           life_cycle_type: POST_DESKTOP_DISCONNECTED    # only with LIFE_CYCLE tasks
           task_name: "prod-*"           # glob (case-sensitive), or "re:<regex>" matching the whole name
@@ -107,7 +108,10 @@ __all__ = [
 ]
 
 LastStatus = Literal["FAIL", "SKIP"]
-TaskType = Literal["START", "STOP", "REBOOT", "HIBERNATE", "REBUILD", "EXECUTE_SCRIPT", "CREATE_SNAPSHOT"]
+#: As the official SDK's ScheduledTask model lists them (huaweicloudsdkworkspace/v2/model/scheduled_task.py).
+TaskType = Literal[
+    "START", "STOP", "REBOOT", "HIBERNATE", "REBUILD", "EXECUTE_SCRIPT", "CREATE_SNAPSHOT", "DELETE_BLACK_ECS"
+]  # fmt: skip
 ScheduledType = Literal["FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE"]
 LifeCycleType = Literal[
     "POST_CREATE_DESKTOP_SUCCESS",

@@ -23,9 +23,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import get_args
 
 from monitor.durations import format_duration, parse_duration
-from monitor.rules import RuleFileError, compile_match
+from monitor.rules import RuleFileError, TaskType, compile_match
 
 __all__ = [
     "MAX_SILENCE",
@@ -56,7 +57,7 @@ MAX_REASON = 300
 MAX_SILENCE = timedelta(days=90)
 MAX_PAGE = 10_000
 STATUSES = ("FAIL", "SKIP", "SUCCESS")
-TASK_TYPES = ("START", "STOP", "REBOOT", "HIBERNATE", "REBUILD", "EXECUTE_SCRIPT", "CREATE_SNAPSHOT")
+TASK_TYPES: tuple[str, ...] = get_args(TaskType)
 SCHEDULES = ("FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE")
 SUBCOMMANDS = (
     "help", "list", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "status",

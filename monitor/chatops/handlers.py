@@ -184,11 +184,12 @@ async def _show(command: Show, deps: Deps) -> SlackMessage:
         # The detail endpoint has no last_status or enable; the listing by name does.
         found = await deps.tasks.fetch_many([TaskFilter(task_name=task.task_name)])
         listed = next((item for item in found.tasks if item.id == task.id), None)
+    # Record and desktop statuses are undocumented beyond SUCCESS/FAIL/SKIP: anything but SUCCESS is not one.
     failed = next((record for record in records or [] if record.status in _FAILING), None)
     desktops: list[RecordDetail] = []
     if failed is not None:
         details, problem = await _or_problem(deps.tasks.list_record_details(task.id, failed.id), "desktops")
-        desktops = [detail for detail in details or [] if (detail.exec_status or "").upper() in _FAILING]
+        desktops = [detail for detail in details or [] if detail.exec_status != "SUCCESS"]
         problems.extend([problem] if problem else [])
     return show_reply(task, listed, records or [], desktops, problems=problems)
 

@@ -29,6 +29,7 @@ from monitor.notify.slack_blocks import (
 )
 from monitor.notify.slack_message import SlackMessage
 from monitor.notify.slack_mrkdwn import (
+    HISTORY_MARKS,
     escape_mrkdwn,
     history_strip,
     safe_cut,
@@ -212,7 +213,9 @@ def list_reply(
 def _record_line(record: ExecutionRecord) -> str:
     counts = f"{record.success_num or 0} ok, {record.failed_num or 0} failed, {record.skip_num or 0} skipped"
     started = format_api_time(record.start_time, record.time_zone) or "?"
-    return f"{status_mark(record.status)} {_plain(started, 80)} · {counts}"
+    # A status without a mark of its own (undocumented, new) is shown as the API wrote it.
+    raw = "" if record.status in HISTORY_MARKS else f" {_plain(record.status or 'unknown', 40)}"
+    return f"{status_mark(record.status)}{raw} {_plain(started, 80)} · {counts}"
 
 
 def show_reply(

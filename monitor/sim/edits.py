@@ -12,7 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from monitor.sim.data import new_uuid
-from monitor.sim.entities import LAST_STATUSES, LIFE_CYCLE_TYPES, SCHEDULED_TYPES, TASK_TYPES, SimDesktop
+from monitor.sim.entities import (
+    KNOWN_TASK_TYPES,
+    LAST_STATUSES,
+    LIFE_CYCLE_TYPES,
+    SCHEDULED_TYPES,
+    SimDesktop,
+)
 
 __all__ = ["SCHEDULE_FIELDS", "validate_fields"]
 
@@ -70,7 +76,7 @@ def _enum(values: Sequence[str], *, optional: bool) -> Checker:
 _CHECKERS: dict[str, Checker] = {
     "id": _nonempty_text,
     "task_name": _nonempty_text,
-    "task_type": _enum(TASK_TYPES, optional=False),
+    "task_type": _enum(KNOWN_TASK_TYPES, optional=False),
     "scheduled_type": _enum(SCHEDULED_TYPES, optional=False),
     "life_cycle_type": _enum(LIFE_CYCLE_TYPES, optional=True),
     "last_status": _enum(LAST_STATUSES, optional=True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "KNOWN_TASK_TYPES",
     "LAST_STATUSES",
     "LIFE_CYCLE_TYPES",
     "SCHEDULED_TYPES",
@@ -20,6 +21,8 @@ __all__ = [
 ]
 
 TASK_TYPES = ("START", "STOP", "REBOOT", "HIBERNATE", "REBUILD", "EXECUTE_SCRIPT", "CREATE_SNAPSHOT")
+#: Every type the SDK's ScheduledTask model names; the generator draws from TASK_TYPES (seeds stay stable).
+KNOWN_TASK_TYPES = (*TASK_TYPES, "DELETE_BLACK_ECS")
 SCHEDULED_TYPES = ("FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE")
 LIFE_CYCLE_TYPES = (
     "POST_CREATE_DESKTOP_SUCCESS",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import unquote, unquote_plus
 
-from monitor.sim.entities import LAST_STATUSES, LIFE_CYCLE_TYPES, SCHEDULED_TYPES, TASK_TYPES, SimTask
+from monitor.sim.entities import KNOWN_TASK_TYPES, LAST_STATUSES, LIFE_CYCLE_TYPES, SCHEDULED_TYPES, SimTask
 
 __all__ = [
     "Page",
@@ -35,7 +35,7 @@ T = TypeVar("T")
 
 _INTEGER = re.compile(r"^-?[0-9]+$")
 _ENUMS: dict[str, Sequence[str]] = {
-    "task_type": TASK_TYPES,
+    "task_type": KNOWN_TASK_TYPES,
     "scheduled_type": SCHEDULED_TYPES,
     "life_cycle_type": LIFE_CYCLE_TYPES,
     "last_status": LAST_STATUSES,

@@ -52,7 +52,14 @@ from monitor.workspace.errors import (
     TransportError,
     WorkspaceError,
 )
-from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
+from monitor.workspace.models import (
+    MAX_TEXT,
+    ExecutionRecord,
+    RecordDetail,
+    ScheduledTask,
+    TaskDetail,
+    clip_text,
+)
 
 __all__ = [
     "MAX_ANSWER_BYTES",
@@ -825,12 +832,19 @@ _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+#: A JSON string of MAX_TEXT or more characters (each at least one byte, an escape at least two).
+_LONG_STRING = re.compile(rb'"(?:[^"\\]|\\.){%d,}' % MAX_TEXT)
+
+
 def _decoded_json(response: httpx.Response) -> Any:
-    """The parsed body, with lone surrogates (`"\\ud800"`) and NUL replaced by U+FFFD: otherwise a task
-    named so fails every later cycle that meets it, when its alert is stored."""
+    """The parsed body, with lone surrogates (`"\\ud800"`) and NUL replaced by U+FFFD (otherwise a task
+    named so fails every later cycle that meets it, when its alert is stored), and text longer than
+    MAX_TEXT cut (`clip_text`). Both are looked for in the raw bytes first: most answers have neither."""
     data = response.json()
     if _UNSTORABLE_ESCAPE.search(response.content):
         data = _replace_unstorable(data)
+    if _LONG_STRING.search(response.content):
+        data = clip_text(data)
     return data
 
 

@@ -4,6 +4,8 @@ Unknown fields are kept (`extra="allow"`): the API adds fields over time, and dr
 from rules and messages. Fields the SDK declares are optional here too, because the API omits them freely
 (a START task has no `life_cycle_type`); only `id` is required, since nothing can be tracked without it.
 Wrongly typed values are rejected: the client turns that into a MalformedResponseError naming the endpoint.
+Text is kept to MAX_TEXT characters a value (`clip_text`, applied by the client to answers holding longer
+strings): nothing the API sends can make a stored row or a message huge.
 
 Times arrive in more than one form. The API reference says "yyyy-MM-dd HH:mm:ss" (in the task's own
 `time_zone`); Huawei's Terraform provider, tested against the live cloud, parses records' `start_time` as
@@ -24,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 __all__ = [
+    "MAX_TEXT",
     "ApplyObject",
     "ExecutionRecord",
     "RecordDetail",
@@ -31,6 +34,7 @@ __all__ = [
     "TaskDetail",
     "TaskPage",
     "api_instant",
+    "clip_text",
     "format_api_time",
     "known_time_zone",
     "parse_api_time",
@@ -129,6 +133,25 @@ def format_api_time(value: str | None, time_zone: str | None, *, named: bool = T
         utc = moment.astimezone(UTC)
         return f"{utc:%Y-%m-%d %H:%M:%S} UTC" if named else f"{utc:%Y-%m-%d %H:%M}Z"
     return f"{moment.astimezone(place):%Y-%m-%d %H:%M:%S} {zone_name}".strip()
+
+
+#: The most characters of one text value the monitor keeps (a task name, a failure reason, an extra field):
+#: a 10 MB task name made a 20 MB outbox row (issue 20). Longer text is cut, marked with "…".
+MAX_TEXT = 1000
+_MAX_DEPTH = 8
+
+
+def clip_text(value: Any, _depth: int = 0) -> Any:
+    """`value` with every string in it (keys too, nested up to a depth) cut to MAX_TEXT characters."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
+    if _depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, list):
+        return [clip_text(item, _depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {clip_text(k, _depth + 1): clip_text(v, _depth + 1) for k, v in value.items()}
+    return value
 
 
 class _ApiModel(BaseModel):

@@ -13,6 +13,7 @@ import gzip
 import json
 import zlib
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ from monitor.workspace.client import (
     WorkspaceClient,
 )
 from monitor.workspace.errors import MalformedResponseError, RateLimitedError
+from monitor.workspace.models import MAX_TEXT
 
 PROJECT = "p" * 32
 FAIL = TaskFilter(last_status="FAIL")
@@ -123,6 +125,51 @@ async def test_a_task_named_with_a_lone_surrogate_is_alerted_and_stored(tmp_path
         store.close()
     assert [note.kind.value for note in report.decisions] == ["NEW"]
     assert alert.task_name == "bad\ufffdname"
+
+
+# Text too long to keep (issue 20: a 10 MB task name made a 20 MB outbox row).
+
+
+async def test_a_huge_task_name_is_cut_before_it_is_stored(tmp_path: Path) -> None:
+    name = "n" * 1_000_000
+    task = {
+        "id": "t-9",
+        "task_name": name,
+        "description": "d\\" * 600_000,
+        "last_status": "FAIL",
+        "extra_thing": ["x" * 5000],
+    }
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.rstrip("/").endswith("/records"):
+            return raw_json('{"error_code": "WKS.0403", "error_msg": "forbidden"}', 403)
+        failing = (
+            request.url.params.get("last_status") == "FAIL" and "scheduled_type" not in request.url.params
+        )
+        tasks = [task] if failing else []
+        return raw_json(json.dumps({"scheduled_tasks": tasks, "total_count": len(tasks)}))
+
+    store = SQLiteStore.open(tmp_path / "state.db")
+    try:
+        async with client_for(handle) as client:
+            listing = await client.fetch_tasks(FAIL)
+            engine = Engine(
+                client=client,
+                store=store,
+                ruleset=load_rules_text("rules:\n  - name: all\n", "r.yaml"),
+                project=PROJECT,
+                default_channel="#ops",
+            )
+            await engine.run_cycle()
+        [row] = store.pending_outbox(now=datetime.now(UTC), limit=10)
+    finally:
+        store.close()
+    [listed] = listing.tasks
+    assert listed.task_name == "n" * (MAX_TEXT - 1) + "…"
+    assert listed.description is not None
+    assert len(listed.description) == MAX_TEXT
+    assert listed.extra_fields["extra_thing"] == ["x" * (MAX_TEXT - 1) + "…"]
+    assert len(json.dumps(row.entry.payload)) < 20 * MAX_TEXT
 
 
 # Answers too big once decoded (issue 20: a 2 MB gzip body that expands to 2 GB took the daemon to 5.3 GB).

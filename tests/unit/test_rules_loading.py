@@ -147,7 +147,7 @@ RULE_PROBLEMS = [
     pytest.param(
         "rules:\n  - name: a\n    match:\n      task_type: [REBOOT, REBOT]\n",
         "r.yaml:4: rule 'a': match.task_type: 'REBOT' is not one of START, STOP, REBOOT, HIBERNATE, REBUILD, "
-        "EXECUTE_SCRIPT, CREATE_SNAPSHOT (did you mean REBOOT?)",
+        "EXECUTE_SCRIPT, CREATE_SNAPSHOT, DELETE_BLACK_ECS (did you mean REBOOT?)",
         id="unknown enum value",
     ),
     pytest.param(
@@ -452,7 +452,7 @@ def test_compile_match_reports_problems_with_its_origin() -> None:
         compile_match({"task_type": "REBOT", "colour": "red"}, where="stored silence s1")
     assert caught.value.problems == [
         "stored silence s1: match.task_type: 'REBOT' is not one of START, STOP, REBOOT, HIBERNATE, REBUILD, "
-        "EXECUTE_SCRIPT, CREATE_SNAPSHOT (did you mean REBOOT?)",
+        "EXECUTE_SCRIPT, CREATE_SNAPSHOT, DELETE_BLACK_ECS (did you mean REBOOT?)",
         "stored silence s1: match.colour: unknown key 'colour'",
     ]
 
