@@ -1,8 +1,11 @@
 """`workspace-monitor run`: the long-running daemon, wired together in one asyncio process.
 
     APScheduler (AsyncIOScheduler)
-      poll      every workspace.poll_interval, one at a time, coalesced, jittered: a cycle, then a flush
+      poll      every workspace.poll_interval, one at a time, coalesced, jittered: a cycle, then it starts a
+                flush of what the cycle queued and goes on without waiting for it
       dispatch  every few seconds: deliver what is due in the outbox (retries, backlog after an outage)
+    Delivery never holds up polling: a Slack that takes connections and never answers leaves the cycles
+    running at their interval, and /healthz names Slack (`monitor.delivery_watch`), not the API.
       prune     every hour: delete notifications sent longer ago than state.outbox_retention (leader only)
       leader    every state.lease/2: confirm or take leadership (PostgreSQL state; SQLite's replica always
                 leads). Only the leader polls and dispatches; a replica that loses it stops at once.
@@ -24,7 +27,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +39,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.chatops.wiring import ChatopsConfigError, chatops_for_daemon
 from monitor.config import Credentials, Settings
+from monitor.delivery_watch import DeliveryWatch
 from monitor.durations import format_duration
 from monitor.engine import CycleReport
 from monitor.leader import LeaderWatch, leadership_for
@@ -118,7 +122,9 @@ class Daemon:
         self.store = open_store(settings.state.url, claim_lease=settings.state.claim_lease)
         self.projects = watch_projects(clients, settings, self.store, loaded.ruleset)
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
-        self.dispatcher = Dispatcher(self.store, notifier, claimer=self.replica)
+        # Timed: /healthz names Slack when it stops answering (polling goes on meanwhile).
+        self.delivery = DeliveryWatch(notifier)
+        self.dispatcher = Dispatcher(self.store, self.delivery, claimer=self.replica)
         self.leader = LeaderWatch(
             leadership_for(settings.state.url, self.replica, settings.state.lease),
             self.store,
@@ -136,6 +142,7 @@ class Daemon:
             settings, credentials, self.store, self.health, clock=_now, observer=self.metrics.observe_api,
             replica=self.replica, on_token_rejected=self.metrics.token_rejected,
         )  # fmt: skip
+        self.health.probes.append(lambda: self.delivery.problem(3 * self.health.poll_interval))
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
         self._cycle_lock = asyncio.Lock()
@@ -146,11 +153,13 @@ class Daemon:
         self._scope_note: asyncio.Task[str | None] | None = None
         # The scheduler's jobs running now: a stop lets them end by themselves before the scheduler goes.
         self._jobs: set[asyncio.Task[Any]] = set()
+        # Flushes a poll started and did not wait for.
+        self._deliveries: set[asyncio.Task[None]] = set()
         self._metrics_server: web.AppRunner | None = None
         self._reload_lock = asyncio.Lock()
         self._reloads: set[asyncio.Task[None]] = set()
 
-    def _tracked(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    def _tracked(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Coroutine[Any, Any, None]]:
         """`job` as the scheduler runs it, known to `stop` while it runs (same name in APScheduler's logs)."""
 
         @functools.wraps(job)
@@ -254,13 +263,23 @@ class Daemon:
         # the delivery below, the daemon's peak RSS (bench/scaling.py).
         if not await self._cycles():
             return
-        await self.dispatch()
+        self._deliver_soon()
         try:
             # Once per cycle, not per dispatch: counting open alerts reads every one of them.
             self.metrics.outbox_backlog.set(len(self.store.pending_outbox(now=_now(), limit=100_000)))
             self.metrics.open_alerts.set(len(self.store.load_open_alerts()))
         except StoreError as exc:
             log.error("metrics.store_failed", error=str(exc))
+
+    def _deliver_soon(self) -> None:
+        """Start a flush of what the cycle queued, without waiting for it: a Slack that never answers must
+        not hold up the next cycle (it held polling for as long as its timeouts added up). A flush already
+        running picks the new rows up before it ends."""
+        if self._flush_lock.locked() or self.stopping.is_set():
+            return
+        delivery = asyncio.create_task(self._tracked(self.dispatch)(), name="deliver")
+        self._deliveries.add(delivery)
+        delivery.add_done_callback(self._deliveries.discard)
 
     async def _cycles(self) -> bool:
         """Every project's cycle, side by side; False when abandoned (leadership lost meanwhile)."""
@@ -454,6 +473,12 @@ class Daemon:
         running = [job for job in self._jobs | self._reloads if job is not asyncio.current_task()]
         if running:
             await asyncio.wait(running, timeout=STOP_JOBS_WAIT)
+        # A flush still waiting for Slack after all that ends here, before the store closes under it: its
+        # message stays claimed, and the next start looks in the channel before posting it again.
+        for delivery in list(self._deliveries):
+            delivery.cancel()
+        if self._deliveries:
+            await asyncio.wait(list(self._deliveries))
         self.scheduler.shutdown(wait=False)
         if self.chatops is not None:
             await self.chatops.stop()
