@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from monitor.notify.slack_check import block_problems, blocks_text_length
+from monitor.slackstub.blockkit import block_kit_problems, text_length
 from monitor.slackstub.scopes import LIST_TYPES
 from monitor.slackstub.state import SlackError, StubState, metadata_or_error
 
@@ -93,10 +93,10 @@ def _blocks(state: StubState, params: Mapping[str, Any]) -> list[dict[str, Any]]
     if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
         raise SlackError("invalid_blocks_format")
     if state.options.validate_blocks:
-        problems = block_problems(blocks)
+        problems = block_kit_problems(blocks)
         if problems:
             raise SlackError("invalid_blocks", errors=problems)
-        if blocks_text_length(blocks) > state.options.max_blocks_text:
+        if text_length(blocks) > state.options.max_blocks_text:
             raise SlackError("msg_blocks_too_long")
     return blocks
 

@@ -46,6 +46,8 @@ class SlackStubOptions:
     strict_channels: bool = False
     #: Channel names or ids the bot is not a member of: posts there answer `not_in_channel`.
     not_in_channel: frozenset[str] = frozenset()
+    #: Slack's per-method tiers and 1 message/s/channel (`monitor/slackstub/ratelimit.py`); off by default.
+    rate_limits: bool = False
     #: Check blocks with slack_sdk's models and Block Kit limits (`invalid_blocks`, `msg_blocks_too_long`).
     validate_blocks: bool = True
     #: Slack's undocumented cap on all the text in one message's blocks (slackapi/bolt-js#2509).

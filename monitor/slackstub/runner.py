@@ -77,6 +77,8 @@ class SlackStub:
         return sorted(self.state.options.tokens)[0]
 
     def response_url(self, response_id: str = "r1") -> str:
+        """A response_url as a slash command or an action carries it (valid 5 uses, 30 minutes from now)."""
+        self.state.issue_response_url(response_id)
         return f"{self.base_url}/response/{response_id}"
 
     def client(self, token: str | None = None, **kwargs: Any) -> AsyncWebClient:

@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 
 from monitor.slackstub.api import METHODS
+from monitor.slackstub.blockkit import block_kit_problems
 from monitor.slackstub.faults import AFTER_KINDS, StubFault
 from monitor.slackstub.scopes import check_scopes
 from monitor.slackstub.state import SlackError, StubCall, StubState
@@ -141,6 +142,15 @@ async def _faulted(fault: StubFault, request: web.Request) -> web.Response | Non
     return None
 
 
+def _channel_key(state: StubState, params: dict[str, Any]) -> str:
+    """The channel a call is about, by id when the stub knows the name (posts take either)."""
+    ref = str(params.get("channel") or "")
+    try:
+        return state.channel(ref).id
+    except KeyError:
+        return ref
+
+
 def _spoiled(fault: StubFault | None, call: StubCall, request: web.Request) -> web.Response | None:
     """After the method was carried out: the answer a `taken_*` fault gives instead of the method's."""
     if fault is None or fault.kind not in AFTER_KINDS:
@@ -173,6 +183,11 @@ async def _api(request: web.Request) -> web.StreamResponse:
             raise SlackError("invalid_auth")
         if not wants_app_token:
             check_scopes(state, method, params)
+        if state.options.rate_limits:
+            wait = state.rate.retry_after(method, _channel_key(state, params))
+            if wait is not None:
+                call.status, call.error = 429, "ratelimited"
+                return _answer({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(wait)})
         fault = state.faults.take(method)
         if fault is not None:
             log.info("slackstub.fault", method=method, kind=fault.kind)
@@ -222,12 +237,28 @@ async def _response_url(request: web.Request) -> web.StreamResponse:
     except ValueError:
         body = text
     call.params = body if isinstance(body, dict) else {"body": body}
+    refused = _refused_response(state, request.match_info["response_id"], body)
+    if refused is not None:
+        call.status, call.error = refused.status, refused.text
+        return refused
     state.record_response(request.match_info["response_id"], body)
     spoiled = _spoiled(fault, call, request)
     if spoiled is not None:
         call.status = spoiled.status
         return spoiled
     return web.Response(text="ok", content_type="text/plain")
+
+
+def _refused_response(state: StubState, response_id: str, body: Any) -> web.Response | None:
+    """A response_url spent (5 uses), expired (30 minutes), or given blocks Slack would refuse."""
+    spent = state.use_response_url(response_id)
+    if spent is not None:
+        return web.Response(status=404, text=spent, content_type="text/plain")
+    blocks = body.get("blocks") if isinstance(body, dict) else None
+    invalid = blocks is not None and (not isinstance(blocks, list) or bool(block_kit_problems(blocks)))
+    if invalid and state.options.validate_blocks:
+        return web.Response(status=400, text="invalid_blocks", content_type="text/plain")
+    return None
 
 
 def add_api_routes(app: web.Application) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from monitor.slackstub.faults import FaultPlan
 from monitor.slackstub.options import SlackStubOptions
+from monitor.slackstub.ratelimit import RateLimiter
 
 __all__ = [
     "MessageVersion",
@@ -34,6 +35,9 @@ __all__ = [
 
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 _TS = re.compile(r"\d{1,12}\.\d{6}")
+#: How often and how long a response_url may be used.
+RESPONSE_URL_USES = 5
+RESPONSE_URL_SECONDS = 30 * 60
 _TS_STEP = 100  # microseconds between two messages when the clock stands still, like Slack's ".000100"
 
 
@@ -165,11 +169,14 @@ class StubState:
     def __init__(self, options: SlackStubOptions | None = None) -> None:
         self.options = options or SlackStubOptions()
         self.faults = FaultPlan()
+        self.rate = RateLimiter(lambda: self.options.clock())
         self.channels: dict[str, StubChannel] = {}
         self._by_name: dict[str, str] = {}
         self._messages: dict[tuple[str, str], StubMessage] = {}
         self.ephemeral: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
+        #: response_url id -> (when it was issued, how many times it was used).
+        self._response_urls: dict[str, tuple[float, int]] = {}
         self.orphans: list[StubMessage] = []
         self.calls: list[StubCall] = []
         self.down = False
@@ -430,6 +437,22 @@ class StubState:
         )
         return ts
 
+    def issue_response_url(self, response_id: str) -> None:
+        """A response_url handed out now (with a slash command or an action): its 30 minutes start."""
+        self._response_urls.setdefault(response_id, (self.options.clock(), 0))
+
+    def use_response_url(self, response_id: str) -> str | None:
+        """Count one use; the error Slack answers when the url is spent or expired, else None. "You can use
+        a response_url five times within 30 minutes" (api.slack.com/interactivity/handling#message_responses);
+        what Slack answers beyond that is not documented: 404 with `used_url` / `expired_url` here."""
+        issued, uses = self._response_urls.get(response_id, (self.options.clock(), 0))
+        self._response_urls[response_id] = (issued, uses + 1)
+        if self.options.clock() - issued > RESPONSE_URL_SECONDS:
+            return "expired_url"
+        if uses >= RESPONSE_URL_USES:
+            return "used_url"
+        return None
+
     def record_response(self, response_id: str, body: Any) -> None:
         self.responses.append({"id": response_id, "body": body})
 
@@ -467,6 +490,8 @@ class StubState:
         self._messages.clear()
         self.ephemeral.clear()
         self.responses.clear()
+        self._response_urls.clear()
+        self.rate.clear()
         self.orphans.clear()
         self.calls.clear()
         self.faults.clear()
