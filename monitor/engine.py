@@ -33,7 +33,7 @@ from monitor.decide import (
     unseen_alerts,
 )
 from monitor.gc_pause import collector_paused, collector_running
-from monitor.notify.payload import MAX_HISTORY, TaskSummary, build_payload, task_summary
+from monitor.notify.payload import MAX_FAILED_DESKTOPS, MAX_HISTORY, TaskSummary, build_payload, task_summary
 from monitor.rules import MatchedRoute, Rule, RuleSet, TaskSignature
 from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
@@ -535,11 +535,17 @@ class Engine:
 
     async def _details(self, task_id: str, record_id: str) -> list[RecordDetail]:
         try:
-            details = await self.client.list_record_details(task_id, record_id)
+            details = await self.client.list_record_details(task_id, record_id, enough=_enough_failed)
         except WorkspaceError as exc:
             log.warning("cycle.details_failed", task_id=task_id, error=str(exc))
             return []
         return [detail for detail in details if detail.exec_status != "SUCCESS"]
+
+
+def _enough_failed(details: Sequence[RecordDetail]) -> bool:
+    """Paging a record's desktops stops once a message has all the failed ones it shows (the rest is
+    "and N more", counted by the record itself)."""
+    return sum(detail.exec_status != "SUCCESS" for detail in details) >= MAX_FAILED_DESKTOPS
 
 
 @dataclass(frozen=True)

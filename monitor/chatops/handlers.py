@@ -35,6 +35,7 @@ from monitor.chatops.commands import (
 )
 from monitor.chatops.limits import PerUserRate
 from monitor.chatops.replies import (
+    DESKTOPS_SHOWN,
     StatusView,
     ack_reply,
     alerts_reply,
@@ -86,7 +87,12 @@ class TaskSource(Protocol):
     async def list_records(self, task_id: str, *, limit: int = 10) -> list[ExecutionRecord]: ...
 
     async def list_record_details(
-        self, task_id: str, record_id: str, *, limit: int = 100
+        self,
+        task_id: str,
+        record_id: str,
+        *,
+        limit: int = 1000,
+        enough: Callable[[Sequence[RecordDetail]], bool] | None = None,
     ) -> list[RecordDetail]: ...
 
 
@@ -188,10 +194,17 @@ async def _show(command: Show, deps: Deps) -> SlackMessage:
     failed = next((record for record in records or [] if record.status in _FAILING), None)
     desktops: list[RecordDetail] = []
     if failed is not None:
-        details, problem = await _or_problem(deps.tasks.list_record_details(task.id, failed.id), "desktops")
+        details, problem = await _or_problem(
+            deps.tasks.list_record_details(task.id, failed.id, enough=_enough_shown), "desktops"
+        )
         desktops = [detail for detail in details or [] if detail.exec_status != "SUCCESS"]
         problems.extend([problem] if problem else [])
-    return show_reply(task, listed, records or [], desktops, problems=problems)
+    failed_total = (failed.failed_num or 0) + (failed.skip_num or 0) if failed is not None else 0
+    return show_reply(task, listed, records or [], desktops, problems=problems, failed_total=failed_total)
+
+
+def _enough_shown(details: Sequence[RecordDetail]) -> bool:
+    return sum(detail.exec_status != "SUCCESS" for detail in details) > DESKTOPS_SHOWN
 
 
 async def _alerts(caller: Caller, deps: Deps) -> SlackMessage:

@@ -48,6 +48,7 @@ from monitor.workspace.models import (
 )
 
 __all__ = [
+    "DESKTOPS_SHOWN",
     "NEXT_PAGE_ACTION_ID",
     "PAGE_SIZE",
     "PREVIOUS_PAGE_ACTION_ID",
@@ -70,7 +71,7 @@ NEXT_PAGE_ACTION_ID = "tasks_page_next"
 PREVIOUS_PAGE_ACTION_ID = "tasks_page_previous"
 #: Rows of the alert and silence lists (one section each; the rest is counted, not shown).
 MAX_ROWS = 40
-_DESKTOPS_SHOWN = 5
+DESKTOPS_SHOWN = 5
 _COLUMNS = (("Name", 32), ("Type", 15), ("Schedule", 10), ("Status", 7), ("Next run", 19), ("ID", 36))
 
 _HELP = {
@@ -225,7 +226,10 @@ def show_reply(
     failed_desktops: Sequence[RecordDetail],
     *,
     problems: Sequence[str] = (),
+    failed_total: int = 0,
 ) -> SlackMessage:
+    """`failed_total`: how many desktops the execution says failed or were skipped, when more than the
+    desktops listed (those are read up to a cap)."""
     name = _plain(task.task_name or task.id)
     status = listed.last_status if listed is not None else (records[0].status if records else None)
     fields = [
@@ -250,11 +254,13 @@ def show_reply(
         blocks.append(context("No executions recorded yet."))
     if failed_desktops:
         lines = ["*Failed desktops* (latest failed execution)"]
-        for detail in failed_desktops[:_DESKTOPS_SHOWN]:
+        for detail in failed_desktops[:DESKTOPS_SHOWN]:
             reason = _plain(detail.fail_reason or detail.result_code or "no reason given", 200)
             lines.append(f"• {_plain(detail.desktop_name or detail.desktop_id or '?', 80)}: {reason}")
-        if len(failed_desktops) > _DESKTOPS_SHOWN:
-            lines.append(f"… and {len(failed_desktops) - _DESKTOPS_SHOWN} more")
+        shown = min(len(failed_desktops), DESKTOPS_SHOWN)
+        total = max(len(failed_desktops), failed_total)
+        if total > shown:
+            lines.append(f"… and {total - shown} more")
         blocks.append(section("\n".join(lines)))
     if problems:
         blocks.append(context(*(f"⚠️ {_plain(problem, 300)}" for problem in problems)))

@@ -63,6 +63,7 @@ from monitor.workspace.models import (
 
 __all__ = [
     "MAX_ANSWER_BYTES",
+    "MAX_RECORD_DETAILS",
     "MAX_TOTAL_COUNT",
     "PAGE_LIMIT",
     "Listing",
@@ -80,6 +81,8 @@ PAGE_LIMIT = 50
 #: Workspace projects hold dozens to thousands of scheduled tasks.
 MAX_TOTAL_COUNT = 200_000
 RECORDS_LIMIT = 100
+#: Desktops of one execution read at most (10 pages): a failure on 5,000 desktops is told as "and N more".
+MAX_RECORD_DETAILS = 1000
 USER_AGENT = f"workspace-monitor/{__version__}"
 
 LIST_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks"
@@ -448,14 +451,27 @@ class WorkspaceClient:
         )
 
     async def list_record_details(
-        self, task_id: str, record_id: str, *, limit: int = RECORDS_LIMIT
+        self,
+        task_id: str,
+        record_id: str,
+        *,
+        limit: int = MAX_RECORD_DETAILS,
+        enough: Callable[[Sequence[RecordDetail]], bool] | None = None,
     ) -> list[RecordDetail]:
-        """Per-desktop outcomes of one execution (the first `limit` desktops)."""
-        params = [("offset", "0"), ("limit", str(min(max(limit, 1), RECORDS_LIMIT)))]
+        """Per-desktop outcomes of one execution: the first `limit` desktops, paged by `offset` (the API
+        answers at most 100 a page) until a short page, `limit`, or `enough(details so far)` says so."""
+        limit = min(max(limit, 1), MAX_RECORD_DETAILS)
         path = self._path("scheduled-tasks", task_id, "records", record_id)
-        data = await self._request(DETAILS_ENDPOINT, path, params)
-        items = _list_field(data, "tasks_records_details", DETAILS_ENDPOINT)
-        return [_parse(RecordDetail, item, DETAILS_ENDPOINT) for item in items]
+        details: list[RecordDetail] = []
+        while len(details) < limit:
+            size = min(RECORDS_LIMIT, limit - len(details))
+            params = [("offset", str(len(details))), ("limit", str(size))]
+            data = await self._request(DETAILS_ENDPOINT, path, params)
+            items = _list_field(data, "tasks_records_details", DETAILS_ENDPOINT)
+            details.extend(_parse(RecordDetail, item, DETAILS_ENDPOINT) for item in items[:size])
+            if len(items) < size or (enough is not None and enough(details)):
+                break
+        return details
 
     # -- internals ------------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from monitor.sim import (
     Simulator,
     start_simulator,
 )
+from monitor.sim.entities import SimDesktop
 from monitor.workspace.client import RetryPolicy, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import (
     AuthError,
@@ -130,6 +131,27 @@ async def test_both_time_forms_show_the_same_times(big_sim: Simulator) -> None:
     assert raw["local"] != raw["rfc3339"]
     assert shown["local"] == shown["rfc3339"]
     assert shown["local"][0].endswith(f" {task.time_zone}")
+
+
+async def test_failed_desktops_beyond_the_first_hundred_are_found(big_sim: Simulator) -> None:
+    """An execution on 300 desktops whose failures are all past the first page of 100: the details are
+    paged by offset, to the end or until enough failures are known."""
+    task = big_sim.state.with_status("SUCCESS", triggered=False)[0]
+    task.desktops = [SimDesktop(id=f"d-{i:03d}", name=f"desk-{i:03d}") for i in range(300)]
+    failing = [f"desk-{i:03d}" for i in range(150, 160)]
+    record = big_sim.state.add_execution(task.id, "FAIL", failed_desktops=failing)
+    stats = big_sim.state.stats
+    async with build_client(settings_for(big_sim), CREDENTIALS["aksk"]) as client:
+        everything = await client.list_record_details(task.id, record.id)
+        asked = stats.count("details")
+        first_five = await client.list_record_details(
+            task.id, record.id, enough=lambda ds: sum(d.exec_status == "FAIL" for d in ds) >= 5
+        )
+    assert len(everything) == 300
+    assert [d.desktop_name for d in everything if d.exec_status == "FAIL"] == failing
+    assert asked == 4  # three full pages, then an empty one
+    assert len(first_five) == 200
+    assert stats.count("details") - asked == 2
 
 
 async def test_wrong_secret_key_is_rejected_with_what_to_check(big_sim: Simulator) -> None:

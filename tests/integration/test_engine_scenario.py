@@ -26,6 +26,7 @@ from monitor.sim import (
     SimOptions,
     start_simulator,
 )
+from monitor.sim.entities import SimDesktop
 from monitor.sim.runner import Simulator
 from monitor.store import SQLiteStore
 from monitor.store.base import MessageRef, OutboxRow
@@ -100,6 +101,9 @@ class World:
 
     def execute(self, name: str, status: str) -> None:
         self.sim.state.add_execution(self.task_id(name), status)
+
+    def execute_failing_on(self, name: str, desktops: list[str]) -> None:
+        self.sim.state.add_execution(self.task_id(name), "FAIL", failed_desktops=desktops)
 
     async def cycle(self) -> list[tuple[str, ...]]:
         """One poll cycle and one dispatch; the notifier calls it caused."""
@@ -215,6 +219,18 @@ async def test_an_unpublished_api_closes_nothing_and_fails_the_cycle(world: Worl
     with pytest.raises(ConfigurationError, match=r"Workspace API unreachable at http://127\.0\.0\.1"):
         await world.cycle()
     assert [alert.task_name for alert in world.store.load_open_alerts().values()] == ["prod-snapshot"]
+
+
+async def test_an_alert_names_failed_desktops_past_the_first_hundred(world: World) -> None:
+    task = world.sim.state.task("prod-reboot")
+    task.desktops = [SimDesktop(id=f"d-{i:03d}", name=f"desk-{i:03d}") for i in range(250)]
+    failing = [f"desk-{i:03d}" for i in range(180, 190)]
+    world.execute_failing_on("prod-reboot", failing)
+    await world.engine.run_cycle()
+    [row] = world.store.pending_outbox(now=world.now[0], limit=10)
+    payload = row.entry.payload
+    assert [d["desktop_name"] for d in payload["failed_desktops"]] == failing[:5]
+    assert payload["latest_execution"]["failed_num"] == 10  # the message says "and 5 more"
 
 
 async def test_a_silenced_failure_is_sent_when_the_silence_ends(world: World) -> None:

@@ -230,6 +230,17 @@ def test_times_read_the_same_in_either_form(next_run: str, started: str) -> None
     assert "2026-11-29 02:00:00 Asia/Shanghai" in shown
 
 
+def test_show_counts_the_failed_desktops_the_execution_reports_beyond_those_listed() -> None:
+    """Desktops are read up to a cap (and only until enough failed ones are known): the rest is counted by
+    the execution record."""
+    record = ExecutionRecord(id="r", status="FAIL", failed_num=1200, success_num=5)
+    desktops = [RecordDetail(desktop_name=f"desk-{i}", exec_status="FAIL") for i in range(6)]
+    shown = text_of(show_reply(TaskDetail(id="t-1"), None, [record], desktops, failed_total=1200))
+    assert "desk-4" in shown
+    assert "desk-5" not in shown
+    assert "… and 1195 more" in shown
+
+
 def test_show_a_task_that_never_ran() -> None:
     message = show_reply(TaskDetail(id="t-1"), None, [], [])
     assert_valid(message)
