@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = command("check", help="validate the config and the rules; file:line for each problem")
     check.add_argument("--rules", type=Path, help="rule file or directory (default: `rules:` of the config)")
+    check.add_argument(
+        "--online", action="store_true", help="also ask Slack what the bot token may do (SLACK_BOT_TOKEN)"
+    )
 
     command("schema", help="print the JSON Schema of the rule file (for editors)")
 
@@ -128,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "check":
             # What `run` checks before starting too (monitor.preflight): `check` passing means `run` starts.
-            return oneshot.check(args.config, args.rules, output_console())
+            return oneshot.check(args.config, args.rules, output_console(), online=args.online)
         if args.command == "schema":
             print(json.dumps(rule_file_json_schema(), indent=2))
             return EXIT_OK

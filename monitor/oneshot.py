@@ -6,6 +6,7 @@ shows exactly what a cycle of the daemon would decide and send.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -22,7 +23,7 @@ from monitor.leader import Leadership, leadership_for
 from monitor.logs import register_secret
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
-from monitor.notify.slack import SlackNotifier
+from monitor.notify.slack import SlackNotifier, online_check
 from monitor.notify.slack_client import web_client
 from monitor.notify.text import render_text, terminal_safe
 from monitor.preflight import start_problems
@@ -83,7 +84,7 @@ def load_all(config: Path | None, rules_override: Path | None = None) -> Loaded:
     return Loaded(settings, ruleset)
 
 
-def check(config: Path | None, rules_override: Path | None, console: Console) -> int:
+def check(config: Path | None, rules_override: Path | None, console: Console, *, online: bool = False) -> int:
     try:
         loaded = load_all(config, rules_override)
     except LoadError as exc:
@@ -98,6 +99,19 @@ def check(config: Path | None, rules_override: Path | None, console: Console) ->
             console.print(Text(problem), style="red", soft_wrap=True)
         console.print(Text(f"{len(problems)} problem(s) found"), style="bold red")
         return EXIT_FAILED
+    if online:
+        notes: list[str] = []
+        token = os.environ.get("SLACK_BOT_TOKEN")
+        if token:
+            register_secret(token)
+            problems, notes = asyncio.run(online_check(token, loaded.settings.slack.api_url))
+            if problems:
+                for problem in problems:
+                    console.print(Text(problem), style="red", soft_wrap=True)
+                console.print(Text(f"{len(problems)} problem(s) found"), style="bold red")
+                return EXIT_FAILED
+        for note in notes:
+            console.print(Text(note), style="yellow", soft_wrap=True)
     ruleset = loaded.ruleset
     console.print(
         Text(

@@ -40,7 +40,7 @@ from monitor.notify.dispatch import (
     RetryableDeliveryError,
 )
 from monitor.notify.slack_blocks import MAX_FALLBACK_TEXT
-from monitor.notify.slack_client import without_hidden_retries
+from monitor.notify.slack_client import web_client, without_hidden_retries
 from monitor.notify.slack_message import EVENT_TYPE, SlackMessage, alerts_in_metadata
 from monitor.notify.slack_meta import render_meta, render_meta_reply, render_meta_update
 from monitor.notify.slack_mrkdwn import safe_cut
@@ -55,6 +55,7 @@ __all__ = [
     "RECONCILE_SCOPES",
     "SlackNotifier",
     "log_scope_problems",
+    "online_check",
     "reconcile_problem",
 ]
 
@@ -142,6 +143,21 @@ async def log_scope_problems(notifier: object) -> str | None:
     if problem is not None:
         log.warning("slack.reconcile_degraded", problem=problem)
     return problem
+
+
+async def online_check(token: str, api_url: str) -> tuple[list[str], list[str]]:
+    """`check --online`: (problems that stop delivery, notes on what is degraded) for the bot token, from
+    one `auth.test` and the scopes Slack says it has."""
+    notifier = SlackNotifier(web_client(token, api_url, timeout=10))
+    try:
+        granted = await notifier.granted_scopes()
+    except (PermanentDeliveryError, RetryableDeliveryError) as exc:
+        return [f"slack: {exc}"], []
+    if granted is not None and "chat:write" not in granted:
+        return ["slack: the token lacks chat:write: nothing can be posted; add it (OAuth & Permissions), "
+                "reinstall the app"], []  # fmt: skip
+    problem = reconcile_problem(granted)
+    return [], ([] if problem is None else [f"slack: {problem}"])
 
 
 class SlackNotifier:
