@@ -53,7 +53,12 @@ def _state_port_problem(url: str) -> str | None:
     try:
         port = urlsplit(url).port
     except ValueError as exc:
-        return f"state.url {redact_url(url)!r}: {exc}"
+        reason = str(exc)
+        if (
+            "could not be cast" in reason
+        ):  # urlsplit quotes what it took for the port: maybe a password's part
+            reason = "the port is not a number (a '/', '?', '#' or '@' in a password must be percent-encoded)"
+        return f"state.url {redact_url(url)!r}: {reason}"
     return f"state.url {redact_url(url)!r}: port 0 cannot be reached" if port == 0 else None
 
 

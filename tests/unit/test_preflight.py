@@ -78,6 +78,16 @@ def test_a_state_url_port_out_of_range(tmp_path: Path) -> None:
     assert problem == "state.url 'postgresql://u:***@db.internal:99999/state': Port out of range 0-65535"
 
 
+def test_a_state_url_port_problem_never_quotes_a_password(tmp_path: Path) -> None:
+    """A raw '/' in the password makes urlsplit take 'pa' for the port, and its message quotes it."""
+    config = settings(tmp_path, SLACK)
+    url = "postgresql://u:pa/ss-word@db.internal/state"
+    config = config.model_copy(update={"state": config.state.model_copy(update={"url": url})})
+    (problem,) = start_problems(config, CREDENTIALS)
+    assert problem.startswith("state.url 'postgresql://u:***@db.internal/state': the port is not a number")
+    assert "pa" not in problem.replace("password", "")
+
+
 def test_a_slack_mode_without_its_token(tmp_path: Path) -> None:
     (problem,) = start_problems(settings(tmp_path, "slack:\n  mode: socket\n"), CREDENTIALS)
     assert problem.startswith("slack.mode is socket: set SLACK_BOT_TOKEN")
