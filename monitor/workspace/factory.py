@@ -17,16 +17,48 @@ from monitor.workspace.auth import AkSkAuth, Auth, IamPasswordAuth, StaticTokenA
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError
 
-__all__ = ["KNOWN_REGIONS", "build_auth", "build_client", "tls_context", "workspace_endpoint"]
+__all__ = [
+    "GLOBAL_IAM_ENDPOINT",
+    "IAM_ENDPOINTS",
+    "KNOWN_REGIONS",
+    "WORKSPACE_ENDPOINTS",
+    "build_auth",
+    "build_client",
+    "iam_endpoint",
+    "tls_context",
+    "workspace_endpoint",
+]
 
-#: Regions where the official SDK (huaweicloudsdkworkspace 3.1.219) knows a Workspace endpoint.
-KNOWN_REGIONS = frozenset(
-    {
+#: Workspace hosts: every region of huaweicloudsdkworkspace 3.1.219's `WorkspaceRegion`, plus na-mexico-1,
+#: which the Workspace API's endpoint list names and that SDK does not yet (issue 15).
+WORKSPACE_ENDPOINTS: dict[str, str] = {
+    region: f"https://workspace.{region}.myhuaweicloud.com"
+    for region in (
         "af-north-1", "af-south-1", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "cn-east-3",
         "cn-east-5", "cn-north-4", "cn-north-9", "cn-north-11", "cn-south-1", "cn-southwest-2",
-        "eu-west-101", "la-north-2", "la-south-2", "me-east-1", "sa-brazil-1", "tr-west-1",
-    }
-)  # fmt: skip
+        "eu-west-101", "la-north-2", "la-south-2", "me-east-1", "na-mexico-1", "sa-brazil-1", "tr-west-1",
+    )
+}  # fmt: skip
+KNOWN_REGIONS = frozenset(WORKSPACE_ENDPOINTS)
+
+#: IAM hosts as the official SDK maps them: huaweicloudsdkcore's `auth/endpoint.py` table, with eu-west-101
+#: on `.myhuaweicloud.eu` (huaweicloudsdkiam's `IamRegion`, and the SDK's README: "European station users
+#: need to specify the endpoint as https://iam.eu-west-101.myhuaweicloud.eu"). A region without a regional
+#: IAM host (cn-north-11, af-north-1, ...) uses the global one, as huaweicloudsdkcore does.
+GLOBAL_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
+IAM_ENDPOINTS: dict[str, str] = {
+    **{
+        region: f"https://iam.{region}.myhuaweicloud.com"
+        for region in (
+            "cn-north-1", "cn-north-2", "cn-north-4", "cn-north-9", "cn-north-12", "cn-east-2", "cn-east-3",
+            "cn-east-4", "cn-east-5", "cn-south-1", "cn-south-2", "cn-southwest-2", "ap-southeast-1",
+            "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "af-south-1", "sa-brazil-1", "la-south-2",
+            "la-north-2", "na-mexico-1", "eu-west-0", "my-kualalumpur-1", "ru-moscow-1", "me-east-1",
+            "ae-ad-1", "tr-west-1",
+        )
+    },
+    "eu-west-101": "https://iam.eu-west-101.myhuaweicloud.eu",
+}  # fmt: skip
 
 
 def workspace_endpoint(settings: WorkspaceSettings) -> str:
@@ -37,20 +69,26 @@ def workspace_endpoint(settings: WorkspaceSettings) -> str:
             "no Workspace endpoint",
             hint="set workspace.region (e.g. cn-north-4) or workspace.endpoint, or WORKSPACE_REGION",
         )
-    if settings.region not in KNOWN_REGIONS:
+    endpoint = WORKSPACE_ENDPOINTS.get(settings.region)
+    if endpoint is None:
         raise ConfigurationError(
             f"unknown region {settings.region!r}",
             hint=f"Workspace is offered in {', '.join(sorted(KNOWN_REGIONS))}; "
             "for another endpoint set workspace.endpoint",
         )
-    return f"https://workspace.{settings.region}.myhuaweicloud.com"
+    return endpoint
+
+
+def iam_endpoint(region: str) -> str:
+    """The IAM host that issues tokens for `region` (see IAM_ENDPOINTS)."""
+    return IAM_ENDPOINTS.get(region, GLOBAL_IAM_ENDPOINT)
 
 
 def _iam_endpoint(settings: WorkspaceSettings) -> str:
     if settings.iam_endpoint:
         return settings.iam_endpoint
     if settings.region:
-        return f"https://iam.{settings.region}.myhuaweicloud.com"
+        return iam_endpoint(settings.region)
     raise ConfigurationError(
         "IAM password auth needs an IAM endpoint",
         hint="set workspace.region or workspace.iam_endpoint (HUAWEICLOUD_SDK_IAM_ENDPOINT)",
