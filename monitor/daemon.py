@@ -49,7 +49,7 @@ from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.notify.slack import log_scope_problems
 from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
 from monitor.preflight import start_problems
-from monitor.projects import WatchedProject, close_projects, project_clients, watch_projects
+from monitor.projects import WatchedProject, close_projects, cycle_deadline, project_clients, watch_projects
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import SelfWatch, workspace_check
 from monitor.store import StoreError, lock_state, open_store
@@ -424,6 +424,7 @@ class Daemon:
         for project in self.projects:
             project.engine.ruleset = loaded.ruleset
             project.engine.default_channel = loaded.settings.slack.default_channel
+            project.engine.cycle_deadline = cycle_deadline(loaded.settings.workspace)
         slack = loaded.settings.slack
         self.selfwatch.ops_channel = slack.ops_channel or slack.default_channel
         self.selfwatch.threshold = loaded.settings.workspace.outage_cycles

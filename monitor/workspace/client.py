@@ -614,14 +614,18 @@ class WorkspaceClient:
             params=params,
             headers={"Host": self._host, "Content-Type": "application/json", "User-Agent": USER_AGENT},
         )
-        await self._auth.apply(request)
         query = signer.canonical_query(params)
         url = f"{self.endpoint}{path}" + (f"?{query}" if query else "")
-        outgoing = self._http.build_request("GET", url, headers={**request.headers, **_ACCEPT_ENCODING})
+        signed = False
+        streamed: httpx.Response | None = None
         try:
             # httpx's timeouts are per step (connect, each chunk read): a server sending one byte every few
-            # seconds never trips them. The whole exchange has this long.
+            # seconds never trips them. The whole exchange (an IAM token fetch included) has this long.
             async with asyncio.timeout(self._deadline):
+                await self._auth.apply(request)
+                signed = True
+                headers = {**request.headers, **_ACCEPT_ENCODING}
+                outgoing = self._http.build_request("GET", url, headers=headers)
                 streamed = await self._http.send(outgoing, stream=True)
                 try:
                     body = await _read_capped(streamed, endpoint)
@@ -629,6 +633,12 @@ class WorkspaceClient:
                     await streamed.aclose()
         except TimeoutError:
             self._observe(endpoint, "error")
+            if not signed:
+                raise TransportError(
+                    f"no IAM token within {self._deadline:g} s (IAM answers too slowly)",
+                    endpoint=endpoint,
+                    hint="check workspace.iam_endpoint and the network",
+                ) from None
             raise TransportError(
                 f"no complete answer within {self._deadline:g} s (the API answers too slowly)",
                 endpoint=endpoint,
@@ -644,12 +654,14 @@ class WorkspaceClient:
                 hint="check workspace.region / workspace.endpoint and the network",
             ) from None
         except MalformedResponseError:
-            self._observe(endpoint, str(streamed.status_code))
+            if streamed is not None:  # not IAM's answer, the API's
+                self._observe(endpoint, str(streamed.status_code))
             raise
+        assert streamed is not None  # sent, or an exception above
         self._observe(endpoint, str(streamed.status_code))
         # The body is decoded already: the new response must not decode it again.
-        headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _DECODED_HEADERS]
-        return httpx.Response(streamed.status_code, headers=headers, content=body, request=outgoing)
+        kept = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _DECODED_HEADERS]
+        return httpx.Response(streamed.status_code, headers=kept, content=body, request=outgoing)
 
     def _interpret(self, endpoint: str, response: httpx.Response) -> dict[str, Any]:
         status = response.status_code

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from aiohttp import web
 
@@ -21,7 +22,7 @@ from monitor.engine import Engine
 from monitor.rules import load_rules_text
 from monitor.selfwatch import SelfWatch, is_meta
 from monitor.store import SQLiteStore
-from monitor.workspace.auth import StaticTokenAuth
+from monitor.workspace.auth import IamPasswordAuth, StaticTokenAuth
 from monitor.workspace.client import MAX_ANSWER_BYTES, RetryPolicy, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import MalformedResponseError, TransportError
 
@@ -213,3 +214,27 @@ async def test_a_cycle_of_slow_answers_ends_at_its_deadline(tmp_path: Path) -> N
     finally:
         store.close()
         await runner.cleanup()
+
+
+async def test_an_iam_that_never_finishes_a_token_is_a_transport_failure(
+    slow_loris: tuple[str, list[int]],
+) -> None:
+    url, _ = slow_loris
+    auth = IamPasswordAuth(
+        iam_endpoint=url,
+        username="ops",
+        password="pw-secret",
+        domain="acme",
+        project_id=PROJECT,
+        http=httpx.AsyncClient(timeout=DEADLINE),
+    )
+    async with WorkspaceClient(
+        endpoint=url,
+        project_id=PROJECT,
+        auth=auth,
+        timeout=DEADLINE,
+        retry=RetryPolicy(attempts=1),
+        closing=[auth._http],
+    ) as client:
+        with pytest.raises(TransportError, match=r"no IAM token within 0.3 s"):
+            await client.fetch_tasks(TaskFilter(last_status="FAIL"))
