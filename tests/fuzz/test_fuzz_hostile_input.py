@@ -38,12 +38,14 @@ REGEX_PIECES = [
     "a", "b", "ab", ".", "a+", "a*", "(a+)+", "(a*)*", "(.*)*", "(a|a)*", "(a|ab)*", "(a|aa)+", "(.*a){3}",
     "[ab]", "[^b]", "\\w", "x?", "a{2,5}", "a{1000}", "a{1001}", "a{4294967296}", "(", ")", "|", "(?:", "$",
     "^", "\\1", "(?=a)", "(?!b)", "(?<=a)", "(?i)", "\\b", "\\Z", "\\z",
+    # Literal text, which a name must contain to be worth a call into RE2, and escapes that are not literal.
+    "-x-", "ab?c", "c", "-", "\\.", "\\pL", "\\x61", "\\141", "{2}", "b{0,2}", "[-a]", "\\Qa.\\E",
 ]  # fmt: skip
 patterns = st.one_of(
     st.lists(st.sampled_from(REGEX_PIECES), min_size=1, max_size=10).map("".join),
     st.integers(1, 3000).map(lambda depth: "(" * depth + "a" + ")" * depth),
 )
-short_names = st.text(alphabet="ab!x", max_size=10)
+short_names = st.text(alphabet="ab!xc-.", max_size=10)
 hostile_names = st.builds(
     lambda run, tail, size: run * size + tail,
     st.sampled_from(["a", "ab", "x"]),
