@@ -16,12 +16,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import structlog
 
 from monitor.workspace import signer
+from monitor.workspace.bodies import ACCEPT_ENCODING, DECODED_HEADERS, read_capped
 from monitor.workspace.errors import (
     AuthError,
     ConfigurationError,
@@ -228,6 +229,17 @@ class IamPasswordAuth:
                 self._token = token
             return token
 
+    async def _post_capped(self, body: dict[str, Any], endpoint: str) -> httpx.Response:
+        """The token request, its answer read no further than MAX_ANSWER_BYTES (see `bodies`)."""
+        request = self._http.build_request("POST", self._url, json=body, headers=ACCEPT_ENCODING)
+        streamed = await self._http.send(request, stream=True)
+        try:
+            content = await read_capped(streamed, endpoint)
+        finally:
+            await streamed.aclose()
+        kept = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in DECODED_HEADERS]
+        return httpx.Response(streamed.status_code, headers=kept, content=content, request=request)
+
     async def _fetch(self) -> _Token:
         endpoint = "POST /v3/auth/tokens"
         body = {
@@ -246,7 +258,7 @@ class IamPasswordAuth:
             }
         }
         try:
-            response = await self._http.post(self._url, json=body)
+            response = await self._post_capped(body, endpoint)
         except httpx.TransportError as exc:
             # httpx's text says why (refused, DNS, CERTIFICATE_VERIFY_FAILED); it never holds the body.
             detail = str(exc)[:160]

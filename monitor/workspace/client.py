@@ -26,7 +26,6 @@ import random
 import re
 import ssl
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -40,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 from monitor import __version__
 from monitor.workspace import signer
 from monitor.workspace.auth import Auth, OutgoingRequest
+from monitor.workspace.bodies import ACCEPT_ENCODING, DECODED_HEADERS, MAX_ANSWER_BYTES, read_capped
 from monitor.workspace.errors import (
     AuthError,
     ConfigurationError,
@@ -624,11 +624,11 @@ class WorkspaceClient:
             async with asyncio.timeout(self._deadline):
                 await self._auth.apply(request)
                 signed = True
-                headers = {**request.headers, **_ACCEPT_ENCODING}
+                headers = {**request.headers, **ACCEPT_ENCODING}
                 outgoing = self._http.build_request("GET", url, headers=headers)
                 streamed = await self._http.send(outgoing, stream=True)
                 try:
-                    body = await _read_capped(streamed, endpoint)
+                    body = await read_capped(streamed, endpoint)
                 finally:
                     await streamed.aclose()
         except TimeoutError:
@@ -660,7 +660,7 @@ class WorkspaceClient:
         assert streamed is not None  # sent, or an exception above
         self._observe(endpoint, str(streamed.status_code))
         # The body is decoded already: the new response must not decode it again.
-        kept = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _DECODED_HEADERS]
+        kept = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in DECODED_HEADERS]
         return httpx.Response(streamed.status_code, headers=kept, content=body, request=outgoing)
 
     def _interpret(self, endpoint: str, response: httpx.Response) -> dict[str, Any]:
@@ -741,89 +741,6 @@ _NOT_A_TASK = re.compile(r"project|domain|region|endpoint|\bAPI\b", re.IGNORECAS
 def is_not_found_message(message: str | None) -> bool:
     """Whether an error message says the task (or record) asked for does not exist."""
     return bool(message and _NOT_FOUND_MESSAGE.search(message) and not _NOT_A_TASK.search(message))
-
-
-#: The most an answer may hold once decoded. A page of 50 tasks is some 50 KB; 4 MB is generous, and a gzip
-#: bomb (2 MB that expand to 2 GB) stops here instead of taking the daemon's memory (issue 20).
-MAX_ANSWER_BYTES = 4 * 1024 * 1024
-#: Only encodings this client decodes itself, with the cap above applied while decoding.
-_ACCEPT_ENCODING = {"Accept-Encoding": "gzip, deflate"}
-_DECODED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-
-
-class _CappedDecoder:
-    """Decodes a body (identity, gzip or zlib deflate) chunk by chunk, never past `cap` bytes."""
-
-    def __init__(self, encoding: str, cap: int, endpoint: str) -> None:
-        self.cap = cap
-        self.endpoint = endpoint
-        self.parts: list[bytes] = []
-        self.size = 0
-        encoding = encoding.strip().lower()
-        self._zlib: zlib._Decompress | None
-        if encoding in ("", "identity"):
-            self._zlib = None
-        elif encoding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._zlib = zlib.decompressobj()
-        else:
-            raise MalformedResponseError(
-                f"the answer is in an encoding that was not asked for: {_short(encoding, 40)}",
-                endpoint=endpoint,
-            )
-
-    def _add(self, data: bytes) -> None:
-        self.size += len(data)
-        if self.size > self.cap:
-            raise MalformedResponseError(
-                f"the answer is larger than {self.cap // (1024 * 1024)} MB decoded: not read further",
-                endpoint=self.endpoint,
-            )
-        if data:
-            self.parts.append(data)
-
-    def feed(self, data: bytes) -> None:
-        if self._zlib is None:
-            self._add(data)
-            return
-        pending = data
-        try:
-            while pending:
-                # At most one byte past the room left: enough to know the cap is exceeded.
-                self._add(self._zlib.decompress(pending, self.cap - self.size + 1))
-                pending = self._zlib.unconsumed_tail
-        except zlib.error as exc:
-            raise MalformedResponseError(
-                f"the answer's compression is broken: {exc}", endpoint=self.endpoint
-            ) from None
-
-    def finish(self) -> bytes:
-        if self._zlib is not None:
-            try:
-                self._add(self._zlib.flush())
-            except zlib.error as exc:
-                raise MalformedResponseError(
-                    f"the answer's compression is broken: {exc}", endpoint=self.endpoint
-                ) from None
-        return b"".join(self.parts)
-
-
-async def _read_capped(response: httpx.Response, endpoint: str) -> bytes:
-    try:
-        raw = response.aiter_raw()
-        first = await anext(raw, None)
-    except httpx.StreamConsumed:
-        # An answer built in memory (httpx.MockTransport in tests) was read, and decoded, when it was made.
-        decoder = _CappedDecoder("identity", MAX_ANSWER_BYTES, endpoint)
-        decoder.feed(response.content)
-        return decoder.finish()
-    decoder = _CappedDecoder(response.headers.get("Content-Encoding", ""), MAX_ANSWER_BYTES, endpoint)
-    if first is not None:
-        decoder.feed(first)
-    async for chunk in raw:
-        decoder.feed(chunk)
-    return decoder.finish()
 
 
 def _merge(groups: Iterable[list[ScheduledTask]]) -> list[ScheduledTask]:

@@ -238,3 +238,17 @@ async def test_an_iam_that_never_finishes_a_token_is_a_transport_failure(
     ) as client:
         with pytest.raises(TransportError, match=r"no IAM token within 0.3 s"):
             await client.fetch_tasks(TaskFilter(last_status="FAIL"))
+
+
+async def test_a_gzip_bomb_from_iam_is_a_bad_answer(bomb_server: tuple[str, list[int]]) -> None:
+    url, sent = bomb_server
+    auth = IamPasswordAuth(
+        iam_endpoint=url, username="ops", password="pw-secret", domain="acme", project_id=PROJECT,
+        http=httpx.AsyncClient(timeout=10),
+    )  # fmt: skip
+    async with WorkspaceClient(
+        endpoint=url, project_id=PROJECT, auth=auth, retry=RetryPolicy(attempts=1), closing=[auth._http]
+    ) as client:
+        with pytest.raises(MalformedResponseError, match=r"larger than 4 MB decoded"):
+            await client.fetch_tasks(TaskFilter(last_status="FAIL"))
+    assert sent[0] < 64 * 1024**2
