@@ -35,6 +35,7 @@ from monitor.durations import parse_duration
 from monitor.yamlfile import YamlError, duplicate_keys, parse_yaml
 
 __all__ = [
+    "MAX_PROBLEMS",
     "ConfigError",
     "Credentials",
     "MetricsSettings",
@@ -324,6 +325,10 @@ _ENV_OVERRIDES = {
 }
 
 
+#: Problems listed in one ConfigError; the rest are counted in one last line (as rule files do).
+MAX_PROBLEMS = 100
+
+
 def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
     """Settings from `path` (or the default location, which may be absent) and the environment.
 
@@ -384,5 +389,13 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
             line = locator.line_of(loc) if locator else 0
             problems.append((line, f"{where}: {dotted}: {message}"))
     if problems:
-        raise ConfigError([text for _, text in sorted(problems, key=lambda p: p[0])])
+        problems.sort(key=lambda problem: problem[0])
+        shown = [text for _, text in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            line = problems[MAX_PROBLEMS][0]
+            where = f"{source}:{line}" if line else source
+            shown.append(
+                f"{where}: and {len(problems) - MAX_PROBLEMS:,} more problems (fix the ones above first)"
+            )
+        raise ConfigError(shown)
     return settings

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, load_settings, split_listen
+from monitor.config import MAX_PROBLEMS, ConfigError, load_settings, split_listen
 
 
 def problems_of(tmp_path: Path, text: str) -> tuple[Path, list[str]]:
@@ -84,3 +84,10 @@ def test_an_ipv6_listen_address_is_split_without_its_brackets(tmp_path: Path) ->
     settings = load_settings(path, env={})
     assert settings.metrics.listen is not None
     assert split_listen(settings.metrics.listen) == ("::1", 9464)
+
+
+def test_past_a_hundred_problems_the_rest_are_counted(tmp_path: Path) -> None:
+    ids = ", ".join(f"'user-{i}'" for i in range(300))
+    path, problems = problems_of(tmp_path, f"slack:\n  admins: [{ids}]\n")
+    assert len(problems) == MAX_PROBLEMS + 1
+    assert problems[-1] == f"{path}:2: and 200 more problems (fix the ones above first)"
