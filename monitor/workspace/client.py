@@ -53,12 +53,12 @@ from monitor.workspace.errors import (
     WorkspaceError,
 )
 from monitor.workspace.models import (
-    MAX_TEXT,
     ExecutionRecord,
     RecordDetail,
     ScheduledTask,
     TaskDetail,
     clip_text,
+    has_long_text,
 )
 
 __all__ = [
@@ -777,18 +777,14 @@ _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-#: A JSON string of MAX_TEXT or more characters (each at least one byte, an escape at least two).
-_LONG_STRING = re.compile(rb'"(?:[^"\\]|\\.){%d,}' % MAX_TEXT)
-
-
 def _decoded_json(response: httpx.Response) -> Any:
     """The parsed body, with lone surrogates (`"\\ud800"`) and NUL replaced by U+FFFD (otherwise a task
     named so fails every later cycle that meets it, when its alert is stored), and text longer than
-    MAX_TEXT cut (`clip_text`). Both are looked for in the raw bytes first: most answers have neither."""
+    MAX_TEXT cut (`clip_text`). Both are looked for first: most answers have neither, and are not copied."""
     data = response.json()
     if _UNSTORABLE_ESCAPE.search(response.content):
         data = _replace_unstorable(data)
-    if _LONG_STRING.search(response.content):
+    if has_long_text(data):
         data = clip_text(data)
     return data
 

@@ -36,6 +36,7 @@ __all__ = [
     "api_instant",
     "clip_text",
     "format_api_time",
+    "has_long_text",
     "known_time_zone",
     "parse_api_time",
     "resolve_time_zone",
@@ -139,6 +140,30 @@ def format_api_time(value: str | None, time_zone: str | None, *, named: bool = T
 #: a 10 MB task name made a 20 MB outbox row (issue 20). Longer text is cut, marked with "…".
 MAX_TEXT = 1000
 _MAX_DEPTH = 8
+
+
+def has_long_text(value: Any, _depth: int = 0) -> bool:
+    """Whether `value` holds a string (or key) longer than MAX_TEXT: cheap enough for every answer (a page of
+    50 tasks in some 60 µs), so that `clip_text` only copies the rare answer that needs it."""
+    kind = type(value)
+    if kind is str:
+        return len(value) > MAX_TEXT
+    if _depth >= _MAX_DEPTH:
+        return False
+    if kind is dict:
+        for key, item in value.items():
+            if len(key) > MAX_TEXT:
+                return True
+            item_kind = type(item)
+            if item_kind is str:
+                if len(item) > MAX_TEXT:
+                    return True
+            elif (item_kind is dict or item_kind is list) and has_long_text(item, _depth + 1):
+                return True
+        return False
+    if kind is list:
+        return any(has_long_text(item, _depth + 1) for item in value)
+    return False
 
 
 def clip_text(value: Any, _depth: int = 0) -> Any:

@@ -12,7 +12,9 @@ from monitor.workspace.models import (
     ExecutionRecord,
     ScheduledTask,
     api_instant,
+    clip_text,
     format_api_time,
+    has_long_text,
     parse_api_time,
     resolve_time_zone,
 )
@@ -130,3 +132,19 @@ def test_a_table_leaves_the_zone_out_but_never_hides_utc() -> None:
 def test_records_in_rfc3339_sort_by_their_instant() -> None:
     record = ExecutionRecord(id="r", start_time="2026-11-28T01:00:00.000Z", time_zone="Asia/Shanghai")
     assert record.started_at == datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "long"),
+    [
+        ({"a": "x" * 1000}, False),
+        ({"a": "x" * 1001}, True),
+        ({"x" * 1001: 1}, True),
+        ({"a": [{"b": ["y" * 5000]}]}, True),
+        ([1, None, True, 2.5, "short"], False),
+        ("z" * 1001, True),
+    ],
+)
+def test_long_text_is_found_and_cut(value: object, long: bool) -> None:
+    assert has_long_text(value) is long
+    assert has_long_text(clip_text(value)) is False
