@@ -1,11 +1,12 @@
 """Why `run` would refuse to start, found without starting anything.
 
 `start_problems(settings, env)` is what `check` reports and what `run` refuses with (one line each, exit 2),
-so that `check` passing means `run` starts: the state location, each project's credentials, project id,
-endpoint and CA bundle (the clients are built, and never used), the Slack mode's tokens, and the addresses
-to listen on (`metrics.listen`, `slack.listen` in HTTP mode): a host that does not resolve or is not this
-machine's, a port in use or reserved. What only the network can tell (a database role, a wrong key) is not
-known until the daemon runs.
+so that `check` passing means `run` starts: the state location (for PostgreSQL, whether the server lets
+this user into the database: a missing role or database), each project's credentials, project id, endpoint
+and CA bundle (the clients are built, and never used), the Slack mode's tokens, and the addresses to listen
+on (`metrics.listen`, `slack.listen` in HTTP mode: a host that does not resolve or is not this machine's, a
+port in use or reserved). What only the Workspace API or Slack can tell (a wrong key) is not known until the
+daemon runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from monitor.config import Settings, split_listen
-from monitor.store import state_location_problem
+from monitor.store import StoreError, state_location_problem
 from monitor.store.urls import redact_url
 from monitor.workspace.errors import ConfigurationError
 
@@ -29,7 +30,8 @@ def start_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
     from monitor.projects import project_clients
 
     problems: list[str] = []
-    state = state_location_problem(settings.state.url) or _state_port_problem(settings.state.url)
+    url = settings.state.url
+    state = state_location_problem(url) or _state_port_problem(url) or _state_server_problem(url)
     if state is not None:
         problems.append(state)
     try:
@@ -47,6 +49,20 @@ def start_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
         if problem is not None:
             problems.append(f"{settings.source}: {problem}")
     return problems
+
+
+def _state_server_problem(url: str) -> str | None:
+    """PostgreSQL state: whether the server lets this user into that database (a missing role or database,
+    a wrong password, a server not answering), by connecting once as `run` will."""
+    if url.startswith("sqlite://"):
+        return None
+    from monitor.store.postgres import connect
+
+    try:
+        connect(url).close()
+    except StoreError as exc:
+        return str(exc)
+    return None
 
 
 def _state_port_problem(url: str) -> str | None:

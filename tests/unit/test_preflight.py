@@ -137,3 +137,22 @@ def test_an_ipv6_loopback_address_can_be_listened_on() -> None:
     except OSError:
         pytest.skip("no IPv6 loopback here")
     assert listen_problem("metrics.listen", f"[::1]:{free}") is None
+
+
+@pytest.mark.postgres
+def test_a_postgresql_role_that_does_not_exist(tmp_path: Path, postgres_server: str) -> None:
+    """`check` said OK; `run` refused at its first connection."""
+    host = postgres_server.split("://", 1)[1]
+    config = settings(tmp_path, SLACK)
+    url = f"postgresql://no_such_role:hunter2@{host}"
+    config = config.model_copy(update={"state": config.state.model_copy(update={"url": url})})
+    (problem,) = start_problems(config, CREDENTIALS)
+    assert problem.startswith(f"PostgreSQL postgresql://no_such_role:***@{host}:")
+    assert "hunter2" not in problem
+
+
+@pytest.mark.postgres
+def test_a_usable_postgresql_state(tmp_path: Path, postgres_url: str) -> None:
+    config = settings(tmp_path, SLACK)
+    config = config.model_copy(update={"state": config.state.model_copy(update={"url": postgres_url})})
+    assert start_problems(config, CREDENTIALS) == []
