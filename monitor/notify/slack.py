@@ -54,6 +54,7 @@ __all__ = [
     "PERMANENT_ERRORS",
     "RECONCILE_SCOPES",
     "SlackNotifier",
+    "error_scope",
     "log_scope_problems",
     "online_check",
     "reconcile_problem",
@@ -390,6 +391,31 @@ class SlackNotifier:
                     self._last_post[where] = time.monotonic()
 
 
+#: What each kind of answer leads to (`error_scope`).
+RATE_LIMITED, MESSAGE, REFUSED, MAYBE_DONE, RETRY = (
+    "rate limited",
+    "message",
+    "refused",
+    "maybe done",
+    "retry",
+)
+
+
+def error_scope(error: str, status: int) -> str:
+    """What a failed call's answer means for the row: RATE_LIMITED (wait, Slack did nothing), MESSAGE (this
+    message only: fall back, no meta-alert), REFUSED (the channel or the token: fails for good, meta-alert),
+    MAYBE_DONE (retry, but Slack may have done it: look first), RETRY (retry; Slack did nothing)."""
+    if status == 429 or error == "ratelimited":
+        return RATE_LIMITED
+    if error in MESSAGE_ERRORS:
+        return MESSAGE
+    if error in FIXES:
+        return REFUSED
+    if error in MAYBE_DONE_ERRORS or status >= 500:
+        return MAYBE_DONE
+    return RETRY
+
+
 def _translate(method: str, channel: str, exc: SlackApiError) -> Exception:
     # Usually a SlackResponse (whose data may be any JSON); for a body that is not JSON, slack_sdk hands
     # over aiohttp's raw response.
@@ -397,17 +423,17 @@ def _translate(method: str, channel: str, exc: SlackApiError) -> Exception:
     body = getattr(response, "data", None)
     error = str(body.get("error") or "unknown_error") if isinstance(body, dict) else "unreadable_response"
     status = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
-    if status == 429 or error == "ratelimited":
+    scope = error_scope(error, status if isinstance(status, int) else 0)
+    if scope == RATE_LIMITED:
         headers = getattr(response, "headers", None) or {}
         retry_after = _retry_after(headers.get("Retry-After"))
         return RetryableDeliveryError(f"slack {method} to {channel}: rate limited", retry_after=retry_after)
-    if error in MESSAGE_ERRORS:
+    if scope == MESSAGE:
         return MessageRejectedError(f"slack {method} to {channel}: {error}", code=error)
-    if error in FIXES:
+    if scope == REFUSED:
         return PermanentDeliveryError(f"slack {method} to {channel}: {error}: {_fix(error, body)}")
-    maybe = error in MAYBE_DONE_ERRORS or (isinstance(status, int) and status >= 500)
     return RetryableDeliveryError(
-        f"slack {method} to {channel}: {error} (HTTP {status})", maybe_delivered=maybe
+        f"slack {method} to {channel}: {error} (HTTP {status})", maybe_delivered=scope == MAYBE_DONE
     )
 
 
