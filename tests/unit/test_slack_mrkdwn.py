@@ -3,9 +3,19 @@ does not read, and invisible or direction-changing characters are deleted (issue
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.notify.slack_mrkdwn import inert_marks, user_text
+
+INVISIBLE = re.compile(
+    "[\u00ad\u061c\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff\U000e0000-\U000e007f]"
+)
+#: A mark Slack could read: at an end, or next to something that is not a letter or digit.
+READABLE_MARK = re.compile(r"(?<![^\W_])[*_~]|[*_~](?![^\W_])|`")
 
 
 @pytest.mark.parametrize(
@@ -71,3 +81,17 @@ def test_look_alikes_cost_no_length() -> None:
 def test_our_own_sentence_keeps_its_code_spans() -> None:
     """An error reply is our sentence (with `code` spans) around the user's quoted words."""
     assert user_text("write `show <task_id>`", 100, keep_marks=True) == "write `show &lt;task_id&gt;`"
+
+
+TRICKY = st.text(
+    alphabet=st.sampled_from([*"ab *_~`<>&\n", "\u202e", "\u200b", "\u3164", "\ufeff", "\U000e0041", "é"]),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TRICKY)
+def test_no_readable_mark_and_no_invisible_character_survives(raw: str) -> None:
+    shown = user_text(raw, 200)
+    assert not READABLE_MARK.search(shown)
+    assert not INVISIBLE.search(shown)
