@@ -40,3 +40,14 @@ def test_metrics_render_with_labels() -> None:
     endpoint = "GET /v2/{project_id}/scheduled-tasks"
     assert f'workspace_monitor_api_requests_total{{endpoint="{endpoint}",status="200"}} 1.0' in text
     assert 'workspace_monitor_cycles_total{outcome="complete"} 1.0' in text
+
+
+def test_api_anomalies_are_counted_apart_from_requests() -> None:
+    metrics = Metrics()
+    metrics.observe_api("GET /v2/{project_id}/scheduled-tasks", "anomaly:total_count")
+    text = metrics.render().decode()
+    assert (
+        'workspace_monitor_api_anomalies_total{endpoint="GET /v2/{project_id}/scheduled-tasks",'
+        'kind="total_count"} 1.0' in text
+    )
+    assert "anomaly" not in "".join(line for line in text.splitlines() if "api_requests_total{" in line)
