@@ -193,7 +193,7 @@ class Daemon:
             next_run_time=_now(),
         )
         self.scheduler.add_job(
-            self._tracked(self.dispatch),
+            self._tracked(self._dispatch_due),
             "interval",
             seconds=DISPATCH_EVERY.total_seconds(),
             id="dispatch",
@@ -270,6 +270,11 @@ class Daemon:
             self.metrics.open_alerts.set(len(self.store.load_open_alerts()))
         except StoreError as exc:
             log.error("metrics.store_failed", error=str(exc))
+
+    async def _dispatch_due(self) -> None:
+        """The dispatch job: starts a flush and returns, so that a flush waiting for Slack never makes the
+        scheduler skip (and log) the job's next runs."""
+        self._deliver_soon()
 
     def _deliver_soon(self) -> None:
         """Start a flush of what the cycle queued, without waiting for it: a Slack that never answers must

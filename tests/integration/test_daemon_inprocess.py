@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import structlog
 
+from monitor import daemon as daemon_module
 from monitor.daemon import Daemon, DaemonOptions
 from monitor.engine import CycleReport
 from monitor.notify.console import ConsoleNotifier
+from monitor.notify.slack import SlackNotifier
 from monitor.oneshot import Loaded, load_all
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
@@ -26,6 +28,7 @@ from monitor.sim import (
     SimOptions,
     SimulatorThread,
 )
+from monitor.slackstub import start_slack_stub
 
 
 @pytest.fixture
@@ -227,3 +230,34 @@ async def test_a_reload_with_a_regex_python_could_not_compile_says_where(
     (said,) = failed["problems"]
     assert said.startswith(f"{rules}:3: rule 'ops': match.task_name: bad regular expression")
     assert problem in said
+
+
+async def test_a_flush_waiting_for_slack_never_makes_the_scheduler_skip_jobs(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dispatch job starts a flush and returns: run inline, a flush that Slack never answers made
+    APScheduler skip every later run of the job, with a warning each time."""
+    monkeypatch.setattr(daemon_module, "DISPATCH_EVERY", timedelta(seconds=0.05))
+    monkeypatch.setattr(daemon_module, "STOP_FLUSH_WAIT", 0.1)
+    monkeypatch.setattr(daemon_module, "STOP_JOBS_WAIT", 0.1)
+
+    async def cycle_only() -> None:  # the cycle queues prod-reboot's alert; only the dispatch job delivers
+        await daemon._cycles()
+
+    daemon.poll = cycle_only  # type: ignore[method-assign]
+    async with start_slack_stub() as stub:
+        stub.state.faults.delay(600, None)  # every call accepted, none answered
+        daemon.delivery.notifier = SlackNotifier(stub.client(retry_handlers=[]), per_channel_interval=0)
+        with caplog.at_level(logging.WARNING, logger="apscheduler"):
+            await daemon.start()
+            try:
+                for _ in range(500):  # until the post hangs, then twenty more runs of the job
+                    if stub.state.calls:
+                        break
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(1)
+            finally:
+                await daemon.stop()
+    assert stub.state.count("chat.postMessage") == 1
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert [message for message in skipped if "dispatch" in message] == []
