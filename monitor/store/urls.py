@@ -24,15 +24,18 @@ _PARAM = re.compile(r"(?P<lead>^|[?&;\s])(?P<key>[^=&;#\s?]+)=(?P<value>'[^']*'|
 
 
 def _split_user_info(url: str) -> tuple[str, str, str] | None:
-    """(scheme and `//`, user info, the rest after `@`), or None without user info. The user info ends at the
-    last `@` before the query: libpq wants `@` in a password percent-encoded, but a raw one (or a raw `/`)
-    must not leave part of the password outside what is hidden."""
+    """(scheme and `//`, user info, the rest after `@`), or None without user info. Parsers disagree on a
+    password with a raw `@`, `/` or `?` (libpq wants them percent-encoded): the user info ends at the last
+    `@` before the query, or at libpq's (the first `@` before a `/`), whichever is further, so that no part
+    of such a password is left outside what is hidden."""
     scheme, separator, rest = url.partition("://")
     if not separator:
         return None
     query = rest.find("?")
     head = rest if query < 0 else rest[:query]
-    at = head.rfind("@")
+    slash = rest.find("/")
+    libpq = (rest if slash < 0 else rest[:slash]).find("@")
+    at = max(head.rfind("@"), libpq)
     if at < 0:
         return None
     return scheme + separator, rest[:at], rest[at + 1 :]

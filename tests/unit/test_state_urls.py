@@ -34,6 +34,8 @@ from monitor.store.urls import redact_text, redact_url, url_scheme_problem, url_
         ("postgresq://admin:pw@db/state", "postgresq://admin:***@db/state"),
         ("postgresql://admin:p/w@db/state", "postgresql://admin:***@db/state"),  # a raw / in the password
         ("postgresql://admin:p@ss@db/state", "postgresql://admin:***@db/state"),  # a raw @ in the password
+        ("postgresql://admin:p?ss@db/state", "postgresql://admin:***@db/state"),  # a raw ? (libpq's reading)
+        ("postgresql://db/state?options=a@b", "postgresql://db/state?options=a@b"),
         ("host=db password=s3cret dbname=state", "host=db password=*** dbname=state"),  # conninfo, not a URL
         ("", ""),
     ],
