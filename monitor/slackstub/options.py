@@ -48,6 +48,10 @@ class SlackStubOptions:
     not_in_channel: frozenset[str] = frozenset()
     #: Slack's per-method tiers and 1 message/s/channel (`monitor/slackstub/ratelimit.py`); off by default.
     rate_limits: bool = False
+    #: A reply to a message that is not there (deleted, or never was): False answers `thread_not_found`,
+    #: as Slack does ("the parent message no longer exists", slackapi/bolt-js#2307); True accepts it and
+    #: keeps it in `orphans`, shown nowhere.
+    orphan_replies: bool = False
     #: Check blocks with slack_sdk's models and Block Kit limits (`invalid_blocks`, `msg_blocks_too_long`).
     validate_blocks: bool = True
     #: Slack's undocumented cap on all the text in one message's blocks (slackapi/bolt-js#2509).

@@ -7,7 +7,7 @@ The state lives on the server's event loop; tests in the same loop read and chan
 
 Inspection, as plain data: `messages(channel)` (top-level, oldest first, each with `.replies` and `.edits`),
 `snapshot()` (the same for every channel, as dicts), `calls`, `ephemeral`, `responses`, `orphans` (replies
-to a thread that does not exist: Slack accepts them and shows them nowhere).
+to a thread that does not exist, kept only with `orphan_replies`; by default they answer thread_not_found).
 """
 
 from __future__ import annotations
@@ -289,7 +289,9 @@ class StubState:
             if parent is not None and parent.thread_ts is not None:  # a reply's ts: same thread
                 parent = self._messages.get((channel.id, parent.thread_ts))
             if parent is None:
-                # Slack answers ok and the reply is visible nowhere; keep it for tests to find.
+                if not self.options.orphan_replies:
+                    raise SlackError("thread_not_found")
+                # Accepted and shown nowhere (`orphan_replies`); kept for tests to find.
                 message.thread_ts = thread_ts
                 self.orphans.append(message)
                 return message
@@ -299,7 +301,8 @@ class StubState:
         return message
 
     def delete_message(self, channel: str, ts: str) -> None:
-        """Someone deleted a top-level message (tests): edits answer message_not_found, replies vanish."""
+        """Someone deleted a top-level message (tests): edits answer message_not_found, replies to it
+        thread_not_found (the stand-in keeps no tombstone, as Slack does for a message without replies)."""
         target = self.channel(channel)
         message = self._messages.pop((target.id, ts))
         target.messages.remove(message)

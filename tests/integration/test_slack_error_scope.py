@@ -5,6 +5,7 @@ channel works. A channel or a token refused raises the meta-alert in the ops cha
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,13 @@ rules:
       task_name: "prod-stop"
     channel: "#alerts"
     notify_resolved: true      # a recovery edits the message and replies
+"""
+REMINDING = """
+rules:
+  - name: ops
+    match: {task_name: "prod-*"}
+    channel: "#alerts"
+    repeat_interval: 1h
 """
 CHANNELS = {"alerts": "C0ALERTS01", "ops": "C0OPSOPS01"}
 
@@ -127,3 +135,19 @@ async def test_a_missing_scope_is_named_as_slack_says_it_is_needed(tmp_path: Pat
     [error] = report.refused_channels.values()
     assert "missing_scope" in error
     assert "the token lacks the scope chat:write" in error
+
+
+async def test_a_reminder_for_a_deleted_message_goes_to_the_channel(tmp_path: Path) -> None:
+    """Slack answers a reply to a message that is gone with thread_not_found (slackapi/bolt-js#2307)."""
+    options = SlackStubOptions(strict_channels=True, channels=dict(CHANNELS))
+    async with open_world(tmp_path, REMINDING, stub_options=options) as world:
+        world.execute("prod-reboot", "FAIL")
+        await world.cycle()
+        [message] = world.top_level("alerts")
+        world.stub.state.delete_message("alerts", message.ts)
+        world.advance(timedelta(minutes=61))
+        await world.cycle()  # the reminder
+        await world.cycle()
+        [reminder] = world.top_level("alerts")
+        assert "prod-reboot" in reminder.text
+        assert world.top_level("ops") == []

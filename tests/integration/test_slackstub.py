@@ -129,11 +129,17 @@ async def test_thread_replies_orphans_and_bad_thread_ts(stub: SlackStub) -> None
     reply = await client.chat_postMessage(channel=parent["channel"], text="r1", thread_ts=parent["ts"])
     # A reply to a reply lands in the same thread, as on Slack.
     await client.chat_postMessage(channel=parent["channel"], text="r2", thread_ts=reply["ts"])
+    gone = await slack_error(
+        client.chat_postMessage(channel=parent["channel"], text="lost", thread_ts="1700000000.000001")
+    )
+    assert gone.response["error"] == "thread_not_found"
+    stub.state.options.orphan_replies = True
     orphan = await client.chat_postMessage(
         channel=parent["channel"], text="lost", thread_ts="1700000000.000001"
     )
     assert orphan["ok"]
     assert [o.text for o in stub.state.orphans] == ["lost"]
+    stub.state.options.orphan_replies = False
     bad = await slack_error(client.chat_postMessage(channel=parent["channel"], text="x", thread_ts="0"))
     assert bad.response["error"] == "invalid_thread_ts"
 
