@@ -6,7 +6,8 @@ query pairs parsed from the raw query string with `unquote` (blank values kept),
 `SignedHeaders`, and the body; the signatures are compared in constant time.
 
 Failures raise `AuthFailure`, answered as the API gateway does: 401 `APIGW.0301` "Incorrect IAM authentication
-information: ..." and, for an issued token past its expiry, 401 `APIGW.0307` "The token must be updated.".
+information: ..." and, for an issued token past its expiry, 401 `APIGW.0307` "The token must be updated." (or,
+with `SimOptions.expired_token_code="APIGW.0301"`, 401 APIGW.0301 "...: the token has expired").
 IAM login failures raise `IamFailure`, answered in IAM's own `{"error": {...}}` shape.
 """
 
@@ -187,8 +188,11 @@ class Authenticator:
         static_tokens: Iterable[str],
         tokens: TokenStore,
         clock: Clock,
+        expired_as_0301: bool = False,
     ) -> None:
         self._project_id = project_id
+        # An expired token is answered APIGW.0307; or, as some gateways do, APIGW.0301 saying it expired.
+        self.expired_as_0301 = expired_as_0301
         self._credentials = {c.access_key: c for c in credentials}
         self._static_tokens = tuple(static_tokens)
         self._tokens = tokens
@@ -211,6 +215,8 @@ class Authenticator:
         if issued is None:
             raise _incorrect("the token is not valid")
         if self._clock() >= issued.expires_at:
+            if self.expired_as_0301:
+                raise _incorrect("the token has expired")
             raise AuthFailure("The token must be updated.", code=_EXPIRED)
         return Principal("token", issued.project_id, issued.user)
 

@@ -67,6 +67,9 @@ class SimOptions:
     # How times are written: "local" ("yyyy-MM-dd HH:mm:ss" in the task's zone, as the API reference says)
     # or "rfc3339" (UTC, as Huawei's Terraform provider reads them from the live cloud); see `wire`.
     time_format: str = "local"
+    # How an expired IAM token is refused: APIGW.0307 ("The token must be updated."), or APIGW.0301 whose
+    # message says the token expired.
+    expired_token_code: str = "APIGW.0307"  # noqa: S105 - an error code, not a secret
     # The simulator's notion of now (token expiry, X-Sdk-Date skew, schedules); tests may pin it.
     clock: Callable[[], datetime] | None = field(default=None, repr=False)
 
@@ -81,6 +84,8 @@ class SimOptions:
             raise ValueError("fail_rate + skip_rate must not exceed 1")
         if self.latency_ms < 0 or self.token_ttl_seconds < 0:
             raise ValueError("latency_ms and token_ttl_seconds must be >= 0")
+        if self.expired_token_code not in ("APIGW.0307", "APIGW.0301"):
+            raise ValueError("expired_token_code must be APIGW.0307 or APIGW.0301")
         if self.time_format not in ("local", "rfc3339"):
             raise ValueError("time_format must be local or rfc3339")
         if self.not_found_status not in (400, 404):

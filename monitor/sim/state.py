@@ -81,6 +81,7 @@ class SimState:
             static_tokens=opts.static_tokens,
             tokens=self.tokens,
             clock=self.clock,
+            expired_as_0301=opts.expired_token_code == "APIGW.0301",  # noqa: S105 - an error code
         )
         self.scenario: Scenario | None = None
         if opts.scenario is not None:

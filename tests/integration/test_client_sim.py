@@ -170,7 +170,11 @@ async def test_wrong_iam_password_is_rejected(big_sim: Simulator) -> None:
             await client.fetch_failing()
 
 
-async def test_expired_iam_token_is_renewed_and_the_request_succeeds(big_sim: Simulator) -> None:
+@pytest.mark.parametrize("answer", ["APIGW.0307", "APIGW.0301"])
+async def test_expired_iam_token_is_renewed_and_the_request_succeeds(big_sim: Simulator, answer: str) -> None:
+    """Whether the gateway says "The token must be updated." (APIGW.0307) or "Incorrect IAM authentication
+    information: the token has expired" (APIGW.0301): one new token, one retry."""
+    big_sim.state.authenticator.expired_as_0301 = answer == "APIGW.0301"
     async with build_client(settings_for(big_sim), CREDENTIALS["iam password"]) as client:
         await client.fetch_tasks(TaskFilter(last_status="FAIL"))
         assert big_sim.state.expire_tokens() == 1
