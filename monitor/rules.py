@@ -95,6 +95,7 @@ __all__ = [
     "NameRegex",
     "NameScreen",
     "PriorityRange",
+    "RegexScreen",
     "Rule",
     "RuleFileError",
     "RuleSet",
@@ -814,6 +815,12 @@ class RuleSet:
     _narrowed: dict[_TaskKey, tuple[Candidate, ...] | NameScreen] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    # What narrowing needs of each rule (by the rule's id), worked out once.
+    _plans: dict[int, _Plan] = field(init=False, repr=False, compare=False)
+    # The RegexScreen of the rules' `re:` patterns, built when a candidate list first needs it.
+    _screen: dict[str, tuple[RegexScreen, dict[int, int]] | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {rule.name: rule for rule in self.rules})
@@ -832,6 +839,9 @@ class RuleSet:
         object.__setattr__(self, "_name_lengths", {char: tuple(sorted(n)) for char, n in lengths.items()})
         ids = frozenset(task_id for rule in self.rules for task_id in rule.matcher.task_id or ())
         object.__setattr__(self, "_named_ids", ids)
+        object.__setattr__(
+            self, "_plans", {id(rule): _plan(rule, plain.get(rule.name)) for rule in self.rules}
+        )
 
     def route(self, rule: Rule, task: ScheduledTask, project: str) -> MatchedRoute:
         plain = self._plain_routes.get(rule.name)
@@ -880,107 +890,178 @@ class RuleSet:
         )
         cached = self._narrowed.get(key)
         if cached is None:
-            cached = self._narrowed[key] = NameScreen.over(
+            cached = self._narrowed[key] = self._screened(
                 self._narrow(TaskSignature(*key[:6]), found, key[7])
             )
         return cached if isinstance(cached, tuple) else cached.narrow(name)
+
+    def _screened(self, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...] | NameScreen:
+        """`candidates` behind a NameScreen when enough of them test the name by RE2 alone."""
+        plans = self._plans
+        screened = [
+            (position, plan)
+            for position, candidate in enumerate(candidates)
+            if candidate.name_test is not None and (plan := plans[id(candidate.rule)]).screened is not None
+        ]
+        if len(screened) < NameScreen.SCREEN_MIN:
+            return candidates
+        built = self._regex_screen()
+        if built is None:
+            return candidates
+        screen, index_of = built
+        return NameScreen(
+            candidates,
+            screen,
+            {index_of[id(plan.screened)]: (position, plan.settled) for position, plan in screened},
+        )
+
+    def _regex_screen(self) -> tuple[RegexScreen, dict[int, int]] | None:
+        """The rule set's RegexScreen of every rule's screenable pattern, and each pattern's index in it
+        (by the pattern object's id); built on first use. None when RE2 cannot build it."""
+        if "screen" not in self._screen:
+            regexes: dict[int, LinearRegex] = {}
+            for plan in self._plans.values():
+                if plan.screened is not None:
+                    regexes.setdefault(id(plan.screened), plan.screened)
+            try:
+                screen = RegexScreen(list(regexes.values()))
+            except MemoryError:
+                self._screen["screen"] = None
+            else:
+                self._screen["screen"] = (screen, {key: index for index, key in enumerate(regexes)})
+        return self._screen["screen"]
 
     def _narrow(
         self, signature: TaskSignature, prefixes: Sequence[str], id_named: bool
     ) -> tuple[Candidate, ...]:
         found = frozenset(prefixes)
         narrowed: list[Candidate] = []
+        plans = self._plans
         for rule in self.candidates(signature):
-            matcher = rule.matcher
-            if matcher.task_id is not None and not id_named:
+            plan = plans[id(rule)]
+            if plan.needs_id and not id_named:
                 continue
-            name_prefixes = matcher.name_prefixes
-            if name_prefixes is not None and name_prefixes.isdisjoint(found):
+            if plan.name_prefixes is not None and plan.name_prefixes.isdisjoint(found):
                 continue
-            settled = (
-                matcher.task_id is None
-                and matcher.priority is None
-                and (
-                    matcher.task_name is None
-                    or any(p.prefix_only and p.prefix in found for p in matcher.task_name)
-                )
+            settled = plan.settles_alone or (
+                plan.settling_prefixes is not None and not plan.settling_prefixes.isdisjoint(found)
             )
-            route = self._plain_routes.get(rule.name)
-            if settled:
-                narrowed.append(Candidate(rule, route))
-            elif (expression := matcher.name_expression) is not None:
-                narrowed.append(Candidate(rule, route, name_test=expression.fullmatch))
-            else:
-                narrowed.append(Candidate(rule, route, task_test=matcher.matches_details))
+            narrowed.append(plan.settled if settled else plan.checked)
             if settled and not rule.continue_matching:
                 break
         return tuple(narrowed)
 
 
-class NameScreen:
-    """A candidate list with many `re:` name tests, screened by RE2 sets: one pass over the name tells which
-    of those patterns match, so only they (and the other candidates) are looked at. 5,000 `re:` rules
-    against 3,000 failing tasks were 15 million matches a cycle, seconds of a blocked event loop.
+class _Plan(NamedTuple):
+    """What narrowing needs of one rule, worked out once per rule set (see `RuleSet._narrow`)."""
 
-    RE2 sets are limited by size (`SCREEN_INSTRUCTIONS` per set, big patterns tested alone) so that their
-    matching automaton always fits its memory: out of memory, a set would report no match instead of an
-    error."""
+    #: The rule names task ids: left out unless some rule names the task's id.
+    needs_id: bool
+    #: The rule's literal name prefixes (TaskMatcher.name_prefixes).
+    name_prefixes: frozenset[str] | None
+    #: Nothing but indexed keys to check: settled by the signature alone.
+    settles_alone: bool
+    #: Settled when the name starts with one of these (`prefix*` globs), when nothing else is checked.
+    settling_prefixes: frozenset[str] | None
+    settled: Candidate
+    checked: Candidate
+    #: The RE2 pattern that is all the rule checks, when it can be screened (see NameScreen).
+    screened: LinearRegex | None
 
-    #: Fewer `re:` name tests than this: tested one by one, a set is not worth building.
-    SCREEN_MIN = 8
-    SCREEN_INSTRUCTIONS = 20_000
 
-    def __init__(self, candidates: tuple[Candidate, ...], screened: dict[int, LinearRegex]) -> None:
-        self.candidates = candidates
-        self._sets: list[tuple[Any, list[int]]] = []
+def _plan(rule: Rule, route: MatchedRoute | None) -> _Plan:
+    matcher = rule.matcher
+    details_free = matcher.task_id is None and matcher.priority is None
+    settling = None
+    if details_free and matcher.task_name is not None:
+        settling = frozenset(p.prefix for p in matcher.task_name if p.prefix_only) or None
+    expression = matcher.name_expression
+    if expression is not None:
+        checked = Candidate(rule, route, name_test=expression.fullmatch)
+    else:
+        checked = Candidate(rule, route, task_test=matcher.matches_details)
+    return _Plan(
+        needs_id=matcher.task_id is not None,
+        name_prefixes=matcher.name_prefixes,
+        settles_alone=details_free and matcher.task_name is None,
+        settling_prefixes=settling,
+        settled=Candidate(rule, route),
+        checked=checked,
+        screened=expression if isinstance(expression, LinearRegex) and RegexScreen.fits(expression) else None,
+    )
+
+
+class RegexScreen:
+    """The `re:` name tests of a rule set run as RE2 sets: one pass over a name tells which of the patterns
+    match it. Built once per rule set (compiling thousands of patterns takes tens of milliseconds).
+
+    Sets are limited by size (`SET_INSTRUCTIONS` of RE2 program each, bigger patterns left out and tested
+    alone) so that their matching automaton always fits its memory: out of memory, a set would report no
+    match instead of an error."""
+
+    SET_INSTRUCTIONS = 20_000
+
+    def __init__(self, regexes: Sequence[LinearRegex]) -> None:
+        """Raises MemoryError when RE2 cannot build a set (never with sets this small)."""
+        self._sets: list[tuple[Any, int]] = []  # (RE2 set, index of its first pattern)
         current: Any = None
-        positions: list[int] = []
         size = 0
-        for position, regex in screened.items():
-            if current is None or size + regex.program_size > self.SCREEN_INSTRUCTIONS:
-                current, positions, size = _re2.Set(_RE2_WHOLE, _RE2_OPTIONS), [], 0
-                self._sets.append((current, positions))
-            if current.Add(regex.pattern.encode("utf-8", "surrogatepass")) != len(positions):
-                raise ValueError(f"RE2 set refused {regex.pattern!r}")  # compiled alone, so never
-            positions.append(position)
+        for index, regex in enumerate(regexes):
+            if current is None or size + regex.program_size > self.SET_INSTRUCTIONS:
+                current, size = _re2.Set(_RE2_WHOLE, _RE2_OPTIONS), 0
+                self._sets.append((current, index))
+            current.Add(regex.pattern.encode("utf-8", "surrogatepass"))
             size += regex.program_size
         for compiled, _ in self._sets:
             if not compiled.Compile():  # matching an uncompiled set crashes the process
                 raise MemoryError("RE2 set too large")
-        self._settled = {position: candidates[position]._replace(name_test=None) for position in screened}
-        self._others = tuple(position for position in range(len(candidates)) if position not in screened)
 
     @classmethod
-    def over(cls, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...] | NameScreen:
-        """A screen over `candidates` when enough of them test the name by RE2 alone; else `candidates`."""
-        screened = {
-            position: regex
-            for position, candidate in enumerate(candidates)
-            # name_test is the bound `fullmatch` of the rule's only pattern
-            if isinstance(regex := getattr(candidate.name_test, "__self__", None), LinearRegex)
-            and regex.program_size <= cls.SCREEN_INSTRUCTIONS
-        }
-        if len(screened) < cls.SCREEN_MIN:
-            return candidates
-        try:
-            return cls(candidates, screened)
-        except (ValueError, MemoryError):
-            return candidates
+    def fits(cls, regex: LinearRegex) -> bool:
+        return regex.program_size <= cls.SET_INSTRUCTIONS
+
+    def hits(self, name: str) -> list[int]:
+        """The indexes of the patterns that fully match `name`."""
+        text = name.encode("utf-8", "surrogatepass")
+        return [first + index for compiled, first in self._sets for index in compiled.Match(text)]
+
+
+class NameScreen:
+    """A candidate list with many `re:` name tests, screened by the rule set's `RegexScreen`: for a name,
+    only the candidates whose pattern matched (nothing left to test) and the others are looked at. 5,000
+    `re:` rules against 3,000 failing tasks were 15 million matches a cycle, seconds of a blocked loop."""
+
+    #: Fewer `re:` name tests than this: tested one by one, screening is not worth it.
+    SCREEN_MIN = 8
+
+    def __init__(
+        self,
+        candidates: tuple[Candidate, ...],
+        screen: RegexScreen,
+        screened: dict[int, tuple[int, Candidate]],
+    ) -> None:
+        """`screened`: the screen's index of each screened candidate's pattern -> the candidate's position,
+        and the candidate settled (nothing left to test once its pattern matched)."""
+        self.candidates = candidates
+        self._screen = screen
+        self._screened = screened
+        positions = {position for position, _ in screened.values()}
+        self._others = tuple((position, candidates[position]) for position in range(len(candidates))
+                             if position not in positions)  # fmt: skip
 
     def narrow(self, name: str | None) -> tuple[Candidate, ...]:
-        """The candidates left for a task named `name`, in order: those whose pattern matched (nothing left
-        to test) and those not screened."""
+        """The candidates left for a task named `name`, in order."""
         if name is None:
             return self.candidates
-        text = name.encode("utf-8", "surrogatepass")
-        hits = [positions[index] for compiled, positions in self._sets for index in compiled.Match(text)]
+        screened = self._screened
+        hits = [screened[index] for index in self._screen.hits(name) if index in screened]
         if not hits:
-            return tuple(self.candidates[position] for position in self._others)
-        chosen = sorted([*hits, *self._others])
-        settled, candidates = self._settled, self.candidates
-        return tuple(
-            settled[position] if position in settled else candidates[position] for position in chosen
-        )
+            return tuple(candidate for _, candidate in self._others)
+        return tuple(candidate for _, candidate in sorted([*hits, *self._others], key=_first))
+
+
+def _first(pair: tuple[int, Candidate]) -> int:
+    return pair[0]
 
 
 # ----------------------------------------------------------------------------------------------------------
