@@ -117,7 +117,8 @@ def format_api_time(value: str | None, time_zone: str | None, *, named: bool = T
     """An API time as people see it everywhere: "2026-11-28 09:00:00 Asia/Shanghai".
 
     A time with its own offset is shown in the task's zone (in UTC, named so, when that zone is unknown);
-    one without is shown as it came, with the task's zone. Unreadable text is shown as it came. "" for none.
+    one without is shown as it came, with the task's zone. Unreadable text (or a moment that cannot be moved
+    to that zone, at the ends of the calendar) is shown as it came. "" for none.
     `named=False` leaves the task's zone out (a table with a zone column elsewhere); a time moved to UTC
     still says so, as "2026-11-28 01:00Z".
     """
@@ -128,12 +129,23 @@ def format_api_time(value: str | None, time_zone: str | None, *, named: bool = T
     if moment is None:
         return f"{value} {zone_name}".strip()
     if moment.tzinfo is None:
-        return f"{moment:%Y-%m-%d %H:%M:%S} {zone_name}".strip()
+        return f"{_wall(moment)} {zone_name}".strip()
     place = known_time_zone(time_zone)
+    try:
+        moved = moment.astimezone(place or UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"{value} {zone_name}".strip()
     if place is None:
-        utc = moment.astimezone(UTC)
-        return f"{utc:%Y-%m-%d %H:%M:%S} UTC" if named else f"{utc:%Y-%m-%d %H:%M}Z"
-    return f"{moment.astimezone(place):%Y-%m-%d %H:%M:%S} {zone_name}".strip()
+        return f"{_wall(moved)} UTC" if named else f"{_wall(moved)[:16]}Z"
+    return f"{_wall(moved)} {zone_name}".strip()
+
+
+def _wall(moment: datetime) -> str:
+    """ "yyyy-MM-dd HH:mm:ss" (strftime's %Y does not pad years before 1000 on every platform)."""
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
 
 
 #: The most characters of one text value the monitor keeps (a task name, a failure reason, an extra field):

@@ -78,7 +78,16 @@ maybe_wrong = st.one_of(json_scalars, json_values)
 ids = st.one_of(st.sampled_from(["t-1", "t-2", "t-3", "t-4", "r-1"]), maybe_wrong)
 times = st.one_of(
     st.sampled_from(
-        ["2026-11-30 08:00:00", "2026-11-29T08:00:00Z", "9999-12-31 23:59:59", "0001-01-01 00:00:00"]
+        [
+            "2026-11-30 08:00:00",
+            "2026-11-29T08:00:00Z",
+            "2026-11-29T08:00:00.000Z",
+            "2026-11-29T16:00:00+08:00",
+            "9999-12-31 23:59:59",
+            "0001-01-01 00:00:00",
+            "0001-01-01T00:00:00+14:00",
+            "9999-12-31T23:59:59.999-14:00",
+        ]
     ),
     maybe_wrong,
 )
@@ -170,8 +179,15 @@ HTML = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>ng
 ERROR_BODIES = st.one_of(
     st.fixed_dictionaries(
         {
-            "error_code": st.sampled_from(["APIGW.0301", "APIGW.0307", "APIGW.0308", "WKS.0001"]),
-            "error_msg": st.one_of(pieces, huge, maybe_wrong),
+            "error_code": st.sampled_from(
+                ["APIGW.0101", "APIGW.0301", "APIGW.0307", "APIGW.0308", "WKS.0001"]
+            ),
+            "error_msg": st.one_of(
+                pieces,
+                huge,
+                maybe_wrong,
+                st.sampled_from(["The scheduled task does not exist.", "token expired", "not found"]),
+            ),
         }
     ),
     maybe_wrong,

@@ -96,6 +96,9 @@ def test_record_start_time() -> None:
         ("2026-11-28 09:00:00", "Mars/Olympus", "2026-11-28 09:00:00 Mars/Olympus"),
         ("2026-11-28 09:00:00", None, "2026-11-28 09:00:00"),
         ("next tuesday", "Asia/Shanghai", "next tuesday Asia/Shanghai"),
+        ("0001-01-01 00:00:00", "Asia/Shanghai", "0001-01-01 00:00:00 Asia/Shanghai"),
+        ("0001-01-01T00:00:00+14:00", "UTC", "0001-01-01T00:00:00+14:00 UTC"),  # UTC would be year 0
+        ("9999-12-31T23:59:59Z", "Pacific/Kiritimati", "9999-12-31T23:59:59Z Pacific/Kiritimati"),
         (None, "Asia/Shanghai", ""),
     ],
 )
