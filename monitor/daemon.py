@@ -110,6 +110,8 @@ class Daemon:
     def __init__(self, options: DaemonOptions, loaded: Loaded, notifier: Notifier) -> None:
         self.options = options
         self.loaded = loaded
+        #: The settings read once at start (state, listen addresses, projects): what a reload cannot change.
+        self.started_with = loaded.settings
         settings = loaded.settings
         credentials = Credentials.from_env(os.environ)
         register_secret(credentials.secret_key, credentials.security_token, credentials.iam_password,
@@ -420,9 +422,10 @@ class Daemon:
 
     def _apply(self, loaded: Loaded) -> None:
         # Projects themselves (ids, endpoints, credentials) change with a restart, not a reload.
-        if _project_identities(loaded.settings) != _project_identities(self.loaded.settings):
+        # Compared with what the daemon started with: a second reload still says so.
+        if _project_identities(loaded.settings) != _project_identities(self.started_with):
             log.warning("config.projects_need_restart", kept="the projects the daemon started with")
-        changed = _restart_settings_changed(self.loaded.settings, loaded.settings)
+        changed = _restart_settings_changed(self.started_with, loaded.settings)
         if changed:
             log.warning("config.restart_needed", settings=changed, kept="the values the daemon started with")
         self.loaded = loaded
