@@ -1002,7 +1002,8 @@ class RegexScreen:
     SET_INSTRUCTIONS = 20_000
 
     def __init__(self, regexes: Sequence[LinearRegex]) -> None:
-        """Raises MemoryError when RE2 cannot build a set (never with sets this small)."""
+        """Raises MemoryError when RE2 cannot build a set (never with sets this small): the rule set then
+        tests each pattern alone."""
         self._sets: list[tuple[Any, int]] = []  # (RE2 set, index of its first pattern)
         current: Any = None
         size = 0
@@ -1010,7 +1011,8 @@ class RegexScreen:
             if current is None or size + regex.program_size > self.SET_INSTRUCTIONS:
                 current, size = _re2.Set(_RE2_WHOLE, _RE2_OPTIONS), 0
                 self._sets.append((current, index))
-            current.Add(regex.pattern.encode("utf-8", "surrogatepass"))
+            if current.Add(regex.pattern.encode("utf-8", "surrogatepass")) != index - self._sets[-1][1]:
+                raise MemoryError(f"RE2 set refused {regex.pattern!r}")  # compiled alone: never expected
             size += regex.program_size
         for compiled, _ in self._sets:
             if not compiled.Compile():  # matching an uncompiled set crashes the process
