@@ -46,8 +46,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from monitor.engine import Engine
 from monitor.logs import configure_logging
 from monitor.notify.dispatch import Dispatcher
-from monitor.notify.slack import SlackNotifier
-from monitor.notify.slack_render import render_alert
 from monitor.rules import load_rules_text
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
@@ -56,6 +54,8 @@ from monitor.sim import (
     SimOptions,
     start_simulator,
 )
+from monitor.slack.alert import render_alert
+from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import SlackStubOptions
 from monitor.slackstub.options import DEFAULT_TOKEN
 from monitor.slackstub.runner import build_app

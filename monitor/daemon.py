@@ -46,12 +46,12 @@ from monitor.leader import LeaderWatch, leadership_for
 from monitor.logs import register_secret
 from monitor.metrics import Health, Metrics, start_metrics_server
 from monitor.notify.dispatch import Dispatcher, Notifier
-from monitor.notify.slack import log_scope_problems
 from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
 from monitor.preflight import start_problems
 from monitor.projects import WatchedProject, close_projects, cycle_deadline, project_clients, watch_projects
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import SelfWatch, workspace_check
+from monitor.slack.notifier import log_scope_problems
 from monitor.store import StoreError, lock_state, open_store
 from monitor.store.urls import redact_url, url_secrets
 from monitor.workspace.errors import ConfigurationError, WorkspaceError

@@ -23,12 +23,12 @@ from monitor.leader import Leadership, leadership_for
 from monitor.logs import register_secret
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
-from monitor.notify.slack import SlackNotifier, online_check
-from monitor.notify.slack_client import web_client
 from monitor.notify.text import render_text, terminal_safe
 from monitor.preflight import start_problems
 from monitor.projects import close_projects, project_clients, watch_projects
 from monitor.rules import RuleFileError, RuleSet, load_rules
+from monitor.slack.client import web_client
+from monitor.slack.notifier import SlackNotifier, online_check
 from monitor.store import Store, StoreError, lock_state, open_store
 from monitor.store.postgres import PostgresStore
 from monitor.store.urls import url_secrets

@@ -15,7 +15,7 @@ for one episode and is never lost. Meta-alerts go to `slack.ops_channel` (defaul
 one about Slack refusing a channel therefore goes elsewhere whenever the ops channel is another one.
 
 An outbox row of a meta-alert carries a payload with `"meta": true` (see `meta_payload`); renderers
-(`notify/slack_meta.py`, `notify/text.py`) recognise it with `is_meta`.
+(`slack/meta.py`, `notify/text.py`) recognise it with `is_meta`.
 """
 
 from __future__ import annotations

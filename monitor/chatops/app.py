@@ -38,10 +38,10 @@ from monitor.chatops.handlers import Deps, acknowledge_alert, handle, silence_al
 from monitor.chatops.replay import RecentSignatures
 from monitor.chatops.replies import error_reply, refusal_reply
 from monitor.chatops.response_url import response_url_allowed
-from monitor.notify.slack_alert import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
-from monitor.notify.slack_client import respond_once
-from monitor.notify.slack_message import SlackMessage
-from monitor.notify.slack_mrkdwn import user_text
+from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.client import respond_once
+from monitor.slack.message import SlackMessage
+from monitor.slack.mrkdwn import user_text
 from monitor.store import StoreError
 
 __all__ = ["COMMAND", "SILENCE_BUTTON_DURATION", "build_app", "caller_of"]

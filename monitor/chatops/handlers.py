@@ -51,9 +51,9 @@ from monitor.chatops.replies import (
 )
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
-from monitor.notify.slack_message import SlackMessage
 from monitor.rules import compile_match
 from monitor.silences import Silence as StoredSilence
+from monitor.slack.message import SlackMessage
 from monitor.store import MessageRef, Store, StoreError
 from monitor.workspace.client import Listing, TaskFilter
 from monitor.workspace.errors import NotFoundError, WorkspaceError

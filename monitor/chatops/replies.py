@@ -16,7 +16,8 @@ from datetime import datetime
 from monitor.chatops.commands import SUBCOMMANDS, Failed, ListTasks
 from monitor.decide import AlertState
 from monitor.durations import format_duration
-from monitor.notify.slack_blocks import (
+from monitor.silences import Silence
+from monitor.slack.blocks import (
     MAX_BLOCKS,
     MAX_FALLBACK_TEXT,
     MAX_SECTION_TEXT,
@@ -27,8 +28,8 @@ from monitor.notify.slack_blocks import (
     header,
     section,
 )
-from monitor.notify.slack_message import SlackMessage
-from monitor.notify.slack_mrkdwn import (
+from monitor.slack.message import SlackMessage
+from monitor.slack.mrkdwn import (
     HISTORY_MARKS,
     escape_mrkdwn,
     history_strip,
@@ -37,7 +38,6 @@ from monitor.notify.slack_mrkdwn import (
     status_mark,
     user_text,
 )
-from monitor.silences import Silence
 from monitor.store.base import MessageRef
 from monitor.workspace.models import (
     ExecutionRecord,

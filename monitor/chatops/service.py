@@ -37,7 +37,7 @@ from monitor.chatops.handlers import Deps
 from monitor.chatops.tokens import TOKEN_ERRORS, Backoff, TokenKind, TokenState
 from monitor.config import SlackSettings, split_listen
 from monitor.logs import register_secret
-from monitor.notify.slack_client import app_client
+from monitor.slack.client import app_client
 
 __all__ = ["EVENTS_PATH", "ChatopsService", "SlackTokens", "app_enabled", "configuration_problem"]
 

@@ -1,1 +1,3 @@
-"""Notifications: the payload of an alert message, rendering it (console, Slack Block Kit), and delivery."""
+"""Notifications, whatever receives them: the payload of an alert message (`payload`), the dispatcher that
+delivers the outbox to a receiver (`dispatch`), and the plain text of the console (`text`, `console`).
+Slack, the receiver with threads, edits and digests, is `monitor.slack`."""

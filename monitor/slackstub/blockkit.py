@@ -1,6 +1,6 @@
 """Block Kit as Slack checks it, for the stand-in: slack_sdk's own models (`Block.parse`, then
 `validate_json`, which checks lengths and counts per element) plus the message-wide limits Slack documents.
-Deliberately not the product's checker (`monitor.notify.slack_check`): a bug there must not hide itself.
+Deliberately not the product's checker (`monitor.slack.check`): a bug there must not hide itself.
 
     50 blocks a message              api.slack.com/reference/block-kit/blocks ("up to 50 blocks")
     section fields: 2,000 each       api.slack.com/reference/block-kit/blocks#section (fields)

@@ -33,8 +33,8 @@ from pathlib import Path
 import pytest
 
 from monitor.decide import alert_fingerprint
-from monitor.notify.slack_message import alerts_in_metadata
 from monitor.sim import DEFAULT_PROJECT_ID, SimOptions, SimulatorThread
+from monitor.slack.message import alerts_in_metadata
 from monitor.slackstub import SlackStubThread
 from tests.helpers.daemon import DaemonProcess, write_config
 

@@ -31,7 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.decide import DecisionKind
 from monitor.notify.dispatch import Dispatcher
-from monitor.notify.slack import SlackNotifier
+from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import DEFAULT_TOKEN
 from monitor.store import SQLiteStore
 from monitor.store.base import CycleChanges, OutboxEntry, OutboxState

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from monitor.engine import CycleReport, Engine
 from monitor.notify.dispatch import Dispatcher, DispatchReport
-from monitor.notify.slack import SlackNotifier
 from monitor.rules import load_rules_text
 from monitor.selfwatch import SelfWatch
 from monitor.sim import (
@@ -28,6 +27,7 @@ from monitor.sim import (
     start_simulator,
 )
 from monitor.sim.runner import Simulator
+from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import SlackStubOptions, StubMessage, start_slack_stub
 from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore, StoreError

@@ -33,9 +33,6 @@ from monitor.chatops.snapshots import SHARE_WINDOW
 from monitor.config import SlackSettings
 from monitor.engine import Engine
 from monitor.notify.dispatch import Dispatcher
-from monitor.notify.slack import SlackNotifier
-from monitor.notify.slack_alert import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
-from monitor.notify.slack_message import SlackMessage
 from monitor.rules import compile_match, load_rules_text
 from monitor.silences import Silence as StoredSilence
 from monitor.sim import (
@@ -47,6 +44,9 @@ from monitor.sim import (
 )
 from monitor.sim.faults import parse_fault
 from monitor.sim.runner import Simulator
+from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.message import SlackMessage
+from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import SlackStubOptions, start_slack_stub
 from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore

@@ -19,7 +19,6 @@ from monitor import daemon as daemon_module
 from monitor.daemon import Daemon, DaemonOptions
 from monitor.engine import CycleReport
 from monitor.notify.console import ConsoleNotifier
-from monitor.notify.slack import SlackNotifier
 from monitor.oneshot import Loaded, load_all
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
@@ -28,6 +27,7 @@ from monitor.sim import (
     SimOptions,
     SimulatorThread,
 )
+from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import start_slack_stub
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from monitor.delivery_watch import DeliveryWatch
 from monitor.notify.dispatch import DeliveryError
-from monitor.notify.slack import SlackNotifier
+from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import start_slack_stub
 from monitor.slackstub.runner import SlackStub
 from tests.unit.stores import T0

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.notify.dispatch import Dispatcher
-from monitor.notify.slack import SlackNotifier
+from monitor.slack.notifier import SlackNotifier
 from tests.helpers.world import World, open_world
 
 TASKS = tuple(f"prod-{number}" for number in range(6))

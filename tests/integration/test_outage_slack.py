@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from monitor.decide import alert_fingerprint
-from monitor.notify.slack_message import alerts_in_metadata
 from monitor.sim import DEFAULT_PROJECT_ID
+from monitor.slack.message import alerts_in_metadata
 from tests.helpers.world import World, open_world
 
 RULES = """

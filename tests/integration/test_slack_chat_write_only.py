@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.notify.slack import log_scope_problems
+from monitor.slack.notifier import log_scope_problems
 from monitor.slackstub import SlackStubOptions
 from tests.helpers.world import World, open_world
 

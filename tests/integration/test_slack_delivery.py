@@ -12,7 +12,6 @@ import pytest
 
 from monitor.engine import Engine
 from monitor.notify.dispatch import Dispatcher
-from monitor.notify.slack import SlackNotifier
 from monitor.rules import load_rules_text
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
@@ -22,6 +21,7 @@ from monitor.sim import (
     start_simulator,
 )
 from monitor.sim.runner import Simulator
+from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import SlackStubOptions, start_slack_stub
 from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore

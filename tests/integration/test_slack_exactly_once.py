@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from monitor.notify.dispatch import Dispatcher
-from monitor.notify.slack import ROW_KEY, SlackNotifier
-from monitor.notify.slack_client import respond_once, web_client
-from monitor.notify.slack_message import alerts_in_metadata
+from monitor.slack.client import respond_once, web_client
+from monitor.slack.message import alerts_in_metadata
+from monitor.slack.notifier import ROW_KEY, SlackNotifier
 from tests.helpers.world import World, open_world
 
 TASKS = tuple(f"prod-{number:02d}" for number in range(12))

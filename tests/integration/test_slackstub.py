@@ -23,7 +23,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from monitor.notify.slack_render import render_alert, render_digest, render_thread_reply, render_update
+from monitor.slack.alert import render_alert, render_thread_reply, render_update
+from monitor.slack.digest import render_digest
 from monitor.slackstub import (
     DEFAULT_TOKEN,
     SlackStub,

@@ -13,8 +13,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from monitor.decide import alert_fingerprint
-from monitor.notify.slack_message import alerts_in_metadata
 from monitor.sim import DEFAULT_PROJECT_ID
+from monitor.slack.message import alerts_in_metadata
 from monitor.slackstub import SlackStubOptions, start_slack_stub
 from monitor.slackstub.runner import SlackStub
 from tests.helpers.world import open_world

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from slack_sdk.errors import SlackApiError
 
-from monitor.notify.slack import SlackNotifier
+from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import SlackStubOptions, start_slack_stub
 from monitor.slackstub.options import DEFAULT_SCOPES
 from monitor.slackstub.runner import SlackStub

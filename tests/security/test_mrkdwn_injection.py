@@ -36,8 +36,6 @@ from monitor.engine import Engine
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher
 from monitor.notify.payload import build_payload
-from monitor.notify.slack import SlackNotifier
-from monitor.notify.slack_render import render_alert, render_digest, render_thread_reply, render_update
 from monitor.rules import RuleFileError, load_rules_text
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
@@ -47,6 +45,9 @@ from monitor.sim import (
     start_simulator,
 )
 from monitor.sim.runner import Simulator
+from monitor.slack.alert import render_alert, render_thread_reply, render_update
+from monitor.slack.digest import render_digest
+from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import SlackStubOptions, start_slack_stub
 from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore

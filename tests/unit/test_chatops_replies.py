@@ -30,9 +30,9 @@ from monitor.chatops.replies import (
     unsilence_reply,
 )
 from monitor.decide import AlertState, AlertStatus
-from monitor.notify.slack_message import SlackMessage
 from monitor.rules import compile_match
 from monitor.silences import Silence
+from monitor.slack.message import SlackMessage
 from monitor.store.base import MessageRef
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
 from tests.unit.test_slack_render import assert_valid

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from monitor.decide import DecisionKind
-from monitor.notify.slack_meta import render_meta, render_meta_reply, render_meta_update
 from monitor.notify.text import render_text, summary_line
 from monitor.selfwatch import (
     WORKSPACE_CHECK,
@@ -23,6 +22,7 @@ from monitor.selfwatch import (
     observe,
     slack_check,
 )
+from monitor.slack.meta import render_meta, render_meta_reply, render_meta_update
 from monitor.store import SQLiteStore
 from monitor.workspace.errors import (
     AuthError,

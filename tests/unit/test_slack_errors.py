@@ -6,16 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.notify.slack import (
-    FIXES,
-    MAYBE_DONE,
-    MESSAGE,
-    RATE_LIMITED,
-    REFUSED,
-    RETRY,
-    _fix,
-    error_scope,
-)
+from monitor.slack.notifier import FIXES, MAYBE_DONE, MESSAGE, RATE_LIMITED, REFUSED, RETRY, _fix, error_scope
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.notify.slack_mrkdwn import inert_marks, user_text
+from monitor.slack.mrkdwn import inert_marks, user_text
 
 INVISIBLE = re.compile(
     "[\u00ad\u061c\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff\U000e0000-\U000e007f]"

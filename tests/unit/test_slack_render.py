@@ -17,10 +17,18 @@ import pytest
 
 from monitor.decide import Observation, decide
 from monitor.notify.payload import build_payload
-from monitor.notify.slack_blocks import MAX_MESSAGE_WEIGHT, blocks_weight
-from monitor.notify.slack_check import block_problems
-from monitor.notify.slack_mrkdwn import (
+from monitor.notify.text import render_text
+from monitor.rules import Location, Rule, compile_match
+from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.alert import render_alert, render_thread_reply, render_update
+from monitor.slack.blocks import MAX_MESSAGE_WEIGHT, blocks_weight
+from monitor.slack.check import block_problems
+from monitor.slack.digest import render_digest
+from monitor.slack.message import EVENT_TYPE, SlackMessage, alerts_in_metadata
+from monitor.slack.mrkdwn import (
     api_time_epoch,
+    escape_mrkdwn,
+    history_strip,
     iso_epoch,
     mention_text,
     safe_cut,
@@ -28,21 +36,6 @@ from monitor.notify.slack_mrkdwn import (
     slack_len,
     user_text,
 )
-from monitor.notify.slack_render import (
-    ACK_ACTION_ID,
-    EVENT_TYPE,
-    SILENCE_1H_ACTION_ID,
-    SlackMessage,
-    alerts_in_metadata,
-    escape_mrkdwn,
-    history_strip,
-    render_alert,
-    render_digest,
-    render_thread_reply,
-    render_update,
-)
-from monitor.notify.text import render_text
-from monitor.rules import Location, Rule, compile_match
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
 
 DATE_TOKEN = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|[0-9: UTC-]+>")

@@ -11,8 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.notify.slack_mrkdwn import safe_cut, slack_len, user_text
-from monitor.notify.slack_render import render_alert, render_digest, render_thread_reply, render_update
+from monitor.slack.alert import render_alert, render_thread_reply, render_update
+from monitor.slack.digest import render_digest
+from monitor.slack.mrkdwn import safe_cut, slack_len, user_text
 from tests.unit.test_slack_render import allowed_tokens, assert_no_user_markup, assert_valid
 
 HOSTILE = [

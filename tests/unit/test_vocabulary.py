@@ -8,9 +8,9 @@ from rich.console import Console
 
 from monitor.chatops.replies import show_reply
 from monitor.decide import Observation, TaskCondition, consecutive_failures
-from monitor.notify.slack_render import render_alert
 from monitor.notify.text import render_text
 from monitor.rules import load_rules_text
+from monitor.slack.alert import render_alert
 from monitor.tasklist import task_table
 from monitor.workspace.models import ExecutionRecord, ScheduledTask, TaskDetail
 from tests.unit.test_slack_render import all_text, payload

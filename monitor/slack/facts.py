@@ -1,6 +1,6 @@
 """The facts of one alert payload as ready-to-use mrkdwn pieces: every user value escaped and clipped here.
 
-Renderers (`slack_alert`, `slack_digest`) only arrange these pieces; none of them touches a raw payload
+Renderers (`alert`, `digest`) only arrange these pieces; none of them touches a raw payload
 value, which keeps "everything the user controls is escaped" in one small file. Payloads are read
 defensively (`.get`, any type): a malformed payload renders as "?" rather than failing a delivery.
 """
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitor.notify.payload import MAX_FAILED_DESKTOPS
-from monitor.notify.slack_mrkdwn import (
+from monitor.slack.mrkdwn import (
     api_time_epoch,
     history_strip,
     iso_epoch,

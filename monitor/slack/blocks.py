@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from monitor.notify.slack_mrkdwn import safe_cut, slack_len
+from monitor.slack.mrkdwn import safe_cut, slack_len
 
 __all__ = [
     "MAX_BLOCKS",

@@ -24,30 +24,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.notify.slack_blocks import (
-    MAX_FALLBACK_TEXT,
-    Block,
-    actions,
-    button,
-    context,
-    header,
-    section,
-)
-from monitor.notify.slack_facts import Facts, plain_word
-from monitor.notify.slack_message import SlackMessage, alert_metadata
-from monitor.notify.slack_mrkdwn import safe_cut
+from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.blocks import MAX_FALLBACK_TEXT, Block, actions, button, context, header, section
+from monitor.slack.facts import Facts, plain_word
+from monitor.slack.message import SlackMessage, alert_metadata
+from monitor.slack.mrkdwn import safe_cut
 
 __all__ = [
-    "ACK_ACTION_ID",
-    "SILENCE_1H_ACTION_ID",
     "alert_buttons",
     "render_alert",
     "render_thread_reply",
     "render_update",
 ]
-
-ACK_ACTION_ID = "alert_ack"
-SILENCE_1H_ACTION_ID = "alert_silence_1h"
 
 
 def _times(count: int) -> str:

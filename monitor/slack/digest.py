@@ -21,8 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.notify.slack_alert import ACK_ACTION_ID, render_alert
-from monitor.notify.slack_blocks import (
+from monitor.slack.actions import ACK_ACTION_ID
+from monitor.slack.alert import render_alert
+from monitor.slack.blocks import (
     MAX_BLOCKS,
     MAX_FALLBACK_TEXT,
     MAX_MESSAGE_WEIGHT,
@@ -35,9 +36,9 @@ from monitor.notify.slack_blocks import (
     section,
     text_weight,
 )
-from monitor.notify.slack_facts import Facts, plain_word
-from monitor.notify.slack_message import SlackMessage, digest_metadata
-from monitor.notify.slack_mrkdwn import SEVERITY_MARKS, safe_cut, slack_len
+from monitor.slack.facts import Facts, plain_word
+from monitor.slack.message import SlackMessage, digest_metadata
+from monitor.slack.mrkdwn import SEVERITY_MARKS, safe_cut, slack_len
 
 __all__ = ["DETAILED_DIGEST_MAX", "MAX_ALERTS_PER_MESSAGE", "render_digest"]
 

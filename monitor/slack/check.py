@@ -1,7 +1,7 @@
 """Block Kit validation: what Slack would reject in a message, as a list of problems (empty when fine).
 
-Used by the tests of every renderer and by the Slack stub (`monitor.slackstub`), which answers
-`invalid_blocks` / `msg_blocks_too_long` as Slack does. slack_sdk's models do the per-element checks
+Used by the tests of every renderer (the Slack stand-in keeps a checker of its own, so that a bug here
+cannot hide itself). slack_sdk's models do the per-element checks
 (`Block.parse(...).to_dict()` validates nested objects too); the message-wide limits are ours.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
-from monitor.notify.slack_blocks import MAX_BLOCKS, MAX_FIELD_TEXT, MAX_HEADER_TEXT, MAX_SECTION_TEXT
-from monitor.notify.slack_mrkdwn import slack_len
+from monitor.slack.blocks import MAX_BLOCKS, MAX_FIELD_TEXT, MAX_HEADER_TEXT, MAX_SECTION_TEXT
+from monitor.slack.mrkdwn import slack_len
 
 __all__ = ["block_problems", "blocks_text_length"]
 

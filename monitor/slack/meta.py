@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.notify.slack_blocks import MAX_FALLBACK_TEXT, Block, context, header, section
-from monitor.notify.slack_message import SlackMessage, alert_metadata
-from monitor.notify.slack_mrkdwn import iso_epoch, safe_cut, slack_date, user_text
+from monitor.slack.blocks import MAX_FALLBACK_TEXT, Block, context, header, section
+from monitor.slack.message import SlackMessage, alert_metadata
+from monitor.slack.mrkdwn import iso_epoch, safe_cut, slack_date, user_text
 
 __all__ = ["render_meta", "render_meta_reply", "render_meta_update"]
 

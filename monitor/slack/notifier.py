@@ -12,7 +12,7 @@ Slack's answers are translated here, once, into the dispatcher's outcomes, by th
   after which Slack may have carried the call out (a broken connection, a timeout, `internal_error`,
   `fatal_error`, any 5xx) are "maybe delivered": the retry of a post or a thread reply first looks for it.
 
-No retry happens inside slack_sdk (`slack_client.without_hidden_retries`): its default connection-error
+No retry happens inside slack_sdk (`client.without_hidden_retries`): its default connection-error
 handler would post again after a reset connection, unseen by the outbox.
 
 It paces itself to about one message per second per channel (Slack's posting limit), and it can tell, from
@@ -39,13 +39,14 @@ from monitor.notify.dispatch import (
     Posted,
     RetryableDeliveryError,
 )
-from monitor.notify.slack_blocks import MAX_FALLBACK_TEXT
-from monitor.notify.slack_client import web_client, without_hidden_retries
-from monitor.notify.slack_message import EVENT_TYPE, SlackMessage, alerts_in_metadata
-from monitor.notify.slack_meta import render_meta, render_meta_reply, render_meta_update
-from monitor.notify.slack_mrkdwn import safe_cut
-from monitor.notify.slack_render import render_alert, render_digest, render_thread_reply, render_update
 from monitor.selfwatch import is_meta
+from monitor.slack.alert import render_alert, render_thread_reply, render_update
+from monitor.slack.blocks import MAX_FALLBACK_TEXT
+from monitor.slack.client import web_client, without_hidden_retries
+from monitor.slack.digest import render_digest
+from monitor.slack.message import EVENT_TYPE, SlackMessage, alerts_in_metadata
+from monitor.slack.meta import render_meta, render_meta_reply, render_meta_update
+from monitor.slack.mrkdwn import safe_cut
 from monitor.store.base import MessageRef, OutboxRow
 
 __all__ = [
