@@ -15,7 +15,7 @@ for one episode and is never lost. Meta-alerts go to `slack.ops_channel` (defaul
 one about Slack refusing a channel therefore goes elsewhere whenever the ops channel is another one.
 
 An outbox row of a meta-alert carries a payload with `"meta": true` (see `meta_payload`); renderers
-(`slack/meta.py`, `notify/text.py`) recognise it with `is_meta`.
+(`slack/meta.py`, `notify/text.py`) recognise it with `notify.payload.is_meta`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ __all__ = [
     "Outcome",
     "SelfWatch",
     "check_title",
-    "is_meta",
     "meta_payload",
     "observe",
     "slack_check",
@@ -132,10 +131,6 @@ def check_title(check: str) -> str:
     if check.startswith("slack:"):
         return f"Slack delivery to {check.removeprefix('slack:')}"
     return check
-
-
-def is_meta(payload: Mapping[str, Any]) -> bool:
-    return payload.get("meta") is True
 
 
 def meta_payload(check: str, state: CheckState, event: Event, *, now: datetime) -> dict[str, Any]:

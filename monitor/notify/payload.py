@@ -7,7 +7,7 @@ the API or the rule file and must be escaped by the renderer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any, NotRequired, TypedDict, cast
@@ -24,12 +24,19 @@ __all__ = [
     "ExecutionSummary",
     "TaskSummary",
     "build_payload",
+    "is_meta",
     "task_summary",
 ]
 
 #: How many failed desktops a message names, and how many past executions its history strip shows.
 MAX_FAILED_DESKTOPS = 5
 MAX_HISTORY = 10
+
+
+def is_meta(payload: Mapping[str, Any]) -> bool:
+    """Whether a payload is a meta-alert's (the monitor about itself, `monitor.selfwatch.meta_payload`)
+    rather than an alert's: receivers render the two differently."""
+    return payload.get("meta") is True
 
 
 class TaskSummary(TypedDict):

@@ -39,7 +39,7 @@ from monitor.notify.dispatch import (
     Posted,
     RetryableDeliveryError,
 )
-from monitor.selfwatch import is_meta
+from monitor.notify.payload import is_meta
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.blocks import MAX_FALLBACK_TEXT
 from monitor.slack.client import web_client, without_hidden_retries

@@ -19,8 +19,9 @@ import pytest
 from aiohttp import web
 
 from monitor.engine import Engine
+from monitor.notify.payload import is_meta
 from monitor.rules import load_rules_text
-from monitor.selfwatch import SelfWatch, is_meta
+from monitor.selfwatch import SelfWatch
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import IamPasswordAuth, StaticTokenAuth
 from monitor.workspace.client import MAX_ANSWER_BYTES, RetryPolicy, TaskFilter, WorkspaceClient
