@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 from monitor.logs import configure_logging
 from monitor.sim import SimOptions, SimulatorThread
 from monitor.slackstub import SlackStubThread
-from tests.integration.replicas import Cluster, Replica, wait_until
-from tests.pg import DEFAULT_SERVER, schema_url
+from tests.support.pg import DEFAULT_SERVER, schema_url
+from tests.support.replicas import Cluster, Replica, wait_until
 
 
 def first_cycle_after(replica: Replica, moment: datetime) -> datetime:

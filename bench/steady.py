@@ -33,7 +33,7 @@ from monitor.logs import configure_logging
 from monitor.sim import SimOptions, SimulatorThread
 from monitor.slackstub import SlackStubThread
 from monitor.slackstub.options import DEFAULT_TOKEN
-from tests.helpers.daemon import DaemonProcess, write_config
+from tests.support.daemon import DaemonProcess, write_config
 
 RULES = """\
 rules:

@@ -36,7 +36,7 @@ from monitor.decide import alert_fingerprint
 from monitor.sim import DEFAULT_PROJECT_ID, SimOptions, SimulatorThread
 from monitor.slack.message import alerts_in_metadata
 from monitor.slackstub import SlackStubThread
-from tests.helpers.daemon import DaemonProcess, write_config
+from tests.support.daemon import DaemonProcess, write_config
 
 pytestmark = [
     pytest.mark.slow,

@@ -52,7 +52,7 @@ from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
-from tests.conftest import http_client
+from tests.support.simapi import http_client
 from tests.unit.test_slack_render import assert_valid
 
 RULES = """

@@ -13,7 +13,7 @@ import pytest
 
 from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from monitor.slackstub import DEFAULT_TOKEN, SlackStubOptions, SlackStubThread
-from tests.helpers.daemon import write_config
+from tests.support.daemon import write_config
 
 
 @pytest.fixture

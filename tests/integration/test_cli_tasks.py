@@ -17,7 +17,7 @@ from threading import Thread
 import pytest
 
 from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY, SimulatorThread
-from tests.conftest import small_options
+from tests.support.simapi import small_options
 
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

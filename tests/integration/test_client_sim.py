@@ -33,7 +33,7 @@ from monitor.workspace.errors import (
 )
 from monitor.workspace.factory import build_client
 from monitor.workspace.models import format_api_time
-from tests.conftest import small_options
+from tests.support.simapi import small_options
 
 FAST_RETRY = RetryPolicy(attempts=4, wait_initial=0.01, wait_max=0.05, wait_jitter=0, max_retry_after=0.2)
 

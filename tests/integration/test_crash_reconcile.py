@@ -13,7 +13,7 @@ import pytest
 
 from monitor.notify.dispatch import Dispatcher
 from monitor.slack.notifier import SlackNotifier
-from tests.helpers.world import World, open_world
+from tests.support.world import World, open_world
 
 RULES = """
 rules:

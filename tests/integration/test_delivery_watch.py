@@ -16,7 +16,7 @@ from monitor.notify.dispatch import DeliveryError
 from monitor.slack.notifier import SlackNotifier
 from monitor.slackstub import start_slack_stub
 from monitor.slackstub.runner import SlackStub
-from tests.unit.stores import T0
+from tests.support.stores import T0
 
 LIMIT = timedelta(minutes=3)
 

@@ -14,7 +14,7 @@ import pytest
 
 from monitor.notify.dispatch import Dispatcher
 from monitor.slack.notifier import SlackNotifier
-from tests.helpers.world import World, open_world
+from tests.support.world import World, open_world
 
 TASKS = tuple(f"prod-{number}" for number in range(6))
 RULES = """

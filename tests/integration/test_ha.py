@@ -19,9 +19,9 @@ import pytest
 
 from monitor.sim import SimOptions, SimulatorThread
 from monitor.slackstub import SlackStubThread
-from tests.integration.replicas import Cluster, wait_until
-from tests.integration.tcp_proxy import TcpProxy
-from tests.pg import schema_url
+from tests.support.pg import schema_url
+from tests.support.replicas import Cluster, wait_until
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

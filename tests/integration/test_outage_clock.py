@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.world import World, open_world
+from tests.support.world import World, open_world
 
 RULES = """
 rules:

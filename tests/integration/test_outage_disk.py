@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.store import PermanentStoreError, RetryableStoreError, StoreError
-from tests.helpers.world import World, open_world
+from tests.support.world import World, open_world
 
 RULES = """
 rules:

@@ -13,7 +13,7 @@ import pytest
 from monitor.decide import alert_fingerprint
 from monitor.sim import DEFAULT_PROJECT_ID
 from monitor.slack.message import alerts_in_metadata
-from tests.helpers.world import World, open_world
+from tests.support.world import World, open_world
 
 RULES = """
 rules:

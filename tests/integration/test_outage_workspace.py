@@ -1,7 +1,7 @@
 """The Workspace API down, throttling, rejecting us or answering garbage: no crash, no false RESOLVED, one
 meta-alert in the ops channel and one recovery; and a Slack channel refusing us told to the ops channel.
 
-In process on one clock (`tests.helpers.world`, which feeds selfwatch as the daemon's poll does), then once
+In process on one clock (`tests.support.world`, which feeds selfwatch as the daemon's poll does), then once
 through the real daemon to prove the wiring."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 from monitor.sim import SimOptions, SimulatorThread
 from monitor.slackstub import SlackStubOptions, SlackStubThread, StubMessage
 from monitor.store import SQLiteStore
-from tests.helpers.daemon import DaemonProcess, write_config
-from tests.helpers.world import World, open_world
+from tests.support.daemon import DaemonProcess, write_config
+from tests.support.world import World, open_world
 
 RULES = """
 rules:

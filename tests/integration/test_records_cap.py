@@ -12,7 +12,7 @@ from monitor import engine as engine_module
 from monitor.decide import DecisionKind
 from monitor.engine import records_order
 from monitor.workspace.models import ScheduledTask
-from tests.helpers.world import open_world
+from tests.support.world import open_world
 
 RULES = 'rules:\n  - name: ops\n    channel: "#ops"\n'
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from monitor.sim import Simulator, SimulatorThread, start_simulator
-from tests.conftest import Api, http_client, small_options
+from tests.support.simapi import Api, http_client, small_options
 
 PAGE = [("offset", "0"), ("limit", "50")]
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from monitor.sim import Simulator
-from tests.conftest import Api
+from tests.support.simapi import Api
 
 PAGE = [("offset", "0"), ("limit", "5")]
 

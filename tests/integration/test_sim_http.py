@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from monitor.sim import DEFAULT_PROJECT_ID, Simulator, start_simulator
-from tests.conftest import Api, http_client, small_options
+from tests.support.simapi import Api, http_client, small_options
 
 PARAM_ERRORS = [
     ([("limit", "10")], "offset is required"),
@@ -142,7 +142,7 @@ async def test_authentication_failures(api: Api) -> None:
 
 
 def _signed_for(api: Api) -> dict[str, str]:
-    from tests.conftest import signed_headers
+    from tests.support.simapi import signed_headers
 
     return signed_headers("GET", api.url(api.tasks_path(), [("offset", "0"), ("limit", "1")]))
 

@@ -22,7 +22,7 @@ import pytest
 
 from monitor.sim import SimOptions, SimulatorThread
 from monitor.slackstub import SlackStubThread
-from tests.helpers.daemon import DaemonProcess, write_config
+from tests.support.daemon import DaemonProcess, write_config
 
 
 @pytest.fixture

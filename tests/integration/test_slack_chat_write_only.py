@@ -12,7 +12,7 @@ import pytest
 
 from monitor.slack.notifier import log_scope_problems
 from monitor.slackstub import SlackStubOptions
-from tests.helpers.world import World, open_world
+from tests.support.world import World, open_world
 
 RULES = """
 rules:

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.slackstub import SlackStubOptions
 from monitor.slackstub.options import DEFAULT_SCOPES
-from tests.helpers.world import World, open_world
+from tests.support.world import World, open_world
 
 RULES = """
 rules:

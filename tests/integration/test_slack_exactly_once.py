@@ -15,7 +15,7 @@ from monitor.notify.dispatch import Dispatcher
 from monitor.slack.client import respond_once, web_client
 from monitor.slack.message import alerts_in_metadata
 from monitor.slack.notifier import ROW_KEY, SlackNotifier
-from tests.helpers.world import World, open_world
+from tests.support.world import World, open_world
 
 TASKS = tuple(f"prod-{number:02d}" for number in range(12))
 RULES = """

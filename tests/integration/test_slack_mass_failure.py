@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from tests.helpers.world import open_world
+from tests.support.world import open_world
 
 TEAMS = ("alpha", "bravo", "charlie", "delta", "echo")
 PER_TEAM = 200

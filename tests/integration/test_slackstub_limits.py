@@ -17,7 +17,7 @@ from monitor.sim import DEFAULT_PROJECT_ID
 from monitor.slack.message import alerts_in_metadata
 from monitor.slackstub import SlackStubOptions, start_slack_stub
 from monitor.slackstub.runner import SlackStub
-from tests.helpers.world import open_world
+from tests.support.world import open_world
 
 RULES = """
 rules:

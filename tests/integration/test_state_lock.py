@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, SimOptions, SimulatorThread
-from tests.helpers.daemon import DaemonProcess, write_config
+from tests.support.daemon import DaemonProcess, write_config
 
 
 @pytest.fixture(scope="module")

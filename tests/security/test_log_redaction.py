@@ -32,7 +32,7 @@ from monitor.sim import (
 from monitor.workspace.client import TaskFilter
 from monitor.workspace.errors import AuthError
 from monitor.workspace.factory import build_client
-from tests.security.secret_scan import configure_run_logging
+from tests.support.secret_scan import configure_run_logging
 
 SECRET = "registered-secret-value-42"
 

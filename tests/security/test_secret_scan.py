@@ -1,4 +1,4 @@
-"""The secret scan (tests/security/secret_scan.py) finds what it must, so a green run means something.
+"""The secret scan (tests/support/secret_scan.py) finds what it must, so a green run means something.
 
 What it proves:
 - `find_secrets` names every known secret and secret-shaped token, and nothing in ordinary text;
@@ -17,7 +17,7 @@ import pytest
 
 from monitor.sim import DEFAULT_IAM_PASSWORD, DEFAULT_SECRET_KEY, DEFAULT_SECURITY_TOKEN
 from monitor.slackstub import DEFAULT_TOKEN
-from tests.security.secret_scan import find_secrets
+from tests.support.secret_scan import find_secrets
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -34,7 +34,7 @@ from monitor.sim import (
 )
 from monitor.store import SQLiteStore, lock_state
 from monitor.store.base import CycleChanges
-from tests.security.secret_scan import find_secrets
+from tests.support.secret_scan import find_secrets
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 

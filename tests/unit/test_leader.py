@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from monitor.leader import AdvisoryLockLeadership, LeaderWatch, SoleLeadership, leadership_for
 from monitor.store import SQLiteStore
 from monitor.store.postgres import PostgresStore
-from tests.pg import schema_url
+from tests.support.pg import schema_url
 
 LEASE = timedelta(seconds=4)
 

@@ -16,7 +16,7 @@ from monitor.store import (
     PermanentStoreError,
     Store,
 )
-from tests.unit.stores import T0, Backend, alert, backend, entry, silence, store
+from tests.support.stores import T0, Backend, alert, backend, entry, silence, store
 
 __all__ = ["backend", "store"]  # the fixtures, used by name
 

@@ -18,7 +18,7 @@ from monitor.store import (
     open_store,
 )
 from monitor.store.postgres import SCHEMA_VERSION, PostgresStore, StaleLeaderError, postgres_ddl
-from tests.unit.stores import T0, alert, entry
+from tests.support.stores import T0, alert, entry
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from monitor.store import (
     open_store,
 )
 from monitor.store.sqlite import PAGE_SIZE, SCHEMA_VERSION
-from tests.unit.stores import alert
+from tests.support.stores import alert
 
 
 @pytest.fixture

@@ -1,1 +1,0 @@
-"""Helpers shared by the integration, outage and crash tests (plain functions and classes, no fixtures)."""
