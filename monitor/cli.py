@@ -1,4 +1,5 @@
-"""The `workspace-monitor` command line: parses arguments and hands each command to the module that does it.
+"""The `workspace-monitor` command line: parses arguments and hands each command to the module that does it
+(`monitor.commands`, `monitor.daemon`, the simulator and the demo), imported only when that command runs.
 
 Exit codes: 0 success; 1 the command ran but the outcome is not trustworthy or the API failed (an
 incomplete listing, an API error); 2 the command cannot run as configured (bad config, missing credentials,
@@ -9,36 +10,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
 
-import structlog
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from monitor import __version__, oneshot
-from monitor.config import ConfigError, Credentials, load_settings
-from monitor.logs import configure_logging, register_secret
-from monitor.rules import TaskType, rule_file_json_schema
-from monitor.tasklist import output_console, task_table, tasks_json
-from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
-from monitor.workspace.errors import ConfigurationError, WorkspaceError
-from monitor.workspace.factory import build_client
+from monitor import __version__
+from monitor.logs import configure_logging
+from monitor.rules import TaskType
 
 __all__ = ["main"]
 
-log = structlog.get_logger(__name__)
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_CONFIG = 2
 STATUSES = ("FAIL", "SKIP", "SUCCESS")
 TASK_TYPES = get_args(TaskType)
 SCHEDULES = ("FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE")
-#: Progress is shown when a terminal waits for more pages than this.
-PROGRESS_AFTER_PAGES = 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,24 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = {0: "warning", 1: "info"}.get(args.verbose, "debug")
     configure_logging(level)
     try:
-        if args.command == "tasks":
-            return asyncio.run(_tasks(args))
+        if args.command in ("tasks", "once", "check", "schema"):
+            return _command(args)
         if args.command == "run":
             from monitor.daemon import DaemonOptions, run_daemon
 
             configure_logging("info" if args.verbose == 0 else level)
             return asyncio.run(run_daemon(DaemonOptions(args.config, args.rules)))
-        if args.command == "once":
-            err = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the width
-            return asyncio.run(
-                oneshot.once(args.config, args.rules, dry_run=args.dry_run, console=output_console(), err=err)
-            )
-        if args.command == "check":
-            # What `run` checks before starting too (monitor.preflight): `check` passing means `run` starts.
-            return oneshot.check(args.config, args.rules, output_console(), online=args.online)
-        if args.command == "schema":
-            print(json.dumps(rule_file_json_schema(), indent=2))
-            return EXIT_OK
         if args.command == "simulate":
             configure_logging("info" if args.verbose == 0 else level)
             from monitor.sim import cli as sim_cli
@@ -150,87 +125,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_CONFIG  # pragma: no cover
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"workspace-monitor: {message}", file=sys.stderr)
-    return code
+def _command(args: argparse.Namespace) -> int:
+    from rich.console import Console
 
+    from monitor import commands
+    from monitor.tasklist import output_console
 
-def _filters(args: argparse.Namespace) -> list[TaskFilter]:
-    statuses = [args.status] if args.status != "ANY" else [None]
-    schedules = [args.schedule] if args.schedule else [None, "LIFE_CYCLE"]
-    return [
-        TaskFilter(task_name=args.name, task_type=args.task_type, scheduled_type=schedule, last_status=status)
-        for status in statuses
-        for schedule in schedules
-    ]
-
-
-async def _tasks(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-        credentials = Credentials.from_env(os.environ)
-        register_secret(
-            credentials.secret_key,
-            credentials.security_token,
-            credentials.iam_password,
-            credentials.auth_token,
+    if args.command == "tasks":
+        return asyncio.run(commands.tasks(args))
+    if args.command == "once":
+        err = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the width
+        return asyncio.run(
+            commands.once(args.config, args.rules, dry_run=args.dry_run, console=output_console(), err=err)
         )
-        client = build_client(settings.workspace, credentials)
-    except ConfigError as exc:
-        return _fail("bad configuration:\n" + "\n".join(exc.problems), EXIT_CONFIG)
-    except ConfigurationError as exc:
-        return _fail(str(exc), EXIT_CONFIG)
-
-    err = Console(stderr=True)
-    show_progress = err.is_terminal and not args.json
-    async with client:
-        try:
-            listing = await _list_with_progress(client, _filters(args), err, show_progress)
-        except ConfigurationError as exc:
-            return _fail(str(exc), EXIT_CONFIG)
-        except WorkspaceError as exc:
-            return _fail(str(exc), EXIT_FAILED)
-
-    tasks = sorted(listing.tasks, key=lambda t: ((t.task_name or "").lower(), t.id))
-    if args.json:
-        print(tasks_json(tasks))
-    else:
-        output_console().print(task_table(tasks, title=f"{len(tasks)} scheduled tasks"))
-    if not listing.complete:
-        return _fail(
-            "the listing is incomplete: "
-            + "; ".join(listing.problems or ["some pages failed"])
-            + ". Run again; if it persists, check the API's health.",
-            EXIT_FAILED,
-        )
-    return EXIT_OK
-
-
-async def _list_with_progress(
-    client: WorkspaceClient, filters: list[TaskFilter], err: Console, show: bool
-) -> Listing:
-    if not show:
-        return await client.fetch_many(filters)
-    with Progress(
-        TextColumn("listing tasks"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        bar = progress.add_task("pages", total=None, visible=False)
-        totals: dict[int, tuple[int, int]] = {}
-
-        def on_progress(key: int, done: int, pages: int) -> None:
-            totals[key] = (done, pages)
-            all_done = sum(d for d, _ in totals.values())
-            all_pages = sum(p for _, p in totals.values())
-            progress.update(
-                bar, completed=all_done, total=all_pages, visible=all_pages > PROGRESS_AFTER_PAGES
-            )
-
-        return await client.fetch_many(filters, on_progress=on_progress)
+    if args.command == "check":
+        # What `run` checks before starting too (monitor.preflight): `check` passing means `run` starts.
+        return commands.check(args.config, args.rules, output_console(), online=args.online)
+    return commands.schema()
 
 
 if __name__ == "__main__":  # pragma: no cover

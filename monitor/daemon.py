@@ -46,9 +46,18 @@ from monitor.leader import LeaderWatch, leadership_for
 from monitor.logs import register_secret
 from monitor.metrics import Health, Metrics, start_metrics_server
 from monitor.notify.dispatch import Dispatcher, Notifier
-from monitor.oneshot import Loaded, LoadError, load_all, make_notifier
 from monitor.preflight import start_problems
-from monitor.projects import WatchedProject, close_projects, cycle_deadline, project_clients, watch_projects
+from monitor.runtime import (
+    Loaded,
+    LoadError,
+    WatchedProject,
+    close_projects,
+    cycle_deadline,
+    load_all,
+    make_notifier,
+    project_clients,
+    watch_projects,
+)
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import SelfWatch, workspace_check
 from monitor.slack.notifier import log_scope_problems

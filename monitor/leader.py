@@ -18,7 +18,8 @@ still be mid-cycle. Two things keep that harmless: a new leader starts a term in
 interleave; and every outbox row is claimed with a conditional UPDATE, so no row is ever sent twice.
 
 SQLite state is a single replica's: `SoleLeadership` always leads. Calls block (psycopg): the daemon runs
-them in a thread.
+them in a thread. psycopg is imported only when a PostgreSQL leadership connects: a SQLite daemon never
+loads it.
 """
 
 from __future__ import annotations
@@ -27,18 +28,26 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import psycopg
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
 from monitor.store.base import Store
 from monitor.store.errors import StoreError
-from monitor.store.postgres import PostgresStore, advisory_key, connect
 from monitor.store.urls import redact_url
 
-__all__ = ["AdvisoryLockLeadership", "LeaderWatch", "Leadership", "SoleLeadership", "leadership_for"]
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "AdvisoryLockLeadership",
+    "LeaderWatch",
+    "Leadership",
+    "SoleLeadership",
+    "TermedStore",
+    "leadership_for",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +65,14 @@ class Leadership(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class TermedStore(Protocol):
+    """A store shared by replicas (PostgreSQL): a new leader starts a term, after which the writes of the
+    replicas that led before are refused."""
+
+    def begin_term(self) -> int: ...
 
 
 class SoleLeadership:
@@ -105,6 +122,10 @@ class AdvisoryLockLeadership:
         # backend has exited, a moment later, and a follower trying in between would find it still held.
         if self._connection is not None:
             if self._leading and not self._connection.closed:
+                import psycopg
+
+                from monitor.store.postgres import advisory_key
+
                 with contextlib.suppress(psycopg.Error):
                     key = advisory_key(self._connection, "leader")
                     self._connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
@@ -115,6 +136,8 @@ class AdvisoryLockLeadership:
         self._leading = False
 
     def _try_take(self) -> None:
+        from monitor.store.postgres import advisory_key
+
         db = self._connect()
         row = db.execute("SELECT pg_try_advisory_lock(%s)", (advisory_key(db, "leader"),)).fetchone()
         if row is not None and row[0] is True:
@@ -143,6 +166,8 @@ class AdvisoryLockLeadership:
 
     def _connect(self) -> psycopg.Connection[Any]:
         if self._connection is None or self._connection.closed:
+            from monitor.store.postgres import connect
+
             seconds = max(1, int(self._lease.total_seconds()))
             self._connection = connect(
                 self._url,
@@ -160,6 +185,8 @@ class AdvisoryLockLeadership:
 
 def _server_keepalives(url: str, seconds: int) -> str:
     """`options` for the lock session: the URL's own (its search_path) plus server-side TCP keepalives."""
+    import psycopg.conninfo
+
     own = psycopg.conninfo.conninfo_to_dict(url).get("options") or ""
     extra = (
         f"-c tcp_keepalives_idle={max(1, seconds // 3)} -c tcp_keepalives_interval={max(1, seconds // 6)} "
@@ -228,7 +255,7 @@ class LeaderWatch:
     def _begin_term(self) -> bool:
         """Start the term and record who leads; False (try again at the next check) when the store fails."""
         try:
-            if isinstance(self._store, PostgresStore):
+            if isinstance(self._store, TermedStore):
                 term = self._store.begin_term()
                 log.info("leader.term_started", replica=self.leadership.replica, term=term)
             self._store.set_meta("leader", self.leadership.replica)

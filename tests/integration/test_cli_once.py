@@ -169,7 +169,7 @@ import asyncio, os, signal, sys
 from pathlib import Path
 from monitor.config import Credentials, load_settings
 from monitor.engine import Engine
-from monitor.oneshot import load_all
+from monitor.runtime import load_all
 from monitor.store import open_store
 from monitor.workspace.factory import build_client
 

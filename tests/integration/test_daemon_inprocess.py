@@ -19,7 +19,7 @@ from monitor import daemon as daemon_module
 from monitor.daemon import Daemon, DaemonOptions
 from monitor.engine import CycleReport
 from monitor.notify.console import ConsoleNotifier
-from monitor.oneshot import Loaded, load_all
+from monitor.runtime import Loaded, load_all
 from monitor.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,

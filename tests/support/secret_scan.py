@@ -78,8 +78,8 @@ def _error_classes() -> list[type[BaseException]]:
     """The roots of our error trees: a secret in any of their messages is one step from a log line."""
     from monitor.config import ConfigError
     from monitor.notify.dispatch import DeliveryError
-    from monitor.oneshot import LoadError
     from monitor.rules import RuleFileError
+    from monitor.runtime import LoadError
     from monitor.store.errors import StoreError
     from monitor.workspace.errors import WorkspaceError
     from monitor.yamlfile import YamlError

@@ -1,87 +1,63 @@
-"""The one-shot commands: `check` (validate config and rules) and `once` (one full cycle, or a dry run).
+"""The commands that run once and exit, on top of `monitor.runtime`:
 
-Both load what the daemon loads, in the same way, so `check` passing means `run` will start, and `once`
-shows exactly what a cycle of the daemon would decide and send.
+    check    validate config and rules (and what `run` checks before it starts); file:line for each problem
+    once     one full cycle (or a dry run): poll, evaluate, persist, deliver
+    tasks    list scheduled tasks from the Workspace API, as a table or JSON
+    schema   the JSON Schema of the rule file
+
+`check` and `once` load what the daemon loads, in the same way, so `check` passing means `run` will start,
+and `once` shows exactly what a cycle of the daemon would decide and send.
+
+Exit codes: 0 success; 1 the command ran but the outcome is not trustworthy or the API failed (an
+incomplete listing, an API error); 2 the command cannot run as configured (bad config, missing credentials).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import os
 import socket
+import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from monitor.config import ConfigError, Settings, load_settings
+from monitor.config import ConfigError, Credentials, Settings, load_settings
 from monitor.engine import CycleReport
-from monitor.leader import Leadership, leadership_for
+from monitor.leader import Leadership, SoleLeadership, TermedStore, leadership_for
 from monitor.logs import register_secret
-from monitor.notify.console import ConsoleNotifier
-from monitor.notify.dispatch import Dispatcher, Notifier
+from monitor.notify.dispatch import Dispatcher
 from monitor.notify.text import render_text, terminal_safe
 from monitor.preflight import start_problems
-from monitor.projects import close_projects, project_clients, watch_projects
-from monitor.rules import RuleFileError, RuleSet, load_rules
-from monitor.slack.client import web_client
-from monitor.slack.notifier import SlackNotifier, online_check
+from monitor.rules import rule_file_json_schema
+from monitor.runtime import (
+    LoadError,
+    close_projects,
+    load_all,
+    make_notifier,
+    project_clients,
+    watch_projects,
+)
+from monitor.slack.notifier import online_check
 from monitor.store import Store, StoreError, lock_state, open_store
-from monitor.store.postgres import PostgresStore
 from monitor.store.urls import url_secrets
+from monitor.tasklist import output_console, task_table, tasks_json
+from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
+from monitor.workspace.factory import build_client
 
-__all__ = ["Loaded", "check", "load_all", "make_notifier", "once", "rules_path"]
+__all__ = ["check", "once", "schema", "show_decisions", "tasks"]
+
+#: Progress is shown when a terminal waits for more pages than this.
+PROGRESS_AFTER_PAGES = 4
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-
-
-class LoadError(Exception):
-    """Config or rules cannot be used; `problems` are `file:line: problem` lines."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class Loaded:
-    settings: Settings
-    ruleset: RuleSet
-
-
-def rules_path(settings: Settings) -> Path:
-    """`rules:` as written, relative paths taken from the config file's directory."""
-    path = Path(settings.rules)
-    if not path.is_absolute() and settings.source != "(defaults)":
-        path = Path(settings.source).parent / path
-    return path
-
-
-def load_all(config: Path | None, rules_override: Path | None = None) -> Loaded:
-    """Settings and rules, every problem of both collected. Raises LoadError."""
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        raise LoadError(exc.problems) from None
-    path = rules_override or rules_path(settings)
-    try:
-        ruleset = load_rules(path)
-    except RuleFileError as exc:
-        raise LoadError(exc.problems) from None
-    problems: list[str] = []
-    if not settings.slack.default_channel:
-        problems.extend(
-            f"{rule.location}: rule {rule.name!r} has no channel and slack.default_channel is not set"
-            for rule in ruleset.rules
-            if not rule.channel
-        )
-    if problems:
-        raise LoadError(problems)
-    return Loaded(settings, ruleset)
 
 
 def check(config: Path | None, rules_override: Path | None, console: Console, *, online: bool = False) -> int:
@@ -210,10 +186,10 @@ async def once(
 def _lead_alone(settings: Settings, store: Store) -> tuple[Leadership | None, str | None]:
     """On shared (PostgreSQL) state, `once` acts only as the leader would, holding leadership for its cycle:
     (the leadership to close afterwards, None) or (None, why not). SQLite state needs nothing."""
-    if not isinstance(store, PostgresStore):
-        return None, None
     leadership = leadership_for(settings.state.url, f"once:{socket.gethostname()}:{os.getpid()}",
                                 settings.state.lease)  # fmt: skip
+    if isinstance(leadership, SoleLeadership) or not isinstance(store, TermedStore):
+        return None, None
     if not leadership.check():
         leadership.close()
         leader = store.get_meta("leader") or "another replica"
@@ -226,15 +202,6 @@ def _lead_alone(settings: Settings, store: Store) -> tuple[Leadership | None, st
         leadership.close()
         return None, str(exc)
     return leadership, None
-
-
-def make_notifier(settings: Settings, console: Console | None = None) -> Notifier:
-    """Slack when `SLACK_BOT_TOKEN` is set (at `slack.api_url`), the terminal otherwise."""
-    token = os.environ.get("SLACK_BOT_TOKEN")
-    if not token:
-        return ConsoleNotifier(console)
-    register_secret(token)
-    return SlackNotifier(web_client(token, settings.slack.api_url))
 
 
 def show_decisions(report: CycleReport, console: Console, *, project: str | None = None) -> None:
@@ -256,3 +223,91 @@ def _say(console: Console, line: str, style: str = "") -> None:
     sequences in a task name, a rule or an API error) made harmless, as the tasks table and the console
     notifier do."""
     console.print(Text(terminal_safe(line), style=style))
+
+
+def schema() -> int:
+    print(json.dumps(rule_file_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"workspace-monitor: {message}", file=sys.stderr)
+    return code
+
+
+def _filters(args: argparse.Namespace) -> list[TaskFilter]:
+    statuses = [args.status] if args.status != "ANY" else [None]
+    schedules = [args.schedule] if args.schedule else [None, "LIFE_CYCLE"]
+    return [
+        TaskFilter(task_name=args.name, task_type=args.task_type, scheduled_type=schedule, last_status=status)
+        for status in statuses
+        for schedule in schedules
+    ]
+
+
+async def tasks(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+        credentials = Credentials.from_env(os.environ)
+        register_secret(
+            credentials.secret_key,
+            credentials.security_token,
+            credentials.iam_password,
+            credentials.auth_token,
+        )
+        client = build_client(settings.workspace, credentials)
+    except ConfigError as exc:
+        return _fail("bad configuration:\n" + "\n".join(exc.problems), EXIT_CONFIG)
+    except ConfigurationError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+
+    err = Console(stderr=True)
+    show_progress = err.is_terminal and not args.json
+    async with client:
+        try:
+            listing = await _list_with_progress(client, _filters(args), err, show_progress)
+        except ConfigurationError as exc:
+            return _fail(str(exc), EXIT_CONFIG)
+        except WorkspaceError as exc:
+            return _fail(str(exc), EXIT_FAILED)
+
+    tasks = sorted(listing.tasks, key=lambda t: ((t.task_name or "").lower(), t.id))
+    if args.json:
+        print(tasks_json(tasks))
+    else:
+        output_console().print(task_table(tasks, title=f"{len(tasks)} scheduled tasks"))
+    if not listing.complete:
+        return _fail(
+            "the listing is incomplete: "
+            + "; ".join(listing.problems or ["some pages failed"])
+            + ". Run again; if it persists, check the API's health.",
+            EXIT_FAILED,
+        )
+    return EXIT_OK
+
+
+async def _list_with_progress(
+    client: WorkspaceClient, filters: list[TaskFilter], err: Console, show: bool
+) -> Listing:
+    if not show:
+        return await client.fetch_many(filters)
+    with Progress(
+        TextColumn("listing tasks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("pages", total=None, visible=False)
+        totals: dict[int, tuple[int, int]] = {}
+
+        def on_progress(key: int, done: int, pages: int) -> None:
+            totals[key] = (done, pages)
+            all_done = sum(d for d, _ in totals.values())
+            all_pages = sum(p for _, p in totals.values())
+            progress.update(
+                bar, completed=all_done, total=all_pages, visible=all_pages > PROGRESS_AFTER_PAGES
+            )
+
+        return await client.fetch_many(filters, on_progress=on_progress)
