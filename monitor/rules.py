@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, Protocol, TypeVar, get_args
 
@@ -817,6 +818,10 @@ class RuleSet:
     )
     # What narrowing needs of each rule (by the rule's id), worked out once.
     _plans: dict[int, _Plan] = field(init=False, repr=False, compare=False)
+    # What does not depend on a name's prefixes, per (signature, id named) (see `_narrow`).
+    _fixed: dict[tuple[TaskSignature, bool], _Fixed] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
     # The RegexScreen of the rules' `re:` patterns, built when a candidate list first needs it.
     _screen: dict[str, tuple[RegexScreen, dict[int, int]] | None] = field(
         init=False, repr=False, compare=False, default_factory=dict
@@ -890,30 +895,81 @@ class RuleSet:
         )
         cached = self._narrowed.get(key)
         if cached is None:
-            cached = self._narrowed[key] = self._screened(
-                self._narrow(TaskSignature(*key[:6]), found, key[7])
-            )
+            cached = self._narrowed[key] = self._narrow(TaskSignature(*key[:6]), found, key[7])
         return cached if isinstance(cached, tuple) else cached.narrow(name)
 
-    def _screened(self, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...] | NameScreen:
-        """`candidates` behind a NameScreen when enough of them test the name by RE2 alone."""
+    def _narrow(
+        self, signature: TaskSignature, prefixes: Sequence[str], id_named: bool
+    ) -> tuple[Candidate, ...] | NameScreen:
+        """The candidates for one key: the signature's rules that do not depend on the name's prefixes (worked
+        out once per signature, see `_Fixed`), merged with those whose prefixes the name starts with."""
+        fixed = self._fixed.get((signature, id_named))
+        if fixed is None:
+            fixed = self._fixed[signature, id_named] = self._fix(signature, id_named)
+        found = frozenset(prefixes)
+        extra: dict[int, Candidate] = {}
+        for position, plan in fixed.always_dynamic:
+            settles = plan.settling_prefixes is not None and not plan.settling_prefixes.isdisjoint(found)
+            extra[position] = plan.settled if settles else plan.checked
+        for prefix in prefixes:
+            for position, plan in fixed.by_prefix.get(prefix, ()):
+                if position not in extra:
+                    settling = plan.settling_prefixes
+                    settled = plan.settles_alone or (settling is not None and not settling.isdisjoint(found))
+                    extra[position] = plan.settled if settled else plan.checked
+        extras = sorted(extra.items(), key=_POSITION)
+        if fixed.screened:
+            return NameScreen(fixed, extras)
+        if not extras:
+            return fixed.candidates
+        return tuple(map(_CANDIDATE, sorted([*fixed.entries, *extras], key=_POSITION)))
+
+    def _fix(self, signature: TaskSignature, id_named: bool) -> _Fixed:
+        entries: list[tuple[int, Candidate]] = []
+        by_prefix: dict[str, list[tuple[int, _Plan]]] = {}
+        always_dynamic: list[tuple[int, _Plan]] = []
         plans = self._plans
-        screened = [
+        for position, rule in enumerate(self.candidates(signature)):
+            plan = plans[id(rule)]
+            if plan.needs_id and not id_named:
+                continue
+            if plan.name_prefixes is not None:
+                for prefix in plan.name_prefixes:
+                    by_prefix.setdefault(prefix, []).append((position, plan))
+            elif plan.settling_prefixes is not None:
+                always_dynamic.append((position, plan))
+            else:
+                entries.append((position, plan.settled if plan.settles_alone else plan.checked))
+                if plan.settles_alone and not rule.continue_matching:
+                    break  # every task of the signature matches it: nothing after it is reached
+        screen, screened = self._screen_of(entries)
+        positions = {position for position, _ in screened.values()}
+        return _Fixed(
+            entries=tuple(entries),
+            candidates=tuple(candidate for _, candidate in entries),
+            by_prefix={prefix: tuple(items) for prefix, items in by_prefix.items()},
+            always_dynamic=tuple(always_dynamic),
+            screen=screen,
+            screened=screened,
+            others=tuple(entry for entry in entries if entry[0] not in positions),
+        )
+
+    def _screen_of(
+        self, entries: Sequence[tuple[int, Candidate]]
+    ) -> tuple[RegexScreen | None, dict[int, tuple[int, Candidate]]]:
+        """The rule set's RegexScreen and, by the screen's index of each pattern, the (position, settled
+        candidate) of the entries whose only test is that pattern; nothing when fewer than SCREEN_MIN."""
+        plans = self._plans
+        found = [
             (position, plan)
-            for position, candidate in enumerate(candidates)
+            for position, candidate in entries
             if candidate.name_test is not None and (plan := plans[id(candidate.rule)]).screened is not None
         ]
-        if len(screened) < NameScreen.SCREEN_MIN:
-            return candidates
-        built = self._regex_screen()
+        built = self._regex_screen() if len(found) >= NameScreen.SCREEN_MIN else None
         if built is None:
-            return candidates
+            return None, {}
         screen, index_of = built
-        return NameScreen(
-            candidates,
-            screen,
-            {index_of[id(plan.screened)]: (position, plan.settled) for position, plan in screened},
-        )
+        return screen, {index_of[id(plan.screened)]: (position, plan.settled) for position, plan in found}
 
     def _regex_screen(self) -> tuple[RegexScreen, dict[int, int]] | None:
         """The rule set's RegexScreen of every rule's screenable pattern, and each pattern's index in it
@@ -931,25 +987,28 @@ class RuleSet:
                 self._screen["screen"] = (screen, {key: index for index, key in enumerate(regexes)})
         return self._screen["screen"]
 
-    def _narrow(
-        self, signature: TaskSignature, prefixes: Sequence[str], id_named: bool
-    ) -> tuple[Candidate, ...]:
-        found = frozenset(prefixes)
-        narrowed: list[Candidate] = []
-        plans = self._plans
-        for rule in self.candidates(signature):
-            plan = plans[id(rule)]
-            if plan.needs_id and not id_named:
-                continue
-            if plan.name_prefixes is not None and plan.name_prefixes.isdisjoint(found):
-                continue
-            settled = plan.settles_alone or (
-                plan.settling_prefixes is not None and not plan.settling_prefixes.isdisjoint(found)
-            )
-            narrowed.append(plan.settled if settled else plan.checked)
-            if settled and not rule.continue_matching:
-                break
-        return tuple(narrowed)
+
+class _Fixed(NamedTuple):
+    """The candidates of one (signature, id named) that do not depend on the name's prefixes, in order (cut
+    after the first that settles every such task), and the rules that do, by prefix."""
+
+    #: (position among the signature's candidates, candidate).
+    entries: tuple[tuple[int, Candidate], ...]
+    candidates: tuple[Candidate, ...]
+    #: Rules with literal name prefixes, under each prefix: included when the name starts with it.
+    by_prefix: dict[str, tuple[tuple[int, _Plan], ...]]
+    #: Rules without a literal prefix for every pattern but settled by some `prefix*` glob: always included.
+    always_dynamic: tuple[tuple[int, _Plan], ...]
+    #: Screening of the entries' `re:` name tests (see NameScreen): the screen's index of a pattern ->
+    #: (position, the candidate settled); `others`, the entries not screened.
+    screen: RegexScreen | None
+    screened: dict[int, tuple[int, Candidate]]
+    others: tuple[tuple[int, Candidate], ...]
+
+
+# (position, candidate) pairs: sorted by position, unpacked to candidates, in C.
+_POSITION = itemgetter(0)
+_CANDIDATE = itemgetter(1)
 
 
 class _Plan(NamedTuple):
@@ -1029,41 +1088,30 @@ class RegexScreen:
 
 
 class NameScreen:
-    """A candidate list with many `re:` name tests, screened by the rule set's `RegexScreen`: for a name,
-    only the candidates whose pattern matched (nothing left to test) and the others are looked at. 5,000
-    `re:` rules against 3,000 failing tasks were 15 million matches a cycle, seconds of a blocked loop."""
+    """The candidates of one key when many of them test the name by RE2 alone: for a name, only those whose
+    pattern matched (nothing left to test), the other fixed candidates and the key's prefix candidates are
+    looked at. 5,000 `re:` rules against 3,000 failing tasks were 15 million matches a cycle, seconds of a
+    blocked event loop; now one pass of the rule set's RegexScreen per name."""
 
     #: Fewer `re:` name tests than this: tested one by one, screening is not worth it.
     SCREEN_MIN = 8
 
-    def __init__(
-        self,
-        candidates: tuple[Candidate, ...],
-        screen: RegexScreen,
-        screened: dict[int, tuple[int, Candidate]],
-    ) -> None:
-        """`screened`: the screen's index of each screened candidate's pattern -> the candidate's position,
-        and the candidate settled (nothing left to test once its pattern matched)."""
-        self.candidates = candidates
-        self._screen = screen
-        self._screened = screened
-        positions = {position for position, _ in screened.values()}
-        self._others = tuple((position, candidates[position]) for position in range(len(candidates))
-                             if position not in positions)  # fmt: skip
+    def __init__(self, fixed: _Fixed, extras: list[tuple[int, Candidate]]) -> None:
+        self._fixed = fixed
+        self._rest = sorted([*fixed.others, *extras], key=_POSITION)
+        self._all = tuple(map(_CANDIDATE, sorted([*fixed.entries, *extras], key=_POSITION)))
 
     def narrow(self, name: str | None) -> tuple[Candidate, ...]:
         """The candidates left for a task named `name`, in order."""
         if name is None:
-            return self.candidates
-        screened = self._screened
-        hits = [screened[index] for index in self._screen.hits(name) if index in screened]
+            return self._all
+        fixed = self._fixed
+        screened = fixed.screened
+        assert fixed.screen is not None
+        hits = [screened[index] for index in fixed.screen.hits(name) if index in screened]
         if not hits:
-            return tuple(candidate for _, candidate in self._others)
-        return tuple(candidate for _, candidate in sorted([*hits, *self._others], key=_first))
-
-
-def _first(pair: tuple[int, Candidate]) -> int:
-    return pair[0]
+            return tuple(map(_CANDIDATE, self._rest))
+        return tuple(map(_CANDIDATE, sorted([*hits, *self._rest], key=_POSITION)))
 
 
 # ----------------------------------------------------------------------------------------------------------
