@@ -43,23 +43,23 @@ from aiohttp.streams import StreamReader
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from monitor.engine import Engine
-from monitor.logs import configure_logging
-from monitor.notify.dispatch import Dispatcher
-from monitor.rules import load_rules_text
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     start_simulator,
 )
+from monitor.devtools.slackstub import SlackStubOptions
+from monitor.devtools.slackstub.options import DEFAULT_TOKEN
+from monitor.devtools.slackstub.runner import build_app
+from monitor.devtools.slackstub.state import StubState
+from monitor.engine import Engine
+from monitor.logs import configure_logging
+from monitor.notify.dispatch import Dispatcher
+from monitor.rules import load_rules_text
 from monitor.slack.alert import render_alert
 from monitor.slack.notifier import SlackNotifier
-from monitor.slackstub import SlackStubOptions
-from monitor.slackstub.options import DEFAULT_TOKEN
-from monitor.slackstub.runner import build_app
-from monitor.slackstub.state import StubState
 from monitor.store.sqlite import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import WorkspaceClient

@@ -56,6 +56,10 @@ from typing import Any
 import yaml
 
 from monitor.decide import AlertState, alert_fingerprint
+from monitor.devtools.sim.data import generate_tasks
+from monitor.devtools.sim.entities import SimTask
+from monitor.devtools.sim.options import DEFAULT_PROJECT_ID
+from monitor.devtools.sim.wire import list_entry, record_detail_entry, record_entry
 from monitor.engine import (
     MAX_DETAIL_LOOKUPS,
     Evaluation,
@@ -68,10 +72,6 @@ from monitor.gc_pause import collector_paused
 from monitor.logs import configure_logging
 from monitor.notify.payload import MAX_HISTORY
 from monitor.rules import ALERTABLE_STATUSES, MatchedRoute, RuleSet, load_rules_text, match
-from monitor.sim.data import generate_tasks
-from monitor.sim.entities import SimTask
-from monitor.sim.options import DEFAULT_PROJECT_ID
-from monitor.sim.wire import list_entry, record_detail_entry, record_entry
 from monitor.store.base import CycleChanges, OutboxEntry
 from monitor.store.sqlite import SQLiteStore
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
@@ -83,7 +83,7 @@ POLL_INTERVAL = timedelta(seconds=60)
 CYCLE_TARGET = 1.0  # seconds of CPU for the first cycle
 MATCH_SPEEDUP_TARGET = 5.0  # naive match time / our match time
 
-# The simulator's vocabulary (monitor/sim/data.py): the rules below are written for the names it makes.
+# The simulator's vocabulary (monitor/devtools/sim/data.py): the rules below use the names it makes.
 ENVS = ("prod", "staging", "finance", "callcenter", "hr", "eng", "lab", "dev")
 TYPE_GROUPS = (
     ("power", ("START", "STOP", "REBOOT", "HIBERNATE")),

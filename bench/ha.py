@@ -25,9 +25,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: tests/ holds the harness
 
+from monitor.devtools.sim import SimOptions, SimulatorThread
+from monitor.devtools.slackstub import SlackStubThread
 from monitor.logs import configure_logging
-from monitor.sim import SimOptions, SimulatorThread
-from monitor.slackstub import SlackStubThread
 from tests.support.pg import DEFAULT_SERVER, schema_url
 from tests.support.replicas import Cluster, Replica, wait_until
 

@@ -28,8 +28,8 @@ from huaweicloudsdkworkspace.v2 import WorkspaceClient as SdkWorkspaceClient
 # bench/ is on sys.path when this file runs as a script (tasks_command.py imports `simulator` from here).
 from simproc import simulator
 
+from monitor.devtools.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 from monitor.logs import configure_logging
-from monitor.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import PAGE_LIMIT, TaskFilter, WorkspaceClient
 

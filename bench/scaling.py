@@ -49,11 +49,11 @@ from pathlib import Path
 # bench/ is on sys.path when this file runs as a script.
 from simproc import simulator
 
+from monitor.devtools.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 from monitor.engine import MAX_RECORD_LOOKUPS, Engine
 from monitor.logs import configure_logging
 from monitor.notify.dispatch import Dispatcher, Posted
 from monitor.rules import load_rules_text
-from monitor.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 from monitor.store.base import MessageRef, OutboxRow
 from monitor.store.sqlite import SQLiteStore
 from monitor.workspace.auth import AkSkAuth

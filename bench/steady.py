@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: tests/ holds the harness
 
+from monitor.devtools.sim import SimOptions, SimulatorThread
+from monitor.devtools.slackstub import SlackStubThread
+from monitor.devtools.slackstub.options import DEFAULT_TOKEN
 from monitor.logs import configure_logging
-from monitor.sim import SimOptions, SimulatorThread
-from monitor.slackstub import SlackStubThread
-from monitor.slackstub.options import DEFAULT_TOKEN
 from tests.support.daemon import DaemonProcess, write_config
 
 RULES = """\

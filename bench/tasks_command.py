@@ -44,10 +44,10 @@ from monitor.chatops.service import EVENTS_PATH, ChatopsService, SlackTokens
 from monitor.chatops.snapshots import Snapshots
 from monitor.chatops.wiring import LIST_CONCURRENCY
 from monitor.config import SlackSettings
+from monitor.devtools.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
+from monitor.devtools.slackstub import start_slack_stub
+from monitor.devtools.slackstub.runner import SlackStub
 from monitor.logs import configure_logging
-from monitor.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
-from monitor.slackstub import start_slack_stub
-from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import WorkspaceClient

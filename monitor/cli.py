@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("schema", help="print the JSON Schema of the rule file (for editors)")
 
-    from monitor.sim import cli as sim_cli
+    from monitor.devtools.sim import cli as sim_cli
 
     simulate = command("simulate", help="run the Workspace API simulator on loopback")
     sim_cli.add_arguments(simulate)
@@ -112,13 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_daemon(DaemonOptions(args.config, args.rules)))
         if args.command == "simulate":
             configure_logging("info" if args.verbose == 0 else level)
-            from monitor.sim import cli as sim_cli
+            from monitor.devtools.sim import cli as sim_cli
 
             return sim_cli.run(args)
         if args.command == "demo":
-            from monitor import demo
+            from monitor.devtools.demo import tour
 
-            return demo.run()
+            return tour.run()
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse already refused it

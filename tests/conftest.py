@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-from monitor.sim import Simulator, SimulatorThread, start_simulator
+from monitor.devtools.sim import Simulator, SimulatorThread, start_simulator
 from tests.support.pg import postgres_server, postgres_url
 from tests.support.secret_scan import SecretScan
 from tests.support.simapi import Api, http_client, small_options

@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 
 from monitor.decide import alert_fingerprint
-from monitor.sim import DEFAULT_PROJECT_ID, SimOptions, SimulatorThread
+from monitor.devtools.sim import DEFAULT_PROJECT_ID, SimOptions, SimulatorThread
+from monitor.devtools.slackstub import SlackStubThread
 from monitor.slack.message import alerts_in_metadata
-from monitor.slackstub import SlackStubThread
 from tests.support.daemon import DaemonProcess, write_config
 
 pytestmark = [

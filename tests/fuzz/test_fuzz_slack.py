@@ -30,9 +30,9 @@ from hypothesis import strategies as st
 from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.decide import DecisionKind
+from monitor.devtools.slackstub import DEFAULT_TOKEN
 from monitor.notify.dispatch import Dispatcher
 from monitor.slack.notifier import SlackNotifier
-from monitor.slackstub import DEFAULT_TOKEN
 from monitor.store import SQLiteStore
 from monitor.store.base import CycleChanges, OutboxEntry, OutboxState
 from tests.fuzz import examples

@@ -31,24 +31,24 @@ from monitor.chatops.replies import NEXT_PAGE_ACTION_ID, PAGE_SIZE
 from monitor.chatops.service import EVENTS_PATH, ChatopsService, SlackTokens
 from monitor.chatops.snapshots import SHARE_WINDOW
 from monitor.config import SlackSettings
-from monitor.engine import Engine
-from monitor.notify.dispatch import Dispatcher
-from monitor.rules import compile_match, load_rules_text
-from monitor.silences import Silence as StoredSilence
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     start_simulator,
 )
-from monitor.sim.faults import parse_fault
-from monitor.sim.runner import Simulator
+from monitor.devtools.sim.faults import parse_fault
+from monitor.devtools.sim.runner import Simulator
+from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
+from monitor.devtools.slackstub.runner import SlackStub
+from monitor.engine import Engine
+from monitor.notify.dispatch import Dispatcher
+from monitor.rules import compile_match, load_rules_text
+from monitor.silences import Silence as StoredSilence
 from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
 from monitor.slack.message import SlackMessage
 from monitor.slack.notifier import SlackNotifier
-from monitor.slackstub import SlackStubOptions, start_slack_stub
-from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
-from monitor.sim.runner import SimulatorThread
-from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, SlackStubOptions, SlackStubThread
-from monitor.slackstub.options import DEFAULT_SCOPES
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from monitor.devtools.sim.runner import SimulatorThread
+from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, SlackStubOptions, SlackStubThread
+from monitor.devtools.slackstub.options import DEFAULT_SCOPES
 from tests.integration.test_daemon import Daemon, free_port, sim, write_config
 
 __all__ = ["sim"]  # the fixture, imported for these tests

@@ -4,8 +4,8 @@ stand-in's users.list and conversations.list (paged with Slack's cursor, scopes 
 from __future__ import annotations
 
 from monitor.chatops.names import PAGE, resolve_names
-from monitor.slackstub import SlackStubOptions, start_slack_stub
-from monitor.slackstub.options import DEFAULT_SCOPES
+from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
+from monitor.devtools.slackstub.options import DEFAULT_SCOPES
 
 WITH_USERS_READ = DEFAULT_SCOPES | {"users:read"}
 

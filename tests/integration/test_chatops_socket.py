@@ -21,15 +21,15 @@ from monitor.chatops.service import ChatopsService, SlackTokens
 from monitor.chatops.tokens import Backoff
 from monitor.chatops.wiring import status_with_tokens
 from monitor.config import SlackSettings
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     start_simulator,
 )
-from monitor.slackstub import DEFAULT_APP_TOKEN, SlackStubOptions, start_slack_stub
-from monitor.slackstub.runner import SlackStub
+from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, SlackStubOptions, start_slack_stub
+from monitor.devtools.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from tests.support.daemon import write_config
 
 ENV = {"HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY, "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
-from monitor.slackstub import DEFAULT_TOKEN, SlackStubOptions, SlackStubThread
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from monitor.devtools.slackstub import DEFAULT_TOKEN, SlackStubOptions, SlackStubThread
 from tests.support.daemon import write_config
 
 

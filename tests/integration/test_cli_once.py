@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     SimulatorThread,
 )
-from monitor.slackstub import SlackStubThread
+from monitor.devtools.slackstub import SlackStubThread
 
 RULES = """\
 rules:

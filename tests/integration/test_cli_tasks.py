@@ -16,7 +16,7 @@ from threading import Thread
 
 import pytest
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY, SimulatorThread
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY, SimulatorThread
 from tests.support.simapi import small_options
 
 

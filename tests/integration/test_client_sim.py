@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from monitor.config import Credentials, WorkspaceSettings
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_IAM_DOMAIN,
     DEFAULT_IAM_PASSWORD,
@@ -22,7 +22,7 @@ from monitor.sim import (
     Simulator,
     start_simulator,
 )
-from monitor.sim.entities import SimDesktop
+from monitor.devtools.sim.entities import SimDesktop
 from monitor.workspace.client import RetryPolicy, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import (
     AuthError,

@@ -17,18 +17,18 @@ import structlog
 
 from monitor import daemon as daemon_module
 from monitor.daemon import Daemon, DaemonOptions
-from monitor.engine import CycleReport
-from monitor.notify.console import ConsoleNotifier
-from monitor.runtime import Loaded, load_all
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     SimulatorThread,
 )
+from monitor.devtools.slackstub import start_slack_stub
+from monitor.engine import CycleReport
+from monitor.notify.console import ConsoleNotifier
+from monitor.runtime import Loaded, load_all
 from monitor.slack.notifier import SlackNotifier
-from monitor.slackstub import start_slack_stub
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 
 from monitor.delivery_watch import DeliveryWatch
+from monitor.devtools.slackstub import start_slack_stub
+from monitor.devtools.slackstub.runner import SlackStub
 from monitor.notify.dispatch import DeliveryError
 from monitor.slack.notifier import SlackNotifier
-from monitor.slackstub import start_slack_stub
-from monitor.slackstub.runner import SlackStub
 from tests.support.stores import T0
 
 LIMIT = timedelta(minutes=3)

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from monitor.demo_daemon import (
+from monitor.devtools.demo.setup import choose_slack
+from monitor.devtools.demo.story import (
     RECOVERS,
     SILENCED_TASK,
     TEAM_TASKS,
@@ -26,9 +27,8 @@ from monitor.demo_daemon import (
     play_story,
     run_daemon_story,
 )
-from monitor.demo_setup import choose_slack
-from monitor.sim import DEFAULT_SECRET_KEY
-from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, start_slack_stub
+from monitor.devtools.sim import DEFAULT_SECRET_KEY
+from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, start_slack_stub
 
 pytestmark = [
     pytest.mark.slow,

@@ -8,9 +8,9 @@ import os
 
 from rich.console import Console
 
-from monitor.demo_daemon import StoryOutcome, play_story
-from monitor.demo_setup import choose_slack
-from monitor.slackstub import DEFAULT_TOKEN, start_slack_stub
+from monitor.devtools.demo.setup import choose_slack
+from monitor.devtools.demo.story import StoryOutcome, play_story
+from monitor.devtools.slackstub import DEFAULT_TOKEN, start_slack_stub
 
 
 def test_a_daemon_that_refuses_to_start_fails_the_demo_with_its_reason() -> None:

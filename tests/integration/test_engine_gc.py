@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from monitor.engine import Engine
-from monitor.rules import load_rules_text
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     start_simulator,
 )
+from monitor.engine import Engine
+from monitor.rules import load_rules_text
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import WorkspaceClient

@@ -15,19 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from monitor.engine import Engine
-from monitor.notify.dispatch import Dispatcher, Posted
-from monitor.rules import compile_match, load_rules_text
-from monitor.silences import Silence
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     start_simulator,
 )
-from monitor.sim.entities import SimDesktop
-from monitor.sim.runner import Simulator
+from monitor.devtools.sim.entities import SimDesktop
+from monitor.devtools.sim.runner import Simulator
+from monitor.engine import Engine
+from monitor.notify.dispatch import Dispatcher, Posted
+from monitor.rules import compile_match, load_rules_text
+from monitor.silences import Silence
 from monitor.store import SQLiteStore
 from monitor.store.base import MessageRef, OutboxRow
 from monitor.workspace.auth import AkSkAuth

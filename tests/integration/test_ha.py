@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from monitor.sim import SimOptions, SimulatorThread
-from monitor.slackstub import SlackStubThread
+from monitor.devtools.sim import SimOptions, SimulatorThread
+from monitor.devtools.slackstub import SlackStubThread
 from tests.support.pg import schema_url
 from tests.support.replicas import Cluster, wait_until
 from tests.support.tcp_proxy import TcpProxy

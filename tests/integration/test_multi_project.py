@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, SimOptions, SimulatorThread
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, SimOptions, SimulatorThread
 
 BEIJING_ID = "b" * 32
 SHANGHAI_ID = "5a" * 16

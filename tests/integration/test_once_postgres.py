@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.leader import AdvisoryLockLeadership
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     SimulatorThread,
 )
+from monitor.leader import AdvisoryLockLeadership
 from monitor.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres

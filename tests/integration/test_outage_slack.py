@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.decide import alert_fingerprint
-from monitor.sim import DEFAULT_PROJECT_ID
+from monitor.devtools.sim import DEFAULT_PROJECT_ID
 from monitor.slack.message import alerts_in_metadata
 from tests.support.world import World, open_world
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from monitor.sim import SimOptions, SimulatorThread
-from monitor.slackstub import SlackStubOptions, SlackStubThread, StubMessage
+from monitor.devtools.sim import SimOptions, SimulatorThread
+from monitor.devtools.slackstub import SlackStubOptions, SlackStubThread, StubMessage
 from monitor.store import SQLiteStore
 from tests.support.daemon import DaemonProcess, write_config
 from tests.support.world import World, open_world

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 
 
 def test_a_daemon_on_sqlite_state_never_loads_psycopg(tmp_path: Path) -> None:

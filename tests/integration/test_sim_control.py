@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from monitor.sim import Simulator, SimulatorThread, start_simulator
+from monitor.devtools.sim import Simulator, SimulatorThread, start_simulator
 from tests.support.simapi import Api, http_client, small_options
 
 PAGE = [("offset", "0"), ("limit", "50")]
@@ -141,7 +141,8 @@ def test_thread_runner_call_and_stop() -> None:
 
 def test_cli_serves_until_sigterm() -> None:
     code = (
-        "import argparse; from monitor.sim import cli; p = argparse.ArgumentParser(); cli.add_arguments(p); "
+        "import argparse; from monitor.devtools.sim import cli; p = argparse.ArgumentParser(); "
+        "cli.add_arguments(p); "
         "raise SystemExit(cli.run(p.parse_args(['--port', '0', '--tasks', '40'])))"
     )
     process = subprocess.Popen(

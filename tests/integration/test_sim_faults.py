@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from monitor.sim import Simulator
+from monitor.devtools.sim import Simulator
 from tests.support.simapi import Api
 
 PAGE = [("offset", "0"), ("limit", "5")]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from monitor.sim import DEFAULT_PROJECT_ID, Simulator, start_simulator
+from monitor.devtools.sim import DEFAULT_PROJECT_ID, Simulator, start_simulator
 from tests.support.simapi import Api, http_client, small_options
 
 PARAM_ERRORS = [
@@ -150,7 +150,7 @@ def _signed_for(api: Api) -> dict[str, str]:
 async def test_temporary_key_needs_security_token(api: Api) -> None:
     params = [("offset", "0"), ("limit", "1")]
     assert (await api.get(api.tasks_path(), params, auth="temp")).status_code == 200
-    from monitor.sim import DEFAULT_TEMP_ACCESS_KEY, DEFAULT_TEMP_SECRET_KEY
+    from monitor.devtools.sim import DEFAULT_TEMP_ACCESS_KEY, DEFAULT_TEMP_SECRET_KEY
 
     without = await api.get(
         api.tasks_path(), params, access_key=DEFAULT_TEMP_ACCESS_KEY, secret_key=DEFAULT_TEMP_SECRET_KEY

@@ -20,7 +20,7 @@ from huaweicloudsdkworkspace.v2 import (
     WorkspaceClient,
 )
 
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import SimOptions, SimulatorThread
-from monitor.slackstub import SlackStubThread
+from monitor.devtools.sim import SimOptions, SimulatorThread
+from monitor.devtools.slackstub import SlackStubThread
 from tests.support.daemon import DaemonProcess, write_config
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.devtools.slackstub import SlackStubOptions
 from monitor.slack.notifier import log_scope_problems
-from monitor.slackstub import SlackStubOptions
 from tests.support.world import World, open_world
 
 RULES = """

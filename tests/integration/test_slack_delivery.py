@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from monitor.engine import Engine
-from monitor.notify.dispatch import Dispatcher
-from monitor.rules import load_rules_text
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     start_simulator,
 )
-from monitor.sim.runner import Simulator
+from monitor.devtools.sim.runner import Simulator
+from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
+from monitor.devtools.slackstub.runner import SlackStub
+from monitor.engine import Engine
+from monitor.notify.dispatch import Dispatcher
+from monitor.rules import load_rules_text
 from monitor.slack.notifier import SlackNotifier
-from monitor.slackstub import SlackStubOptions, start_slack_stub
-from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.slackstub import SlackStubOptions
-from monitor.slackstub.options import DEFAULT_SCOPES
+from monitor.devtools.slackstub import SlackStubOptions
+from monitor.devtools.slackstub.options import DEFAULT_SCOPES
 from tests.support.world import World, open_world
 
 RULES = """

@@ -23,15 +23,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from monitor.slack.alert import render_alert, render_thread_reply, render_update
-from monitor.slack.digest import render_digest
-from monitor.slackstub import (
+from monitor.devtools.slackstub import (
     DEFAULT_TOKEN,
     SlackStub,
     SlackStubOptions,
     SlackStubThread,
     start_slack_stub,
 )
+from monitor.slack.alert import render_alert, render_thread_reply, render_update
+from monitor.slack.digest import render_digest
 from tests.unit.test_slack_render import many, payload
 
 T0 = 1732860000.0

@@ -13,10 +13,10 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from monitor.decide import alert_fingerprint
-from monitor.sim import DEFAULT_PROJECT_ID
+from monitor.devtools.sim import DEFAULT_PROJECT_ID
+from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
+from monitor.devtools.slackstub.runner import SlackStub
 from monitor.slack.message import alerts_in_metadata
-from monitor.slackstub import SlackStubOptions, start_slack_stub
-from monitor.slackstub.runner import SlackStub
 from tests.support.world import open_world
 
 RULES = """

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from slack_sdk.errors import SlackApiError
 
+from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
+from monitor.devtools.slackstub.options import DEFAULT_SCOPES
+from monitor.devtools.slackstub.runner import SlackStub
 from monitor.slack.notifier import SlackNotifier
-from monitor.slackstub import SlackStubOptions, start_slack_stub
-from monitor.slackstub.options import DEFAULT_SCOPES
-from monitor.slackstub.runner import SlackStub
 
 MANIFEST = Path(__file__).resolve().parents[2] / "slack" / "manifest.yml"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, SimOptions, SimulatorThread
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, SimOptions, SimulatorThread
 from tests.support.daemon import DaemonProcess, write_config
 
 

@@ -21,14 +21,14 @@ import pytest
 import structlog
 
 from monitor.config import Credentials, WorkspaceSettings
-from monitor.logs import MASK, configure_logging, register_secret
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_IAM_DOMAIN,
     DEFAULT_IAM_USER,
     DEFAULT_PROJECT_ID,
     Simulator,
 )
+from monitor.logs import MASK, configure_logging, register_secret
 from monitor.workspace.client import TaskFilter
 from monitor.workspace.errors import AuthError
 from monitor.workspace.factory import build_client

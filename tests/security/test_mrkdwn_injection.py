@@ -32,24 +32,24 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from monitor.decide import DecisionKind, Observation, decide
-from monitor.engine import Engine
-from monitor.notify.console import ConsoleNotifier
-from monitor.notify.dispatch import Dispatcher
-from monitor.notify.payload import build_payload
-from monitor.rules import RuleFileError, load_rules_text
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     start_simulator,
 )
-from monitor.sim.runner import Simulator
+from monitor.devtools.sim.runner import Simulator
+from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
+from monitor.devtools.slackstub.runner import SlackStub
+from monitor.engine import Engine
+from monitor.notify.console import ConsoleNotifier
+from monitor.notify.dispatch import Dispatcher
+from monitor.notify.payload import build_payload
+from monitor.rules import RuleFileError, load_rules_text
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.digest import render_digest
 from monitor.slack.notifier import SlackNotifier
-from monitor.slackstub import SlackStubOptions, start_slack_stub
-from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore
 from monitor.store.base import MessageRef, OutboxEntry, OutboxRow, OutboxState
 from monitor.tasklist import task_table

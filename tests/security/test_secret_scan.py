@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import DEFAULT_IAM_PASSWORD, DEFAULT_SECRET_KEY, DEFAULT_SECURITY_TOKEN
-from monitor.slackstub import DEFAULT_TOKEN
+from monitor.devtools.sim import DEFAULT_IAM_PASSWORD, DEFAULT_SECRET_KEY, DEFAULT_SECURITY_TOKEN
+from monitor.devtools.slackstub import DEFAULT_TOKEN
 from tests.support.secret_scan import find_secrets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_error_message_carries_a_secret():
     AuthError("rejected password {DEFAULT_IAM_PASSWORD}")
 
 def test_posts_a_secret_to_slack():
-    from monitor.slackstub.state import StubState
+    from monitor.devtools.slackstub.state import StubState
     StubState().post_message("#general", text="token {DEFAULT_SECURITY_TOKEN}")
 '''
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from monitor.decide import AlertState, AlertStatus
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_IAM_DOMAIN,
     DEFAULT_IAM_PASSWORD,
     DEFAULT_IAM_USER,

@@ -25,9 +25,9 @@ from aiohttp import web
 
 from monitor.config import ConfigError, Credentials, Settings, WorkspaceSettings, load_settings
 from monitor.decide import DecisionKind
+from monitor.devtools.slackstub import DEFAULT_TOKEN
 from monitor.notify.dispatch import DeliveryError
 from monitor.runtime import make_notifier
-from monitor.slackstub import DEFAULT_TOKEN
 from monitor.store.base import OutboxEntry, OutboxRow, OutboxState
 from monitor.workspace.client import TaskFilter
 from monitor.workspace.errors import ConfigurationError, TransportError

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 
 __all__ = ["RULES", "DaemonProcess", "write_config"]
 

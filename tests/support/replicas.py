@@ -24,8 +24,8 @@ from typing import Any
 
 import psycopg
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY, SimulatorThread
-from monitor.slackstub import SlackStubThread
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY, SimulatorThread
+from monitor.devtools.slackstub import SlackStubThread
 
 __all__ = ["RULES", "Cluster", "Replica", "normalized", "wait_until"]
 

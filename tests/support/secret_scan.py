@@ -29,13 +29,13 @@ from typing import Any
 
 import pytest
 
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_IAM_PASSWORD,
     DEFAULT_SECRET_KEY,
     DEFAULT_SECURITY_TOKEN,
     DEFAULT_TEMP_SECRET_KEY,
 )
-from monitor.slackstub import DEFAULT_TOKEN
+from monitor.devtools.slackstub import DEFAULT_TOKEN
 
 __all__ = ["KNOWN_SECRETS", "SECRET_PATTERNS", "SecretScan", "configure_run_logging", "find_secrets"]
 
@@ -130,7 +130,7 @@ class SecretScan:
     def _wrap_slack_stand_in(self) -> None:
         """Everything the product posts, edits or answers in Slack (alerts, /tasks answers such as `status`)
         reaches the stand-in through these; a secret there is a secret shown to a whole channel."""
-        from monitor.slackstub.state import StubState
+        from monitor.devtools.slackstub.state import StubState
 
         scan = self
         for name in ("post_message", "update_message", "post_ephemeral", "record_response"):

@@ -15,21 +15,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.engine import CycleReport, Engine
-from monitor.notify.dispatch import Dispatcher, DispatchReport
-from monitor.rules import load_rules_text
-from monitor.selfwatch import SelfWatch
-from monitor.sim import (
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     start_simulator,
 )
-from monitor.sim.runner import Simulator
+from monitor.devtools.sim.runner import Simulator
+from monitor.devtools.slackstub import SlackStubOptions, StubMessage, start_slack_stub
+from monitor.devtools.slackstub.runner import SlackStub
+from monitor.engine import CycleReport, Engine
+from monitor.notify.dispatch import Dispatcher, DispatchReport
+from monitor.rules import load_rules_text
+from monitor.selfwatch import SelfWatch
 from monitor.slack.notifier import SlackNotifier
-from monitor.slackstub import SlackStubOptions, StubMessage, start_slack_stub
-from monitor.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore, StoreError
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from monitor.demo_feed import SlackEvent, StubFeed, blocks_lines, readable, render_event
-from monitor.slackstub import StubState
+from monitor.devtools.demo.feed import SlackEvent, StubFeed, blocks_lines, readable, render_event
+from monitor.devtools.slackstub import StubState
 
 
 def section(text: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_settings
-from monitor.demo_setup import (
+from monitor.devtools.demo.setup import (
     POLL_INTERVAL,
     REPEAT_INTERVAL,
     STUB_CHANNEL,
@@ -19,9 +19,9 @@ from monitor.demo_setup import (
     demo_config,
     demo_rules,
 )
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
 from monitor.rules import load_rules_text
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
-from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
 
 BOT, APP = "xoxb-real-bot-token-1", "xapp-1-real-app-token"
 TOKENS = {"SLACK_BOT_TOKEN": BOT, "SLACK_APP_TOKEN": APP}

@@ -40,8 +40,8 @@ from huaweicloudsdkworkspace.v2.model import (
 from huaweicloudsdkworkspace.v2.region.workspace_region import WorkspaceRegion
 
 from monitor.config import WorkspaceSettings
-from monitor.sim import SimOptions, wire
-from monitor.sim.state import SimState
+from monitor.devtools.sim import SimOptions, wire
+from monitor.devtools.sim.state import SimState
 from monitor.workspace.client import PAGE_LIMIT, RECORDS_LIMIT, TaskFilter
 from monitor.workspace.errors import ConfigurationError
 from monitor.workspace.factory import (

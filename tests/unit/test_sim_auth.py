@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from multidict import CIMultiDict
 
-from monitor.sim.auth import (
+from monitor.devtools.sim.auth import (
     Authenticator,
     AuthFailure,
     Credential,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from monitor.sim import faults
-from monitor.sim.faults import AFTER_KINDS, BEFORE_KINDS, FaultQueue, parse_fault
+from monitor.devtools.sim import faults
+from monitor.devtools.sim.faults import AFTER_KINDS, BEFORE_KINDS, FaultQueue, parse_fault
 
 
 @pytest.mark.parametrize(

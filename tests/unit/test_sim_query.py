@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.sim import data
-from monitor.sim.query import (
+from monitor.devtools.sim import data
+from monitor.devtools.sim.query import (
     Page,
     ParamError,
     TaskFilters,

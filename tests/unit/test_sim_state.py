@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import SimOptions, SimState, UnknownTask
-from monitor.sim.auth import IamFailure
-from monitor.sim.cli import add_arguments, options_from_args, run
-from monitor.sim.control import _is_loopback
-from monitor.sim.faults import parse_fault
-from monitor.sim.query import TaskFilters
+from monitor.devtools.sim import SimOptions, SimState, UnknownTask
+from monitor.devtools.sim.auth import IamFailure
+from monitor.devtools.sim.cli import add_arguments, options_from_args, run
+from monitor.devtools.sim.control import _is_loopback
+from monitor.devtools.sim.faults import parse_fault
+from monitor.devtools.sim.query import TaskFilters
 
 NOW = datetime(2026, 11, 29, 5, 0, 0, tzinfo=UTC)
 

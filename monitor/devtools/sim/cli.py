@@ -14,14 +14,14 @@ import signal
 import sys
 from pathlib import Path
 
-from monitor.sim.options import (
+from monitor.devtools.sim.options import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
 )
-from monitor.sim.runner import Simulator, start_simulator
-from monitor.sim.scenario import load_scenario
+from monitor.devtools.sim.runner import Simulator, start_simulator
+from monitor.devtools.sim.scenario import load_scenario
 
 __all__ = ["add_arguments", "banner", "options_from_args", "run"]
 

@@ -18,11 +18,23 @@ the plan), `state` (channels, messages, every change, inspection), `api` (the We
 (HTTP, auth, scopes, limits, faults, the down switch), `control` (`/_stub/`), `runner` (starting, stopping).
 """
 
-from monitor.slackstub.faults import FaultPlan, StubFault
-from monitor.slackstub.options import DEFAULT_APP_TOKEN, DEFAULT_CHANNELS, DEFAULT_TOKEN, SlackStubOptions
-from monitor.slackstub.runner import SlackStub, SlackStubThread, start_slack_stub
-from monitor.slackstub.socket import SocketHub
-from monitor.slackstub.state import MessageVersion, SlackError, StubCall, StubChannel, StubMessage, StubState
+from monitor.devtools.slackstub.faults import FaultPlan, StubFault
+from monitor.devtools.slackstub.options import (
+    DEFAULT_APP_TOKEN,
+    DEFAULT_CHANNELS,
+    DEFAULT_TOKEN,
+    SlackStubOptions,
+)
+from monitor.devtools.slackstub.runner import SlackStub, SlackStubThread, start_slack_stub
+from monitor.devtools.slackstub.socket import SocketHub
+from monitor.devtools.slackstub.state import (
+    MessageVersion,
+    SlackError,
+    StubCall,
+    StubChannel,
+    StubMessage,
+    StubState,
+)
 
 __all__ = [
     "DEFAULT_APP_TOKEN",

@@ -16,7 +16,7 @@ import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from monitor.sim.entities import (
+from monitor.devtools.sim.entities import (
     LIFE_CYCLE_TYPES,
     SCHEDULED_TYPES,
     TASK_TYPES,
@@ -25,7 +25,7 @@ from monitor.sim.entities import (
     SimRecord,
     SimTask,
 )
-from monitor.sim.schedule import API_TIME_FORMAT, format_api_time, next_run, previous_run, zone
+from monitor.devtools.sim.schedule import API_TIME_FORMAT, format_api_time, next_run, previous_run, zone
 
 __all__ = [
     "SUCCESS_CODE",

@@ -38,11 +38,18 @@ from typing import Any, NoReturn
 import structlog
 from aiohttp import web
 
-from monitor.sim import faults, wire
-from monitor.sim.auth import AuthFailure, IamFailure
-from monitor.sim.entities import SimTask
-from monitor.sim.query import ParamError, TaskFilters, parse_page, parse_query, parse_task_filters, slice_page
-from monitor.sim.state import SimState
+from monitor.devtools.sim import faults, wire
+from monitor.devtools.sim.auth import AuthFailure, IamFailure
+from monitor.devtools.sim.entities import SimTask
+from monitor.devtools.sim.query import (
+    ParamError,
+    TaskFilters,
+    parse_page,
+    parse_query,
+    parse_task_filters,
+    slice_page,
+)
+from monitor.devtools.sim.state import SimState
 
 __all__ = ["JSON_TYPE", "STATE_KEY", "add_api_routes", "add_fallback_routes"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.slackstub.state import SlackError, StubState
+from monitor.devtools.slackstub.state import SlackError, StubState
 
 __all__ = ["LIST_TYPES", "check_scopes", "needed_scopes"]
 

@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 import structlog
 from aiohttp import web
 
-from monitor.sim.app import build_app
-from monitor.sim.options import SimOptions
-from monitor.sim.state import SimState
+from monitor.devtools.sim.app import build_app
+from monitor.devtools.sim.options import SimOptions
+from monitor.devtools.sim.state import SimState
 
 __all__ = ["Simulator", "SimulatorThread", "start_simulator"]
 

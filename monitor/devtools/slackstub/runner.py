@@ -25,11 +25,11 @@ import structlog
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
-from monitor.slackstub.control import add_control_routes
-from monitor.slackstub.options import SlackStubOptions
-from monitor.slackstub.server import STATE_KEY, SWITCH_KEY, Switch, add_api_routes
-from monitor.slackstub.socket import SOCKET_KEY, SOCKET_PATH, SocketHub, add_socket_routes
-from monitor.slackstub.state import StubState
+from monitor.devtools.slackstub.control import add_control_routes
+from monitor.devtools.slackstub.options import SlackStubOptions
+from monitor.devtools.slackstub.server import STATE_KEY, SWITCH_KEY, Switch, add_api_routes
+from monitor.devtools.slackstub.socket import SOCKET_KEY, SOCKET_PATH, SocketHub, add_socket_routes
+from monitor.devtools.slackstub.state import StubState
 
 __all__ = ["SlackStub", "SlackStubThread", "build_app", "start_slack_stub"]
 

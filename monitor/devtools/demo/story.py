@@ -1,6 +1,6 @@
 """The daemon half of `make demo`: the real `workspace-monitor run`, as a child process, living a story.
 
-It starts the Workspace API simulator and (unless real Slack is chosen, see `demo_setup.choose_slack`) the
+It starts the Workspace API simulator and (unless real Slack is chosen, see `setup.choose_slack`) the
 Slack stand-in in this process, writes a config and rules to a temporary directory (2-second polls, SQLite,
 reminders every 15 s), starts the daemon on them, then changes the simulator and waits for what the daemon
 does about it, showing on the terminal what arrives at Slack as it arrives:
@@ -35,8 +35,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from monitor.demo_feed import StubFeed, render_event
-from monitor.demo_setup import (
+from monitor.devtools.demo.feed import StubFeed, render_event
+from monitor.devtools.demo.setup import (
     POLL_INTERVAL,
     REPEAT_INTERVAL,
     STUB_ADMIN,
@@ -47,10 +47,10 @@ from monitor.demo_setup import (
     demo_config,
     demo_rules,
 )
-from monitor.sim import SimOptions, start_simulator
-from monitor.sim.runner import Simulator
-from monitor.slackstub import StubMessage, start_slack_stub
-from monitor.slackstub.runner import SlackStub
+from monitor.devtools.sim import SimOptions, start_simulator
+from monitor.devtools.sim.runner import Simulator
+from monitor.devtools.slackstub import StubMessage, start_slack_stub
+from monitor.devtools.slackstub.runner import SlackStub
 
 __all__ = ["StoryOutcome", "play_story", "run_daemon_story"]
 

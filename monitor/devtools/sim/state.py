@@ -17,8 +17,8 @@ from typing import Any
 
 import structlog
 
-from monitor.sim import data
-from monitor.sim.auth import (
+from monitor.devtools.sim import data
+from monitor.devtools.sim.auth import (
     Authenticator,
     Credential,
     IamFailure,
@@ -26,14 +26,14 @@ from monitor.sim.auth import (
     TokenStore,
     parse_password_login,
 )
-from monitor.sim.edits import SCHEDULE_FIELDS, validate_fields
-from monitor.sim.entities import LAST_STATUSES, SimRecord, SimTask
-from monitor.sim.faults import Fault, FaultQueue, parse_fault
-from monitor.sim.options import SimOptions
-from monitor.sim.query import TaskFilters, select_tasks
-from monitor.sim.scenario import Action, Scenario, load_scenario, parse_scenario
-from monitor.sim.schedule import parse_api_time
-from monitor.sim.stats import Stats
+from monitor.devtools.sim.edits import SCHEDULE_FIELDS, validate_fields
+from monitor.devtools.sim.entities import LAST_STATUSES, SimRecord, SimTask
+from monitor.devtools.sim.faults import Fault, FaultQueue, parse_fault
+from monitor.devtools.sim.options import SimOptions
+from monitor.devtools.sim.query import TaskFilters, select_tasks
+from monitor.devtools.sim.scenario import Action, Scenario, load_scenario, parse_scenario
+from monitor.devtools.sim.schedule import parse_api_time
+from monitor.devtools.sim.stats import Stats
 
 __all__ = ["SimState", "UnknownTask", "utc_now"]
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.sim import wire
-from monitor.sim.server import STATE_KEY
-from monitor.sim.state import SimState, UnknownTask
+from monitor.devtools.sim import wire
+from monitor.devtools.sim.server import STATE_KEY
+from monitor.devtools.sim.state import SimState, UnknownTask
 
 __all__ = ["add_control_routes"]
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.slackstub.faults import FaultPlan
-from monitor.slackstub.options import SlackStubOptions
-from monitor.slackstub.ratelimit import RateLimiter
+from monitor.devtools.slackstub.faults import FaultPlan
+from monitor.devtools.slackstub.options import SlackStubOptions
+from monitor.devtools.slackstub.ratelimit import RateLimiter
 
 __all__ = [
     "MessageVersion",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.sim.entities import SimTask
+from monitor.devtools.sim.entities import SimTask
 
 __all__ = ["API_TIME_FORMAT", "format_api_time", "next_run", "parse_api_time", "previous_run", "zone"]
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import unquote, unquote_plus
 
-from monitor.sim.entities import KNOWN_TASK_TYPES, LAST_STATUSES, LIFE_CYCLE_TYPES, SCHEDULED_TYPES, SimTask
+from monitor.devtools.sim.entities import (
+    KNOWN_TASK_TYPES,
+    LAST_STATUSES,
+    LIFE_CYCLE_TYPES,
+    SCHEDULED_TYPES,
+    SimTask,
+)
 
 __all__ = [
     "Page",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.sim.query import parse_query
+from monitor.devtools.sim.query import parse_query
 from monitor.workspace import signer
 
 __all__ = [

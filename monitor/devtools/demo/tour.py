@@ -4,7 +4,7 @@ It starts the Workspace API simulator on loopback and drives the real client aga
 will: every failing task across all pages, one failing task's latest executions and failed desktops, the same
 listing again while the API misbehaves (5xx, throttling, a dropped connection), and what an operator sees when
 the credentials are wrong. Then the real daemon, `workspace-monitor run`, lives an alerting story against the
-simulator and Slack (the stand-in, or a real workspace: `demo_daemon`).
+simulator and Slack (the stand-in, or a real workspace: `story`).
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.config import Credentials, WorkspaceSettings
-from monitor.demo_daemon import run_daemon_story
-from monitor.logs import configure_logging
-from monitor.sim import (
+from monitor.devtools.demo.story import run_daemon_story
+from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
     SimOptions,
     start_simulator,
 )
+from monitor.logs import configure_logging
 from monitor.tasklist import STATUS_STYLE, output_console, task_table
 from monitor.workspace.client import WorkspaceClient
 from monitor.workspace.errors import WorkspaceError

@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from monitor.sim.entities import SimDetail, SimRecord, SimTask
-from monitor.sim.schedule import parse_api_time
+from monitor.devtools.sim.entities import SimDetail, SimRecord, SimTask
+from monitor.devtools.sim.schedule import parse_api_time
 
 __all__ = ["error_body", "list_entry", "record_detail_entry", "record_entry", "show_body"]
 

@@ -11,8 +11,8 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from monitor.sim.data import new_uuid
-from monitor.sim.entities import (
+from monitor.devtools.sim.data import new_uuid
+from monitor.devtools.sim.entities import (
     KNOWN_TASK_TYPES,
     LAST_STATUSES,
     LIFE_CYCLE_TYPES,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from monitor.sim.control import add_control_routes
-from monitor.sim.server import STATE_KEY, add_api_routes, add_fallback_routes
-from monitor.sim.state import SimState
+from monitor.devtools.sim.control import add_control_routes
+from monitor.devtools.sim.server import STATE_KEY, add_api_routes, add_fallback_routes
+from monitor.devtools.sim.state import SimState
 
 __all__ = ["build_app"]
 

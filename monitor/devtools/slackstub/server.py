@@ -22,11 +22,11 @@ from typing import Any, NoReturn
 import structlog
 from aiohttp import web
 
-from monitor.slackstub.api import METHODS
-from monitor.slackstub.blockkit import block_kit_problems
-from monitor.slackstub.faults import AFTER_KINDS, StubFault
-from monitor.slackstub.scopes import check_scopes
-from monitor.slackstub.state import SlackError, StubCall, StubState
+from monitor.devtools.slackstub.api import METHODS
+from monitor.devtools.slackstub.blockkit import block_kit_problems
+from monitor.devtools.slackstub.faults import AFTER_KINDS, StubFault
+from monitor.devtools.slackstub.scopes import check_scopes
+from monitor.devtools.slackstub.state import SlackError, StubCall, StubState
 
 __all__ = ["STATE_KEY", "SWITCH_KEY", "Switch", "add_api_routes"]
 

@@ -24,9 +24,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from monitor.slackstub.blockkit import block_kit_problems, text_length
-from monitor.slackstub.scopes import LIST_TYPES
-from monitor.slackstub.state import SlackError, StubState, metadata_or_error
+from monitor.devtools.slackstub.blockkit import block_kit_problems, text_length
+from monitor.devtools.slackstub.scopes import LIST_TYPES
+from monitor.devtools.slackstub.state import SlackError, StubState, metadata_or_error
 
 __all__ = ["METHODS", "Method"]
 

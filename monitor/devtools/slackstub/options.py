@@ -34,7 +34,7 @@ class SlackStubOptions:
     port: int = 0  # 0 picks a free port; read the real one from `base_url`
     tokens: frozenset[str] = frozenset({DEFAULT_TOKEN})
     #: Scopes granted to the bot tokens: a method needing another answers `missing_scope` with `needed`
-    #: and `provided`, as Slack does (see `monitor/slackstub/scopes.py`).
+    #: and `provided`, as Slack does (see `monitor/devtools/slackstub/scopes.py`).
     scopes: frozenset[str] = DEFAULT_SCOPES
     #: App-level tokens: accepted by `apps.connections.open` only, as on Slack.
     app_tokens: frozenset[str] = frozenset({DEFAULT_APP_TOKEN})
@@ -46,7 +46,7 @@ class SlackStubOptions:
     strict_channels: bool = False
     #: Channel names or ids the bot is not a member of: posts there answer `not_in_channel`.
     not_in_channel: frozenset[str] = frozenset()
-    #: Slack's per-method tiers and 1 message/s/channel (`monitor/slackstub/ratelimit.py`); off by default.
+    #: Slack's per-method tiers and 1 message/s/channel (`ratelimit.py`); off by default.
     rate_limits: bool = False
     #: A reply to a message that is not there (deleted, or never was): False answers `thread_not_found`,
     #: as Slack does ("the parent message no longer exists", slackapi/bolt-js#2307); True accepts it and

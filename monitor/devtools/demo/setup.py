@@ -7,7 +7,7 @@
     daemon_environment(target, ...)  the child's environment, built from nothing: a developer's own
                                      Workspace credentials or WORKSPACE_* overrides never leak into the demo
 
-Pure functions over plain data; `demo_daemon` does the starting and the talking.
+Pure functions over plain data; `story` does the starting and the talking.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
-from monitor.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
+from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
 
 __all__ = [
     "POLL_INTERVAL",

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from monitor.sim.faults import parse_fault
+from monitor.devtools.sim.faults import parse_fault
 
 __all__ = ["ACTIONS", "Action", "Scenario", "load_scenario", "parse_scenario"]
 

@@ -25,9 +25,9 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.slackstub.faults import parse_fault
-from monitor.slackstub.server import STATE_KEY, SWITCH_KEY
-from monitor.slackstub.state import StubState
+from monitor.devtools.slackstub.faults import parse_fault
+from monitor.devtools.slackstub.server import STATE_KEY, SWITCH_KEY
+from monitor.devtools.slackstub.state import StubState
 
 __all__ = ["add_control_routes"]
 

@@ -19,8 +19,8 @@ from typing import Any, Literal
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from monitor.devtools.slackstub import StubState
 from monitor.notify.text import terminal_safe
-from monitor.slackstub import StubState
 
 __all__ = ["SlackEvent", "StubFeed", "blocks_lines", "readable", "render_event"]
 

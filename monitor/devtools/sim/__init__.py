@@ -12,8 +12,8 @@ filters, paging), `auth` (signatures, tokens), `faults` (fault kinds), `edits` (
 (`/_sim/` API), `app` (routes), `runner` (starting and stopping), `cli`.
 """
 
-from monitor.sim.faults import Fault
-from monitor.sim.options import (
+from monitor.devtools.sim.faults import Fault
+from monitor.devtools.sim.options import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_IAM_DOMAIN,
     DEFAULT_IAM_PASSWORD,
@@ -26,8 +26,8 @@ from monitor.sim.options import (
     DEFAULT_TEMP_SECRET_KEY,
     SimOptions,
 )
-from monitor.sim.runner import Simulator, SimulatorThread, start_simulator
-from monitor.sim.state import SimState, UnknownTask
+from monitor.devtools.sim.runner import Simulator, SimulatorThread, start_simulator
+from monitor.devtools.sim.state import SimState, UnknownTask
 
 __all__ = [
     "DEFAULT_ACCESS_KEY",
