@@ -88,11 +88,21 @@ async def test_a_stop_during_the_leadership_check_starts_no_cycle_and_fails_no_j
 
         project.engine.run_cycle = counted
     daemon.leader.check = slow_check
+    flushed = asyncio.Event()
+    dispatch = daemon.dispatch
+
+    async def observed_dispatch() -> None:
+        await dispatch()
+        if daemon.stopping.is_set():
+            flushed.set()
+
+    daemon.dispatch = observed_dispatch
     with caplog.at_level(logging.ERROR, logger="apscheduler"):
         await daemon.start()
         await asyncio.wait_for(checking.wait(), 10)
         stopping = asyncio.ensure_future(daemon.stop())
-        await asyncio.sleep(0.2)  # stop() is under way: scheduler paused, the flush done
+        # stop() is under way: scheduler paused, its last flush done, waiting for the running job.
+        await asyncio.wait_for(flushed.wait(), 30)
         release.set()
         await asyncio.wait_for(stopping, 30)
     assert cycles == []

@@ -114,9 +114,9 @@ def test_a_sigkilled_leader_is_replaced_within_the_lease(new_cluster: Callable[.
     cluster.fail("prod-reboot")
     cluster.wait_for_messages(lambda m: len(m) == 1, "the first alert")
     # Killed mid-cycle: the simulator holds the leader's listings for a second each.
-    cluster.sim.call(cluster.sim.state.add_fault, "delay", endpoint="list", count=50, seconds=1.0)
+    delay = cluster.sim.call(cluster.sim.state.add_fault, "delay", endpoint="list", count=50, seconds=1.0)
     cluster.fail("prod-stop")
-    time.sleep(0.5)  # cycles start every second and now take one: the leader is waiting on the API
+    wait_until(lambda: cluster.sim.call(lambda: delay.count) < 50, "the leader to wait on a delayed listing")
     killed_at = leader.kill()
     successor = cluster.wait_for_leader(timeout=cluster.lease.total_seconds() * 3)
     elected = datetime.fromisoformat(successor.events("leader.elected")[-1]["timestamp"])
@@ -181,7 +181,12 @@ def test_replicas_cut_off_from_postgresql_wait_and_recover(
         cluster.fail("prod-stop")
         wait_until(lambda: bool(leader.events("leader.lost")), "the leader to notice", timeout=30)
         cycles = len(leader.events("cycle.done"))
-        time.sleep(2)
+        # Each poll (every second) first checks leadership: three checks refused are three polls skipped.
+        unavailable = len(leader.events("leader.unavailable"))
+        wait_until(
+            lambda: len(leader.events("leader.unavailable")) >= unavailable + 3,
+            "three leadership checks without the database",
+        )
         assert len(leader.events("cycle.done")) == cycles, "no cycle without the database"
         assert cluster.messages()[1:] == [], "nothing sent without the database"
         proxy.restore()
