@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +36,7 @@ from monitor.durations import parse_duration
 from monitor.yamlfile import YamlError, duplicate_keys, parse_yaml
 
 __all__ = [
+    "MAX_CONFIG_BYTES",
     "MAX_PROBLEMS",
     "ConfigError",
     "Credentials",
@@ -325,6 +327,8 @@ _ENV_OVERRIDES = {
 }
 
 
+#: A config file larger than this is refused unread.
+MAX_CONFIG_BYTES = 1024 * 1024
 #: Problems listed in one ConfigError; the rest are counted in one last line (as rule files do).
 MAX_PROBLEMS = 100
 
@@ -344,6 +348,12 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
     problems: list[tuple[int, str]] = []
     if path.exists():
         source = str(path)
+        status = path.stat()
+        # A FIFO would block the read for ever, /dev/zero fill the memory.
+        if not stat.S_ISREG(status.st_mode):
+            raise ConfigError([f"{path}: not a regular file: the config must be a regular file"])
+        if status.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError([f"{path}: {status.st_size:,} bytes: larger than a config can be"])
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

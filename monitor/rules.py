@@ -1205,8 +1205,22 @@ def load_rules(path: str | Path) -> RuleSet:
         parsed = [_read_entry(file, path) for file in files]
     else:
         files = [path]
-        parsed = [_read_file(path)]
+        parsed = [_read_named(path)]
     return _assemble(parsed, files=[str(file) for file in files])
+
+
+def _read_named(path: Path) -> _FileContents:
+    """The one rule file named (`rules:` or `--rules`): a regular file, or a problem unread (a FIFO would
+    block the read for ever, /dev/zero fill the memory)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return _read_file(path)  # says why (no such file, no permission)
+    if not stat.S_ISREG(status.st_mode):
+        return _FileContents(
+            problems=[_Problem(Location(str(path)), "not a regular file: a rule file must be a regular file")]
+        )
+    return _read_file(path, size=status.st_size)
 
 
 def _read_entry(entry: Path, directory: Path) -> _FileContents:

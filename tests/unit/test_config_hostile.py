@@ -6,11 +6,12 @@ Duplicate keys (PyYAML keeps the last one: a second `slack:` dropped the first o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from monitor.config import MAX_PROBLEMS, ConfigError, load_settings, split_listen
+from monitor.config import MAX_CONFIG_BYTES, MAX_PROBLEMS, ConfigError, load_settings, split_listen
 
 
 def problems_of(tmp_path: Path, text: str) -> tuple[Path, list[str]]:
@@ -91,3 +92,21 @@ def test_past_a_hundred_problems_the_rest_are_counted(tmp_path: Path) -> None:
     path, problems = problems_of(tmp_path, f"slack:\n  admins: [{ids}]\n")
     assert len(problems) == MAX_PROBLEMS + 1
     assert problems[-1] == f"{path}:2: and 200 more problems (fix the ones above first)"
+
+
+def test_a_config_that_is_a_device_or_a_fifo_is_refused_unread(tmp_path: Path) -> None:
+    """`--config /dev/zero` read until the memory ran out; a FIFO blocked `check` for ever."""
+    os.mkfifo(tmp_path / "fifo.yaml")
+    for path in (Path("/dev/zero"), tmp_path / "fifo.yaml"):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(path, env={})
+        assert caught.value.problems == [f"{path}: not a regular file: the config must be a regular file"]
+
+
+def test_a_huge_config_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    with path.open("wb") as sparse:
+        sparse.truncate(MAX_CONFIG_BYTES + 1)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert caught.value.problems == [f"{path}: 1,048,577 bytes: larger than a config can be"]

@@ -228,3 +228,10 @@ def test_an_unreadable_file_is_a_problem_with_its_path(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(GOOD.format(name="a"))
     (tmp_path / "a.yaml").chmod(0)
     assert directory_problems(tmp_path) == [f"{tmp_path / 'a.yaml'}: cannot read: Permission denied"]
+
+
+def test_a_named_rule_file_that_is_a_device_is_refused_unread(tmp_path: Path) -> None:
+    """`rules: /dev/zero` read until the memory ran out."""
+    assert directory_problems(Path("/dev/zero")) == [
+        "/dev/zero: not a regular file: a rule file must be a regular file"
+    ]
