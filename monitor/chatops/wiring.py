@@ -1,11 +1,11 @@
-"""The chatops app as `run` and `check` use it: built from the settings and the environment.
+"""The chatops app as `run` uses it: built from the settings and the environment (`check` asks
+`monitor.preflight`, which asks `configuration_problem`, whether the Slack mode has its tokens).
 
     chatops_for_daemon   the app next to the daemon: its own Workspace client (wider concurrency, so
                          `/tasks list` over 10,000 tasks answers in about a second; its requests capped
                          by `monitor.chatops.limits`), the daemon's store,
                          a status read from the store's meta (shared by HA replicas: a follower answers
                          `/tasks status` about the leader's polls), and a `/healthz` probe
-    check_slack          `check`: one line saying which Slack variable to set, exit 1
 
 The app never depends on being the HA leader: followers answer commands too.
 """
@@ -15,11 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import aiohttp
 import httpx
@@ -31,7 +29,7 @@ from monitor.chatops.limits import API_BURST, API_RATE, CappedTransport, TokenBu
 from monitor.chatops.names import resolve_names
 from monitor.chatops.service import ChatopsService, SlackTokens, app_enabled, configuration_problem
 from monitor.chatops.tokens import Backoff, TokenKind
-from monitor.config import ConfigError, Credentials, Settings, load_settings
+from monitor.config import Credentials, Settings
 from monitor.metrics import Health
 from monitor.store import Store
 from monitor.workspace.client import WorkspaceClient
@@ -42,7 +40,6 @@ __all__ = [
     "ChatopsConfigError",
     "DaemonChatops",
     "chatops_for_daemon",
-    "check_slack",
     "status_with_tokens",
 ]
 
@@ -219,16 +216,3 @@ def chatops_for_daemon(
     return DaemonChatops(
         service, client, deps, admins=settings.slack.admins, channels=settings.slack.allowed_channels
     )
-
-
-def check_slack(config: Path | None, env: Mapping[str, str] | None = None) -> int:
-    """For `check`: 0 when the Slack mode has its tokens, else 1 and one line on stderr."""
-    try:
-        settings = load_settings(config, env)
-    except ConfigError:
-        return 1  # `check` has reported the file's problems already
-    problem = configuration_problem(settings.slack, SlackTokens.from_env(os.environ if env is None else env))
-    if problem is None:
-        return 0
-    print(f"workspace-monitor: {problem}", file=sys.stderr)
-    return 1
