@@ -76,10 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("schema", help="print the JSON Schema of the rule file (for editors)")
 
-    from monitor.devtools.sim import cli as sim_cli
-
-    simulate = command("simulate", help="run the Workspace API simulator on loopback")
-    sim_cli.add_arguments(simulate)
+    # The simulator's own flags (and its --help) are parsed by `_simulate`, so that no other command loads
+    # the developer tools (monitor.devtools).
+    command("simulate", add_help=False, help="run the Workspace API simulator on loopback")
 
     command("demo", help="the scripted end-to-end demo behind `make demo`")
     return parser
@@ -99,7 +98,9 @@ def _add_common(parser: argparse.ArgumentParser, *, default_config: object, defa
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "simulate":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     level = {0: "warning", 1: "info"}.get(args.verbose, "debug")
     configure_logging(level)
     try:
@@ -112,9 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_daemon(DaemonOptions(args.config, args.rules)))
         if args.command == "simulate":
             configure_logging("info" if args.verbose == 0 else level)
-            from monitor.devtools.sim import cli as sim_cli
-
-            return sim_cli.run(args)
+            return _simulate(args, rest)
         if args.command == "demo":
             from monitor.devtools.demo import tour
 
@@ -123,6 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse already refused it
     return EXIT_CONFIG  # pragma: no cover
+
+
+def _simulate(args: argparse.Namespace, rest: list[str]) -> int:
+    from monitor.devtools.sim import cli as sim_cli
+
+    parser = argparse.ArgumentParser(
+        prog="workspace-monitor simulate", description="Run the Workspace API simulator on loopback."
+    )
+    sim_cli.add_arguments(parser)
+    return sim_cli.run(parser.parse_args(rest, namespace=args))
 
 
 def _command(args: argparse.Namespace) -> int:
