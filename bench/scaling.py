@@ -52,7 +52,8 @@ from simproc import simulator
 from monitor.devtools.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 from monitor.engine import MAX_RECORD_LOOKUPS, Engine
 from monitor.logs import configure_logging
-from monitor.notify.dispatch import Dispatcher, Posted
+from monitor.notify.dispatch import Dispatcher, Memo, Notification, Record
+from monitor.notify.threads import Posted, deliver_in_threads
 from monitor.rules import load_rules_text
 from monitor.store.base import MessageRef, OutboxRow
 from monitor.store.sqlite import SQLiteStore
@@ -94,6 +95,11 @@ rules:
 
 class NullNotifier:
     """Delivers nowhere, instantly: the dispatcher's own cost without a destination's."""
+
+    kind = "null"
+
+    async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
+        await deliver_in_threads(self, notification, record)
 
     def __init__(self) -> None:
         self.messages = 0

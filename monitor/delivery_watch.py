@@ -1,7 +1,7 @@
 """Whether Slack answers the daemon's deliveries, for `/healthz`: `DeliveryWatch` wraps the notifier.
 
 The daemon delivers on its own, beside polling (a Slack that never answers must not stop the cycles), so
-polling's health says nothing about delivery. The watch times every notifier call: a call still without an
+polling's health says nothing about delivery. The watch times every delivery: a call still without an
 answer after the limit, or calls failing without an answer (a timeout, a dropped or refused connection, a
 5xx) for longer than the limit, make `problem()` name Slack. Any answer clears it: a message posted, and
 also a rate limit or an error about one channel or message (Slack is there; selfwatch tells the ops
@@ -11,13 +11,19 @@ channel about a channel that refuses us).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from monitor.durations import format_duration
-from monitor.notify.dispatch import DeliveryError, Notifier, Posted, RetryableDeliveryError
-from monitor.store.base import MessageRef, OutboxRow
+from monitor.notify.dispatch import (
+    DeliveryError,
+    Memo,
+    Notification,
+    Notifier,
+    Record,
+    RetryableDeliveryError,
+)
 
 __all__ = ["DeliveryWatch"]
 
@@ -81,20 +87,12 @@ class DeliveryWatch:
         self._failing_since = None
         self._last_error = None
 
-    async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
-        return await self._watched(self.notifier.post(channel, rows))
+    @property
+    def kind(self) -> str:
+        return self.notifier.kind
 
-    async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
-        return await self._watched(self.notifier.reply(ref, row))
-
-    async def update(self, ref: MessageRef, row: OutboxRow) -> None:
-        await self._watched(self.notifier.update(ref, row))
-
-    async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
-        return await self._watched(self.notifier.find_posted(channel, fingerprint, episode))
-
-    async def find_reply(self, ref: MessageRef, row: OutboxRow) -> Posted | None:
-        return await self._watched(self.notifier.find_reply(ref, row))
+    async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
+        await self._watched(self.notifier.deliver(notification, record, memo))
 
 
 def _seconds(delta: timedelta) -> str:

@@ -1,7 +1,7 @@
 """The console notifier: what would go to Slack, printed in the terminal (dry runs, the demo, no Slack token).
 
-It behaves like a channel that always accepts: each post gets a Slack-like `ts`, so the dispatcher's
-bookkeeping (message refs, thread replies, updates) runs exactly as it does against Slack.
+It behaves like a chat channel that always accepts (`notify.threads`, as Slack): each post gets a Slack-like
+`ts`, so the bookkeeping (message refs, thread replies, updates) runs exactly as it does against Slack.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from monitor.notify.dispatch import Posted
+from monitor.notify.dispatch import Memo, Notification, Record
 from monitor.notify.text import render_text, summary_line, terminal_safe
+from monitor.notify.threads import Posted, deliver_in_threads
 from monitor.store.base import MessageRef, OutboxRow
 
 __all__ = ["ConsoleNotifier"]
@@ -23,6 +24,8 @@ _STYLE = {"NEW": "bold red", "RECURRED": "red", "CHANGED": "yellow", "REPEAT": "
 
 
 class ConsoleNotifier:
+    kind = "console"
+
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
         self._ts = itertools.count(1)
@@ -30,6 +33,9 @@ class ConsoleNotifier:
     def _next_ts(self) -> str:
         # Like Slack's: seconds.micro-ish, unique across runs (refs stored by one run are found by the next).
         return f"{int(time.time())}.{next(self._ts):06d}"
+
+    async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
+        await deliver_in_threads(self, notification, record)
 
     async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
         ts = self._next_ts()

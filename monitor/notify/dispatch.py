@@ -1,9 +1,13 @@
-"""The dispatcher: reads the outbox, claims each row just before sending it, hands it to a notifier, and
-records the outcome.
+"""The dispatcher: reads the outbox, claims each row just before sending it, hands it to the receiver (a
+`Notifier`) as a `Notification`, and records where the receiver says it went.
 
-    NEW rows of one channel and group  -> one post (a digest when there are several)
-    rows that edit a message           -> update the message the alert's episode was posted as
-    rows that notify otherwise         -> a reply in that message's thread (a fresh post if there is none)
+    NEW rows of one channel and group  -> one notification (the receiver may show them as one digest)
+    any other row                      -> one notification about its alert, with where the alert's episode
+                                          was delivered before (`earlier`), if it was
+
+What a receiver does with a notification is its own business: Slack posts, replies in the thread of the
+earlier message and edits it (`monitor.slack`); a receiver without threads would just send. It records each
+message as soon as it is out (`record`), with the refs later notifications of the episode get as `earlier`.
 
 Retrying lives here and only here: a `RetryableDeliveryError` puts the row back with a backoff (or the
 server's Retry-After), a `PermanentDeliveryError` fails it for good and says so loudly. A row is marked sent
@@ -13,7 +17,7 @@ with the channel and ts of its message, so later updates and replies find it aft
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -24,14 +28,19 @@ from monitor.decide import DecisionKind
 from monitor.store.base import RETRY_HORIZON, MessageRef, OutboxRow, Store
 
 __all__ = [
+    "MAYBE_DELIVERED",
+    "Delivered",
     "DeliveryError",
     "DispatchReport",
     "Dispatcher",
+    "Memo",
     "MessageRejectedError",
+    "Notification",
     "Notifier",
     "PermanentDeliveryError",
-    "Posted",
+    "Record",
     "RetryableDeliveryError",
+    "StoreMemo",
 ]
 
 log = structlog.get_logger(__name__)
@@ -69,41 +78,69 @@ class MessageRejectedError(PermanentDeliveryError):
 
 
 @dataclass(frozen=True)
-class Posted:
-    """Where a message went. A digest split over several messages says which alert is in which: `parts`
-    maps fingerprints to the ts of their part (missing ones are in the message `ts`)."""
+class Notification:
+    """What the dispatcher asks a receiver to deliver: the news about one alert, or several new alerts of one
+    channel and group.
 
+    `earlier` is where this alert's episode was delivered before (None when it never was): a receiver with
+    threads replies there, and edits it when the row says `update_message`. `uncertain` names the rows an
+    earlier attempt may have delivered (its sender died before recording, or got no answer): a receiver
+    that can tell looks whether they arrived before sending them again."""
+
+    kind: DecisionKind
+    channel: str
+    rows: tuple[OutboxRow, ...]
+    earlier: MessageRef | None = None
+    uncertain: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Rows `row_ids` went out in (or were found in) the message `ts` of `channel`; `refs` are the messages
+    that later notifications of their episodes get as `earlier`."""
+
+    row_ids: tuple[int, ...]
     channel: str
     ts: str
-    parts: Mapping[str, str] = field(default_factory=dict)
-    #: A digest of several alerts (never edited to show one of them); recorded with each alert's ref.
-    digest: bool = False
+    refs: tuple[MessageRef, ...] = ()
 
-    def ts_of(self, fingerprint: str) -> str:
-        return self.parts.get(fingerprint, self.ts)
+
+#: How a receiver reports each message it delivered (or found delivered already), at once: what it records
+#: stays recorded even when a later message of the same notification fails.
+Record = Callable[[Delivered], None]
+
+
+class Memo(Protocol):
+    """What a receiver keeps across restarts (in the store's meta table, under the receiver's kind)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoreMemo:
+    store: Store
+    prefix: str
+
+    def get(self, key: str) -> str | None:
+        return self.store.get_meta(self.prefix + key)
+
+    def set(self, key: str, value: str) -> None:
+        self.store.set_meta(self.prefix + key, value)
 
 
 class Notifier(Protocol):
-    """Where messages go: the console, Slack."""
+    """A receiver: where notifications go (the console, Slack). A kind and its payloads in, where each went
+    out (`record`) or a `DeliveryError`."""
 
-    async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
-        """Post one message about `rows` (one alert, or a digest of several)."""
+    @property
+    def kind(self) -> str:
+        """Names the receiver (`slack`): its memo keys start with it."""
         ...
 
-    async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
-        """Reply in the thread of the alert's message."""
-        ...
-
-    async def update(self, ref: MessageRef, row: OutboxRow) -> None:
-        """Edit the alert's message to show its new state."""
-        ...
-
-    async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
-        """The message that already shows this alert's episode, if the destination can tell."""
-        ...
-
-    async def find_reply(self, ref: MessageRef, row: OutboxRow) -> Posted | None:
-        """The reply already posted for `row` in the thread of `ref`, if the destination can tell."""
+    async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
+        """Deliver `notification`, calling `record` for each message as soon as it is out."""
         ...
 
 
@@ -122,10 +159,6 @@ class DispatchReport:
 #: Marks a row's last_error when the failed attempt may have been delivered all the same; kept across later
 #: failures of the row, so its next post looks in the channel first.
 MAYBE_DELIVERED = "maybe delivered: "
-#: Store meta key prefix: the channel id Slack answered a post to a channel name with (`#ops` -> `C0123`).
-_CHANNEL_ID_KEY = "slack.channel_id:"
-#: What `_post_group` answers when every row turned out to be posted already (and is recorded).
-_ALREADY_RECORDED = Posted("", "")
 
 
 def _utc_now() -> datetime:
@@ -157,7 +190,7 @@ class Dispatcher:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._batch = batch
-        self._channel_ids: dict[str, str] = {}
+        self._memo = StoreMemo(store, f"{notifier.kind}.")
 
     async def flush(self) -> DispatchReport:
         """Deliver every row that is due now; rows put back for a retry wait for a later flush."""
@@ -199,78 +232,38 @@ class Dispatcher:
                 ]
                 claimed = self._claim(group)
                 if claimed:
-                    await self._attempt(claimed, report, self._post_group)
+                    await self._attempt(self._notification(claimed, earlier=None), report)
             elif self._claim([row]):
-                await self._attempt([row], report, self._post_single)
+                ref = self.store.message_ref(entry.fingerprint)
+                earlier = ref if ref is not None and ref.episode == entry.episode else None
+                await self._attempt(self._notification([row], earlier=earlier), report)
 
-    async def _post_group(self, rows: Sequence[OutboxRow]) -> tuple[Posted, list[MessageRef]]:
-        rows = await self._not_yet_posted(rows)
-        if not rows:
-            return _ALREADY_RECORDED, []
-        posted = await self.notifier.post(rows[0].entry.channel, rows)
-        refs = [
-            MessageRef(
-                row.entry.fingerprint,
-                row.entry.episode,
-                posted.channel,
-                posted.ts_of(row.entry.fingerprint),
-                posted.digest,
-            )
-            for row in rows
-        ]
-        return posted, refs
+    @staticmethod
+    def _notification(rows: Sequence[OutboxRow], *, earlier: MessageRef | None) -> Notification:
+        return Notification(
+            kind=rows[0].entry.kind,
+            channel=rows[0].entry.channel,
+            rows=tuple(rows),
+            earlier=earlier,
+            uncertain=frozenset(row.id for row in rows if _may_have_gone_out(row)),
+        )
 
-    async def _not_yet_posted(self, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
-        """Rows a previous sender claimed and never recorded may have been posted before it died: those the
-        destination already shows are recorded as sent with that message instead of being posted again."""
-        remaining = []
-        for row in rows:
-            entry = row.entry
-            found = None
-            if _may_have_gone_out(row):
-                channel = self._channel_id(entry.channel)
-                found = await self.notifier.find_posted(channel, entry.fingerprint, entry.episode)
-            if found is None:
-                remaining.append(row)
-                continue
-            log.info("notify.already_posted", fingerprint=entry.fingerprint, ts=found.ts)
-            ref = MessageRef(entry.fingerprint, entry.episode, found.channel, found.ts, found.digest)
-            now = self._clock()
-            self.store.mark_sent([row.id], channel=found.channel, ts=found.ts, now=now, message_refs=[ref])
-        return remaining
+    def _record(self, delivered: Delivered) -> None:
+        self.store.mark_sent(
+            list(delivered.row_ids),
+            channel=delivered.channel,
+            ts=delivered.ts,
+            now=self._clock(),
+            message_refs=list(delivered.refs),
+        )
 
-    async def _post_single(self, rows: Sequence[OutboxRow]) -> tuple[Posted, list[MessageRef]]:
-        (row,) = rows
-        entry = row.entry
-        ref = self.store.message_ref(entry.fingerprint)
-        if ref is not None and ref.episode != entry.episode:
-            ref = None
-        if entry.update_message and ref is not None:
-            await self.notifier.update(ref, row)
-        if not entry.notify:
-            where = ref or MessageRef(entry.fingerprint, entry.episode, entry.channel, "")
-            return Posted(where.channel, where.ts), []
-        if ref is not None:
-            found = await self.notifier.find_reply(ref, row) if _may_have_gone_out(row) else None
-            if found is not None:
-                log.info("notify.already_replied", fingerprint=entry.fingerprint, ts=found.ts)
-                return found, []
-            return await self.notifier.reply(ref, row), []
-        # No message to reply to (first message of an episode whose NEW was never posted, e.g. muted).
-        return await self._post_group(rows)
-
-    async def _attempt(
-        self,
-        rows: Sequence[OutboxRow],
-        report: DispatchReport,
-        send: Callable[[Sequence[OutboxRow]], Awaitable[tuple[Posted, list[MessageRef]]]],
-    ) -> None:
-        ids = [row.id for row in rows]
-        if not rows[0].entry.channel:
+    async def _attempt(self, notification: Notification, report: DispatchReport) -> None:
+        rows = notification.rows
+        if not notification.channel:
             self._fail(rows, "no channel: set the rule's channel or slack.default_channel", None, report)
             return
         try:
-            posted, refs = await send(rows)
+            await self.notifier.deliver(notification, self._record, self._memo)
         except RetryableDeliveryError as exc:
             delay = self._backoff(rows[0].attempts, exc.retry_after)
             error = MAYBE_DELIVERED + str(exc) if exc.maybe_delivered else str(exc)
@@ -279,31 +272,9 @@ class Dispatcher:
         except PermanentDeliveryError as exc:
             self._fail(rows, str(exc), None, report, refused=not isinstance(exc, MessageRejectedError))
             return
-        if posted is not _ALREADY_RECORDED:
-            # A group's refs name the rows it posted; rows found already posted were recorded on the way.
-            covered = {ref.fingerprint for ref in refs}
-            ids = [row.id for row in rows if not covered or row.entry.fingerprint in covered]
-            self.store.mark_sent(
-                ids, channel=posted.channel, ts=posted.ts, now=self._clock(), message_refs=refs
-            )
-            self._remember_channel(rows[0].entry.channel, posted.channel)
         report.sent += len(rows)
         report.messages += 1
-        report.delivered_channels.add(rows[0].entry.channel)
-
-    def _channel_id(self, channel: str) -> str:
-        """The id Slack answered an earlier post to `channel` with, remembered across restarts: after a crash
-        the history check needs it (Slack's history takes ids only). The name when none is known yet."""
-        if channel not in self._channel_ids:
-            known = self.store.get_meta(_CHANNEL_ID_KEY + channel)
-            if known:
-                self._channel_ids[channel] = known
-        return self._channel_ids.get(channel, channel)
-
-    def _remember_channel(self, channel: str, channel_id: str) -> None:
-        if channel_id and channel_id != channel and self._channel_ids.get(channel) != channel_id:
-            self.store.set_meta(_CHANNEL_ID_KEY + channel, channel_id)
-            self._channel_ids[channel] = channel_id
+        report.delivered_channels.add(notification.channel)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         if retry_after is not None:

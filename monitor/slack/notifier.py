@@ -34,12 +34,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.notify.dispatch import (
+    Memo,
     MessageRejectedError,
+    Notification,
     PermanentDeliveryError,
-    Posted,
+    Record,
     RetryableDeliveryError,
 )
 from monitor.notify.payload import is_meta
+from monitor.notify.threads import Posted, deliver_in_threads
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.blocks import MAX_FALLBACK_TEXT
 from monitor.slack.client import web_client, without_hidden_retries
@@ -110,6 +113,10 @@ LIST_PAGES = 25
 #: conversations.list page size: Slack recommends at most 200 (api.slack.com/methods/conversations.list,
 #: "limit"), and may answer fewer than asked even when more follow: only the cursor says when it is done.
 LIST_LIMIT = 200
+#: Memo key prefix (under the receiver's kind, `slack.`): the channel id Slack answered a post to a channel
+#: name with (`#ops` -> `C0123`), so that after a restart the crash check can read the history (which takes
+#: ids only) without looking the name up.
+CHANNEL_ID_KEY = "channel_id:"
 
 
 #: What the crash reconcile reads with (history of public and private channels, channel names to ids).
@@ -163,6 +170,11 @@ async def online_check(token: str, api_url: str) -> tuple[list[str], list[str]]:
 
 
 class SlackNotifier:
+    """The Slack receiver: a notification becomes a post (a digest for several alerts), a thread reply and
+    an edit of the alert's message (`notify.threads`)."""
+
+    kind = "slack"
+
     def __init__(self, client: AsyncWebClient, *, per_channel_interval: float = 1.0) -> None:
         self.client = without_hidden_retries(client)
         self._interval = per_channel_interval
@@ -172,6 +184,18 @@ class SlackNotifier:
         self._channel_ids: dict[str, str] = {}
         # (channel, ts) of messages Slack said are gone (deleted, not ours): replies go to the channel.
         self._gone: set[tuple[str, str]] = set()
+
+    async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
+        channel = notification.channel
+        known = self._channel_ids.get(channel) or memo.get(CHANNEL_ID_KEY + channel)
+        if known:
+            self._channel_ids[channel] = known
+        try:
+            await deliver_in_threads(self, notification, record)
+        finally:
+            learned = self._channel_ids.get(channel)
+            if learned and learned != channel and learned != known:
+                memo.set(CHANNEL_ID_KEY + channel, learned)
 
     async def granted_scopes(self) -> frozenset[str] | None:
         """The token's scopes from `auth.test`'s `x-oauth-scopes` header; None when Slack did not say."""

@@ -7,16 +7,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 
+from monitor.decide import DecisionKind
 from monitor.delivery_watch import DeliveryWatch
 from monitor.devtools.slackstub import start_slack_stub
 from monitor.devtools.slackstub.runner import SlackStub
-from monitor.notify.dispatch import DeliveryError
+from monitor.notify.dispatch import DeliveryError, Notification
 from monitor.slack.notifier import SlackNotifier
-from tests.support.stores import T0
+from monitor.store.base import OutboxRow, OutboxState
+from tests.support.stores import T0, entry
+from tests.unit.test_slack_render import payload
 
 LIMIT = timedelta(minutes=3)
 
@@ -33,9 +37,23 @@ def watch(stub: SlackStub, now: list) -> DeliveryWatch:  # type: ignore[type-arg
 
 
 async def history(watched: DeliveryWatch) -> None:
-    """One Slack call (conversations.list, then history): what the dispatcher's history check makes."""
+    """A delivery that first looks whether an earlier attempt got through (conversations.list, history),
+    then posts: what the dispatcher asks after a crash."""
+    row = OutboxRow(1, entry(channel="#alerts", payload=payload()), OutboxState.CLAIMED, 1, T0, "dead-sender")
+    notification = Notification(DecisionKind.NEW, "#alerts", (row,), uncertain=frozenset({row.id}))
     with contextlib.suppress(DeliveryError):
-        await watched.find_posted("#alerts", "f-1", 1)
+        await watched.deliver(notification, lambda delivered: None, Memo())
+
+
+@dataclass
+class Memo:
+    """Remembers nothing: each delivery looks the channel up again."""
+
+    def get(self, key: str) -> str | None:
+        return None
+
+    def set(self, key: str, value: str) -> None:
+        pass
 
 
 async def test_failing_answers_for_longer_than_the_limit_name_slack(stub: SlackStub) -> None:

@@ -25,7 +25,8 @@ from monitor.devtools.sim import (
 from monitor.devtools.sim.entities import SimDesktop
 from monitor.devtools.sim.runner import Simulator
 from monitor.engine import Engine
-from monitor.notify.dispatch import Dispatcher, Posted
+from monitor.notify.dispatch import Dispatcher, Memo, Notification, Record
+from monitor.notify.threads import Posted, deliver_in_threads
 from monitor.rules import compile_match, load_rules_text
 from monitor.silences import Silence
 from monitor.store import SQLiteStore
@@ -59,6 +60,10 @@ class RecordingNotifier:
 
     calls: list[tuple[str, ...]] = field(default_factory=list)
     next_ts: int = 1
+    kind = "recording"
+
+    async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
+        await deliver_in_threads(self, notification, record)
 
     def _ts(self) -> str:
         self.next_ts += 1
