@@ -9,6 +9,9 @@ What a receiver does with a notification is its own business: Slack posts, repli
 earlier message and edits it (`monitor.slack`); a receiver without threads would just send. It records each
 message as soon as it is out (`record`), with the refs later notifications of the episode get as `earlier`.
 
+Receivers are keyed by their kind. A row goes to the receiver its channel names as `kind:target` (a
+`webhook:ops` to the `webhook` receiver), and to the first receiver (Slack, or the console) otherwise.
+
 Retrying lives here and only here: a `RetryableDeliveryError` puts the row back with a backoff (or the
 server's Retry-After), a `PermanentDeliveryError` fails it for good and says so loudly. A row is marked sent
 with the channel and ts of its message, so later updates and replies find it after a restart.
@@ -178,6 +181,7 @@ class Dispatcher:
         notifier: Notifier,
         *,
         claimer: str,
+        receivers: Sequence[Notifier] = (),
         clock: Callable[[], datetime] = _utc_now,
         backoff_base: timedelta = timedelta(seconds=15),
         backoff_max: timedelta = timedelta(minutes=10),
@@ -190,7 +194,20 @@ class Dispatcher:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._batch = batch
-        self._memo = StoreMemo(store, f"{notifier.kind}.")
+        #: The receivers chosen by a channel's `kind:` prefix, beside `notifier` for every other channel.
+        self.receivers: dict[str, Notifier] = {}
+        for receiver in receivers:
+            if receiver.kind in self.receivers or receiver.kind == notifier.kind:
+                raise ValueError(f"two receivers of kind {receiver.kind!r}")
+            self.receivers[receiver.kind] = receiver
+        self._memos = {
+            receiver.kind: StoreMemo(store, f"{receiver.kind}.") for receiver in (notifier, *receivers)
+        }
+
+    def receiver(self, channel: str) -> Notifier:
+        """The receiver of rows for `channel`: the one its `kind:` prefix names, else `notifier`."""
+        kind, sep, _ = channel.partition(":")
+        return self.receivers.get(kind, self.notifier) if sep else self.notifier
 
     async def flush(self) -> DispatchReport:
         """Deliver every row that is due now; rows put back for a retry wait for a later flush."""
@@ -263,7 +280,8 @@ class Dispatcher:
             self._fail(rows, "no channel: set the rule's channel or slack.default_channel", None, report)
             return
         try:
-            await self.notifier.deliver(notification, self._record, self._memo)
+            receiver = self.receiver(notification.channel)
+            await receiver.deliver(notification, self._record, self._memos[receiver.kind])
         except RetryableDeliveryError as exc:
             delay = self._backoff(rows[0].attempts, exc.retry_after)
             error = MAYBE_DELIVERED + str(exc) if exc.maybe_delivered else str(exc)
