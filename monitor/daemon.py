@@ -232,7 +232,7 @@ class Daemon:
         if self.chatops is not None:
             await self.chatops.start()  # returns at once; Socket Mode connects in the background
         # Once, in the background: what the token's scopes leave out (the crash reconcile without history).
-        self._scope_note = asyncio.create_task(log_scope_problems(self.dispatcher.notifier))
+        self._scope_note = asyncio.create_task(log_scope_problems(self.delivery.notifier))
         period = self.systemd.watchdog_period()
         if period:
             self._watchdog = asyncio.create_task(self._ping_watchdog(period))

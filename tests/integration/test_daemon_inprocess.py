@@ -24,7 +24,7 @@ from monitor.devtools.sim import (
     SimOptions,
     SimulatorThread,
 )
-from monitor.devtools.slackstub import start_slack_stub
+from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
 from monitor.engine import CycleReport
 from monitor.notify.console import ConsoleNotifier
 from monitor.runtime import Loaded, load_all
@@ -272,3 +272,20 @@ async def test_a_flush_waiting_for_slack_never_makes_the_scheduler_skip_jobs(
     assert stub.state.count("chat.postMessage") == 1
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert [message for message in skipped if "dispatch" in message] == []
+
+
+async def test_the_daemon_says_at_start_what_the_tokens_scopes_leave_out(daemon: Daemon) -> None:
+    """The start's scope note asks the Slack receiver itself, not the watch the daemon wraps it in (which is
+    no Slack notifier, so the note was never said)."""
+    async with start_slack_stub(SlackStubOptions(scopes=frozenset({"chat:write"}))) as stub:
+        daemon.delivery.notifier = SlackNotifier(stub.client(retry_handlers=[]), per_channel_interval=0)
+        with structlog.testing.capture_logs() as logs:
+            await daemon.start()
+            try:
+                assert daemon._scope_note is not None
+                problem = await daemon._scope_note
+            finally:
+                await daemon.stop()
+    assert problem is not None
+    assert "channels:history" in problem
+    assert [entry["event"] for entry in logs].count("slack.reconcile_degraded") == 1
