@@ -200,9 +200,6 @@ class Dispatcher:
             if receiver.kind in self.receivers or receiver.kind == notifier.kind:
                 raise ValueError(f"two receivers of kind {receiver.kind!r}")
             self.receivers[receiver.kind] = receiver
-        self._memos = {
-            receiver.kind: StoreMemo(store, f"{receiver.kind}.") for receiver in (notifier, *receivers)
-        }
 
     def receiver(self, channel: str) -> Notifier:
         """The receiver of rows for `channel`: the one its `kind:` prefix names, else `notifier`."""
@@ -281,7 +278,7 @@ class Dispatcher:
             return
         try:
             receiver = self.receiver(notification.channel)
-            await receiver.deliver(notification, self._record, self._memos[receiver.kind])
+            await receiver.deliver(notification, self._record, StoreMemo(self.store, f"{receiver.kind}."))
         except RetryableDeliveryError as exc:
             delay = self._backoff(rows[0].attempts, exc.retry_after)
             error = MAYBE_DELIVERED + str(exc) if exc.maybe_delivered else str(exc)
