@@ -1,11 +1,12 @@
 """The exceptions the store raises, and nothing else escapes it.
 
-Database driver exceptions (sqlite3, later psycopg) are translated at the boundary, in the backend, so
+Database driver exceptions (sqlite3, psycopg) are translated at the boundary, in the backend, so
 callers only ever catch these. Each class says whether trying again can help:
 
     StoreError
     ├── RetryableStoreError      trying again later may succeed
-    │   └── StoreLockedError     another process holds the database (busy_timeout ran out)
+    │   ├── StoreLockedError     another process holds the database (busy_timeout ran out)
+    │   └── StaleLeaderError     another replica leads now: this one's cycle was not written
     └── PermanentStoreError      trying again will not help until someone changes something
         ├── NewerSchemaError     the state was written by a newer workspace-monitor; left untouched
         ├── CorruptStateError    not a database, not ours, or damaged
@@ -21,6 +22,7 @@ __all__ = [
     "NewerSchemaError",
     "PermanentStoreError",
     "RetryableStoreError",
+    "StaleLeaderError",
     "StateInUseError",
     "StoreError",
     "StoreLockedError",
@@ -41,6 +43,10 @@ class RetryableStoreError(StoreError):
 
 class StoreLockedError(RetryableStoreError):
     """Another process kept the database locked for longer than the busy timeout."""
+
+
+class StaleLeaderError(RetryableStoreError):
+    """Another replica became the leader after this one: its cycle's changes are refused, none written."""
 
 
 class PermanentStoreError(StoreError):

@@ -1,68 +1,60 @@
 """The shared store: one PostgreSQL database (psycopg 3), for several replicas of the daemon (HA).
 
-It is the `Store` the SQLite backend is, with the same statements (`monitor.store.sql`) and the same
-migrations: SQLite's DDL is rewritten by `postgres_ddl()`, the one place where the two dialects differ
+It is the `Store` the SQLite backend is (`monitor.store.sql.SqlStore`: the same methods, statements and
+migrations): SQLite's DDL is rewritten by `postgres_ddl()`, the one place where the two dialects differ
 (identity ids, "C" collation so that stored times compare bytewise), so a schema version means the same
-tables in both. The tables live in the connection's current schema: `?options=-csearch_path%3Dname` in the
-URL puts several states (or tests) in one database.
+tables in both. This module gives SqlStore psycopg's ways (`%(name)s` and `%s` parameters, pipelined
+executemany, reconnecting after a lost connection, psycopg errors translated). The tables live in the
+connection's current schema: `?options=-csearch_path%3Dname` in the URL puts several states (or tests) in
+one database.
 
 Opening: connect, read the schema version, refuse a newer one untouched, apply missing migrations each in
 its own transaction under a transaction-level advisory lock (replicas starting together migrate once).
-Every call is one transaction on one connection, serialised by a lock like SQLite's.
 
 Leadership terms (fencing): a replica that becomes the leader calls `begin_term()`, which raises the
 `leader_term` meta counter and remembers the new value; from then on its `apply_cycle` first takes a share
 lock on that counter and refuses (`StaleLeaderError`, nothing written) when another replica has raised it
 since. The raise waits for a running cycle's transaction, so the cycles of an old and a new leader never
-interleave, even in the moments both believe they lead. A lost connection is
-a `RetryableStoreError` for the call that saw it (its transaction never commits: no partial state), and the
-next call connects again. psycopg errors become `monitor.store.errors`; messages name the URL without its
-password.
+interleave, even in the moments both believe they lead. A lost connection is a `RetryableStoreError` for
+the call that saw it (its transaction never commits: no partial state), and the next call connects again.
+psycopg errors become `monitor.store.errors`; messages name the URL without its password.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from contextlib import AbstractContextManager, contextmanager
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from monitor.decide import AlertState
-from monitor.rules import RuleFileError
-from monitor.silences import Silence
 from monitor.store import sql
-from monitor.store import sqlite as sqlite_backend
-from monitor.store.base import CycleChanges, MessageRef, OutboxRow
 from monitor.store.errors import (
     CorruptStateError,
     NewerSchemaError,
     PermanentStoreError,
     RetryableStoreError,
+    StaleLeaderError,
     StoreError,
 )
 from monitor.store.urls import redact_text, redact_url
 
 __all__ = [
     "CONNECT_TIMEOUT",
-    "DEFAULT_CLAIM_LEASE",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "PostgresStore",
-    "StaleLeaderError",
     "advisory_key",
     "connect",
     "postgres_ddl",
     "redact_url",
 ]
 
-DEFAULT_CLAIM_LEASE = sqlite_backend.DEFAULT_CLAIM_LEASE
 CONNECT_TIMEOUT = timedelta(seconds=5)
 # A server that silently vanished (a network partition, a paused VM) fails a call within about 30 s instead
 # of blocking it forever: keepalives probe an idle connection, tcp_user_timeout bounds unacknowledged sends.
@@ -79,27 +71,7 @@ ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text
 RETURNING value
 """
 _CURRENT_TERM = "SELECT value FROM meta WHERE key = 'leader_term' FOR SHARE"
-_UPSERT_ALERT, _ = sql.positional(sql.UPSERT_ALERT, "%s")
-_INSERT_OUTBOX, _ = sql.positional(sql.INSERT_OUTBOX, "%s")
-
-
 _SELECT_ALERTS_BY_FINGERPRINT = sql.SELECT_ALERTS + "WHERE a.fingerprint = ANY(%(fingerprints)s)"
-_SELECT_OPEN_ALERTS = sql.SELECT_OPEN_ALERTS
-_ACKNOWLEDGE = sql.pyformat(sql.ACKNOWLEDGE)
-_IS_OPEN = sql.pyformat(sql.IS_OPEN)
-_SELECT_DUE_OUTBOX = sql.pyformat(sql.SELECT_DUE_OUTBOX)
-_CLAIM_OUTBOX = sql.pyformat(sql.CLAIM_OUTBOX)
-_MARK_SENT = sql.pyformat(sql.MARK_SENT)
-_PRUNE_OUTBOX = sql.pyformat(sql.PRUNE_OUTBOX)
-_MARK_RETRY = sql.pyformat(sql.MARK_RETRY)
-_MARK_FAILED = sql.pyformat(sql.MARK_FAILED)
-_UPSERT_MESSAGE_REF = sql.pyformat(sql.UPSERT_MESSAGE_REF)
-_SELECT_MESSAGE_REF = sql.pyformat(sql.SELECT_MESSAGE_REF)
-_INSERT_SILENCE = sql.pyformat(sql.INSERT_SILENCE)
-_SELECT_SILENCES = sql.pyformat(sql.SELECT_SILENCES)
-_DELETE_SILENCE = sql.pyformat(sql.DELETE_SILENCE)
-_UPSERT_META = sql.pyformat(sql.UPSERT_META)
-_SELECT_META = sql.pyformat(sql.SELECT_META)
 
 # The dialect differences, all of them: SQLite DDL in, PostgreSQL DDL out.
 _DDL_REWRITES = (
@@ -122,7 +94,7 @@ def postgres_ddl(statement: str) -> str:
 
 #: The SQLite migrations, step by step, in PostgreSQL's dialect: one schema version, one set of tables.
 MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(
-    tuple(postgres_ddl(statement) for statement in step) for step in sqlite_backend.MIGRATIONS
+    tuple(postgres_ddl(statement) for statement in step) for step in sql.MIGRATIONS
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -173,23 +145,20 @@ def _first_line(exc: BaseException) -> str:
     return re.sub(r"\s+", " ", line)
 
 
-class StaleLeaderError(RetryableStoreError):
-    """Another replica became the leader after this one: its cycle's changes are refused, none written."""
-
-
-class PostgresStore:
+class PostgresStore(sql.SqlStore[psycopg.Connection[Any]]):
     """The `Store` in a PostgreSQL schema. Build it with `PostgresStore.open(url)`."""
 
+    statements = sql.Statements.in_style(sql.pyformat, "%s")
+    MIGRATIONS = MIGRATIONS
+
     def __init__(self, url: str, connection: psycopg.Connection[Any], claim_lease: timedelta) -> None:
+        super().__init__(connection, f"PostgreSQL {redact_url(url)}", claim_lease)
         self._url = url
         self._where = redact_url(url)
-        self._connection = connection
-        self._claim_lease = claim_lease
-        self._lock = threading.RLock()
         self._term: int | None = None
 
     @classmethod
-    def open(cls, url: str, *, claim_lease: timedelta = DEFAULT_CLAIM_LEASE) -> PostgresStore:
+    def open(cls, url: str, *, claim_lease: timedelta = sql.DEFAULT_CLAIM_LEASE) -> PostgresStore:
         """Connect to `url` and migrate its current schema."""
         store = cls(url, connect(url), claim_lease)
         try:
@@ -198,10 +167,11 @@ class PostgresStore:
                     raise PermanentStoreError(
                         f"PostgreSQL {store._where}: the search_path names no existing schema; create it"
                     )
-                found = _schema_version(db, store._where)
-            if found > SCHEMA_VERSION:
-                raise NewerSchemaError(store._where, found, SCHEMA_VERSION)
-            if found < SCHEMA_VERSION:
+                found = store._schema_version(db)
+            known = len(cls.MIGRATIONS)
+            if found > known:
+                raise NewerSchemaError(store._where, found, known)
+            if found < known:
                 store._migrate()
         except BaseException:
             store.close()
@@ -213,35 +183,6 @@ class PostgresStore:
         """The URL it was opened with (with its password: do not log it; see `redact_url`)."""
         return self._url
 
-    def close(self) -> None:
-        with self._lock:
-            self._connection.close()
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def schema_version(self) -> int:
-        with self._transaction() as db:
-            return _schema_version(db, self._where)
-
-    # Alert state.
-
-    def load_alerts(self, fingerprints: Iterable[str]) -> dict[str, AlertState]:
-        wanted = list(dict.fromkeys(fingerprints))
-        with self._transaction() as db:
-            rows = db.execute(_SELECT_ALERTS_BY_FINGERPRINT, {"fingerprints": wanted}).fetchall()
-        states = [sql.alert_from_values(row) for row in rows]
-        return {state.fingerprint: state for state in states}
-
-    def load_open_alerts(self) -> dict[str, AlertState]:
-        with self._transaction() as db:
-            rows = db.execute(_SELECT_OPEN_ALERTS).fetchall()
-        states = [sql.alert_from_values(row) for row in rows]
-        return {state.fingerprint: state for state in states}
-
     def begin_term(self) -> int:
         """Start this replica's leadership term: the previous leader's cycles are refused from now on."""
         with self._transaction() as db:
@@ -250,104 +191,11 @@ class PostgresStore:
         self._term = int(row[0])
         return self._term
 
-    def apply_cycle(self, changes: CycleChanges) -> None:
-        meta = [{"key": key, "value": value} for key, value in changes.meta.items()]
-        with self._transaction() as db, db.cursor() as cursor:
-            if self._term is not None:
-                self._check_term(db)
-            # executemany pipelines the rows: one round trip per batch, not per row. The rows are made as
-            # they are sent (see SQLiteStore.apply_cycle: the cycle's peak RSS).
-            cursor.executemany(_UPSERT_ALERT, map(sql.alert_row, changes.alerts))
-            cursor.executemany(_INSERT_OUTBOX, map(sql.outbox_row, changes.outbox))
-            cursor.executemany(_UPSERT_META, meta)
+    # The hooks.
 
-    def acknowledge(self, fingerprint: str, *, by: str, at: datetime) -> bool:
-        with self._transaction() as db:
-            if db.execute(_IS_OPEN, {"fingerprint": fingerprint}).fetchone() is None:
-                return False
-            db.execute(_ACKNOWLEDGE, {"fingerprint": fingerprint, "by": by, "at": sql.to_db_time(at)})
-            return True
-
-    # Outbox.
-
-    def pending_outbox(self, *, now: datetime, limit: int = 100) -> list[OutboxRow]:
-        with self._transaction() as db, db.cursor(row_factory=dict_row) as cursor:
-            rows = cursor.execute(_SELECT_DUE_OUTBOX, {**self._due(now), "limit": limit}).fetchall()
-        return [sql.outbox_row_from_row(row) for row in rows]
-
-    def claim_outbox(self, row_id: int, *, claimer: str, now: datetime) -> bool:
-        # READ COMMITTED: a second UPDATE of the row waits for the first and re-checks the WHERE clause
-        # against the row the first one committed, so of two claimers exactly one counts the row.
-        with self._transaction() as db:
-            claimed = db.execute(_CLAIM_OUTBOX, {**self._due(now), "id": row_id, "claimer": claimer})
-            return claimed.rowcount == 1
-
-    def mark_sent(
-        self,
-        row_ids: Sequence[int],
-        *,
-        channel: str,
-        ts: str,
-        now: datetime,
-        message_refs: Sequence[MessageRef] = (),
-    ) -> None:
-        at = sql.to_db_time(now)
-        sent = [{"id": i, "channel": channel, "ts": ts, "now": at} for i in row_ids]
-        refs = [sql.message_ref_params(r, at) for r in message_refs]
-        with self._transaction() as db, db.cursor() as cursor:
-            cursor.executemany(_MARK_SENT, sent)
-            cursor.executemany(_UPSERT_MESSAGE_REF, refs)
-
-    def mark_failed(self, row_id: int, *, error: str, now: datetime, retry_at: datetime | None) -> None:
-        with self._transaction() as db:
-            if retry_at is None:
-                db.execute(_MARK_FAILED, {"id": row_id, "error": error})
-            else:
-                db.execute(_MARK_RETRY, {"id": row_id, "error": error, "retry_at": sql.to_db_time(retry_at)})
-
-    def prune_outbox(self, *, before: datetime) -> int:
-        with self._transaction() as db:
-            return db.execute(_PRUNE_OUTBOX, {"before": sql.to_db_time(before)}).rowcount
-
-    def message_ref(self, fingerprint: str) -> MessageRef | None:
-        with self._transaction() as db:
-            row = db.execute(_SELECT_MESSAGE_REF, {"fingerprint": fingerprint}).fetchone()
-        return None if row is None else sql.message_ref_of(*row)
-
-    # Runtime silences.
-
-    def add_silence(self, silence: Silence) -> None:
-        with self._transaction() as db:
-            db.execute(_INSERT_SILENCE, sql.silence_params(silence))
-
-    def silences(self) -> list[Silence]:
-        with self._transaction() as db, db.cursor(row_factory=dict_row) as cursor:
-            rows = cursor.execute(_SELECT_SILENCES).fetchall()
-        try:
-            return sql.silences_from_rows(rows)
-        except RuleFileError as exc:
-            raise PermanentStoreError(
-                f"PostgreSQL {self._where}: a stored silence no longer reads ({exc}); delete it"
-            ) from None
-
-    def delete_silence(self, silence_id: str) -> bool:
-        with self._transaction() as db:
-            return db.execute(_DELETE_SILENCE, {"id": silence_id}).rowcount == 1
-
-    # Meta.
-
-    def get_meta(self, key: str) -> str | None:
-        with self._transaction() as db:
-            row = db.execute(_SELECT_META, {"key": key}).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._transaction() as db:
-            db.execute(_UPSERT_META, {"key": key, "value": value})
-
-    # Transactions.
-
-    def _check_term(self, db: psycopg.Connection[Any]) -> None:
+    def _before_cycle(self, db: psycopg.Connection[Any]) -> None:
+        if self._term is None:
+            return
         row = db.execute(_CURRENT_TERM).fetchone()
         current = None if row is None else int(row[0])
         if current != self._term:
@@ -356,8 +204,11 @@ class PostgresStore:
                 f"{self._term}); this cycle's changes were not written"
             )
 
-    def _due(self, now: datetime) -> dict[str, Any]:
-        return sql.due_params(now, self._claim_lease)
+    def _read(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return self._transaction()
+
+    def _write(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return self._transaction()
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
@@ -374,20 +225,43 @@ class PostgresStore:
                     db.close()
                 raise self._translate(exc) from exc
 
-    def _migrate(self) -> None:
-        for version in range(1, SCHEMA_VERSION + 1):
-            with self._transaction() as db:
-                # Replicas starting together: one migrates, the others wait here, then find it done.
-                db.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key(db, "migrate"),))
-                current = _schema_version(db, self._where)
-                if current >= version:
-                    continue
-                if current == 0:
-                    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-                    db.execute("INSERT INTO schema_version (version) VALUES (0)")
-                for statement in MIGRATIONS[version - 1]:
-                    db.execute(statement)
-                db.execute("UPDATE schema_version SET version = %s", (version,))
+    def _rows(
+        self, db: psycopg.Connection[Any], statement: str, params: sql.Params | None = None
+    ) -> list[Any]:
+        return db.execute(statement, params).fetchall()
+
+    def _mapping_rows(
+        self, db: psycopg.Connection[Any], statement: str, params: sql.Params | None = None
+    ) -> list[Any]:
+        with db.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(statement, params).fetchall()
+
+    def _execute(self, db: psycopg.Connection[Any], statement: str, params: sql.Params | None = None) -> int:
+        return db.execute(statement, params).rowcount
+
+    def _executemany(self, db: psycopg.Connection[Any], statement: str, rows: Iterable[sql.Params]) -> None:
+        # executemany pipelines the rows: one round trip per batch, not per row.
+        with db.cursor() as cursor:
+            cursor.executemany(statement, rows)
+
+    def _select_alerts(self, db: psycopg.Connection[Any], fingerprints: list[str]) -> Iterator[Sequence[Any]]:
+        yield from db.execute(_SELECT_ALERTS_BY_FINGERPRINT, {"fingerprints": fingerprints}).fetchall()
+
+    def _tables(self, db: psycopg.Connection[Any]) -> set[str]:
+        rows = db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def _not_ours(self, tables: set[str]) -> CorruptStateError:
+        return CorruptStateError(
+            f"PostgreSQL {self._where} holds tables that are not workspace-monitor's "
+            f"({', '.join(sorted(tables))}); point state.url at an empty schema or database"
+        )
+
+    def _lock_migrations(self, db: psycopg.Connection[Any]) -> None:
+        # Replicas starting together: one migrates, the others wait here, then find it done.
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key(db, "migrate"),))
 
     def _translate(self, exc: psycopg.Error) -> StoreError:
         reason = _first_line(exc)
@@ -397,21 +271,3 @@ class PostgresStore:
             # Lost connection, server shutting down, serialization failure, deadlock, lock timeout.
             return RetryableStoreError(f"PostgreSQL {self._where}: {reason} (will retry)")
         return PermanentStoreError(f"PostgreSQL {self._where}: {reason}")
-
-
-def _schema_version(db: psycopg.Connection[Any], where: str) -> int:
-    rows = db.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-    ).fetchall()
-    tables = {row[0] for row in rows}
-    if "schema_version" not in tables:
-        if tables:
-            raise CorruptStateError(
-                f"PostgreSQL {where} holds tables that are not workspace-monitor's "
-                f"({', '.join(sorted(tables))}); point state.url at an empty schema or database"
-            )
-        return 0
-    row = db.execute("SELECT version FROM schema_version").fetchone()
-    if row is None or not isinstance(row[0], int):
-        raise CorruptStateError(f"PostgreSQL {where} has no readable schema version")
-    return int(row[0])

@@ -1,32 +1,55 @@
-"""The SQL every backend shares: portable statements, parameter style, and how values become columns.
+"""The SQL every backend shares: `SqlStore` (every `Store` method, once), the statements, the schema's
+migrations, and how values become columns.
+
+A backend subclasses `SqlStore` and supplies only what its driver does differently (the hooks at the end of
+the class): its parameter style (`Statements.in_style`), how it runs a statement and reads rows, how it
+opens a transaction and translates its driver's errors, and how it reads the list of tables. The SQLite and
+PostgreSQL backends each keep their opening, their error translation, and what only one of them has.
 
 Statements use `:name` parameters (sqlite3's named style); `pyformat()` turns them into `%(name)s` for
 psycopg, and `positional()` into `?` or `%s` for the two statements a large cycle runs 20,000 times each
-(alert upsert, outbox insert), whose rows are built as tuples because binding by position is ~30% cheaper.
+(alert upsert, outbox insert), whose rows are built as tuples because binding by position is cheaper.
 Only syntax both SQLite (3.24+) and PostgreSQL accept is used here: `INSERT ... ON CONFLICT ... DO
 UPDATE`, `excluded.`, `LIMIT`. Times are stored as fixed-width ISO 8601 UTC text
 ("2026-01-31T08:00:00.000000+00:00"), which sorts and compares as text the same way as the instants.
-The DDL differs a little per backend (auto-increment ids), so it lives with each backend's migrations.
+The migrations are written in SQLite's DDL; PostgreSQL rewrites the little that differs (`postgres_ddl`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import orjson
 import structlog
 
 from monitor.decide import AlertState, AlertStatus, DecisionKind
-from monitor.rules import compile_match
+from monitor.rules import RuleFileError, compile_match
 from monitor.silences import Silence, SilenceOrigin
-from monitor.store.base import CLAIM_SKEW, RETRY_HORIZON, MessageRef, OutboxEntry, OutboxRow, OutboxState
+from monitor.store.base import (
+    CLAIM_SKEW,
+    RETRY_HORIZON,
+    CycleChanges,
+    MessageRef,
+    OutboxEntry,
+    OutboxRow,
+    OutboxState,
+)
+from monitor.store.errors import CorruptStateError, PermanentStoreError
 
 __all__ = [
+    "DEFAULT_CLAIM_LEASE",
+    "MIGRATIONS",
+    "SqlStore",
+    "Statements",
     "alert_from_row",
     "alert_from_values",
     "alert_row",
@@ -178,6 +201,101 @@ UPSERT_META = """
 INSERT INTO meta (key, value) VALUES (:key, :value) ON CONFLICT (key) DO UPDATE SET value = excluded.value
 """
 SELECT_META = "SELECT value FROM meta WHERE key = :key"
+SET_SCHEMA_VERSION = "UPDATE schema_version SET version = :version"
+
+#: Schema migrations, in SQLite's DDL: step N (1-based) brings a version N-1 state to version N. Append, never
+#: edit. PostgreSQL reads them through `postgres_ddl`, so a schema version means the same tables in both.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE alerts (
+            fingerprint TEXT PRIMARY KEY,
+            rule_name TEXT NOT NULL,
+            project TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            task_name TEXT,
+            status TEXT NOT NULL,
+            episode INTEGER NOT NULL,
+            last_status TEXT NOT NULL,
+            record_id TEXT,
+            next_execution_time TEXT,
+            occurrences INTEGER NOT NULL,
+            consecutive_failures INTEGER NOT NULL,
+            opened_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            notified_at TEXT,
+            notified_occurrence INTEGER NOT NULL,
+            notified_status TEXT,
+            silenced_by TEXT,
+            closed_at TEXT,
+            reason TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX alerts_by_status ON alerts (status)",
+        """
+        CREATE TABLE acks (
+            fingerprint TEXT NOT NULL,
+            episode INTEGER NOT NULL,
+            occurrence INTEGER NOT NULL,
+            acknowledged_by TEXT NOT NULL,
+            acknowledged_at TEXT NOT NULL,
+            PRIMARY KEY (fingerprint, episode, occurrence)
+        )
+        """,
+        # AUTOINCREMENT: ids are never reused, so "oldest first" holds after deletes (PostgreSQL: IDENTITY).
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            fingerprint TEXT NOT NULL,
+            episode INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            notify INTEGER NOT NULL,
+            update_message INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            claimed_by TEXT,
+            claimed_at TEXT,
+            sent_channel TEXT,
+            sent_ts TEXT,
+            sent_at TEXT,
+            last_error TEXT
+        )
+        """,
+        "CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at)",
+        "CREATE INDEX outbox_by_alert ON outbox (fingerprint, id)",
+        """
+        CREATE TABLE message_refs (
+            fingerprint TEXT PRIMARY KEY,
+            episode INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE silences (
+            id TEXT PRIMARY KEY,
+            match_spec TEXT NOT NULL,
+            rule_names TEXT NOT NULL,
+            until TEXT NOT NULL,
+            comment TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT
+        )
+        """,
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    # 2: whether an alert's message is a digest, so an edit never has to read the channel's history.
+    ("ALTER TABLE message_refs ADD COLUMN digest INTEGER",),
+)
+
+#: How long an outbox claim holds unless the configuration says otherwise (state.claim_lease).
+DEFAULT_CLAIM_LEASE = timedelta(minutes=5)
 
 
 def pyformat(statement: str) -> str:
@@ -399,3 +517,283 @@ def silence_from_row(row: Mapping[str, Any]) -> Silence:
         rules=frozenset(json.loads(row["rule_names"])),
         origin=SilenceOrigin.RUNTIME,
     )
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The shared statements in one driver's parameter style (made once per backend, at import)."""
+
+    upsert_alert: str  # by position: see alert_row
+    insert_outbox: str  # by position: see outbox_row
+    select_open_alerts: str
+    acknowledge: str
+    is_open: str
+    select_due_outbox: str
+    claim_outbox: str
+    mark_sent: str
+    mark_retry: str
+    mark_failed: str
+    prune_outbox: str
+    upsert_message_ref: str
+    select_message_ref: str
+    insert_silence: str
+    select_silences: str
+    delete_silence: str
+    upsert_meta: str
+    select_meta: str
+    set_schema_version: str
+
+    @classmethod
+    def in_style(cls, named: Callable[[str], str], marker: str) -> Statements:
+        """`named` rewrites a statement's `:name` parameters for the driver (or leaves them); `marker` is
+        its positional placeholder."""
+        return cls(
+            upsert_alert=positional(UPSERT_ALERT, marker)[0],
+            insert_outbox=positional(INSERT_OUTBOX, marker)[0],
+            select_open_alerts=named(SELECT_OPEN_ALERTS),
+            acknowledge=named(ACKNOWLEDGE),
+            is_open=named(IS_OPEN),
+            select_due_outbox=named(SELECT_DUE_OUTBOX),
+            claim_outbox=named(CLAIM_OUTBOX),
+            mark_sent=named(MARK_SENT),
+            mark_retry=named(MARK_RETRY),
+            mark_failed=named(MARK_FAILED),
+            prune_outbox=named(PRUNE_OUTBOX),
+            upsert_message_ref=named(UPSERT_MESSAGE_REF),
+            select_message_ref=named(SELECT_MESSAGE_REF),
+            insert_silence=named(INSERT_SILENCE),
+            select_silences=named(SELECT_SILENCES),
+            delete_silence=named(DELETE_SILENCE),
+            upsert_meta=named(UPSERT_META),
+            select_meta=named(SELECT_META),
+            set_schema_version=named(SET_SCHEMA_VERSION),
+        )
+
+
+class _Connection(Protocol):
+    def close(self) -> None: ...
+
+
+Db = TypeVar("Db", bound=_Connection)
+Params = Mapping[str, Any] | Sequence[Any]
+
+
+class SqlStore(ABC, Generic[Db]):
+    """The `Store` over SQL: every method once, on the hooks a backend defines (the abstract methods).
+
+    Each call is one transaction (`_read` or `_write`), serialised by a lock: the daemon shares one
+    connection between the poller, the dispatcher and the Slack handlers."""
+
+    #: The backend's statements (`Statements.in_style`) and migrations (MIGRATIONS, in its DDL).
+    statements: ClassVar[Statements]
+    MIGRATIONS: ClassVar[tuple[tuple[str, ...], ...]]
+    #: Tables the database keeps for itself, which do not make a schema someone else's.
+    own_tables: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, connection: Db, label: str, claim_lease: timedelta) -> None:
+        self._connection = connection
+        #: How messages name the state ("state file /var/lib/...", "PostgreSQL postgresql://..."; redacted).
+        self._label = label
+        self._claim_lease = claim_lease
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        with self._read() as db:
+            return self._schema_version(db)
+
+    # Alert state.
+
+    def load_alerts(self, fingerprints: Iterable[str]) -> dict[str, AlertState]:
+        wanted = list(dict.fromkeys(fingerprints))
+        with self._read() as db:
+            states = [alert_from_values(row) for row in self._select_alerts(db, wanted)]
+        return {state.fingerprint: state for state in states}
+
+    def load_open_alerts(self) -> dict[str, AlertState]:
+        with self._read() as db:
+            states = [alert_from_values(row) for row in self._rows(db, self.statements.select_open_alerts)]
+        return {state.fingerprint: state for state in states}
+
+    def apply_cycle(self, changes: CycleChanges) -> None:
+        meta = [{"key": key, "value": value} for key, value in changes.meta.items()]
+        with self._write() as db:
+            self._before_cycle(db)
+            # Rows made as the driver takes them, not all first: a mass failure's outbox rows, JSON text each,
+            # would otherwise all be alive at once beside the payloads (the cycle's peak RSS).
+            self._executemany(db, self.statements.upsert_alert, map(alert_row, changes.alerts))
+            self._executemany(db, self.statements.insert_outbox, map(outbox_row, changes.outbox))
+            self._executemany(db, self.statements.upsert_meta, meta)
+
+    def acknowledge(self, fingerprint: str, *, by: str, at: datetime) -> bool:
+        with self._write() as db:
+            if not self._rows(db, self.statements.is_open, {"fingerprint": fingerprint}):
+                return False
+            params = {"fingerprint": fingerprint, "by": by, "at": to_db_time(at)}
+            self._execute(db, self.statements.acknowledge, params)
+            return True
+
+    # Outbox.
+
+    def pending_outbox(self, *, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        params = {**self._due(now), "limit": limit}
+        with self._read() as db:
+            rows = self._mapping_rows(db, self.statements.select_due_outbox, params)
+        return [outbox_row_from_row(row) for row in rows]
+
+    def claim_outbox(self, row_id: int, *, claimer: str, now: datetime) -> bool:
+        # The statement's WHERE clause is the claim. PostgreSQL (READ COMMITTED): a second UPDATE of the row
+        # waits for the first and re-checks the clause against the row the first one committed; SQLite:
+        # writers take turns. Either way, of two claimers exactly one counts the row.
+        params = {**self._due(now), "id": row_id, "claimer": claimer}
+        with self._write() as db:
+            return self._execute(db, self.statements.claim_outbox, params) == 1
+
+    def mark_sent(
+        self,
+        row_ids: Sequence[int],
+        *,
+        channel: str,
+        ts: str,
+        now: datetime,
+        message_refs: Sequence[MessageRef] = (),
+    ) -> None:
+        at = to_db_time(now)
+        sent = [{"id": i, "channel": channel, "ts": ts, "now": at} for i in row_ids]
+        refs = [message_ref_params(r, at) for r in message_refs]
+        with self._write() as db:
+            self._executemany(db, self.statements.mark_sent, sent)
+            self._executemany(db, self.statements.upsert_message_ref, refs)
+
+    def mark_failed(self, row_id: int, *, error: str, now: datetime, retry_at: datetime | None) -> None:
+        with self._write() as db:
+            if retry_at is None:
+                self._execute(db, self.statements.mark_failed, {"id": row_id, "error": error})
+            else:
+                params = {"id": row_id, "error": error, "retry_at": to_db_time(retry_at)}
+                self._execute(db, self.statements.mark_retry, params)
+
+    def prune_outbox(self, *, before: datetime) -> int:
+        with self._write() as db:
+            return self._execute(db, self.statements.prune_outbox, {"before": to_db_time(before)})
+
+    def message_ref(self, fingerprint: str) -> MessageRef | None:
+        with self._read() as db:
+            rows = self._rows(db, self.statements.select_message_ref, {"fingerprint": fingerprint})
+        return message_ref_of(*rows[0]) if rows else None
+
+    # Runtime silences.
+
+    def add_silence(self, silence: Silence) -> None:
+        with self._write() as db:
+            self._execute(db, self.statements.insert_silence, silence_params(silence))
+
+    def silences(self) -> list[Silence]:
+        with self._read() as db:
+            rows = self._mapping_rows(db, self.statements.select_silences)
+        try:
+            return silences_from_rows(rows)
+        except RuleFileError as exc:
+            raise PermanentStoreError(
+                f"{self._label}: a stored silence no longer reads ({exc}); delete it"
+            ) from None
+
+    def delete_silence(self, silence_id: str) -> bool:
+        with self._write() as db:
+            return self._execute(db, self.statements.delete_silence, {"id": silence_id}) == 1
+
+    # Meta.
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as db:
+            rows = self._rows(db, self.statements.select_meta, {"key": key})
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as db:
+            self._execute(db, self.statements.upsert_meta, {"key": key, "value": value})
+
+    # Schema.
+
+    def _schema_version(self, db: Db) -> int:
+        tables = self._tables(db)
+        if "schema_version" not in tables:
+            if tables - self.own_tables:
+                raise self._not_ours(tables)
+            return 0
+        rows = self._rows(db, "SELECT version FROM schema_version")
+        if not rows or not isinstance(rows[0][0], int):
+            raise CorruptStateError(f"{self._label} has no readable schema version")
+        return int(rows[0][0])
+
+    def _migrate(self) -> None:
+        """Apply the missing migrations, each in its own transaction."""
+        for version in range(1, len(self.MIGRATIONS) + 1):
+            with self._write() as db:
+                self._lock_migrations(db)
+                # Re-read inside the transaction: another process may have migrated meanwhile.
+                current = self._schema_version(db)
+                if current >= version:
+                    continue
+                if current == 0:
+                    self._execute(db, "CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                    self._execute(db, "INSERT INTO schema_version (version) VALUES (0)")
+                for statement in self.MIGRATIONS[version - 1]:
+                    self._execute(db, statement)
+                self._execute(db, self.statements.set_schema_version, {"version": version})
+
+    def _due(self, now: datetime) -> dict[str, Any]:
+        return due_params(now, self._claim_lease)
+
+    # The hooks: what each backend's driver does its own way.
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Db]:
+        """A transaction for reading, under the store's lock; driver errors leave it as StoreError."""
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Db]:
+        """A transaction that will write, under the store's lock; driver errors leave it as StoreError."""
+
+    @abstractmethod
+    def _rows(self, db: Db, statement: str, params: Params | None = None) -> Sequence[Sequence[Any]]:
+        """The statement's rows, columns by position."""
+
+    @abstractmethod
+    def _mapping_rows(self, db: Db, statement: str, params: Params | None = None) -> Sequence[Any]:
+        """The statement's rows, columns by name (`row["id"]`)."""
+
+    @abstractmethod
+    def _execute(self, db: Db, statement: str, params: Params | None = None) -> int:
+        """Run one statement; the number of rows it changed."""
+
+    @abstractmethod
+    def _executemany(self, db: Db, statement: str, rows: Iterable[Params]) -> None:
+        """Run one statement for each of `rows`, taken as they come."""
+
+    @abstractmethod
+    def _select_alerts(self, db: Db, fingerprints: list[str]) -> Iterator[Sequence[Any]]:
+        """SELECT_ALERTS for these fingerprints, columns by position."""
+
+    @abstractmethod
+    def _tables(self, db: Db) -> set[str]:
+        """The names of the tables in the state's database (or schema)."""
+
+    @abstractmethod
+    def _not_ours(self, tables: set[str]) -> CorruptStateError:
+        """What to say of a database holding these tables but no schema version."""
+
+    def _lock_migrations(self, db: Db) -> None:
+        """Make processes that migrate together take turns (SQLite's write transaction does already)."""
+
+    def _before_cycle(self, db: Db) -> None:
+        """Check, in the cycle's transaction, that its changes may be written (PostgreSQL: the term)."""

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import psycopg
@@ -21,8 +20,6 @@ from monitor.decide import AlertState, AlertStatus, DecisionKind
 from monitor.rules import compile_match
 from monitor.silences import Silence
 from monitor.store import OutboxEntry, SQLiteStore, Store
-from monitor.store import postgres as postgres_backend
-from monitor.store import sqlite as sqlite_backend
 from monitor.store.postgres import PostgresStore
 
 __all__ = ["T0", "Backend", "alert", "backend", "entry", "silence", "store"]
@@ -34,7 +31,7 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 class Backend:
     name: str
     url: str
-    module: ModuleType
+    store_class: type[SQLiteStore] | type[PostgresStore]
 
     def open(self, **options: Any) -> Store:
         if self.name == "sqlite":
@@ -70,8 +67,8 @@ class Backend:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "sqlite":
-        return Backend("sqlite", f"sqlite://{tmp_path}/state/state.db", sqlite_backend)
-    return Backend("postgres", request.getfixturevalue("postgres_url"), postgres_backend)
+        return Backend("sqlite", f"sqlite://{tmp_path}/state/state.db", SQLiteStore)
+    return Backend("postgres", request.getfixturevalue("postgres_url"), PostgresStore)
 
 
 @pytest.fixture

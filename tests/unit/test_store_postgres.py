@@ -17,7 +17,8 @@ from monitor.store import (
     RetryableStoreError,
     open_store,
 )
-from monitor.store.postgres import SCHEMA_VERSION, PostgresStore, StaleLeaderError, postgres_ddl
+from monitor.store.errors import StaleLeaderError
+from monitor.store.postgres import SCHEMA_VERSION, PostgresStore, postgres_ddl
 from tests.support.stores import T0, alert, entry
 
 
