@@ -4,7 +4,7 @@ A cycle after a mass failure makes hundreds of thousands of small objects (decis
 that live until the cycle ends and are then freed by reference counting; almost none are part of a
 reference cycle. With the collector running, allocating them triggers collections that age them into the
 oldest generation, and full collections that traverse the whole heap - the listing of every task included -
-for nothing: `bench/engine.py` measured that as half the CPU of such a cycle. Paused, they die young and the
+for nothing, a large share of such a cycle's CPU (bench/findings.md). Paused, they die young and the
 collector never sees them; whatever survives is collected as usual once the pause ends.
 
 The pause is process-wide (the collector has one switch), so it is kept to the cycle; nested pauses, and a
@@ -12,8 +12,8 @@ collector someone else turned off, are left as they are.
 
 Network I/O inside a cycle is the exception: every HTTP request (httpx, httpcore, anyio) leaves objects in
 reference cycles that only the collector frees. A mass failure fetches the records of every failing task, so
-with the collector paused that garbage piled up until the cycle ended: `bench/scaling.py` measured ~12 KB per
-request, 250 MB more peak RSS at 10,000 failing tasks. `collector_running` turns it back on for such a body.
+with the collector paused that garbage piled up until the cycle ended, a peak RSS growing with the number
+of requests (bench/findings.md). `collector_running` turns it back on for such a body.
 """
 
 from __future__ import annotations

@@ -312,7 +312,7 @@ def positional(statement: str, marker: str = "?") -> tuple[str, tuple[str, ...]]
 
 
 # Cached: a flush claims many rows with the same `now`. Small: every flush has a new `now`, so a larger cache
-# only holds stale entries (4096 of them were ~2 MB of a steady daemon's RSS growth, bench/steady.py).
+# only holds stale entries, which a steady daemon's RSS would carry (bench/findings.md).
 @lru_cache(maxsize=8)
 def due_params(now: datetime, claim_lease: timedelta) -> dict[str, str]:
     """The times SELECT_DUE_OUTBOX and CLAIM_OUTBOX compare with (the horizons: see base.RETRY_HORIZON)."""
@@ -325,7 +325,7 @@ def due_params(now: datetime, claim_lease: timedelta) -> dict[str, str]:
 
 
 # Cached: a cycle stores the same few instants (its `now`, a mass failure's opened_at) in tens of thousands
-# of rows, and isoformat was a fifth of persisting a 20,000-alert cycle (bench/engine.py). Safe to key on
+# of rows, and formatting each again was a large part of persisting them (bench/findings.md). Safe to key on
 # the datetime: equal aware datetimes are the same instant, whatever their zones, and so the same UTC text.
 # Small: the repeats are a few instants of the current cycle; older ones would only pile up in a daemon.
 @lru_cache(maxsize=64)

@@ -149,7 +149,8 @@ def _wall(moment: datetime) -> str:
 
 
 #: The most characters of one text value the monitor keeps (a task name, a failure reason, an extra field):
-#: a 10 MB task name made a 20 MB outbox row (issue 20). Longer text is cut, marked with "…".
+#: an outbox row carries each one, so one huge task name would make a huge row. Longer text is cut, marked
+#: with "…".
 MAX_TEXT = 1000
 _MAX_DEPTH = 8
 
