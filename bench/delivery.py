@@ -57,7 +57,7 @@ from monitor.devtools.slackstub.state import StubState
 from monitor.engine import Engine
 from monitor.logs import configure_logging
 from monitor.notify.dispatch import Dispatcher
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 from monitor.slack.alert import render_alert
 from monitor.slack.notifier import SlackNotifier
 from monitor.store.sqlite import SQLiteStore

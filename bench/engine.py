@@ -71,7 +71,10 @@ from monitor.engine import (
 from monitor.gc_pause import collector_paused
 from monitor.logs import configure_logging
 from monitor.notify.payload import MAX_HISTORY
-from monitor.rules import ALERTABLE_STATUSES, MatchedRoute, RuleSet, load_rules_text, match
+from monitor.rules.index import RuleSet, match
+from monitor.rules.load import load_rules_text
+from monitor.rules.matcher import ALERTABLE_STATUSES
+from monitor.rules.model import MatchedRoute
 from monitor.store.base import CycleChanges, OutboxEntry
 from monitor.store.sqlite import SQLiteStore
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask

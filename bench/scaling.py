@@ -54,7 +54,7 @@ from monitor.engine import MAX_RECORD_LOOKUPS, Engine
 from monitor.logs import configure_logging
 from monitor.notify.dispatch import Dispatcher, Memo, Notification, Record
 from monitor.notify.threads import Posted, deliver_in_threads
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 from monitor.store.base import MessageRef, OutboxRow
 from monitor.store.sqlite import SQLiteStore
 from monitor.workspace.auth import AkSkAuth

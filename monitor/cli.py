@@ -17,7 +17,7 @@ from typing import Any, get_args
 
 from monitor import __version__
 from monitor.logs import configure_logging
-from monitor.rules import TaskType
+from monitor.rules.matcher import TaskType
 
 __all__ = ["main"]
 

@@ -35,7 +35,7 @@ from monitor.logs import register_secret
 from monitor.notify.dispatch import Dispatcher
 from monitor.notify.text import render_text, terminal_safe
 from monitor.preflight import start_problems
-from monitor.rules import rule_file_json_schema
+from monitor.rules.schema import rule_file_json_schema
 from monitor.runtime import (
     LoadError,
     close_projects,

@@ -87,7 +87,8 @@ def _channel(value: str | None) -> str | None:
 #: Longer than 0: 0 would poll in a busy loop, or time out every request at once.
 PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
-# As rule files' `channel:` (monitor.rules): Slack channel names are lowercase without spaces; ids C/G/D...
+# As rule files' `channel:` (monitor.rules.schema): Slack channel names are lowercase without spaces;
+# ids C/G/D...
 _CHANNEL = re.compile(r"#[^\sA-Z#<>@,]{1,80}|[CGD][A-Z0-9]{6,}")
 Channel = Annotated[str, AfterValidator(_channel)]
 

@@ -52,7 +52,8 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from monitor.durations import format_duration
-from monitor.rules import ALERTABLE_STATUSES, Rule
+from monitor.rules.matcher import ALERTABLE_STATUSES
+from monitor.rules.model import Rule
 from monitor.silences import Silence
 from monitor.workspace.models import ExecutionRecord, ScheduledTask
 

@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 import structlog
 
-from monitor import rules as rules_module
 from monitor.decide import (
     AlertState,
     Decision,
@@ -34,7 +33,10 @@ from monitor.decide import (
 )
 from monitor.gc_pause import collector_paused, collector_running
 from monitor.notify.payload import MAX_FAILED_DESKTOPS, MAX_HISTORY, TaskSummary, build_payload, task_summary
-from monitor.rules import MatchedRoute, Rule, RuleSet, TaskSignature
+from monitor.rules.index import RuleSet
+from monitor.rules.index import match as match_rules
+from monitor.rules.matcher import TaskSignature
+from monitor.rules.model import MatchedRoute, Rule
 from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
@@ -131,7 +133,7 @@ def evaluate(
     by_signature: dict[tuple[object, ...], list[Silence]] = {}
     for task in tasks:
         listed[task.id] = task
-        task_routes = routes[task.id] if routes is not None else rules_module.match(ruleset, task, project)
+        task_routes = routes[task.id] if routes is not None else match_rules(ruleset, task, project)
         if not task_routes:
             continue
         muting = None
@@ -339,7 +341,7 @@ class Engine:
         tasks = listing.tasks
         silences = [*self.ruleset.silences, *self.store.silences()]
 
-        routes = {task.id: rules_module.match(self.ruleset, task, self.project) for task in tasks}
+        routes = {task.id: match_rules(self.ruleset, task, self.project) for task in tasks}
         fingerprints = {
             task_id: [alert_fingerprint(route.rule.name, self.project, task_id) for route in task_routes]
             for task_id, task_routes in routes.items()

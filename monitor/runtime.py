@@ -24,7 +24,8 @@ from monitor.engine import Engine
 from monitor.logs import register_secret
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Notifier
-from monitor.rules import RuleFileError, RuleSet, load_rules
+from monitor.rules.index import RuleSet
+from monitor.rules.load import RuleFileError, load_rules
 from monitor.slack.client import web_client
 from monitor.slack.notifier import SlackNotifier
 from monitor.store.base import Store

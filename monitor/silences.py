@@ -5,8 +5,9 @@ maintenance`, kept by the store). Both are the same `Silence` and are applied by
 `is_muted`. A silence stops muting by itself once `until` has passed: nothing has to delete it, and a clock
 that jumps back cannot make an alert escape early or late by more than the jump.
 
-A silence matches tasks with the same match keys as a rule (`rules.compile_match` builds the matcher, also for
-a runtime silence of one task: `compile_match({"id": task_id}, where=...)`), and may be limited to some rules.
+A silence matches tasks with the same match keys as a rule (`rules.load.compile_match` builds the matcher,
+also for a runtime silence of one task: `compile_match({"id": task_id}, where=...)`), and may be limited to
+some rules.
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
+from monitor.rules.matcher import TaskMatcher
 from monitor.workspace.models import ScheduledTask
-
-if TYPE_CHECKING:
-    # Only for annotations: rules.py builds Silence objects from the rule file, so it imports this module.
-    from monitor.rules import TaskMatcher
 
 __all__ = ["Silence", "SilenceOrigin", "is_muted"]
 

@@ -26,7 +26,8 @@ from datetime import timedelta
 from typing import get_args
 
 from monitor.durations import format_duration, parse_duration
-from monitor.rules import RuleFileError, TaskType, compile_match
+from monitor.rules.load import RuleFileError, compile_match
+from monitor.rules.matcher import TaskType
 
 __all__ = [
     "MAX_SILENCE",

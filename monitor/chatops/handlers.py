@@ -51,7 +51,7 @@ from monitor.chatops.replies import (
 )
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
-from monitor.rules import compile_match
+from monitor.rules.load import compile_match
 from monitor.silences import Silence as StoredSilence
 from monitor.slack.message import SlackMessage
 from monitor.store import MessageRef, Store, StoreError

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, NotRequired, TypedDict, cast
 
 from monitor.decide import AlertState, Decision
-from monitor.rules import Rule
+from monitor.rules.model import Rule
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
 
 __all__ = [

@@ -32,7 +32,7 @@ import orjson
 import structlog
 
 from monitor.decide import AlertState, AlertStatus, DecisionKind
-from monitor.rules import RuleFileError, compile_match
+from monitor.rules.load import RuleFileError, compile_match
 from monitor.silences import Silence, SilenceOrigin
 from monitor.store.base import (
     CLAIM_SKEW,

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from monitor.decide import DecisionKind
 from monitor.engine import Engine
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import StaticTokenAuth
 from monitor.workspace.client import RetryPolicy, TaskFilter, WorkspaceClient

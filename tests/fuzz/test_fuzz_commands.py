@@ -31,7 +31,7 @@ from monitor.chatops.commands import (
     Silence,
     parse_command,
 )
-from monitor.rules import compile_match
+from monitor.rules.load import compile_match
 from tests.fuzz import examples
 
 CATCH_ALL = "could not read that command"

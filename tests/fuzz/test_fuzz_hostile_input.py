@@ -27,7 +27,9 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import strategies as st
 
 from monitor.config import ConfigError, load_settings
-from monitor.rules import MAX_PROBLEMS, LinearRegex, NamePattern, RuleFileError, RuleSet, load_rules_text
+from monitor.rules.index import RuleSet
+from monitor.rules.load import MAX_PROBLEMS, RuleFileError, load_rules_text
+from monitor.rules.patterns import LinearRegex, NamePattern
 from monitor.workspace.models import ScheduledTask
 from monitor.yamlfile import ALIAS_EXPANSION_LIMIT
 from tests.fuzz import examples

@@ -22,7 +22,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.rules import RuleFileError, RuleSet, load_rules_text
+from monitor.rules.index import RuleSet
+from monitor.rules.load import RuleFileError, load_rules_text
 from tests.fuzz import examples
 
 REPO = Path(__file__).resolve().parents[2]

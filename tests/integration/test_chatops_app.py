@@ -44,7 +44,7 @@ from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
 from monitor.devtools.slackstub.runner import SlackStub
 from monitor.engine import Engine
 from monitor.notify.dispatch import Dispatcher
-from monitor.rules import compile_match, load_rules_text
+from monitor.rules.load import compile_match, load_rules_text
 from monitor.silences import Silence as StoredSilence
 from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
 from monitor.slack.message import SlackMessage

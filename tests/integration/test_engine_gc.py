@@ -17,7 +17,7 @@ from monitor.devtools.sim import (
     start_simulator,
 )
 from monitor.engine import Engine
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import WorkspaceClient

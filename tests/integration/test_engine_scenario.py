@@ -27,7 +27,7 @@ from monitor.devtools.sim.runner import Simulator
 from monitor.engine import Engine
 from monitor.notify.dispatch import Dispatcher, Memo, Notification, Record
 from monitor.notify.threads import Posted, deliver_in_threads
-from monitor.rules import compile_match, load_rules_text
+from monitor.rules.load import compile_match, load_rules_text
 from monitor.silences import Silence
 from monitor.store import SQLiteStore
 from monitor.store.base import MessageRef, OutboxRow

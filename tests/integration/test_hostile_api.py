@@ -20,7 +20,7 @@ from aiohttp import web
 
 from monitor.engine import Engine
 from monitor.notify.payload import is_meta
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 from monitor.selfwatch import SelfWatch
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import IamPasswordAuth, StaticTokenAuth

@@ -22,7 +22,7 @@ from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
 from monitor.devtools.slackstub.runner import SlackStub
 from monitor.engine import Engine
 from monitor.notify.dispatch import Dispatcher
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 from monitor.slack.notifier import SlackNotifier
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth

@@ -46,7 +46,7 @@ from monitor.engine import Engine
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher
 from monitor.notify.payload import build_payload
-from monitor.rules import RuleFileError, load_rules_text
+from monitor.rules.load import RuleFileError, load_rules_text
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.digest import render_digest
 from monitor.slack.notifier import SlackNotifier

@@ -78,7 +78,7 @@ def _error_classes() -> list[type[BaseException]]:
     """The roots of our error trees: a secret in any of their messages is one step from a log line."""
     from monitor.config import ConfigError
     from monitor.notify.dispatch import DeliveryError
-    from monitor.rules import RuleFileError
+    from monitor.rules.load import RuleFileError
     from monitor.runtime import LoadError
     from monitor.store.errors import StoreError
     from monitor.workspace.errors import WorkspaceError

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from monitor.decide import AlertState, AlertStatus, DecisionKind
-from monitor.rules import compile_match
+from monitor.rules.load import compile_match
 from monitor.silences import Silence
 from monitor.store import OutboxEntry, SQLiteStore, Store
 from monitor.store.postgres import PostgresStore

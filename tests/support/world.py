@@ -27,7 +27,7 @@ from monitor.devtools.slackstub import SlackStubOptions, StubMessage, start_slac
 from monitor.devtools.slackstub.runner import SlackStub
 from monitor.engine import CycleReport, Engine
 from monitor.notify.dispatch import Dispatcher, DispatchReport
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 from monitor.selfwatch import SelfWatch
 from monitor.slack.notifier import SlackNotifier
 from monitor.store import SQLiteStore, StoreError

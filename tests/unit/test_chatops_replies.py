@@ -30,7 +30,7 @@ from monitor.chatops.replies import (
     unsilence_reply,
 )
 from monitor.decide import AlertState, AlertStatus
-from monitor.rules import compile_match
+from monitor.rules.load import compile_match
 from monitor.silences import Silence
 from monitor.slack.message import SlackMessage
 from monitor.store.base import MessageRef

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from monitor.engine import Engine
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import StaticTokenAuth
 from monitor.workspace.client import (

@@ -25,7 +25,8 @@ from monitor.decide import (
     decide,
     unseen_alerts,
 )
-from monitor.rules import Location, Rule, compile_match
+from monitor.rules.load import compile_match
+from monitor.rules.model import Location, Rule
 from monitor.silences import Silence
 from monitor.workspace.models import ExecutionRecord, ScheduledTask
 

@@ -21,7 +21,7 @@ from monitor.devtools.demo.setup import (
 )
 from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 
 BOT, APP = "xoxb-real-bot-token-1", "xapp-1-real-app-token"
 TOKENS = {"SLACK_BOT_TOKEN": BOT, "SLACK_APP_TOKEN": APP}

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from monitor.decide import Observation, decide
 from monitor.engine import evaluate
-from monitor.rules import RuleSet, compile_match, match
+from monitor.rules.index import RuleSet, match
+from monitor.rules.load import compile_match
 from monitor.silences import Silence, SilenceOrigin, is_muted
 from monitor.workspace.models import ScheduledTask
 

@@ -13,16 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.rules import (
-    MAX_PROBLEMS,
-    MAX_RULE_FILE_BYTES,
-    LinearRegex,
-    NamePattern,
-    RuleFileError,
-    load_rules,
-    load_rules_text,
-    match,
-)
+from monitor.rules.index import match
+from monitor.rules.load import MAX_PROBLEMS, MAX_RULE_FILE_BYTES, RuleFileError, load_rules, load_rules_text
+from monitor.rules.patterns import LinearRegex, NamePattern
 from monitor.workspace.models import ScheduledTask
 from monitor.yamlfile import ALIAS_EXPANSION_LIMIT
 

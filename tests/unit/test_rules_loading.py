@@ -13,13 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.rules import (
-    RuleFileError,
-    compile_match,
-    load_rules,
-    load_rules_text,
-    rule_file_json_schema,
-)
+from monitor.rules.load import RuleFileError, compile_match, load_rules, load_rules_text
+from monitor.rules.schema import rule_file_json_schema
 from monitor.silences import SilenceOrigin
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,17 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.rules import (
-    Location,
-    MatchedRoute,
-    NamePattern,
-    NameScreen,
-    RegexScreen,
-    Rule,
-    RuleSet,
-    compile_match,
-    match,
-)
+from monitor.rules.index import NameScreen, RuleSet, match
+from monitor.rules.load import compile_match
+from monitor.rules.model import Location, MatchedRoute, Rule
+from monitor.rules.patterns import NamePattern, RegexScreen
 from monitor.workspace.models import ScheduledTask
 
 PROJECT = "p-1"
@@ -273,7 +266,7 @@ def test_the_regex_sets_are_built_once_per_rule_set_not_per_candidate_list() -> 
     globs = [rule(f"g{i}", {"task_name": f"team{i}-*"}, continue_matching=True) for i in range(20)]
     regexes = [rule(f"r{i}", {"task_name": f"re:.*x{i}-[a-z]+"}) for i in range(10)]
     ruleset = RuleSet((*globs, *regexes))
-    with patch("monitor.rules.RegexScreen", wraps=RegexScreen) as built:
+    with patch("monitor.rules.index.RegexScreen", wraps=RegexScreen) as built:
         routes = [names(match(ruleset, task(task_name=f"team{i}-x3-abc"), "p-1")) for i in range(20)]
     assert built.call_count == 1
     assert routes == [[f"g{i}", "r3"] for i in range(20)]

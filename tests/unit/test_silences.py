@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from monitor.rules import compile_match, load_rules_text
+from monitor.rules.load import compile_match, load_rules_text
 from monitor.silences import Silence, SilenceOrigin, is_muted
 from monitor.workspace.models import ScheduledTask
 

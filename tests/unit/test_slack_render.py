@@ -18,7 +18,8 @@ import pytest
 from monitor.decide import Observation, decide
 from monitor.notify.payload import build_payload
 from monitor.notify.text import render_text
-from monitor.rules import Location, Rule, compile_match
+from monitor.rules.load import compile_match
+from monitor.rules.model import Location, Rule
 from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.blocks import MAX_MESSAGE_WEIGHT, blocks_weight

@@ -9,7 +9,7 @@ from rich.console import Console
 from monitor.chatops.replies import show_reply
 from monitor.decide import Observation, TaskCondition, consecutive_failures
 from monitor.notify.text import render_text
-from monitor.rules import load_rules_text
+from monitor.rules.load import load_rules_text
 from monitor.slack.alert import render_alert
 from monitor.tasklist import task_table
 from monitor.workspace.models import ExecutionRecord, ScheduledTask, TaskDetail

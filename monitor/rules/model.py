@@ -1,0 +1,51 @@
+"""Compiled rules: plain frozen dataclasses that matching works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from monitor.rules.matcher import TaskMatcher
+
+Severity = Literal["critical", "warning", "info"]
+GroupField = Literal[
+    "id", "task_name", "task_type", "scheduled_type", "life_cycle_type", "last_status", "priority", "enable",
+    "project",
+]  # fmt: skip
+
+DEFAULT_REPEAT_INTERVAL = timedelta(hours=4)
+
+
+@dataclass(frozen=True)
+class Location:
+    filename: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.filename if self.line is None else f"{self.filename}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compiled alert rule. `channel` None means the configured default channel."""
+
+    name: str
+    matcher: TaskMatcher
+    location: Location
+    channel: str | None = None
+    severity: Severity = "warning"
+    repeat_interval: timedelta = DEFAULT_REPEAT_INTERVAL
+    notify_resolved: bool = True
+    continue_matching: bool = False
+    group_by: tuple[GroupField, ...] = ()
+    mention: str | None = None
+    min_failures: int = 1
+
+
+@dataclass(frozen=True)
+class MatchedRoute:
+    """A rule that matched a task; `group_key` is the task's `group_by` fields, to split digests by."""
+
+    rule: Rule
+    group_key: tuple[tuple[str, str], ...] = ()

@@ -1,0 +1,243 @@
+"""The rule file format as pydantic models: the same models validate files and generate the JSON Schema."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, NoDefault
+from pydantic_core import core_schema
+
+from monitor.durations import format_duration, parse_duration
+from monitor.rules.matcher import LastStatus, LifeCycleType, ScheduledType, TaskType
+from monitor.rules.model import DEFAULT_REPEAT_INTERVAL, GroupField, Severity
+from monitor.rules.patterns import NamePattern
+
+_RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+# Slack channel names are lowercase without spaces; ids are C.../G.../D... in capitals.
+_CHANNEL = re.compile(r"#[^\sA-Z#<>@,]{1,80}|[CGD][A-Z0-9]{6,}")
+_MENTION = re.compile(
+    r"<!subteam\^[A-Z0-9]+(?:\|[^<>]+)?>|<@[UW][A-Z0-9]+>|<!(?:here|channel|everyone)>|@[\w.-]+"
+)
+_SCHEMA_TITLE = "workspace-monitor rule file"
+_DURATION_SCHEMA = {
+    "anyOf": [{"type": "string", "pattern": r"^(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"}, {"const": 0}],
+    "description": "30s, 15m, 4h, 1d, 1h30m; 0 = never",
+}
+
+
+def _as_list(value: object) -> object:
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("an empty list matches nothing")
+        return value
+    return [value]
+
+
+def _one_or_many(item: Any) -> BeforeValidator:
+    """A key that takes one value or a non-empty list of them; always a list once validated."""
+    return BeforeValidator(_as_list, json_schema_input_type=item | Annotated[list[item], Field(min_length=1)])
+
+
+def _check_name_pattern(text: str) -> str:
+    NamePattern.compile(text)
+    return text
+
+
+def _check_rule_name(text: str) -> str:
+    if not _RULE_NAME.fullmatch(text):
+        raise ValueError(f"{text!r} is not a rule name: use letters, digits, '-', '_' and '.' (at most 100)")
+    return text
+
+
+def _check_channel(text: str) -> str:
+    if not _CHANNEL.fullmatch(text):
+        raise ValueError(
+            f'{text!r} is not a Slack channel: write "#name" (lowercase, no spaces) or an id like C0123456789'
+        )
+    return text
+
+
+def _check_mention(text: str) -> str:
+    tokens = text.split()
+    bad = [token for token in tokens if not _MENTION.fullmatch(token)]
+    if not tokens or bad:
+        raise ValueError(
+            f"{(bad or [text])[0]!r} is not a Slack mention: use <!subteam^ID>, <@U0123>, <!here> or @name"
+        )
+    return text
+
+
+def _priority_ranges(value: object) -> object:
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ValueError("an empty list matches nothing")
+    if any(isinstance(item, bool) or not isinstance(item, int | dict) for item in items):
+        raise ValueError("priority is a number, {min: N, max: M}, or a list of those")
+    return [{"min": item, "max": item} if isinstance(item, int) else item for item in items]
+
+
+class _StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: object) -> object:
+        # `key:` with nothing after it is almost always a half-written line, never a way to say "any".
+        if value is None:
+            raise ValueError("no value: give one, or remove the key")
+        return value
+
+
+class PriorityRangeModel(_StrictModel):
+    """`{min: 1, max: 5}`: both ends inclusive, either may be left out."""
+
+    min: StrictInt | None = None
+    max: StrictInt | None = None
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> PriorityRangeModel:
+        if self.min is None and self.max is None:
+            raise ValueError("a priority range needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}: nothing can match")
+        return self
+
+
+class MatchModel(_StrictModel):
+    """Task conditions; all must hold. A list means any of its values."""
+
+    last_status: Annotated[list[LastStatus] | None, _one_or_many(LastStatus)] = None
+    task_type: Annotated[list[TaskType] | None, _one_or_many(TaskType)] = None
+    scheduled_type: Annotated[list[ScheduledType] | None, _one_or_many(ScheduledType)] = None
+    life_cycle_type: Annotated[list[LifeCycleType] | None, _one_or_many(LifeCycleType)] = None
+    task_name: Annotated[
+        list[Annotated[StrictStr, AfterValidator(_check_name_pattern)]] | None, _one_or_many(StrictStr)
+    ] = None
+    id: Annotated[list[Annotated[StrictStr, Field(min_length=1)]] | None, _one_or_many(StrictStr)] = None
+    enable: StrictBool | None = None
+    priority: Annotated[
+        list[PriorityRangeModel] | None,
+        BeforeValidator(
+            _priority_ranges,
+            json_schema_input_type=StrictInt
+            | PriorityRangeModel
+            | Annotated[list[StrictInt | PriorityRangeModel], Field(min_length=1)],
+        ),
+    ] = None
+    project: Annotated[list[Annotated[StrictStr, Field(min_length=1)]] | None, _one_or_many(StrictStr)] = None
+
+    @field_validator("life_cycle_type")
+    @classmethod
+    def _needs_life_cycle_tasks(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        scheduled = info.data.get("scheduled_type")
+        if value is not None and scheduled is not None and "LIFE_CYCLE" not in scheduled:
+            raise ValueError(
+                "only LIFE_CYCLE tasks have a life_cycle_type, and scheduled_type excludes them: "
+                "this can never match"
+            )
+        return value
+
+    @field_validator("enable")
+    @classmethod
+    def _enabled_only(cls, value: bool | None) -> bool | None:
+        if value is False:
+            raise ValueError("disabled tasks never alert (their alerts close), so this can never match")
+        return value
+
+    def is_empty(self) -> bool:
+        return not self.model_fields_set
+
+
+class RuleModel(_StrictModel):
+    """One alert rule: which failing tasks, and where and how to tell."""
+
+    name: Annotated[
+        StrictStr, AfterValidator(_check_rule_name), Field(json_schema_extra={"pattern": _RULE_NAME.pattern})
+    ]
+    match: MatchModel = MatchModel()
+    channel: (
+        Annotated[
+            StrictStr, AfterValidator(_check_channel), Field(json_schema_extra={"pattern": _CHANNEL.pattern})
+        ]
+        | None
+    ) = None
+    severity: Severity = "warning"
+    repeat_interval: Annotated[
+        timedelta, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)
+    ] = DEFAULT_REPEAT_INTERVAL
+    notify_resolved: StrictBool = True
+    continue_: StrictBool = Field(default=False, alias="continue")
+    group_by: Annotated[list[GroupField], _one_or_many(GroupField)] = Field(default_factory=list)
+    mention: Annotated[StrictStr, AfterValidator(_check_mention)] | None = None
+    min_failures: Annotated[StrictInt, Field(ge=1)] = 1
+
+
+class SilenceModel(_StrictModel):
+    """Mutes matching tasks' alerts (of the named rules, or all) until `until`."""
+
+    match: MatchModel
+    rule: Annotated[list[StrictStr] | None, _one_or_many(StrictStr)] = None
+    until: AwareDatetime
+    comment: Annotated[StrictStr, Field(min_length=1)]
+
+    @field_validator("match")
+    @classmethod
+    def _not_everything(cls, value: MatchModel) -> MatchModel:
+        if value.is_empty():
+            raise ValueError("a silence needs at least one match key (an empty match would mute everything)")
+        return value
+
+
+class RuleFileModel(_StrictModel):
+    """A workspace-monitor rule file."""
+
+    rules: list[RuleModel] = Field(default_factory=list)
+    silences: list[SilenceModel] = Field(default_factory=list)
+
+
+KEYS_BY_SECTION: dict[str | None, frozenset[str]] = {
+    None: frozenset(RuleFileModel.model_fields),
+    "rules": frozenset(field.alias or name for name, field in RuleModel.model_fields.items()),
+    "silences": frozenset(SilenceModel.model_fields),
+    "match": frozenset(MatchModel.model_fields),
+    "priority": frozenset(PriorityRangeModel.model_fields),
+}
+
+
+class _JsonSchemaOfFile(GenerateJsonSchema):
+    """The schema of what a file may say: `None` in the models only means "key absent" (a file cannot write
+    null), and defaults are shown as a file would write them."""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        default = super().get_default_value(schema)
+        if default is None or isinstance(default, BaseModel):
+            return NoDefault
+        if isinstance(default, timedelta):
+            return format_duration(default)
+        return default
+
+
+def rule_file_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a rule file, from the same models that validate it."""
+    schema = RuleFileModel.model_json_schema(by_alias=True, schema_generator=_JsonSchemaOfFile)
+    return {**schema, "$schema": "https://json-schema.org/draft/2020-12/schema", "title": _SCHEMA_TITLE}
