@@ -11,7 +11,6 @@ import pytest
 from monitor.devtools.sim import SimOptions, SimState, UnknownTask
 from monitor.devtools.sim.auth import IamFailure
 from monitor.devtools.sim.cli import add_arguments, options_from_args, run
-from monitor.devtools.sim.control import _is_loopback
 from monitor.devtools.sim.faults import parse_fault
 from monitor.devtools.sim.query import TaskFilters
 
@@ -202,14 +201,6 @@ def test_cli_flags_map_to_options(tmp_path: Path) -> None:
     bad = parser.parse_args(["--scenario", str(tmp_path / "missing.yaml")])
     assert run(bad) == 2
     assert run(parser.parse_args(["--fail-rate", "2"])) == 2
-
-
-@pytest.mark.parametrize(
-    ("remote", "ok"),
-    [("127.0.0.1", True), ("::1", True), ("10.0.0.5", False), (None, False), ("junk", False)],
-)
-def test_control_api_is_loopback_only(remote: str | None, ok: bool) -> None:
-    assert _is_loopback(remote) is ok
 
 
 def test_listings_follow_every_change_despite_the_selection_cache(state: SimState) -> None:

@@ -19,112 +19,72 @@ scenario steps and token expiry. Each handler is a thin JSON wrapper over one `S
 
 from __future__ import annotations
 
-import ipaddress
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from monitor.devtools.loopback import Handler, guarded, json_body, reply
 from monitor.devtools.sim import wire
 from monitor.devtools.sim.server import STATE_KEY
 from monitor.devtools.sim.state import SimState, UnknownTask
 
 __all__ = ["add_control_routes"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _reply(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
-
-
-def _is_loopback(remote: str | None) -> bool:
-    try:
-        return remote is not None and ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        return False
-
-
-def _guarded(handler: Callable[[SimState, web.Request], Awaitable[web.Response]]) -> Handler:
-    """Refuse callers that are not on this machine, and turn state errors into JSON errors."""
-
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        if not _is_loopback(request.remote):
-            return _reply({"error": "the control API only answers loopback callers"}, 403)
-        try:
-            return await handler(request.app[STATE_KEY], request)
-        except UnknownTask as exc:
-            return _reply({"error": str(exc)}, 404)
-        except ValueError as exc:
-            return _reply({"error": str(exc)}, 400)
-
-    return wrapper
-
-
-async def _json_body(request: web.Request) -> Any:
-    text = await request.text()
-    if not text.strip():
-        return {}
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise ValueError("the body is not JSON") from None
-
 
 async def _object_body(request: web.Request) -> dict[str, Any]:
-    body = await _json_body(request)
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")
     return body
 
 
 async def _stats(state: SimState, _request: web.Request) -> web.Response:
-    return _reply(state.stats_snapshot())
+    return reply(state.stats_snapshot())
 
 
 async def _reset_stats(state: SimState, _request: web.Request) -> web.Response:
     state.reset_stats()
-    return _reply(state.stats_snapshot())
+    return reply(state.stats_snapshot())
 
 
 async def _list_faults(state: SimState, _request: web.Request) -> web.Response:
-    return _reply({"faults": state.faults.pending()})
+    return reply({"faults": state.faults.pending()})
 
 
 async def _add_faults(state: SimState, request: web.Request) -> web.Response:
-    body = await _json_body(request)
+    body = await json_body(request)
     specs = body.get("faults") if isinstance(body, dict) and "kind" not in body else body
     if isinstance(specs, dict):
         specs = [specs]
     if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
         raise ValueError('send a fault object, a list of them, or {"faults": [...]}')
     state.add_faults(specs)
-    return _reply({"faults": state.faults.pending()}, 201)
+    return reply({"faults": state.faults.pending()}, 201)
 
 
 async def _clear_faults(state: SimState, _request: web.Request) -> web.Response:
     state.clear_faults()
-    return _reply({"faults": []})
+    return reply({"faults": []})
 
 
 async def _all_tasks(state: SimState, _request: web.Request) -> web.Response:
-    return _reply({"tasks": [wire.list_entry(t) for t in state.tasks], "counts": state.counts()})
+    return reply({"tasks": [wire.list_entry(t) for t in state.tasks], "counts": state.counts()})
 
 
 async def _create_task(state: SimState, request: web.Request) -> web.Response:
     task = state.create_task(await _object_body(request))
-    return _reply(wire.list_entry(task), 201)
+    return reply(wire.list_entry(task), 201)
 
 
 async def _patch_task(state: SimState, request: web.Request) -> web.Response:
     task = state.patch_task(request.match_info["task"], await _object_body(request))
-    return _reply(wire.list_entry(task))
+    return reply(wire.list_entry(task))
 
 
 async def _delete_task(state: SimState, request: web.Request) -> web.Response:
     task = state.delete_task(request.match_info["task"])
-    return _reply({"deleted": task.id})
+    return reply({"deleted": task.id})
 
 
 async def _add_execution(state: SimState, request: web.Request) -> web.Response:
@@ -139,19 +99,24 @@ async def _add_execution(state: SimState, request: web.Request) -> web.Response:
     answer = wire.record_entry(task, record)
     answer["details"] = [wire.record_detail_entry(task, record, d) for d in record.details]
     answer["task"] = wire.list_entry(task)
-    return _reply(answer, 201)
+    return reply(answer, 201)
 
 
 async def _advance(state: SimState, _request: web.Request) -> web.Response:
     if state.scenario is None or state.scenario.done:
-        return _reply(
+        return reply(
             {"error": "no scenario is loaded" if state.scenario is None else "the scenario is finished"}, 409
         )
-    return _reply(state.advance_scenario())
+    return reply(state.advance_scenario())
 
 
 async def _expire_tokens(state: SimState, _request: web.Request) -> web.Response:
-    return _reply({"expired": state.expire_tokens()})
+    return reply({"expired": state.expire_tokens()})
+
+
+def _guarded(handler: Callable[[SimState, web.Request], Awaitable[web.Response]]) -> Handler:
+    """Loopback callers only; an unknown task answers 404, a bad request 400."""
+    return guarded(STATE_KEY, handler, {UnknownTask: 404})
 
 
 def add_control_routes(app: web.Application) -> None:

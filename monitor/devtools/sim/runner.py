@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
 
+from monitor.devtools.loopback import SHUTDOWN_TIMEOUT, ServerThread, http_url
 from monitor.devtools.sim.app import build_app
 from monitor.devtools.sim.options import SimOptions
 from monitor.devtools.sim.state import SimState
@@ -29,11 +27,6 @@ from monitor.devtools.sim.state import SimState
 __all__ = ["Simulator", "SimulatorThread", "start_simulator"]
 
 log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
-# Requests still running at shutdown (a long `delay` fault) are cancelled after this long.
-_SHUTDOWN_TIMEOUT = 1.0
-_START_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -46,8 +39,7 @@ class Simulator:
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return http_url(self.host, self.port)
 
 
 async def _step_forever(state: SimState, seconds: float) -> None:
@@ -64,7 +56,7 @@ async def start_simulator(options: SimOptions | None = None) -> AsyncIterator[Si
     """Serve until the block ends. The state is built (tasks generated) before the port opens."""
     options = options or SimOptions()
     state = SimState(options)
-    runner = web.AppRunner(build_app(state), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(build_app(state), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     stepper: asyncio.Task[None] | None = None
     try:
@@ -85,7 +77,7 @@ async def start_simulator(options: SimOptions | None = None) -> AsyncIterator[Si
         log.info("sim.stopped")
 
 
-class SimulatorThread:
+class SimulatorThread(ServerThread[Simulator]):
     """A simulator on its own event loop in a daemon thread, for synchronous code (the official SDK).
 
     The state lives on that loop: read it freely for assertions, but change it only through `call`, which
@@ -94,70 +86,16 @@ class SimulatorThread:
 
     def __init__(self, options: SimOptions | None = None) -> None:
         self.options = options or SimOptions()
-        self._sim: Simulator | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="workspace-sim", daemon=True)
+        super().__init__(lambda: start_simulator(self.options), name="workspace-sim", what="the simulator")
 
     @property
     def simulator(self) -> Simulator:
-        if self._sim is None:
-            raise RuntimeError("the simulator is not running")
-        return self._sim
+        return self.server
 
     @property
     def base_url(self) -> str:
-        return self.simulator.base_url
+        return self.server.base_url
 
     @property
     def state(self) -> SimState:
-        return self.simulator.state
-
-    def start(self) -> SimulatorThread:
-        self._thread.start()
-        if not self._ready.wait(_START_TIMEOUT):
-            raise RuntimeError("the simulator did not start")
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=_START_TIMEOUT)
-
-    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn(*args, **kwargs)` on the simulator's loop, wait, and return its result."""
-        if self._loop is None:
-            raise RuntimeError("the simulator is not running")
-
-        async def run() -> T:
-            return fn(*args, **kwargs)
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=_START_TIMEOUT)
-
-    def __enter__(self) -> SimulatorThread:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported to the starting thread; nothing else would see it
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with start_simulator(self.options) as sim:
-            self._sim = sim
-            self._ready.set()
-            await self._stop.wait()
+        return self.server.state

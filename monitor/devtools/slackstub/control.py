@@ -18,57 +18,25 @@ Errors answer `{"error": "..."}` with 400 or 403.
 
 from __future__ import annotations
 
-import ipaddress
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
+from monitor.devtools.loopback import Handler, guarded, json_body, reply
 from monitor.devtools.slackstub.faults import parse_fault
 from monitor.devtools.slackstub.server import STATE_KEY, SWITCH_KEY
 from monitor.devtools.slackstub.state import StubState
 
 __all__ = ["add_control_routes"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _reply(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
-
-
-def _is_loopback(remote: str | None) -> bool:
-    try:
-        return remote is not None and ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        return False
-
 
 def _guarded(handler: Callable[[StubState, web.Request], Awaitable[web.Response]]) -> Handler:
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        if not _is_loopback(request.remote):
-            return _reply({"error": "the control API only answers loopback callers"}, 403)
-        try:
-            return await handler(request.app[STATE_KEY], request)
-        except ValueError as exc:
-            return _reply({"error": str(exc)}, 400)
-
-    return wrapper
-
-
-async def _body(request: web.Request) -> Any:
-    text = await request.text()
-    if not text.strip():
-        return {}
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise ValueError("the body is not JSON") from None
+    """Loopback callers only; a bad request answers 400."""
+    return guarded(STATE_KEY, handler)
 
 
 async def _state(state: StubState, request: web.Request) -> web.Response:
-    return _reply(
+    return reply(
         {
             "channels": {
                 channel.name: {"id": channel.id, "member": channel.member}
@@ -84,20 +52,20 @@ async def _state(state: StubState, request: web.Request) -> web.Response:
 
 
 async def _calls(state: StubState, request: web.Request) -> web.Response:
-    return _reply([call.as_dict() for call in state.calls])
+    return reply([call.as_dict() for call in state.calls])
 
 
 async def _reset(state: StubState, request: web.Request) -> web.Response:
     state.reset()
-    return _reply({"ok": True})
+    return reply({"ok": True})
 
 
 async def _faults(state: StubState, request: web.Request) -> web.Response:
-    return _reply(state.faults.pending())
+    return reply(state.faults.pending())
 
 
 async def _add_faults(state: StubState, request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_body(request)
     if isinstance(body, dict) and "faults" in body:
         body = body["faults"]
     specs = body if isinstance(body, list) else [body]
@@ -106,16 +74,16 @@ async def _add_faults(state: StubState, request: web.Request) -> web.Response:
     faults = [parse_fault(spec) for spec in specs]  # all valid, or none queued
     for fault in faults:
         state.faults.add(fault)
-    return _reply(state.faults.pending(), 201)
+    return reply(state.faults.pending(), 201)
 
 
 async def _clear_faults(state: StubState, request: web.Request) -> web.Response:
     state.faults.clear()
-    return _reply({"ok": True})
+    return reply({"ok": True})
 
 
 async def _add_channel(state: StubState, request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].lstrip("#"):
         raise ValueError("give the channel a name")
     channel_id = body.get("id")
@@ -128,18 +96,18 @@ async def _add_channel(state: StubState, request: web.Request) -> web.Response:
         private=bool(body.get("private", False)),
         archived=bool(body.get("archived", False)),
     )
-    return _reply({"id": channel.id, "name": channel.name, "member": channel.member}, 201)
+    return reply({"id": channel.id, "name": channel.name, "member": channel.member}, 201)
 
 
 async def _down(state: StubState, request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_body(request)
     seconds = body.get("seconds") if isinstance(body, dict) else None
     if seconds is not None and (
         isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
     ):
         raise ValueError("seconds must be a non-negative number")
     await request.app[SWITCH_KEY].go_down(float(seconds) if seconds is not None else None)
-    return _reply({"down": True, "seconds": seconds}, 202)
+    return reply({"down": True, "seconds": seconds}, 202)
 
 
 def add_control_routes(app: web.Application) -> None:

@@ -13,18 +13,16 @@ with SlackStubThread() as stub:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
+from monitor.devtools.loopback import SHUTDOWN_TIMEOUT, ServerThread, http_url
 from monitor.devtools.slackstub.control import add_control_routes
 from monitor.devtools.slackstub.options import SlackStubOptions
 from monitor.devtools.slackstub.server import STATE_KEY, SWITCH_KEY, Switch, add_api_routes
@@ -34,11 +32,6 @@ from monitor.devtools.slackstub.state import StubState
 __all__ = ["SlackStub", "SlackStubThread", "build_app", "start_slack_stub"]
 
 log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
-# Requests still running at shutdown (a long `delay` fault) are cancelled after this long.
-_SHUTDOWN_TIMEOUT = 1.0
-_START_TIMEOUT = 30.0
 
 
 def build_app(state: StubState) -> web.Application:
@@ -64,8 +57,7 @@ class SlackStub:
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return http_url(self.host, self.port)
 
     @property
     def api_url(self) -> str:
@@ -100,7 +92,7 @@ async def start_slack_stub(options: SlackStubOptions | None = None) -> AsyncIter
     state = StubState(options)
     app = build_app(state)
     switch = app[SWITCH_KEY]
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     site = web.TCPSite(runner, options.host, options.port, reuse_address=True)
     await site.start()
@@ -130,99 +122,36 @@ async def start_slack_stub(options: SlackStubOptions | None = None) -> AsyncIter
         log.info("slackstub.stopped")
 
 
-class SlackStubThread:
+class SlackStubThread(ServerThread[SlackStub]):
     """A stub on its own event loop in a daemon thread, for synchronous code (slack_sdk's WebClient, bolt).
 
-    The state lives on that loop: read it freely for assertions, but change it only through `call`.
+    The state lives on that loop: read it freely for assertions, but change it only through `call` (or
+    `run`, for a coroutine function: `stub.run(stub.stub.socket.send, ...)`).
     """
 
     def __init__(self, options: SlackStubOptions | None = None) -> None:
         self.options = options or SlackStubOptions()
-        self._stub: SlackStub | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="slack-stub", daemon=True)
+        super().__init__(lambda: start_slack_stub(self.options), name="slack-stub", what="the Slack stub")
 
     @property
     def stub(self) -> SlackStub:
-        if self._stub is None:
-            raise RuntimeError("the Slack stub is not running")
-        return self._stub
+        return self.server
 
     @property
     def base_url(self) -> str:
-        return self.stub.base_url
+        return self.server.base_url
 
     @property
     def api_url(self) -> str:
-        return self.stub.api_url
+        return self.server.api_url
 
     @property
     def token(self) -> str:
-        return self.stub.token
+        return self.server.token
 
     @property
     def state(self) -> StubState:
-        return self.stub.state
-
-    def start(self) -> SlackStubThread:
-        self._thread.start()
-        if not self._ready.wait(_START_TIMEOUT):
-            raise RuntimeError("the Slack stub did not start")
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=_START_TIMEOUT)
-
-    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn(*args, **kwargs)` on the stub's loop, wait, and return its result."""
-        if self._loop is None:
-            raise RuntimeError("the Slack stub is not running")
-
-        async def run() -> T:
-            return fn(*args, **kwargs)
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=_START_TIMEOUT)
-
-    def run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
-        """Await `fn(*args, **kwargs)` on the stub's loop (e.g. `stub.run(stub.stub.socket.send, ...)`)."""
-        if self._loop is None:
-            raise RuntimeError("the Slack stub is not running")
-        future = asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), self._loop)
-        return future.result(timeout=_START_TIMEOUT)
+        return self.server.state
 
     def set_down(self, down: bool, *, seconds: float | None = None) -> None:
-        if self._loop is None:
-            raise RuntimeError("the Slack stub is not running")
-        future = asyncio.run_coroutine_threadsafe(self.stub.set_down(down, seconds=seconds), self._loop)
-        future.result(timeout=_START_TIMEOUT)
-
-    def __enter__(self) -> SlackStubThread:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported to the starting thread; nothing else would see it
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with start_slack_stub(self.options) as stub:
-            self._stub = stub
-            self._ready.set()
-            await self._stop.wait()
+        self.run(self.stub.set_down, down, seconds=seconds)

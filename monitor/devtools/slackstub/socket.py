@@ -92,10 +92,6 @@ class SocketHub:
         async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(lambda: self.connected >= count)
 
-    async def wait_disconnected(self, within: float = 10.0) -> None:
-        async with asyncio.timeout(within), self._changed:
-            await self._changed.wait_for(lambda: self.connected == 0)
-
     async def send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
         """Push an envelope to the newest open connection; returns its envelope_id."""
         open_sockets = [ws for ws in self._sockets if not ws.closed]
