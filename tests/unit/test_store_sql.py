@@ -1,4 +1,4 @@
-"""The SQL shared by every backend: parameter style and how times are stored."""
+"""The SQL shared by every backend and its rows: parameter style, how times and values are stored."""
 
 from __future__ import annotations
 
@@ -9,19 +9,15 @@ from typing import Any
 import pytest
 
 from monitor.decide import AlertState, AlertStatus
-from monitor.store import sql
+from monitor.store import rows
+from monitor.store.rows import alert_from_row, alert_from_values, alert_row, from_db_time, to_db_time
 from monitor.store.sql import (
     INSERT_OUTBOX,
     OUTBOX_ROW_FIELDS,
     SELECT_ALERTS,
     UPSERT_ALERT,
-    alert_from_row,
-    alert_from_values,
-    alert_row,
-    from_db_time,
     positional,
     pyformat,
-    to_db_time,
 )
 
 
@@ -114,7 +110,7 @@ def test_the_outbox_row_follows_the_statement() -> None:
     ],
 )
 def test_a_payload_survives_encoding_and_keys_come_sorted(payload: dict[str, Any]) -> None:
-    text = sql.encode_payload(payload)
+    text = rows.encode_payload(payload)
     text.encode("utf-8")  # storable: valid UTF-8 even for a lone surrogate
     assert json.loads(text) == payload
-    assert text == sql.encode_payload(dict(reversed(list(payload.items()))))
+    assert text == rows.encode_payload(dict(reversed(list(payload.items()))))
