@@ -13,18 +13,15 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from monitor import __version__
 from monitor.logs import configure_logging
-from monitor.rules.matcher import TaskType
+from monitor.workspace.vocabulary import LAST_STATUSES, SCHEDULED_TYPES, TASK_TYPES
 
 __all__ = ["main"]
 
 EXIT_CONFIG = 2
-STATUSES = ("FAIL", "SKIP", "SUCCESS")
-TASK_TYPES = get_args(TaskType)
-SCHEDULES = ("FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument(
         "--status",
         type=str.upper,
-        choices=(*STATUSES, "ANY"),
+        choices=(*LAST_STATUSES, "ANY"),
         default="ANY",
         help="last execution status (default: any)",
     )
@@ -55,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument(
         "--schedule",
         type=str.upper,
-        choices=SCHEDULES,
+        choices=SCHEDULED_TYPES,
         help="scheduled type (default: all, triggered LIFE_CYCLE tasks included)",
     )
     tasks.add_argument("--name", help="task name to look for")

@@ -23,19 +23,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import get_args
 
 from monitor.durations import format_duration, parse_duration
 from monitor.rules.load import RuleFileError, compile_match
-from monitor.rules.matcher import TaskType
+from monitor.workspace.vocabulary import LAST_STATUSES, SCHEDULED_TYPES, TASK_TYPES
 
 __all__ = [
     "MAX_SILENCE",
     "MAX_TEXT",
-    "SCHEDULES",
-    "STATUSES",
     "SUBCOMMANDS",
-    "TASK_TYPES",
     "Ack",
     "Alerts",
     "Command",
@@ -57,9 +53,6 @@ MAX_TEXT = 2000
 MAX_REASON = 300
 MAX_SILENCE = timedelta(days=90)
 MAX_PAGE = 10_000
-STATUSES = ("FAIL", "SKIP", "SUCCESS")
-TASK_TYPES: tuple[str, ...] = get_args(TaskType)
-SCHEDULES = ("FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE")
 SUBCOMMANDS = (
     "help", "list", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "status",
 )  # fmt: skip
@@ -218,9 +211,9 @@ def _parse_list(args: list[str]) -> ListTasks:
         values[key] = value
     status = values.get("status")
     if status is not None:
-        status = None if status.lower() == "any" else _choice("status", status, STATUSES)
+        status = None if status.lower() == "any" else _choice("status", status, LAST_STATUSES)
     task_type = _choice("type", values["type"], TASK_TYPES) if "type" in values else None
-    schedule = _choice("schedule", values["schedule"], SCHEDULES) if "schedule" in values else None
+    schedule = _choice("schedule", values["schedule"], SCHEDULED_TYPES) if "schedule" in values else None
     name = values.get("name")
     if name is not None and len(name) > _NAME:
         raise CommandError(f"name= is longer than {_NAME} characters.")

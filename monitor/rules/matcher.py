@@ -11,21 +11,11 @@ from typing import Any, Literal, NamedTuple, get_args
 from monitor.rules.patterns import NamePattern, NameRegex
 from monitor.workspace.models import ScheduledTask
 
-LastStatus = Literal["FAIL", "SKIP"]
-#: As the official SDK's ScheduledTask model lists them (huaweicloudsdkworkspace/v2/model/scheduled_task.py).
-TaskType = Literal[
-    "START", "STOP", "REBOOT", "HIBERNATE", "REBUILD", "EXECUTE_SCRIPT", "CREATE_SNAPSHOT", "DELETE_BLACK_ECS"
-]  # fmt: skip
-ScheduledType = Literal["FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE"]
-LifeCycleType = Literal[
-    "POST_CREATE_DESKTOP_SUCCESS",
-    "POST_REBUILD_DESKTOP_SUCCESS",
-    "POST_REATTACH_DESKTOP_SUCCESS",
-    "POST_DESKTOP_DISCONNECTED",
-]
+#: The statuses a rule may name: SUCCESS never alerts (recoveries are announced by `notify_resolved`).
+AlertableStatus = Literal["FAIL", "SKIP"]
 
 #: The task statuses the monitor polls for; a task in any other status never matches a rule.
-ALERTABLE_STATUSES: frozenset[str] = frozenset(get_args(LastStatus))
+ALERTABLE_STATUSES: frozenset[str] = frozenset(get_args(AlertableStatus))
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, NoDefault
 from pydantic_core import core_schema
 
 from monitor.durations import format_duration, parse_duration
-from monitor.rules.matcher import LastStatus, LifeCycleType, ScheduledType, TaskType
+from monitor.rules.matcher import AlertableStatus
 from monitor.rules.model import DEFAULT_REPEAT_INTERVAL, GroupField, Severity
 from monitor.rules.patterns import NamePattern
+from monitor.workspace.vocabulary import LifeCycleType, ScheduledType, TaskType
 
 _RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 # Slack channel names are lowercase without spaces; ids are C.../G.../D... in capitals.
@@ -123,7 +124,7 @@ class PriorityRangeModel(_StrictModel):
 class MatchModel(_StrictModel):
     """Task conditions; all must hold. A list means any of its values."""
 
-    last_status: Annotated[list[LastStatus] | None, _one_or_many(LastStatus)] = None
+    last_status: Annotated[list[AlertableStatus] | None, _one_or_many(AlertableStatus)] = None
     task_type: Annotated[list[TaskType] | None, _one_or_many(TaskType)] = None
     scheduled_type: Annotated[list[ScheduledType] | None, _one_or_many(ScheduledType)] = None
     life_cycle_type: Annotated[list[LifeCycleType] | None, _one_or_many(LifeCycleType)] = None

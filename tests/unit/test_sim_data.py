@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.devtools.sim import data, wire
-from monitor.devtools.sim.entities import LIFE_CYCLE_TYPES, SCHEDULED_TYPES, TASK_TYPES, SimTask
+from monitor.devtools.sim.entities import TASK_TYPES, SimTask
 from monitor.devtools.sim.schedule import API_TIME_FORMAT, next_run, parse_api_time, previous_run
+from monitor.workspace.vocabulary import LIFE_CYCLE_TYPES, SCHEDULED_TYPES
 
 NOW = datetime(2026, 11, 29, 5, 0, 0, tzinfo=UTC)
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

@@ -1,19 +1,43 @@
 """Values the API may send beyond what it documents: every one is kept and shown as it is, never a crash,
-and anything but SUCCESS is not a success (issue 15, Workspace 8)."""
+and anything but SUCCESS is not a success (issue 15, Workspace 8). What people write (rules, the CLI's and
+chatops' arguments, the simulator's edits) is held to one vocabulary, `monitor.workspace.vocabulary`."""
 
 from __future__ import annotations
 
 import pytest
 from rich.console import Console
 
+from monitor.chatops.commands import ListTasks, parse_command
 from monitor.chatops.replies import show_reply
+from monitor.cli import build_parser
 from monitor.decide import Observation, TaskCondition, consecutive_failures
 from monitor.notify.text import render_text
 from monitor.rules.load import load_rules_text
 from monitor.slack.alert import render_alert
 from monitor.tasklist import task_table
 from monitor.workspace.models import ExecutionRecord, ScheduledTask, TaskDetail
+from monitor.workspace.vocabulary import LAST_STATUSES, SCHEDULED_TYPES, TASK_TYPES
 from tests.unit.test_slack_render import all_text, payload
+
+
+@pytest.mark.parametrize("task_type", TASK_TYPES)
+def test_every_task_type_is_a_word_of_rules_cli_and_chatops(task_type: str) -> None:
+    load_rules_text(f"rules:\n  - name: r\n    match:\n      task_type: {task_type}\n", "rules.yaml")
+    assert build_parser().parse_args(["tasks", "--type", task_type]).task_type == task_type
+    assert parse_command(f"list type={task_type}") == ListTasks(task_type=task_type)
+
+
+@pytest.mark.parametrize("scheduled_type", SCHEDULED_TYPES)
+def test_every_scheduled_type_is_a_word_of_rules_cli_and_chatops(scheduled_type: str) -> None:
+    load_rules_text(f"rules:\n  - name: r\n    match:\n      scheduled_type: {scheduled_type}\n", "r.yaml")
+    assert build_parser().parse_args(["tasks", "--schedule", scheduled_type]).schedule == scheduled_type
+    assert parse_command(f"list schedule={scheduled_type}") == ListTasks(schedule=scheduled_type)
+
+
+@pytest.mark.parametrize("status", LAST_STATUSES)
+def test_every_status_is_a_word_of_the_cli_and_chatops(status: str) -> None:
+    assert build_parser().parse_args(["tasks", "--status", status]).status == status
+    assert parse_command(f"list status={status}") == ListTasks(status=status)
 
 
 def test_rules_may_name_every_task_type_the_sdk_knows() -> None:

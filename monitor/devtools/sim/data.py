@@ -16,16 +16,9 @@ import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from monitor.devtools.sim.entities import (
-    LIFE_CYCLE_TYPES,
-    SCHEDULED_TYPES,
-    TASK_TYPES,
-    SimDesktop,
-    SimDetail,
-    SimRecord,
-    SimTask,
-)
+from monitor.devtools.sim.entities import TASK_TYPES, SimDesktop, SimDetail, SimRecord, SimTask
 from monitor.devtools.sim.schedule import API_TIME_FORMAT, format_api_time, next_run, previous_run, zone
+from monitor.workspace.vocabulary import LIFE_CYCLE_TYPES, SCHEDULED_TYPES
 
 __all__ = [
     "SUCCESS_CODE",

@@ -12,13 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from monitor.devtools.sim.data import new_uuid
-from monitor.devtools.sim.entities import (
-    KNOWN_TASK_TYPES,
-    LAST_STATUSES,
-    LIFE_CYCLE_TYPES,
-    SCHEDULED_TYPES,
-    SimDesktop,
-)
+from monitor.devtools.sim.entities import SimDesktop
+from monitor.workspace.vocabulary import LAST_STATUSES, LIFE_CYCLE_TYPES, SCHEDULED_TYPES
+from monitor.workspace.vocabulary import TASK_TYPES as KNOWN_TASK_TYPES
 
 __all__ = ["SCHEDULE_FIELDS", "validate_fields"]
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from monitor.workspace import vocabulary
+
 __all__ = [
-    "KNOWN_TASK_TYPES",
-    "LAST_STATUSES",
-    "LIFE_CYCLE_TYPES",
-    "SCHEDULED_TYPES",
     "TASK_TYPES",
     "SimDesktop",
     "SimDetail",
@@ -20,17 +18,9 @@ __all__ = [
     "SimTask",
 ]
 
-TASK_TYPES = ("START", "STOP", "REBOOT", "HIBERNATE", "REBUILD", "EXECUTE_SCRIPT", "CREATE_SNAPSHOT")
-#: Every type the SDK's ScheduledTask model names; the generator draws from TASK_TYPES (seeds stay stable).
-KNOWN_TASK_TYPES = (*TASK_TYPES, "DELETE_BLACK_ECS")
-SCHEDULED_TYPES = ("FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE")
-LIFE_CYCLE_TYPES = (
-    "POST_CREATE_DESKTOP_SUCCESS",
-    "POST_REBUILD_DESKTOP_SUCCESS",
-    "POST_REATTACH_DESKTOP_SUCCESS",
-    "POST_DESKTOP_DISCONNECTED",
-)
-LAST_STATUSES = ("SUCCESS", "SKIP", "FAIL")
+#: The types the generator draws from (the API's vocabulary is monitor.workspace.vocabulary): every type but
+#: DELETE_BLACK_ECS, so that seeds stay stable.
+TASK_TYPES = tuple(task_type for task_type in vocabulary.TASK_TYPES if task_type != "DELETE_BLACK_ECS")
 
 
 @dataclass

@@ -16,13 +16,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import unquote, unquote_plus
 
-from monitor.devtools.sim.entities import (
-    KNOWN_TASK_TYPES,
-    LAST_STATUSES,
-    LIFE_CYCLE_TYPES,
-    SCHEDULED_TYPES,
-    SimTask,
-)
+from monitor.devtools.sim.entities import SimTask
+from monitor.workspace.vocabulary import LAST_STATUSES, LIFE_CYCLE_TYPES, SCHEDULED_TYPES
+from monitor.workspace.vocabulary import TASK_TYPES as KNOWN_TASK_TYPES
 
 __all__ = [
     "Page",

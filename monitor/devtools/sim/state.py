@@ -27,13 +27,14 @@ from monitor.devtools.sim.auth import (
     parse_password_login,
 )
 from monitor.devtools.sim.edits import SCHEDULE_FIELDS, validate_fields
-from monitor.devtools.sim.entities import LAST_STATUSES, SimRecord, SimTask
+from monitor.devtools.sim.entities import SimRecord, SimTask
 from monitor.devtools.sim.faults import Fault, FaultQueue, parse_fault
 from monitor.devtools.sim.options import SimOptions
 from monitor.devtools.sim.query import TaskFilters, select_tasks
 from monitor.devtools.sim.scenario import Action, Scenario, load_scenario, parse_scenario
 from monitor.devtools.sim.schedule import parse_api_time
 from monitor.devtools.sim.stats import Stats
+from monitor.workspace.vocabulary import LAST_STATUSES
 
 __all__ = ["SimState", "UnknownTask", "utc_now"]
 
