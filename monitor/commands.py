@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import socket
@@ -30,23 +29,15 @@ from rich.text import Text
 
 from monitor.config import ConfigError, Credentials, Settings, load_settings
 from monitor.engine import CycleReport
-from monitor.leader import Leadership, SoleLeadership, TermedStore, leadership_for
+from monitor.leader import SoleLeadership, TermedStore
 from monitor.logs import register_secret
-from monitor.notify.dispatch import Dispatcher
+from monitor.notify.console import ConsoleNotifier
 from monitor.notify.text import render_text, terminal_safe
 from monitor.preflight import start_problems
 from monitor.rules.schema import rule_file_json_schema
-from monitor.runtime import (
-    LoadError,
-    close_projects,
-    load_all,
-    make_notifier,
-    project_clients,
-    watch_projects,
-)
+from monitor.runtime import LoadError, Runtime, build, load_all, make_notifier
 from monitor.slack.notifier import online_check
-from monitor.store import Store, StoreError, lock_state, open_store
-from monitor.store.urls import url_secrets
+from monitor.store import StoreError
 from monitor.tasklist import output_console, task_table, tasks_json
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
@@ -119,89 +110,84 @@ async def once(
             _say(err, problem, "red")
         return EXIT_CONFIG
     settings = loaded.settings
-    register_secret(*url_secrets(settings.state.url))
-    try:
-        clients = project_clients(settings, os.environ)  # missing credentials: refused before any write
-    except ConfigurationError as exc:
-        _say(err, f"workspace-monitor: {exc}", "red")
-        return EXIT_CONFIG
-    projects = []
-    with tempfile.TemporaryDirectory(prefix="workspace-monitor-") as scratch, contextlib.ExitStack() as held:
+    # A dry run changes nothing: it may look beside a running daemon (no lock, no leadership) and sends
+    # nothing (its notifier is never called).
+    notifier = ConsoleNotifier(console) if dry_run else make_notifier(settings, console)
+    with tempfile.TemporaryDirectory(prefix="workspace-monitor-") as scratch:
         try:
-            if not dry_run:  # a dry run changes nothing: it may look beside a running daemon
-                state_lock = lock_state(settings.state.url)
-                if state_lock is not None:
-                    held.callback(state_lock.release)
-            store: Store = open_store(_state_url(settings, dry_run, Path(scratch)))
-        except StoreError as exc:
+            runtime = build(
+                loaded,
+                os.environ,
+                notifier=notifier,
+                replica=f"once:{socket.gethostname()}:{os.getpid()}",
+                state_url=_state_url(settings, dry_run, Path(scratch)),
+                lock=not dry_run,
+                chatops=False,
+            )
+        except (ConfigurationError, StoreError) as exc:  # missing credentials: refused before any write
             _say(err, f"workspace-monitor: {exc}", "red")
             return EXIT_CONFIG
-        leadership = None
-        if not dry_run:
-            leadership, refusal = _lead_alone(settings, store)
-            if refusal is not None:
-                store.close()
-                _say(err, f"workspace-monitor: {refusal}", "red")
-                return EXIT_FAILED
-        projects = watch_projects(clients, settings, store, loaded.ruleset)
-        several = len(projects) > 1
-        failed = False
         try:
-            for project in projects:
-                try:
-                    report = await project.engine.run_cycle(persist=not dry_run)
-                except WorkspaceError as exc:
-                    where = f"project {project.name}: " if several else ""
-                    _say(err, f"workspace-monitor: {where}{exc}", "red")
-                    failed = True
-                    continue
-                show_decisions(report, console, project=project.name if several else None)
-                if dry_run:
-                    for entry in report.outbox:
-                        _say(console, f"would send to {entry.channel}:", "bold")
-                        _say(console, render_text(entry.payload))
-                if not report.complete:
-                    problems = "; ".join(report.problems)
-                    where = f" of project {project.name}" if several else ""
-                    incomplete = f"the listing{where} was incomplete, so nothing was resolved: {problems}"
-                    _say(err, f"workspace-monitor: {incomplete}", "yellow")
-                    failed = True
-            if not dry_run:
-                notifier = make_notifier(settings, console)
-                dispatched = await Dispatcher(store, notifier, claimer="once").flush()
-                if dispatched.failed:
-                    failed_text = f"{dispatched.failed} notification(s) failed: {dispatched.errors}"
-                    _say(err, failed_text, "red")
-        except StoreError as exc:
-            _say(err, f"workspace-monitor: {exc}", "red")
-            return EXIT_FAILED
+            return await _cycle_once(runtime, dry_run=dry_run, console=console, err=err)
         finally:
-            await close_projects(projects)
-            if leadership is not None:
-                leadership.close()
-            store.close()
+            await runtime.aclose()
+
+
+async def _cycle_once(runtime: Runtime, *, dry_run: bool, console: Console, err: Console) -> int:
+    if not dry_run:
+        refusal = _lead_alone(runtime)
+        if refusal is not None:
+            _say(err, f"workspace-monitor: {refusal}", "red")
+            return EXIT_FAILED
+    several = len(runtime.projects) > 1
+    failed = False
+    try:
+        for project in runtime.projects:
+            try:
+                report = await project.engine.run_cycle(persist=not dry_run)
+            except WorkspaceError as exc:
+                where = f"project {project.name}: " if several else ""
+                _say(err, f"workspace-monitor: {where}{exc}", "red")
+                failed = True
+                continue
+            show_decisions(report, console, project=project.name if several else None)
+            if dry_run:
+                for entry in report.outbox:
+                    _say(console, f"would send to {entry.channel}:", "bold")
+                    _say(console, render_text(entry.payload))
+            if not report.complete:
+                problems = "; ".join(report.problems)
+                where = f" of project {project.name}" if several else ""
+                incomplete = f"the listing{where} was incomplete, so nothing was resolved: {problems}"
+                _say(err, f"workspace-monitor: {incomplete}", "yellow")
+                failed = True
+        if not dry_run:
+            dispatched = await runtime.dispatcher.flush()
+            if dispatched.failed:
+                failed_text = f"{dispatched.failed} notification(s) failed: {dispatched.errors}"
+                _say(err, failed_text, "red")
+    except StoreError as exc:
+        _say(err, f"workspace-monitor: {exc}", "red")
+        return EXIT_FAILED
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _lead_alone(settings: Settings, store: Store) -> tuple[Leadership | None, str | None]:
-    """On shared (PostgreSQL) state, `once` acts only as the leader would, holding leadership for its cycle:
-    (the leadership to close afterwards, None) or (None, why not). SQLite state needs nothing."""
-    leadership = leadership_for(settings.state.url, f"once:{socket.gethostname()}:{os.getpid()}",
-                                settings.state.lease)  # fmt: skip
+def _lead_alone(runtime: Runtime) -> str | None:
+    """On shared (PostgreSQL) state, `once` acts only as the leader would, holding leadership for its cycle
+    (the runtime lets go of it when it closes): None, or why not. SQLite state needs nothing."""
+    leadership, store = runtime.leader.leadership, runtime.store
     if isinstance(leadership, SoleLeadership) or not isinstance(store, TermedStore):
-        return None, None
+        return None
     if not leadership.check():
-        leadership.close()
-        leader = store.get_meta("leader") or "another replica"
-        return None, (
+        leader = runtime.store.get_meta("leader") or "another replica"
+        return (
             f"{leader} leads this state: `once` would act beside it. Stop the daemons first, or use --dry-run"
         )
     try:
         store.begin_term()  # a replica that led before is refused from now on
     except StoreError as exc:
-        leadership.close()
-        return None, str(exc)
-    return leadership, None
+        return str(exc)
+    return None
 
 
 def show_decisions(report: CycleReport, console: Console, *, project: str | None = None) -> None:

@@ -1,4 +1,5 @@
-"""`workspace-monitor run`: the long-running daemon, wired together in one asyncio process.
+"""`workspace-monitor run`: the long-running daemon, scheduling what `monitor.runtime` builds, in one asyncio
+process.
 
     APScheduler (AsyncIOScheduler)
       poll      every workspace.poll_interval, one at a time, coalesced, jittered: a cycle, then it starts a
@@ -25,7 +26,6 @@ import contextlib
 import functools
 import os
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -37,32 +37,17 @@ import structlog
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.chatops.wiring import ChatopsConfigError, chatops_for_daemon
-from monitor.config import Credentials, Settings
-from monitor.delivery_watch import DeliveryWatch
+from monitor.chatops.wiring import ChatopsConfigError
 from monitor.durations import format_duration
 from monitor.engine import CycleReport
-from monitor.leader import LeaderWatch, leadership_for
-from monitor.logs import register_secret
-from monitor.metrics import Health, Metrics, start_metrics_server
-from monitor.notify.dispatch import Dispatcher, Notifier
+from monitor.metrics import start_metrics_server
 from monitor.preflight import start_problems
-from monitor.runtime import (
-    Loaded,
-    LoadError,
-    WatchedProject,
-    close_projects,
-    cycle_deadline,
-    load_all,
-    make_notifier,
-    project_clients,
-    watch_projects,
-)
+from monitor.runtime import Loaded, LoadError, Runtime, WatchedProject, build, load_all
 from monitor.sdnotify import SystemdNotifier
-from monitor.selfwatch import SelfWatch, workspace_check
+from monitor.selfwatch import workspace_check
 from monitor.slack.notifier import log_scope_problems
-from monitor.store import StoreError, lock_state, open_store
-from monitor.store.urls import redact_url, url_secrets
+from monitor.store import StoreError
+from monitor.store.urls import redact_url
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 
 __all__ = ["DaemonOptions", "run_daemon"]
@@ -87,73 +72,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-#: Settings read once at start: a reload that changes one says a restart is needed (and keeps the old value).
-RESTART_SETTINGS = (
-    "state.url",
-    "state.lease",
-    "metrics.listen",
-    "slack.mode",
-    "slack.listen",
-    "slack.api_url",
-)
-
-
-def _restart_settings_changed(old: Settings, new: Settings) -> list[str]:
-    """The RESTART_SETTINGS whose value differs (names only: a state URL may hold a password)."""
-
-    def value(settings: Settings, dotted: str) -> object:
-        section, key = dotted.split(".")
-        return getattr(getattr(settings, section), key)
-
-    return [name for name in RESTART_SETTINGS if value(old, name) != value(new, name)]
-
-
-def _project_identities(settings: Settings) -> list[tuple[object, ...]]:
-    return [
-        (name, prefix, project.project_id, project.region, project.endpoint, project.iam_endpoint)
-        for name, prefix, project in settings.workspace.per_project()
-    ]
-
-
 class Daemon:
-    def __init__(self, options: DaemonOptions, loaded: Loaded, notifier: Notifier) -> None:
+    """Schedules what `runtime` holds (polls, deliveries, pruning, leadership checks), answers signals,
+    pings systemd's watchdog and serves /metrics and /healthz. It builds nothing itself."""
+
+    def __init__(self, options: DaemonOptions, runtime: Runtime) -> None:
         self.options = options
-        self.loaded = loaded
-        #: The settings read once at start (state, listen addresses, projects): what a reload cannot change.
-        self.started_with = loaded.settings
-        settings = loaded.settings
-        credentials = Credentials.from_env(os.environ)
-        register_secret(credentials.secret_key, credentials.security_token, credentials.iam_password,
-                        credentials.auth_token)  # fmt: skip
-        self.metrics = Metrics()
-        self.health = Health(settings.workspace.poll_interval, _now())
-        register_secret(*url_secrets(settings.state.url))
-        # Clients first: missing credentials are refused before the state file is created or touched.
-        clients = project_clients(settings, os.environ, observer=self.metrics.observe_api)
-        self.store = open_store(settings.state.url, claim_lease=settings.state.claim_lease)
-        self.projects = watch_projects(clients, settings, self.store, loaded.ruleset)
-        self.replica = f"{socket.gethostname()}:{os.getpid()}"
-        # Timed: /healthz names Slack when it stops answering (polling goes on meanwhile).
-        self.delivery = DeliveryWatch(notifier)
-        self.dispatcher = Dispatcher(self.store, self.delivery, claimer=self.replica)
-        self.leader = LeaderWatch(
-            leadership_for(settings.state.url, self.replica, settings.state.lease),
-            self.store,
-            self.metrics.registry,
-            on_change=self._leadership_changed,
-        )
+        self.runtime = runtime
+        runtime.leader.on_change = self._leadership_changed
         self._cycle: asyncio.Future[list[CycleReport | BaseException]] | None = None
         self._polling = False  # poll() is checking leadership: it goes on to its cycle by itself
-        self.selfwatch = SelfWatch(
-            self.store,
-            ops_channel=settings.slack.ops_channel or settings.slack.default_channel,
-            threshold=settings.workspace.outage_cycles,
-        )
-        self.chatops = chatops_for_daemon(
-            settings, credentials, self.store, self.health, clock=_now, observer=self.metrics.observe_api,
-            replica=self.replica, on_token_rejected=self.metrics.token_rejected,
-        )  # fmt: skip
-        self.health.probes.append(lambda: self.delivery.problem(3 * self.health.poll_interval))
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
         self._cycle_lock = asyncio.Lock()
@@ -186,11 +114,13 @@ class Daemon:
         return run
 
     async def start(self) -> None:
-        listen = self.loaded.settings.metrics.listen
+        listen = self.runtime.loaded.settings.metrics.listen
         if listen:
-            self._metrics_server = await start_metrics_server(listen, self.metrics, self.health)
+            self._metrics_server = await start_metrics_server(
+                listen, self.runtime.metrics, self.runtime.health
+            )
             log.info("metrics.listening", address=listen)
-        interval = self.loaded.settings.workspace.poll_interval
+        interval = self.runtime.loaded.settings.workspace.poll_interval
         self.scheduler.add_job(
             self._tracked(self.poll),
             "interval",
@@ -220,19 +150,19 @@ class Daemon:
             coalesce=True,  # first run: when this replica becomes the leader
         )
         self.scheduler.add_job(
-            self._tracked(self.leader.check),
+            self._tracked(self.runtime.leader.check),
             "interval",
-            seconds=max(0.5, self.loaded.settings.state.lease.total_seconds() / 2),
+            seconds=max(0.5, self.runtime.loaded.settings.state.lease.total_seconds() / 2),
             id="leader",
             max_instances=1,
             coalesce=True,
             next_run_time=_now(),
         )
         self.scheduler.start()
-        if self.chatops is not None:
-            await self.chatops.start()  # returns at once; Socket Mode connects in the background
+        if self.runtime.chatops is not None:
+            await self.runtime.chatops.start()  # returns at once; Socket Mode connects in the background
         # Once, in the background: what the token's scopes leave out (the crash reconcile without history).
-        self._scope_note = asyncio.create_task(log_scope_problems(self.delivery.notifier))
+        self._scope_note = asyncio.create_task(log_scope_problems(self.runtime.delivery.notifier))
         period = self.systemd.watchdog_period()
         if period:
             self._watchdog = asyncio.create_task(self._ping_watchdog(period))
@@ -240,15 +170,10 @@ class Daemon:
         log.info(
             "daemon.started",
             poll_interval=interval.total_seconds(),
-            rules=len(self.loaded.ruleset.rules),
-            state=redact_url(self.loaded.settings.state.url),
-            replica=self.replica,
+            rules=len(self.runtime.loaded.ruleset.rules),
+            state=redact_url(self.runtime.loaded.settings.state.url),
+            replica=self.runtime.replica,
         )
-
-    @property
-    def is_leader(self) -> bool:
-        """Whether this replica polls and sends now (always, on SQLite state)."""
-        return self.leader.leading
 
     def _leadership_changed(self, leading: bool) -> None:
         if leading:
@@ -264,7 +189,7 @@ class Daemon:
         # Checked right before the cycle, not only every lease/2: a stale leader must not start one.
         self._polling = True
         try:
-            leading = not self.stopping.is_set() and await self.leader.check()
+            leading = not self.stopping.is_set() and await self.runtime.leader.check()
         finally:
             self._polling = False
         # The check runs off the event loop: a stop may have begun meanwhile, and then no cycle starts.
@@ -277,8 +202,10 @@ class Daemon:
         self._deliver_soon()
         try:
             # Once per cycle, not per dispatch: counting open alerts reads every one of them.
-            self.metrics.outbox_backlog.set(len(self.store.pending_outbox(now=_now(), limit=100_000)))
-            self.metrics.open_alerts.set(len(self.store.load_open_alerts()))
+            self.runtime.metrics.outbox_backlog.set(
+                len(self.runtime.store.pending_outbox(now=_now(), limit=100_000))
+            )
+            self.runtime.metrics.open_alerts.set(len(self.runtime.store.load_open_alerts()))
         except StoreError as exc:
             log.error("metrics.store_failed", error=str(exc))
 
@@ -305,14 +232,14 @@ class Daemon:
             # fails does not stop the others.
             cycle = asyncio.ensure_future(
                 asyncio.gather(
-                    *(project.engine.run_cycle() for project in self.projects), return_exceptions=True
+                    *(project.engine.run_cycle() for project in self.runtime.projects), return_exceptions=True
                 )
             )
             self._cycle = cycle
             try:
                 outcomes = await cycle
             except asyncio.CancelledError:
-                if self.leader.leading:
+                if self.runtime.leader.leading:
                     raise
                 log.warning("cycle.abandoned", reason="leadership lost")
                 return False
@@ -320,11 +247,11 @@ class Daemon:
                 self._cycle = None  # a finished future would keep every report alive until the next cycle
             summaries = [
                 self._project_cycle_done(project, outcome, started)
-                for project, outcome in zip(self.projects, outcomes, strict=True)
+                for project, outcome in zip(self.runtime.projects, outcomes, strict=True)
             ]
             self.systemd.status("; ".join(summaries)[:200])
             took = _now() - started
-            if took > self.loaded.settings.workspace.poll_interval:
+            if took > self.runtime.loaded.settings.workspace.poll_interval:
                 log.warning("cycle.overran", seconds=took.total_seconds())
         return True
 
@@ -332,7 +259,7 @@ class Daemon:
         self, project: WatchedProject, outcome: CycleReport | BaseException, started: datetime
     ) -> str:
         """Metrics, health and selfwatch for one project's cycle; a STATUS line's part for it."""
-        several = len(self.projects) > 1
+        several = len(self.runtime.projects) > 1
         check = workspace_check(project.name if several else None)
         where = f"{project.name}: " if several else ""
         if isinstance(outcome, asyncio.CancelledError):
@@ -342,20 +269,23 @@ class Daemon:
                 log.error("cycle.crashed", project=project.name, error=repr(outcome))
             log.error("cycle.failed", project=project.name, error=str(outcome),
                       retryable=getattr(outcome, "retryable", False))  # fmt: skip
-            self.metrics.cycles.labels(outcome="failed").inc()
-            self.health.last_error = f"{where}{outcome}"
+            self.runtime.metrics.cycles.labels(outcome="failed").inc()
+            self.runtime.health.last_error = f"{where}{outcome}"
             if isinstance(outcome, WorkspaceError):
-                self._watch(self.selfwatch.cycle_failed, outcome, check=check)
+                self._watch(self.runtime.selfwatch.cycle_failed, outcome, check=check)
             return f"{where}last cycle failed at {started:%H:%M:%S}Z: {outcome}"
         report = outcome
         self.cycles += 1
         finished = _now()
-        self.metrics.cycle_seconds.observe((finished - started).total_seconds())
-        self.metrics.cycles.labels(outcome="complete" if report.complete else "incomplete").inc()
-        self.metrics.last_success.set(finished.timestamp())
-        self.health.last_success, self.health.last_error = finished, None
+        self.runtime.metrics.cycle_seconds.observe((finished - started).total_seconds())
+        self.runtime.metrics.cycles.labels(outcome="complete" if report.complete else "incomplete").inc()
+        self.runtime.metrics.last_success.set(finished.timestamp())
+        self.runtime.health.last_success, self.runtime.health.last_error = finished, None
         self._watch(
-            self.selfwatch.cycle_succeeded, complete=report.complete, problems=report.problems, check=check
+            self.runtime.selfwatch.cycle_succeeded,
+            complete=report.complete,
+            problems=report.problems,
+            check=check,
         )
         complete = "complete" if report.complete else "INCOMPLETE listing"
         return (
@@ -364,7 +294,7 @@ class Daemon:
         )
 
     async def dispatch(self) -> None:
-        if not self.leader.leading:
+        if not self.runtime.leader.leading:
             return
         if self._flush_lock.locked():
             # One flush at a time: the running one picks up new rows before it ends, and a second one
@@ -372,23 +302,23 @@ class Daemon:
             return
         try:
             async with self._flush_lock:
-                report = await self.dispatcher.flush()
-            self.metrics.notifications.labels(outcome="sent").inc(report.sent)
-            self.metrics.notifications.labels(outcome="retrying").inc(report.retrying)
-            self.metrics.notifications.labels(outcome="failed").inc(report.failed)
+                report = await self.runtime.dispatcher.flush()
+            self.runtime.metrics.notifications.labels(outcome="sent").inc(report.sent)
+            self.runtime.metrics.notifications.labels(outcome="retrying").inc(report.retrying)
+            self.runtime.metrics.notifications.labels(outcome="failed").inc(report.failed)
         except StoreError as exc:
             log.error("dispatch.failed", error=str(exc))
             return
-        self._watch(self.selfwatch.deliveries, report.delivered_channels, report.refused_channels)
+        self._watch(self.runtime.selfwatch.deliveries, report.delivered_channels, report.refused_channels)
 
     async def prune(self) -> None:
         """Delete the notifications done with for longer than state.outbox_retention, so that the state file
         (and SQLite's page cache over it) stops growing with every message ever sent."""
-        retention = self.loaded.settings.state.outbox_retention
-        if not self.leader.leading or retention <= timedelta(0):
+        retention = self.runtime.loaded.settings.state.outbox_retention
+        if not self.runtime.leader.leading or retention <= timedelta(0):
             return
         try:
-            deleted = await asyncio.to_thread(self.store.prune_outbox, before=_now() - retention)
+            deleted = await asyncio.to_thread(self.runtime.store.prune_outbox, before=_now() - retention)
         except StoreError as exc:
             log.error("state.prune_failed", error=str(exc))
             return
@@ -430,24 +360,7 @@ class Daemon:
             self._apply(loaded)
 
     def _apply(self, loaded: Loaded) -> None:
-        # Projects themselves (ids, endpoints, credentials) change with a restart, not a reload.
-        # Compared with what the daemon started with: a second reload still says so.
-        if _project_identities(loaded.settings) != _project_identities(self.started_with):
-            log.warning("config.projects_need_restart", kept="the projects the daemon started with")
-        changed = _restart_settings_changed(self.started_with, loaded.settings)
-        if changed:
-            log.warning("config.restart_needed", settings=changed, kept="the values the daemon started with")
-        self.loaded = loaded
-        for project in self.projects:
-            project.engine.ruleset = loaded.ruleset
-            project.engine.default_channel = loaded.settings.slack.default_channel
-            project.engine.cycle_deadline = cycle_deadline(loaded.settings.workspace)
-        slack = loaded.settings.slack
-        self.selfwatch.ops_channel = slack.ops_channel or slack.default_channel
-        self.selfwatch.threshold = loaded.settings.workspace.outage_cycles
-        if self.chatops is not None:
-            self.chatops.reload(loaded.settings)  # who may silence; the mode and tokens need a restart
-        self.health.poll_interval = loaded.settings.workspace.poll_interval
+        self.runtime.apply(loaded)
         interval = loaded.settings.workspace.poll_interval.total_seconds()
         self.scheduler.reschedule_job("poll", trigger="interval", seconds=interval,
                                       jitter=min(5.0, interval / 10))  # fmt: skip
@@ -498,13 +411,9 @@ class Daemon:
         if self._deliveries:
             await asyncio.wait(list(self._deliveries))
         self.scheduler.shutdown(wait=False)
-        if self.chatops is not None:
-            await self.chatops.stop()
         if self._metrics_server is not None:
             await self._metrics_server.cleanup()
-        await close_projects(self.projects)
-        await self.leader.close()  # at once, so that a follower takes over without waiting
-        self.store.close()
+        await self.runtime.aclose()
         log.info("daemon.stopped", cycles=self.cycles)
 
 
@@ -528,9 +437,8 @@ async def run_daemon(options: DaemonOptions) -> int:
         print(f"workspace-monitor: refusing to start: {listed}", file=sys.stderr, flush=True)
         return 2
     try:
-        # Held until the process ends: a second daemon (or `once`) on this SQLite file is refused.
-        state_lock = lock_state(loaded.settings.state.url)
-        daemon = Daemon(options, loaded, make_notifier(loaded.settings))
+        # The SQLite state's lock is held until the daemon stops: a second daemon (or `once`) is refused.
+        daemon = Daemon(options, build(loaded, os.environ))
     except (ConfigurationError, StoreError, ChatopsConfigError) as exc:
         log.error("daemon.cannot_start", error=str(exc))
         print(f"workspace-monitor: refusing to start: {exc}", file=sys.stderr, flush=True)
@@ -549,6 +457,4 @@ async def run_daemon(options: DaemonOptions) -> int:
     await stop.wait()
     log.info("daemon.stopping")
     await daemon.stop()
-    if state_lock is not None:
-        state_lock.release()
     return 0

@@ -213,11 +213,12 @@ class LeaderWatch:
         leadership: Leadership,
         store: Store,
         registry: CollectorRegistry,
-        on_change: Callable[[bool], None],
+        on_change: Callable[[bool], None] = lambda leading: None,
     ) -> None:
         self.leadership = leadership
         self._store = store
-        self._on_change = on_change
+        #: Told of every change (the daemon sets it to start or stop its work).
+        self.on_change = on_change
         self._lock = asyncio.Lock()
         self._gauge = Gauge(
             "workspace_monitor_leader",
@@ -243,7 +244,7 @@ class LeaderWatch:
             if leading != self._was_leading:
                 self._was_leading = leading
                 self._gauge.set(int(leading))
-                self._on_change(leading)
+                self.on_change(leading)
             return leading
 
     async def close(self) -> None:

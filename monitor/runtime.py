@@ -1,10 +1,15 @@
-"""The composition root: what `run` and `once` load and build, in one place.
+"""The composition root: everything `run` and `once` work with is loaded and built here, and only here.
 
-    load_all(config, rules)   settings and rules, every problem of both collected (LoadError)
-    project_clients           each watched project's name and Workspace client (`workspace.projects`, or the
-                              one `workspace.project_id`), built before anything is opened or written
-    watch_projects            an engine for each, over the shared store and rules
-    make_notifier             Slack with SLACK_BOT_TOKEN, else the terminal
+    load_all(config, rules) -> Loaded     settings and rules, every problem of both collected (LoadError)
+    build(loaded, env) -> Runtime         the parts, wired: each project's Workspace client and engine, the
+                                          store (and the SQLite state's lock), leadership, the notifier
+                                          behind the dispatcher, selfwatch, the chatops app, metrics, health
+    Runtime.apply(loaded)                 a reload (SIGHUP): new rules and settings reach every part that
+                                          reads them; what only a restart changes is said, and kept
+    Runtime.aclose()                      closes what build opened
+
+The daemon (`monitor.daemon`) schedules the runtime's parts and builds nothing itself; `once`
+(`monitor.commands`) builds the same runtime without the chatops app, so it does what a daemon's cycle does.
 
 A project's name is what rules match (`match: {project: ...}`), what messages show, and part of each
 alert's identity; without `workspace.projects` it is the project id, as it always was.
@@ -12,31 +17,48 @@ alert's identity; without `workspace.projects` it is the project id, as it alway
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import structlog
 from rich.console import Console
 
 from monitor.config import ConfigError, Credentials, Settings, WorkspaceSettings, load_settings
+from monitor.delivery_watch import DeliveryWatch
 from monitor.engine import Engine
+from monitor.leader import LeaderWatch, leadership_for
 from monitor.logs import register_secret
+from monitor.metrics import Health, Metrics
 from monitor.notify.console import ConsoleNotifier
-from monitor.notify.dispatch import Notifier
+from monitor.notify.dispatch import Dispatcher, Notifier
 from monitor.rules.index import RuleSet
 from monitor.rules.load import RuleFileError, load_rules
+from monitor.selfwatch import SelfWatch
 from monitor.slack.client import web_client
 from monitor.slack.notifier import SlackNotifier
+from monitor.store import StateLock, lock_state, open_store
 from monitor.store.base import Store
+from monitor.store.urls import url_secrets
 from monitor.workspace.client import WorkspaceClient
 from monitor.workspace.errors import ConfigurationError
 from monitor.workspace.factory import build_client
 
+if TYPE_CHECKING:
+    from monitor.chatops.wiring import DaemonChatops
+
 __all__ = [
+    "RESTART_SETTINGS",
     "LoadError",
     "Loaded",
+    "Runtime",
     "WatchedProject",
+    "build",
     "close_projects",
     "cycle_deadline",
     "load_all",
@@ -45,6 +67,12 @@ __all__ = [
     "rules_path",
     "watch_projects",
 ]
+
+log = structlog.get_logger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class LoadError(Exception):
@@ -92,9 +120,11 @@ def load_all(config: Path | None, rules_override: Path | None = None) -> Loaded:
     return Loaded(settings, ruleset)
 
 
-def make_notifier(settings: Settings, console: Console | None = None) -> Notifier:
+def make_notifier(
+    settings: Settings, console: Console | None = None, env: Mapping[str, str] | None = None
+) -> Notifier:
     """Slack when `SLACK_BOT_TOKEN` is set (at `slack.api_url`), the terminal otherwise."""
-    token = os.environ.get("SLACK_BOT_TOKEN")
+    token = (os.environ if env is None else env).get("SLACK_BOT_TOKEN")
     if not token:
         return ConsoleNotifier(console)
     register_secret(token)
@@ -131,7 +161,12 @@ def project_clients(
 
 
 def watch_projects(
-    clients: list[tuple[str, WorkspaceClient]], settings: Settings, store: Store, ruleset: RuleSet
+    clients: list[tuple[str, WorkspaceClient]],
+    settings: Settings,
+    store: Store,
+    ruleset: RuleSet,
+    *,
+    clock: Callable[[], datetime] = _now,
 ) -> list[WatchedProject]:
     """An engine for each project's client, over the shared store and rules."""
     return [
@@ -144,6 +179,7 @@ def watch_projects(
                 ruleset=ruleset,
                 project=name,
                 default_channel=settings.slack.default_channel,
+                clock=clock,
                 cycle_deadline=cycle_deadline(settings.workspace),
             ),
         )
@@ -164,3 +200,173 @@ def cycle_deadline(workspace: WorkspaceSettings) -> float:
 async def close_projects(projects: list[WatchedProject]) -> None:
     for project in projects:
         await project.client.aclose()
+
+
+#: Settings read once at start: a reload that changes one says a restart is needed (and keeps the old value).
+RESTART_SETTINGS = (
+    "state.url",
+    "state.lease",
+    "metrics.listen",
+    "slack.mode",
+    "slack.listen",
+    "slack.api_url",
+)
+
+
+def restart_settings_changed(old: Settings, new: Settings) -> list[str]:
+    """The RESTART_SETTINGS whose value differs (names only: a state URL may hold a password)."""
+
+    def value(settings: Settings, dotted: str) -> object:
+        section, key = dotted.split(".")
+        return getattr(getattr(settings, section), key)
+
+    return [name for name in RESTART_SETTINGS if value(old, name) != value(new, name)]
+
+
+def _project_identities(settings: Settings) -> list[tuple[object, ...]]:
+    return [
+        (name, prefix, project.project_id, project.region, project.endpoint, project.iam_endpoint)
+        for name, prefix, project in settings.workspace.per_project()
+    ]
+
+
+@dataclass
+class Runtime:
+    """The parts a daemon schedules (and `once` runs one cycle of), built by `build` from one `Loaded`."""
+
+    loaded: Loaded
+    #: The settings read once at start (state, listen addresses, projects): what a reload cannot change.
+    started_with: Settings
+    #: This process among the replicas sharing the state: leadership's name and the outbox's claimer.
+    replica: str
+    metrics: Metrics
+    health: Health
+    store: Store
+    projects: list[WatchedProject]
+    #: Leadership as the daemon watches it; `leader.leadership` is the bare lock (`once` takes it alone).
+    leader: LeaderWatch
+    notifier: Notifier
+    #: The notifier, timed: /healthz names Slack when it stops answering.
+    delivery: DeliveryWatch
+    dispatcher: Dispatcher
+    selfwatch: SelfWatch
+    chatops: DaemonChatops | None = None
+    #: Held until `aclose`: a second daemon (or `once`) on this SQLite file is refused.
+    state_lock: StateLock | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    def apply(self, loaded: Loaded) -> None:
+        """A reload: the new rules and settings reach every part that reads them (engines, selfwatch, the
+        chatops app's access, /healthz's limit). Projects and RESTART_SETTINGS change with a restart only:
+        a change to one is logged, compared with what the runtime started with, and not applied. The poll
+        schedule is the daemon's to move."""
+        if _project_identities(loaded.settings) != _project_identities(self.started_with):
+            log.warning("config.projects_need_restart", kept="the projects the daemon started with")
+        changed = restart_settings_changed(self.started_with, loaded.settings)
+        if changed:
+            log.warning("config.restart_needed", settings=changed, kept="the values the daemon started with")
+        self.loaded = loaded
+        settings = loaded.settings
+        for project in self.projects:
+            project.engine.ruleset = loaded.ruleset
+            project.engine.default_channel = settings.slack.default_channel
+            project.engine.cycle_deadline = cycle_deadline(settings.workspace)
+        self.selfwatch.ops_channel = settings.slack.ops_channel or settings.slack.default_channel
+        self.selfwatch.threshold = settings.workspace.outage_cycles
+        if self.chatops is not None:
+            self.chatops.reload(settings)  # who may silence; the mode and tokens need a restart
+        self.health.poll_interval = settings.workspace.poll_interval
+
+    async def aclose(self) -> None:
+        """Close what `build` opened: the app, the clients, leadership (at once, so that a follower takes
+        over without waiting), the store, the state's lock. Once; later calls do nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.chatops is not None:
+                await self.chatops.stop()
+            await close_projects(self.projects)
+            await self.leader.close()
+        finally:
+            self.store.close()
+            if self.state_lock is not None:
+                self.state_lock.release()
+
+
+def build(
+    loaded: Loaded,
+    env: Mapping[str, str],
+    *,
+    notifier: Notifier | None = None,
+    replica: str | None = None,
+    state_url: str | None = None,
+    lock: bool = True,
+    chatops: bool = True,
+    clock: Callable[[], datetime] = _now,
+) -> Runtime:
+    """Every part, wired, from `loaded` and the environment `env` (credentials and tokens).
+
+    notifier    where notifications go (default: `make_notifier`: Slack with SLACK_BOT_TOKEN, else the
+                terminal)
+    replica     this process's name among replicas (default host:pid)
+    state_url   the state to open instead of `state.url` (a dry run's scratch copy)
+    lock        hold the SQLite state's lock until `aclose` (a dry run looks without it)
+    chatops     run the /tasks app when the config asks for it (`once` does without)
+    clock       the time every part reads
+
+    Clients are built first, so that missing credentials are refused before the state file is created or
+    touched. Raises ConfigurationError (credentials, project), StoreError (the state, its lock) or
+    ChatopsConfigError (a Slack mode without its token); whatever was opened by then is closed again.
+    """
+    settings = loaded.settings
+    credentials = Credentials.from_env(env)
+    register_secret(credentials.secret_key, credentials.security_token, credentials.iam_password,
+                    credentials.auth_token)  # fmt: skip
+    url = state_url or settings.state.url
+    register_secret(*url_secrets(url))
+    metrics = Metrics()
+    health = Health(settings.workspace.poll_interval, clock())
+    clients = project_clients(settings, env, observer=metrics.observe_api)
+    replica = replica or f"{socket.gethostname()}:{os.getpid()}"
+    with contextlib.ExitStack() as undo:
+        state_lock = lock_state(url) if lock else None
+        if state_lock is not None:
+            undo.callback(state_lock.release)
+        store = open_store(url, claim_lease=settings.state.claim_lease)
+        undo.callback(store.close)
+        notifier = notifier or make_notifier(settings, env=env)
+        delivery = DeliveryWatch(notifier, clock=clock)
+        app = None
+        if chatops:
+            from monitor.chatops.wiring import chatops_for_daemon
+
+            app = chatops_for_daemon(
+                settings, credentials, store, health, clock=clock, observer=metrics.observe_api, env=env,
+                replica=replica, on_token_rejected=metrics.token_rejected,
+            )  # fmt: skip
+        # After the app's probe: /healthz names a down Slack link before the deliveries it holds up.
+        health.probes.append(lambda: delivery.problem(3 * health.poll_interval))
+        undo.pop_all()
+    slack = settings.slack
+    return Runtime(
+        loaded=loaded,
+        started_with=settings,
+        replica=replica,
+        metrics=metrics,
+        health=health,
+        store=store,
+        projects=watch_projects(clients, settings, store, loaded.ruleset, clock=clock),
+        leader=LeaderWatch(leadership_for(url, replica, settings.state.lease), store, metrics.registry),
+        notifier=notifier,
+        delivery=delivery,
+        dispatcher=Dispatcher(store, delivery, claimer=replica, clock=clock),
+        selfwatch=SelfWatch(
+            store,
+            ops_channel=slack.ops_channel or slack.default_channel,
+            threshold=settings.workspace.outage_cycles,
+            clock=clock,
+        ),
+        chatops=app,
+        state_lock=state_lock,
+    )

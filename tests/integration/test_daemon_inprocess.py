@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import textwrap
 from collections.abc import Iterator
 from datetime import timedelta
@@ -27,7 +28,7 @@ from monitor.devtools.sim import (
 from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
 from monitor.engine import CycleReport
 from monitor.notify.console import ConsoleNotifier
-from monitor.runtime import Loaded, load_all
+from monitor.runtime import Loaded, build, load_all
 from monitor.slack.notifier import SlackNotifier
 
 
@@ -61,7 +62,7 @@ def daemon(tmp_path: Path, sim: SimulatorThread, monkeypatch: pytest.MonkeyPatch
             """
         )
     )
-    return Daemon(DaemonOptions(config), load_all(config), ConsoleNotifier())
+    return Daemon(DaemonOptions(config), build(load_all(config), os.environ, notifier=ConsoleNotifier()))
 
 
 async def test_a_stop_during_the_leadership_check_starts_no_cycle_and_fails_no_job(
@@ -71,7 +72,7 @@ async def test_a_stop_during_the_leadership_check_starts_no_cycle_and_fails_no_j
     it start a cycle once the check returns, nor shut the scheduler down under it (APScheduler then logs
     the cancelled job as "raised an exception")."""
     checking, release = asyncio.Event(), asyncio.Event()
-    check = daemon.leader.check
+    check = daemon.runtime.leader.check
 
     async def slow_check() -> bool:
         checking.set()
@@ -79,7 +80,7 @@ async def test_a_stop_during_the_leadership_check_starts_no_cycle_and_fails_no_j
         return await check()
 
     cycles: list[str] = []
-    for project in daemon.projects:
+    for project in daemon.runtime.projects:
         run_cycle = project.engine.run_cycle
 
         async def counted(*, persist: bool = True, run_cycle=run_cycle):
@@ -87,7 +88,7 @@ async def test_a_stop_during_the_leadership_check_starts_no_cycle_and_fails_no_j
             return await run_cycle(persist=persist)
 
         project.engine.run_cycle = counted
-    daemon.leader.check = slow_check
+    daemon.runtime.leader.check = slow_check
     flushed = asyncio.Event()
     dispatch = daemon.dispatch
 
@@ -145,7 +146,7 @@ async def test_a_reload_that_lengthens_the_poll_interval_moves_the_health_limit(
         await daemon.reload()
     finally:
         await daemon.stop()
-    ok, reason = daemon.health.check(daemon.health.started_at + timedelta(minutes=20))
+    ok, reason = daemon.runtime.health.check(daemon.runtime.health.started_at + timedelta(minutes=20))
     assert ok, reason
 
 
@@ -181,7 +182,7 @@ async def test_a_reload_that_raises_keeps_the_old_rules_and_says_so(
     def broken(*args: object) -> Loaded:
         raise RecursionError("maximum recursion depth exceeded")
 
-    before = daemon.loaded
+    before = daemon.runtime.loaded
     monkeypatch.setattr("monitor.daemon.load_all", broken)
     await daemon.start()
     try:
@@ -189,7 +190,7 @@ async def test_a_reload_that_raises_keeps_the_old_rules_and_says_so(
             await daemon.reload()
     finally:
         await daemon.stop()
-    assert daemon.loaded is before
+    assert daemon.runtime.loaded is before
     (failed,) = [entry for entry in logs if entry["event"] == "config.reload_failed"]
     assert failed["problems"] == ["RecursionError: maximum recursion depth exceeded"]
 
@@ -229,14 +230,14 @@ async def test_a_reload_with_a_regex_python_could_not_compile_says_where(
     assert config is not None
     rules = config.parent / "rules.yaml"
     rules.write_text(f'rules:\n  - name: ops\n    match: {{task_name: "{pattern}"}}\n    channel: "#ops"\n')
-    before = daemon.loaded
+    before = daemon.runtime.loaded
     await daemon.start()
     try:
         with structlog.testing.capture_logs() as logs:
             await daemon.reload()
     finally:
         await daemon.stop()
-    assert daemon.loaded is before
+    assert daemon.runtime.loaded is before
     (failed,) = [entry for entry in logs if entry["event"] == "config.reload_failed"]
     (said,) = failed["problems"]
     assert said.startswith(f"{rules}:3: rule 'ops': match.task_name: bad regular expression")
@@ -258,7 +259,9 @@ async def test_a_flush_waiting_for_slack_never_makes_the_scheduler_skip_jobs(
     daemon.poll = cycle_only  # type: ignore[method-assign]
     async with start_slack_stub() as stub:
         stub.state.faults.delay(600, None)  # every call accepted, none answered
-        daemon.delivery.notifier = SlackNotifier(stub.client(retry_handlers=[]), per_channel_interval=0)
+        daemon.runtime.delivery.notifier = SlackNotifier(
+            stub.client(retry_handlers=[]), per_channel_interval=0
+        )
         with caplog.at_level(logging.WARNING, logger="apscheduler"):
             await daemon.start()
             try:

@@ -6,9 +6,16 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
+from monitor.notify.console import ConsoleNotifier
+from monitor.runtime import build, load_all
+from monitor.store import StateInUseError
+from monitor.workspace.errors import ConfigurationError
 
 
 def test_a_daemon_on_sqlite_state_never_loads_psycopg(tmp_path: Path) -> None:
@@ -34,18 +41,18 @@ def test_a_daemon_on_sqlite_state_never_loads_psycopg(tmp_path: Path) -> None:
     )
     script = textwrap.dedent(
         f"""\
-        import asyncio, sys
+        import asyncio, os, sys
         from pathlib import Path
         import monitor.cli, monitor.commands, monitor.daemon
         from monitor.daemon import Daemon, DaemonOptions
-        from monitor.runtime import load_all, make_notifier
+        from monitor.runtime import build, load_all
 
         async def main():
             loaded = load_all(Path({str(config)!r}))
-            daemon = Daemon(DaemonOptions(Path({str(config)!r})), loaded, make_notifier(loaded.settings))
+            daemon = Daemon(DaemonOptions(Path({str(config)!r})), build(loaded, os.environ))
             await daemon.start()
-            await daemon.leader.check()
-            assert daemon.leader.leading
+            await daemon.runtime.leader.check()
+            assert daemon.runtime.leader.leading
             await daemon.stop()
 
         asyncio.run(main())
@@ -63,3 +70,73 @@ def test_a_daemon_on_sqlite_state_never_loads_psycopg(tmp_path: Path) -> None:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def _config(tmp_path: Path, *, poll_interval: str = "60s", ops_channel: str = "#ops") -> Path:
+    (tmp_path / "rules.yaml").write_text(
+        'rules:\n  - name: ops\n    match: {task_name: "*"}\n    channel: "#ops"\n'
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            workspace:
+              endpoint: http://127.0.0.1:9
+              project_id: {DEFAULT_PROJECT_ID}
+              poll_interval: {poll_interval}
+            state:
+              url: sqlite:///{tmp_path}/state.db
+            rules: {tmp_path}/rules.yaml
+            slack:
+              mode: none
+              ops_channel: "{ops_channel}"
+            """
+        )
+    )
+    return config
+
+
+CREDENTIALS = {"HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY, "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY}
+
+
+async def test_apply_gives_every_part_the_reloaded_rules_and_settings(tmp_path: Path) -> None:
+    """A reload reaches the engines (rules), selfwatch (ops channel) and /healthz (its limit follows the
+    poll interval), without rebuilding anything."""
+    config = _config(tmp_path)
+    runtime = build(load_all(config), CREDENTIALS, notifier=ConsoleNotifier())
+    try:
+        engine = runtime.projects[0].engine
+        _config(tmp_path, poll_interval="10m", ops_channel="#ops-2")
+        (tmp_path / "rules.yaml").write_text(
+            'rules:\n  - name: new\n    match: {task_name: "x*"}\n    channel: "#x"\n'
+        )
+        reloaded = load_all(config)
+        runtime.apply(reloaded)
+        assert runtime.projects[0].engine is engine
+        assert [rule.name for rule in engine.ruleset.rules] == ["new"]
+        assert runtime.selfwatch.ops_channel == "#ops-2"
+        assert runtime.health.poll_interval == timedelta(minutes=10)
+        assert runtime.loaded is reloaded
+    finally:
+        await runtime.aclose()
+
+
+async def test_missing_credentials_are_refused_before_the_state_file_is_created(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    with pytest.raises(ConfigurationError):
+        build(load_all(config), {}, notifier=ConsoleNotifier())
+    assert not (tmp_path / "state.db").exists()
+
+
+async def test_a_second_runtime_on_the_same_sqlite_state_is_refused_until_the_first_closes(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    first = build(load_all(config), CREDENTIALS, notifier=ConsoleNotifier())
+    try:
+        with pytest.raises(StateInUseError):
+            build(load_all(config), CREDENTIALS, notifier=ConsoleNotifier())
+    finally:
+        await first.aclose()
+    second = build(load_all(config), CREDENTIALS, notifier=ConsoleNotifier())
+    await second.aclose()
