@@ -281,7 +281,8 @@ async def test_the_daemon_says_at_start_what_the_tokens_scopes_leave_out(daemon:
     """The start's scope note asks the Slack receiver itself, not the watch the daemon wraps it in (which is
     no Slack notifier, so the note was never said)."""
     async with start_slack_stub(SlackStubOptions(scopes=frozenset({"chat:write"}))) as stub:
-        daemon.delivery.notifier = SlackNotifier(stub.client(retry_handlers=[]), per_channel_interval=0)
+        slack = SlackNotifier(stub.client(retry_handlers=[]), per_channel_interval=0)
+        daemon.runtime.delivery.notifier = slack
         with structlog.testing.capture_logs() as logs:
             await daemon.start()
             try:
