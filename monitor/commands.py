@@ -56,15 +56,15 @@ def check(config: Path | None, rules_override: Path | None, console: Console, *,
         loaded = load_all(config, rules_override)
     except LoadError as exc:
         for problem in exc.problems:
-            console.print(Text(problem), style="red", soft_wrap=True)
-        console.print(Text(f"{len(exc.problems)} problem(s) found"), style="bold red")
+            _check_line(console, problem, "red")
+        _check_line(console, f"{len(exc.problems)} problem(s) found", "bold red")
         return EXIT_FAILED
     # What `run` checks before it starts, from the same function: `check` passing means `run` starts.
     problems = start_problems(loaded.settings, os.environ)
     if problems:
         for problem in problems:
-            console.print(Text(problem), style="red", soft_wrap=True)
-        console.print(Text(f"{len(problems)} problem(s) found"), style="bold red")
+            _check_line(console, problem, "red")
+        _check_line(console, f"{len(problems)} problem(s) found", "bold red")
         return EXIT_FAILED
     if online:
         notes: list[str] = []
@@ -74,19 +74,24 @@ def check(config: Path | None, rules_override: Path | None, console: Console, *,
             problems, notes = asyncio.run(online_check(token, loaded.settings.slack.api_url))
             if problems:
                 for problem in problems:
-                    console.print(Text(problem), style="red", soft_wrap=True)
-                console.print(Text(f"{len(problems)} problem(s) found"), style="bold red")
+                    _check_line(console, problem, "red")
+                _check_line(console, f"{len(problems)} problem(s) found", "bold red")
                 return EXIT_FAILED
         for note in notes:
-            console.print(Text(note), style="yellow", soft_wrap=True)
+            _check_line(console, note, "yellow")
     ruleset = loaded.ruleset
-    console.print(
-        Text(
-            f"OK: {len(ruleset.rules)} rules and {len(ruleset.silences)} silences in "
-            f"{len(ruleset.files)} file(s); config {loaded.settings.source}"
-        )
+    _check_line(
+        console,
+        f"OK: {len(ruleset.rules)} rules and {len(ruleset.silences)} silences in "
+        f"{len(ruleset.files)} file(s); config {loaded.settings.source}",
     )
     return EXIT_OK
+
+
+def _check_line(console: Console, line: str, style: str = "") -> None:
+    """One line of `check`: as text, never markup, unwrapped, and terminal-safe as `once` prints (a rule
+    file's name, a key or a value in a problem is the operator's data and may carry escape sequences)."""
+    console.print(Text(terminal_safe(line)), style=style, soft_wrap=True)
 
 
 def _state_url(settings: Settings, dry_run: bool, scratch: Path) -> str:
