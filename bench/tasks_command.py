@@ -40,9 +40,8 @@ from poll import max_in_flight, reset_stats, simulator
 
 from monitor.chatops.handlers import Deps
 from monitor.chatops.limits import PerUserRate
-from monitor.chatops.service import EVENTS_PATH, ChatopsService, SlackTokens
+from monitor.chatops.runner import EVENTS_PATH, LIST_CONCURRENCY, ChatopsService, SlackTokens
 from monitor.chatops.snapshots import Snapshots
-from monitor.chatops.wiring import LIST_CONCURRENCY
 from monitor.config import SlackSettings
 from monitor.devtools.sim.options import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 from monitor.devtools.slackstub import start_slack_stub

@@ -37,7 +37,7 @@ import structlog
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.chatops.wiring import ChatopsConfigError
+from monitor.chatops.runner import ChatopsConfigError
 from monitor.durations import format_duration
 from monitor.engine import CycleReport
 from monitor.metrics import start_metrics_server

@@ -26,7 +26,7 @@ __all__ = ["listen_problem", "start_problems"]
 
 def start_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """Every reason `run` would refuse to start with these settings and environment, one line each."""
-    from monitor.chatops.service import SlackTokens, configuration_problem
+    from monitor.chatops.runner import SlackTokens, configuration_problem
     from monitor.runtime import project_clients
 
     problems: list[str] = []

@@ -50,7 +50,7 @@ from monitor.workspace.errors import ConfigurationError
 from monitor.workspace.factory import build_client
 
 if TYPE_CHECKING:
-    from monitor.chatops.wiring import DaemonChatops
+    from monitor.chatops.runner import DaemonChatops
 
 __all__ = [
     "RESTART_SETTINGS",
@@ -339,7 +339,7 @@ def build(
         delivery = DeliveryWatch(notifier, clock=clock)
         app = None
         if chatops:
-            from monitor.chatops.wiring import chatops_for_daemon
+            from monitor.chatops.runner import chatops_for_daemon
 
             app = chatops_for_daemon(
                 settings, credentials, store, health, clock=clock, observer=metrics.observe_api, env=env,

@@ -362,10 +362,6 @@ class WorkspaceClient:
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
 
-    @property
-    def auth_kind(self) -> str:
-        return self._auth.kind
-
     async def __aenter__(self) -> WorkspaceClient:
         return self
 

@@ -28,7 +28,7 @@ import structlog
 from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps, RuntimeStatus
 from monitor.chatops.replies import NEXT_PAGE_ACTION_ID, PAGE_SIZE
-from monitor.chatops.service import EVENTS_PATH, ChatopsService, SlackTokens
+from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens
 from monitor.chatops.snapshots import SHARE_WINDOW
 from monitor.config import SlackSettings
 from monitor.devtools.sim import (

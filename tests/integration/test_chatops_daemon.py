@@ -160,7 +160,7 @@ def test_a_rejected_app_token_shows_in_healthz_and_metrics_and_is_logged_once(
 def test_run_and_check_refuse_a_mode_without_its_token_in_one_line(
     tmp_path: Path, sim: SimulatorThread
 ) -> None:
-    """Which line each mode's missing token gives is a table (tests/unit/test_chatops_service.py); here both
+    """Which line each mode's missing token gives is a table (tests/unit/test_chatops_runner.py); here both
     commands show one of them to people: `run` on stderr (its JSON log line says the same for journald) and
     exits 2, `check` among the problems it lists and exits 1."""
     write_config(tmp_path, sim, "slack:\n  mode: socket\n")

@@ -17,9 +17,8 @@ from slack_sdk.errors import SlackApiError
 
 from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps
-from monitor.chatops.service import ChatopsService, SlackTokens
+from monitor.chatops.runner import ChatopsService, SlackTokens, status_with_tokens
 from monitor.chatops.tokens import Backoff
-from monitor.chatops.wiring import status_with_tokens
 from monitor.config import SlackSettings
 from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,

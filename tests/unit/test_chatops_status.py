@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.chatops.wiring import store_status
+from monitor.chatops.runner import store_status
 from monitor.metrics import Health
 from monitor.store import SQLiteStore
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from monitor.chatops.handlers import Deps
-from monitor.chatops.service import ChatopsService, SlackTokens, app_enabled, configuration_problem
+from monitor.chatops.runner import ChatopsService, SlackTokens, app_enabled, configuration_problem
 from monitor.config import SlackSettings
 
 BOT, APP, SECRET = "xoxb-1-bot", "xapp-1-app", "signing-secret"
