@@ -304,6 +304,7 @@ def build(
     lock: bool = True,
     chatops: bool = True,
     clock: Callable[[], datetime] = _now,
+    clients: list[tuple[str, WorkspaceClient]] | None = None,
 ) -> Runtime:
     """Every part, wired, from `loaded` and the environment `env` (credentials and tokens).
 
@@ -314,6 +315,8 @@ def build(
     lock        hold the SQLite state's lock until `aclose` (a dry run looks without it)
     chatops     run the /tasks app when the config asks for it (`once` does without)
     clock       the time every part reads
+    clients     each project's name and Workspace client, when the caller built them (tests: a simulator's
+                clock, no retry waits); the runtime closes them
 
     Clients are built first, so that missing credentials are refused before the state file is created or
     touched. Raises ConfigurationError (credentials, project), StoreError (the state, its lock) or
@@ -327,7 +330,8 @@ def build(
     register_secret(*url_secrets(url))
     metrics = Metrics()
     health = Health(settings.workspace.poll_interval, clock())
-    clients = project_clients(settings, env, observer=metrics.observe_api)
+    if clients is None:
+        clients = project_clients(settings, env, observer=metrics.observe_api)
     replica = replica or f"{socket.gethostname()}:{os.getpid()}"
     with contextlib.ExitStack() as undo:
         state_lock = lock_state(url) if lock else None

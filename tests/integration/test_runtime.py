@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -10,8 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
+from monitor.decide import DecisionKind
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY, SimOptions
+from monitor.devtools.sim.runner import start_simulator
 from monitor.notify.console import ConsoleNotifier
 from monitor.runtime import build, load_all
 from monitor.store import StateInUseError
@@ -72,7 +76,13 @@ def test_a_daemon_on_sqlite_state_never_loads_psycopg(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _config(tmp_path: Path, *, poll_interval: str = "60s", ops_channel: str = "#ops") -> Path:
+def _config(
+    tmp_path: Path,
+    *,
+    poll_interval: str = "60s",
+    ops_channel: str = "#ops",
+    endpoint: str = "http://127.0.0.1:9",
+) -> Path:
     (tmp_path / "rules.yaml").write_text(
         'rules:\n  - name: ops\n    match: {task_name: "*"}\n    channel: "#ops"\n'
     )
@@ -81,7 +91,7 @@ def _config(tmp_path: Path, *, poll_interval: str = "60s", ops_channel: str = "#
         textwrap.dedent(
             f"""\
             workspace:
-              endpoint: http://127.0.0.1:9
+              endpoint: {endpoint}
               project_id: {DEFAULT_PROJECT_ID}
               poll_interval: {poll_interval}
             state:
@@ -140,3 +150,21 @@ async def test_a_second_runtime_on_the_same_sqlite_state_is_refused_until_the_fi
         await first.aclose()
     second = build(load_all(config), CREDENTIALS, notifier=ConsoleNotifier())
     await second.aclose()
+
+
+async def test_a_built_runtime_polls_decides_and_delivers_through_its_notifier(tmp_path: Path) -> None:
+    """The parts are wired to each other: a project's engine writes to the store the dispatcher reads, and
+    the dispatcher hands the alert to the notifier given."""
+    async with start_simulator(SimOptions(tasks=0, seed=5)) as sim:
+        sim.state.create_task({"task_name": "prod-reboot", "last_status": "FAIL"})
+        out = io.StringIO()
+        config = _config(tmp_path, endpoint=sim.base_url)
+        runtime = build(load_all(config), CREDENTIALS, notifier=ConsoleNotifier(Console(file=out, width=200)))
+        try:
+            report = await runtime.projects[0].engine.run_cycle()
+            flushed = await runtime.dispatcher.flush()
+        finally:
+            await runtime.aclose()
+    assert [note.kind for note in report.decisions] == [DecisionKind.NEW]
+    assert flushed.sent == 1
+    assert "prod-reboot" in out.getvalue()
