@@ -36,7 +36,7 @@ from monitor.slack.notifier import SlackNotifier
 from monitor.store import SQLiteStore
 from monitor.store.base import CycleChanges, OutboxEntry, OutboxState
 from tests.fuzz import examples
-from tests.unit.test_slack_render import payload
+from tests.support.slack import payload
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 OK = {"ok": True, "channel": "C0OPS00001", "ts": "1764403200.000100"}

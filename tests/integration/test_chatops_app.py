@@ -47,13 +47,12 @@ from monitor.notify.dispatch import Dispatcher
 from monitor.rules.load import compile_match, load_rules_text
 from monitor.silences import Silence as StoredSilence
 from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
-from monitor.slack.message import SlackMessage
 from monitor.slack.notifier import SlackNotifier
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
 from tests.support.simapi import http_client
-from tests.unit.test_slack_render import assert_valid
+from tests.support.slack import ADMIN, as_message, assert_valid, blocks_text
 
 RULES = """
 rules:
@@ -66,7 +65,6 @@ rules:
 """
 START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 SECRET = "stub-signing-secret-0123456789abcdef"
-ADMIN = "U0ADMIN001"
 STRANGER = "U0STRANGER"
 OPS_ROOM = ("C0OPSROOM1", "ops-room")
 GENERAL = ("C0GENERAL01", "general")
@@ -86,14 +84,6 @@ def signed(body: bytes, *, age: float = 0.0, secret: str = SECRET) -> dict[str, 
         "X-Slack-Request-Timestamp": str(timestamp),
         "X-Slack-Signature": signature(body, timestamp, secret),
     }
-
-
-def as_message(answer: dict[str, Any]) -> SlackMessage:
-    return SlackMessage(answer["text"], answer["blocks"])
-
-
-def blocks_text(answer: dict[str, Any]) -> str:
-    return json.dumps(answer["blocks"], ensure_ascii=False)
 
 
 @dataclass

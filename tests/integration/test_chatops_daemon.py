@@ -19,9 +19,13 @@ from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from monitor.devtools.sim.runner import SimulatorThread
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, SlackStubOptions, SlackStubThread
 from monitor.devtools.slackstub.options import DEFAULT_SCOPES
-from tests.integration.test_daemon import Daemon, free_port, sim, write_config
+from tests.support.daemon import DaemonProcess, free_port, simulator_with, write_config
 
-__all__ = ["sim"]  # the fixture, imported for these tests
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    with simulator_with("prod-reboot", "lab-start") as running:
+        yield running
 
 
 @pytest.fixture
@@ -80,8 +84,10 @@ def test_the_daemon_answers_over_socket_mode_reloads_admins_and_health_follows_t
     tmp_path: Path, sim: SimulatorThread, slack: SlackStubThread
 ) -> None:
     port = free_port()
-    write_config(tmp_path, sim, f"slack:\n  api_url: {slack.api_url}\nmetrics:\n  listen: {port}\n")
-    daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN=DEFAULT_APP_TOKEN)
+    write_config(
+        tmp_path, sim.base_url, extra=f"slack:\n  api_url: {slack.api_url}\nmetrics:\n  listen: {port}\n"
+    )
+    daemon = DaemonProcess(tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN=DEFAULT_APP_TOKEN)
     try:
         daemon.wait_for('"cycle.done"')
         slack.run(slack.stub.socket.wait_connected)
@@ -114,8 +120,8 @@ def test_names_in_the_config_are_looked_up_to_ids_at_start(tmp_path: Path, sim: 
     user_name is alice is not her; `"#desktop-ops"` is that channel's id, not any channel so named."""
     with SlackStubThread(SlackStubOptions(scopes=DEFAULT_SCOPES | {"users:read"})) as slack:
         access = "  admins: ['@alice', '@nobody']\n  allowed_channels: ['#desktop-ops']\n"
-        write_config(tmp_path, sim, f"slack:\n  api_url: {slack.api_url}\n{access}")
-        daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN=DEFAULT_APP_TOKEN)
+        write_config(tmp_path, sim.base_url, extra=f"slack:\n  api_url: {slack.api_url}\n{access}")
+        daemon = DaemonProcess(tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN=DEFAULT_APP_TOKEN)
         try:
             logs = daemon.wait_for('"chatops.access_names_resolved"')
             assert "no member is named @nobody: it grants nothing (use the id)" in logs
@@ -136,8 +142,12 @@ def test_a_rejected_app_token_shows_in_healthz_and_metrics_and_is_logged_once(
     """Issue 15 Slack #4, in the real daemon: a revoked xapp- token is one clear error, not a traceback every
     ping interval; /healthz says "Slack app token rejected", the rejections metric counts it."""
     port = free_port()
-    write_config(tmp_path, sim, f"slack:\n  api_url: {slack.api_url}\nmetrics:\n  listen: {port}\n")
-    daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN="xapp-1-A0STUBAPP1-revoked")
+    write_config(
+        tmp_path, sim.base_url, extra=f"slack:\n  api_url: {slack.api_url}\nmetrics:\n  listen: {port}\n"
+    )
+    daemon = DaemonProcess(
+        tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN="xapp-1-A0STUBAPP1-revoked"
+    )
     try:
         daemon.wait_for('"cycle.done"')
         assert wait_health(port, 503).startswith(
@@ -163,7 +173,7 @@ def test_run_and_check_refuse_a_mode_without_its_token_in_one_line(
     """Which line each mode's missing token gives is a table (tests/unit/test_chatops_runner.py); here both
     commands show one of them to people: `run` on stderr (its JSON log line says the same for journald) and
     exits 2, `check` among the problems it lists and exits 1."""
-    write_config(tmp_path, sim, "slack:\n  mode: socket\n")
+    write_config(tmp_path, sim.base_url, extra="slack:\n  mode: socket\n")
     env = {
         "PATH": "/usr/bin:/bin",
         "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
@@ -186,7 +196,7 @@ def test_run_and_check_refuse_a_mode_without_its_token_in_one_line(
 
 
 def test_slack_mode_none_runs_without_tokens(tmp_path: Path, sim: SimulatorThread) -> None:
-    write_config(tmp_path, sim, "slack:\n  mode: none\n")
+    write_config(tmp_path, sim.base_url, extra="slack:\n  mode: none\n")
     base = {
         "PATH": "/usr/bin:/bin",
         "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,

@@ -32,8 +32,8 @@ from monitor.devtools.slackstub.runner import SlackStub
 from monitor.store import SQLiteStore
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
-from tests.integration.test_chatops_app import ADMIN, START, as_message, blocks_text
-from tests.unit.test_slack_render import assert_valid
+from tests.support.slack import ADMIN, as_message, assert_valid, blocks_text
+from tests.support.world import START
 
 
 @dataclass

@@ -9,7 +9,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,84 +21,23 @@ import pytest
 from monitor.decide import DecisionKind
 from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
-    DEFAULT_PROJECT_ID,
     DEFAULT_SECRET_KEY,
-    SimOptions,
     SimulatorThread,
 )
 from monitor.devtools.slackstub import SlackStubThread
 from monitor.store import CycleChanges, OutboxEntry, SQLiteStore
-
-RULES = """\
-rules:
-  - name: ops
-    match:
-      task_name: "prod-*"
-    channel: "#ops"
-"""
+from tests.support.daemon import RULES, DaemonProcess, free_port, simulator_with, write_config
 
 
 @pytest.fixture
 def sim() -> Iterator[SimulatorThread]:
-    with SimulatorThread(SimOptions(tasks=0, seed=9)) as running:
-        for name in ("prod-reboot", "lab-start"):
-            fields = {"task_name": name, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
-            running.call(running.state.create_task, fields)
+    with simulator_with("prod-reboot", "lab-start") as running:
         yield running
 
 
-def write_config(tmp_path: Path, sim: SimulatorThread, extra: str = "") -> None:
-    (tmp_path / "rules.yaml").write_text(RULES)
-    (tmp_path / "config.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            workspace:
-              endpoint: {sim.base_url}
-              project_id: {DEFAULT_PROJECT_ID}
-              poll_interval: 1s
-            state:
-              url: sqlite:///{tmp_path}/state.db
-            rules: rules.yaml
-            """
-        )
-        + extra
-    )
-
-
-class Daemon:
-    """The daemon as a child process; its stdout (the console notifier) and stderr (JSON logs) in files."""
-
-    def __init__(self, tmp_path: Path, **extra_env: str) -> None:
-        self.out = tmp_path / "stdout.txt"
-        self.err = tmp_path / "stderr.txt"
-        env = {"PATH": os.environ["PATH"], "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
-               "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY, **extra_env}  # fmt: skip
-        with self.out.open("w") as out, self.err.open("w") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "monitor.cli", "run"], cwd=tmp_path, env=env, stdout=out, stderr=err
-            )
-
-    def wait_for(self, text: str, *, stream: str = "err", count: int = 1, timeout: float = 20) -> str:
-        path = self.err if stream == "err" else self.out
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            content = path.read_text()
-            if content.count(text) >= count:
-                return content
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} x{count} not seen in {stream}:\n{path.read_text()}")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
-
-
 def test_alerts_once_over_many_cycles_and_stops_cleanly(tmp_path: Path, sim: SimulatorThread) -> None:
-    write_config(tmp_path, sim)
-    daemon = Daemon(tmp_path)
+    write_config(tmp_path, sim.base_url)
+    daemon = DaemonProcess(tmp_path)
     try:
         daemon.wait_for('"cycle.done"')
         sim.call(sim.state.add_execution, sim.state.task("prod-reboot").id, "FAIL")
@@ -129,7 +67,7 @@ def sent_earlier(tmp_path: Path, ages: dict[str, timedelta]) -> None:
 
 
 def with_retention(tmp_path: Path, sim: SimulatorThread, retention: str) -> None:
-    write_config(tmp_path, sim)
+    write_config(tmp_path, sim.base_url)
     config = (tmp_path / "config.yaml").read_text()
     (tmp_path / "config.yaml").write_text(
         config.replace("state:\n", f"state:\n  outbox_retention: {retention}\n")
@@ -148,7 +86,7 @@ def test_notifications_sent_longer_ago_than_the_retention_leave_the_state_file(
     and the alert state stay."""
     sent_earlier(tmp_path, {"f-old": timedelta(days=3), "f-new": timedelta(hours=1)})
     with_retention(tmp_path, sim, "2d")
-    daemon = Daemon(tmp_path)
+    daemon = DaemonProcess(tmp_path)
     try:
         logs = daemon.wait_for('"state.pruned"')
     finally:
@@ -162,7 +100,7 @@ def test_notifications_sent_longer_ago_than_the_retention_leave_the_state_file(
 def test_a_retention_of_0_keeps_every_notification(tmp_path: Path, sim: SimulatorThread) -> None:
     sent_earlier(tmp_path, {"f-ancient": timedelta(days=400)})
     with_retention(tmp_path, sim, "0")
-    daemon = Daemon(tmp_path)
+    daemon = DaemonProcess(tmp_path)
     try:
         logs = daemon.wait_for('"cycle.done"', count=3)  # leadership, and with it the first prune, came first
     finally:
@@ -173,9 +111,9 @@ def test_a_retention_of_0_keeps_every_notification(tmp_path: Path, sim: Simulato
 
 
 def test_a_broken_rule_file_is_refused_at_start(tmp_path: Path, sim: SimulatorThread) -> None:
-    write_config(tmp_path, sim)
+    write_config(tmp_path, sim.base_url)
     (tmp_path / "rules.yaml").write_text("rules:\n  - name: x\n    severity: urgent\n")
-    daemon = Daemon(tmp_path)
+    daemon = DaemonProcess(tmp_path)
     assert daemon.process.wait(timeout=30) == 2
     assert "rules.yaml:3: rule 'x': severity" in daemon.err.read_text()
 
@@ -183,8 +121,8 @@ def test_a_broken_rule_file_is_refused_at_start(tmp_path: Path, sim: SimulatorTh
 def test_reload_keeps_the_old_rules_when_the_new_ones_are_broken(
     tmp_path: Path, sim: SimulatorThread
 ) -> None:
-    write_config(tmp_path, sim)
-    daemon = Daemon(tmp_path)
+    write_config(tmp_path, sim.base_url)
+    daemon = DaemonProcess(tmp_path)
     try:
         daemon.wait_for('"cycle.done"')
         (tmp_path / "rules.yaml").write_text("rules:\n  - name: x\n    chanel: '#ops'\n")
@@ -204,9 +142,9 @@ def test_reload_keeps_the_old_rules_when_the_new_ones_are_broken(
 
 
 def test_an_api_outage_does_not_stop_the_schedule(tmp_path: Path, sim: SimulatorThread) -> None:
-    write_config(tmp_path, sim)
+    write_config(tmp_path, sim.base_url)
     sim.call(sim.state.add_fault, "status", endpoint="list", status=503, count=40)
-    daemon = Daemon(tmp_path)
+    daemon = DaemonProcess(tmp_path)
     try:
         daemon.wait_for('"cycle.failed"')
         sim.call(sim.state.clear_faults)
@@ -218,12 +156,12 @@ def test_an_api_outage_does_not_stop_the_schedule(tmp_path: Path, sim: Simulator
 
 def test_speaks_the_systemd_notify_protocol(tmp_path: Path, sim: SimulatorThread) -> None:
     """READY once started, STATUS after each cycle, WATCHDOG pings, STOPPING on SIGTERM."""
-    write_config(tmp_path, sim)
+    write_config(tmp_path, sim.base_url)
     path = str(tmp_path / "notify.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
         listener.bind(path)
         listener.settimeout(20)
-        daemon = Daemon(tmp_path, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
+        daemon = DaemonProcess(tmp_path, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
         messages: list[str] = []
         try:
             while (
@@ -271,17 +209,10 @@ def test_the_unit_file_verifies_and_is_well_hardened(tmp_path: Path) -> None:
     assert exposure < 2.0, security.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_metrics_and_health_on_loopback(tmp_path: Path, sim: SimulatorThread) -> None:
     port = free_port()
-    write_config(tmp_path, sim, f"metrics:\n  listen: {port}\n")
-    daemon = Daemon(tmp_path)
+    write_config(tmp_path, sim.base_url, extra=f"metrics:\n  listen: {port}\n")
+    daemon = DaemonProcess(tmp_path)
     try:
         daemon.wait_for('"cycle.done"', count=2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
@@ -306,10 +237,10 @@ def test_sigterm_during_a_paced_flush_sends_everything_and_strands_no_claim(
         sim.call(sim.state.create_task, fields)
     with SlackStubThread() as stub:
         stub.stub.state.add_channel("ops")
-        write_config(tmp_path, sim, f"slack:\n  mode: none\n  api_url: {stub.stub.api_url}\n")
+        write_config(tmp_path, sim.base_url, extra=f"slack:\n  mode: none\n  api_url: {stub.stub.api_url}\n")
         # One message per task (group_by task_name): paced at about one a second in one channel.
         (tmp_path / "rules.yaml").write_text(RULES + "    group_by: [task_name]\n")
-        daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=stub.stub.token)
+        daemon = DaemonProcess(tmp_path, SLACK_BOT_TOKEN=stub.stub.token)
         try:
             daemon.wait_for('"cycle.done"')
             for name in names:
@@ -336,8 +267,8 @@ def test_an_operators_day_with_slack_reloads_and_a_clean_stop(tmp_path: Path, si
     with SlackStubThread() as stub:
         for channel in ("ops", "lab-ops"):
             stub.stub.state.add_channel(channel)
-        write_config(tmp_path, sim, f"slack:\n  mode: none\n  api_url: {stub.stub.api_url}\n")
-        daemon = Daemon(tmp_path, SLACK_BOT_TOKEN=stub.stub.token)
+        write_config(tmp_path, sim.base_url, extra=f"slack:\n  mode: none\n  api_url: {stub.stub.api_url}\n")
+        daemon = DaemonProcess(tmp_path, SLACK_BOT_TOKEN=stub.stub.token)
 
         def posted(channel: str, name: str) -> None:
             deadline = time.monotonic() + 20
@@ -380,7 +311,7 @@ def test_an_operators_day_with_slack_reloads_and_a_clean_stop(tmp_path: Path, si
 def test_missing_credentials_are_refused_before_the_state_file_is_made(
     tmp_path: Path, sim: SimulatorThread
 ) -> None:
-    write_config(tmp_path, sim)
+    write_config(tmp_path, sim.base_url)
     process = subprocess.run(
         [sys.executable, "-m", "monitor.cli", "run"],
         cwd=tmp_path, env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=30,
@@ -391,7 +322,7 @@ def test_missing_credentials_are_refused_before_the_state_file_is_made(
 
 
 def test_an_unusable_state_location_is_refused_by_check_and_run(tmp_path: Path, sim: SimulatorThread) -> None:
-    write_config(tmp_path, sim)
+    write_config(tmp_path, sim.base_url)
     (tmp_path / "blocker").write_text("a file where a directory should be")
     config = tmp_path / "config.yaml"
     config.write_text(config.read_text().replace(f"{tmp_path}/state.db", f"{tmp_path}/blocker/state.db"))

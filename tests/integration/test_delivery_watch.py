@@ -19,8 +19,8 @@ from monitor.devtools.slackstub.runner import SlackStub
 from monitor.notify.dispatch import DeliveryError, Notification
 from monitor.slack.notifier import SlackNotifier
 from monitor.store.base import OutboxRow, OutboxState
+from tests.support.slack import payload
 from tests.support.stores import T0, entry
-from tests.unit.test_slack_render import payload
 
 LIMIT = timedelta(minutes=3)
 

@@ -32,7 +32,7 @@ from monitor.devtools.slackstub import (
 )
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.digest import render_digest
-from tests.unit.test_slack_render import many, payload
+from tests.support.slack import many, payload
 
 T0 = 1732860000.0
 

@@ -57,7 +57,7 @@ from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
 from tests.fuzz import examples
-from tests.unit.test_slack_render import allowed_tokens, assert_no_user_markup, assert_valid, texts
+from tests.support.slack import allowed_tokens, assert_no_user_markup, assert_valid, texts
 
 HOSTILE = ["<!channel>", "<!here>", "<@U123>", "<http://evil|click>", "&amp;", "<!everyone> &lt;b&gt;"]
 MENTION = "<!subteam^S0123456789|@oncall>"

@@ -32,7 +32,7 @@ from monitor.store.base import OutboxEntry, OutboxRow, OutboxState
 from monitor.workspace.client import TaskFilter
 from monitor.workspace.errors import ConfigurationError, TransportError
 from monitor.workspace.factory import build_client, tls_context
-from tests.unit.test_slack_render import payload
+from tests.support.slack import payload
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 TOKEN = "tls-test-token-0123456789"

@@ -1,6 +1,8 @@
 """`workspace-monitor run` as a child process, and the config files it is started with.
 
 write_config(tmp_path, sim_url, rules=..., extra=...)   config.yaml + rules.yaml, 1-second polls
+simulator_with("prod-reboot", ...)                     a simulator thread holding just these tasks
+free_port()                                            a free loopback port (metrics.listen, slack.listen)
 DaemonProcess(tmp_path, **env)                         started at once; stdout (console notifier) and
                                                        stderr (JSON logs) go to files
     .wait_for(text, stream="err", count=1)             poll the file until `text` shows `count` times
@@ -10,19 +12,28 @@ DaemonProcess(tmp_path, **env)                         started at once; stdout (
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
+from monitor.devtools.sim import (
+    DEFAULT_ACCESS_KEY,
+    DEFAULT_PROJECT_ID,
+    DEFAULT_SECRET_KEY,
+    SimOptions,
+    SimulatorThread,
+)
 
-__all__ = ["RULES", "DaemonProcess", "write_config"]
+__all__ = ["RULES", "DaemonProcess", "free_port", "simulator_with", "write_config"]
 
 RULES = """\
 rules:
@@ -31,6 +42,23 @@ rules:
       task_name: "prod-*"
     channel: "#ops"
 """
+
+
+@contextlib.contextmanager
+def simulator_with(*names: str) -> Iterator[SimulatorThread]:
+    """A simulator thread whose only tasks are `names`, each daily, enabled and last successful."""
+    with SimulatorThread(SimOptions(tasks=0, seed=9)) as running:
+        for name in names:
+            fields = {"task_name": name, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
+            running.call(running.state.create_task, fields)
+        yield running
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def write_config(

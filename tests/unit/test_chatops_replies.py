@@ -35,7 +35,7 @@ from monitor.silences import Silence
 from monitor.slack.message import SlackMessage
 from monitor.store.base import MessageRef
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
-from tests.unit.test_slack_render import assert_valid
+from tests.support.slack import assert_valid
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 HOSTILE = "<!channel> & <@U123> `rm -rf` *bold*"

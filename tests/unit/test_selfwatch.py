@@ -31,7 +31,7 @@ from monitor.workspace.errors import (
     ServerError,
     TransportError,
 )
-from tests.unit.test_slack_render import assert_valid
+from tests.support.slack import assert_valid
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 EARLIER = "2026-11-29T08:58:00+00:00"

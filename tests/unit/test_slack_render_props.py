@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.digest import render_digest
 from monitor.slack.mrkdwn import safe_cut, slack_len, user_text
-from tests.unit.test_slack_render import allowed_tokens, assert_no_user_markup, assert_valid
+from tests.support.slack import allowed_tokens, assert_no_user_markup, assert_valid
 
 HOSTILE = [
     "<!channel>",

@@ -17,7 +17,7 @@ from monitor.slack.alert import render_alert
 from monitor.tasklist import task_table
 from monitor.workspace.models import ExecutionRecord, ScheduledTask, TaskDetail
 from monitor.workspace.vocabulary import LAST_STATUSES, SCHEDULED_TYPES, TASK_TYPES
-from tests.unit.test_slack_render import all_text, payload
+from tests.support.slack import all_text, payload
 
 
 @pytest.mark.parametrize("task_type", TASK_TYPES)
