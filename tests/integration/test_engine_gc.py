@@ -9,18 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.devtools.sim import (
-    DEFAULT_ACCESS_KEY,
-    DEFAULT_PROJECT_ID,
-    DEFAULT_SECRET_KEY,
-    SimOptions,
-    start_simulator,
-)
-from monitor.engine import Engine
-from monitor.rules.load import load_rules_text
-from monitor.store import SQLiteStore
-from monitor.workspace.auth import AkSkAuth
-from monitor.workspace.client import WorkspaceClient
+from tests.support.world import open_world
 
 RULES = """
 rules:
@@ -41,19 +30,14 @@ def _collector_on() -> Iterator[None]:
 
 async def test_records_of_a_mass_failure_are_fetched_with_the_collector_running(tmp_path: Path) -> None:
     seen: list[tuple[str, bool]] = []
-    async with start_simulator(SimOptions(tasks=40, fail_rate=1.0, skip_rate=0.0, seed=2)) as sim:
-        auth = AkSkAuth(DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, project_id=DEFAULT_PROJECT_ID)
-        store = SQLiteStore.open(tmp_path / "state.db")
-        async with WorkspaceClient(
-            endpoint=sim.base_url,
-            project_id=DEFAULT_PROJECT_ID,
-            auth=auth,
-            observer=lambda endpoint, _status: seen.append((endpoint, gc.isenabled())),
-        ) as client:
-            engine = Engine(client=client, store=store, ruleset=load_rules_text(RULES, "rules.yaml"),
-                            project=DEFAULT_PROJECT_ID, default_channel="#ops")  # fmt: skip
-            report = await engine.run_cycle()
-        store.close()
+    async with open_world(
+        tmp_path,
+        RULES,
+        tasks=(),
+        sim_options={"tasks": 40, "fail_rate": 1.0, "skip_rate": 0.0, "seed": 2},
+        observer=lambda endpoint, _status: seen.append((endpoint, gc.isenabled())),
+    ) as world:
+        report = await world.engine.run_cycle()
     # The per-desktop details (at most MAX_DETAIL_LOOKUPS a cycle) may stay inside the pause.
     records = [on for endpoint, on in seen if endpoint.endswith("/records")]
     assert len(report.outbox) > 20

@@ -10,30 +10,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.devtools.sim import (
-    DEFAULT_ACCESS_KEY,
-    DEFAULT_PROJECT_ID,
-    DEFAULT_SECRET_KEY,
-    SimOptions,
-    start_simulator,
-)
 from monitor.devtools.sim.entities import SimDesktop
-from monitor.devtools.sim.runner import Simulator
-from monitor.engine import Engine
 from monitor.notify.dispatch import Dispatcher, Memo, Notification, Record
 from monitor.notify.threads import Posted, deliver_in_threads
-from monitor.rules.load import compile_match, load_rules_text
+from monitor.rules.load import compile_match
 from monitor.silences import Silence
 from monitor.store import SQLiteStore
 from monitor.store.base import MessageRef, OutboxRow
-from monitor.workspace.auth import AkSkAuth
-from monitor.workspace.client import RetryPolicy, WorkspaceClient
+from monitor.workspace.client import RetryPolicy
 from monitor.workspace.errors import ConfigurationError
+from tests.support.world import START, World, open_world
 
 RULES = """
 rules:
@@ -50,7 +41,6 @@ rules:
     repeat_interval: 0
 """
 
-START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 TASKS = (("prod-reboot", "REBOOT"), ("prod-snapshot", "CREATE_SNAPSHOT"), ("lab-script", "EXECUTE_SCRIPT"))
 
 
@@ -89,103 +79,68 @@ class RecordingNotifier:
         return None
 
 
-@dataclass
-class World:
-    sim: Simulator
-    engine: Engine
-    dispatcher: Dispatcher
-    notifier: RecordingNotifier
-    store: SQLiteStore
-    now: list[datetime]
-
-    def advance(self, **delta: float) -> None:
-        self.now[0] += timedelta(**delta)
-
-    def task_id(self, name: str) -> str:
-        return self.sim.state.task(name).id
-
-    def execute(self, name: str, status: str) -> None:
-        self.sim.state.add_execution(self.task_id(name), status)
-
-    def execute_failing_on(self, name: str, desktops: list[str]) -> None:
-        self.sim.state.add_execution(self.task_id(name), "FAIL", failed_desktops=desktops)
-
-    async def cycle(self) -> list[tuple[str, ...]]:
-        """One poll cycle and one dispatch; the notifier calls it caused."""
-        before = len(self.notifier.calls)
-        await self.engine.run_cycle()
-        await self.dispatcher.flush()
-        return self.notifier.calls[before:]
-
-
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    now = [START]
-    options = SimOptions(tasks=0, seed=3, clock=lambda: now[0])
-    async with start_simulator(options) as sim:
-        for name, task_type in TASKS:
-            sim.state.create_task({"task_name": name, "task_type": task_type, "last_status": "SUCCESS"})
-        client = WorkspaceClient(
-            endpoint=sim.base_url,
-            project_id=DEFAULT_PROJECT_ID,
-            auth=AkSkAuth(
-                DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, project_id=DEFAULT_PROJECT_ID, clock=lambda: now[0]
-            ),
-            retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
-        )
-        store = SQLiteStore.open(tmp_path / "state.db")
-        notifier = RecordingNotifier()
-        engine = Engine(
-            client=client,
-            store=store,
-            ruleset=load_rules_text(RULES, "rules.yaml"),
-            project=DEFAULT_PROJECT_ID,
-            default_channel="#fallback",
-            clock=lambda: now[0],
-        )
-        dispatcher = Dispatcher(store, notifier, claimer="test", clock=lambda: now[0])
-        async with client:
-            yield World(sim, engine, dispatcher, notifier, store, now)
-        store.close()
+    tasks = [{"task_name": name, "task_type": task_type} for name, task_type in TASKS]
+    async with open_world(
+        tmp_path,
+        RULES,
+        tasks=tasks,
+        default_channel="#fallback",
+        sim_options={"seed": 3},
+        notifier=RecordingNotifier(),
+        retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
+    ) as opened:
+        yield opened
+
+
+async def cycle(world: World) -> list[tuple[str, ...]]:
+    """One poll cycle and one dispatch (a failing cycle raises); the notifier calls they caused."""
+    notifier = world.notifier
+    assert isinstance(notifier, RecordingNotifier)
+    before = len(notifier.calls)
+    await world.engine.run_cycle()
+    await world.dispatcher.flush()
+    return notifier.calls[before:]
 
 
 async def test_the_whole_lifecycle_of_one_alert(world: World) -> None:
     world.execute("prod-reboot", "FAIL")
-    [(call, channel, kind, name, first_ts)] = await world.cycle()
+    [(call, channel, kind, name, first_ts)] = await cycle(world)
     assert (call, channel, kind, name) == ("post", "#ops", "NEW", "prod-reboot")
 
-    world.advance(minutes=30)
-    assert await world.cycle() == [], "the same failure again: nothing"
+    world.advance(timedelta(minutes=30))
+    assert await cycle(world) == [], "the same failure again: nothing"
 
-    world.advance(minutes=31)
-    assert await world.cycle() == [("reply", "#ops", "REPEAT", "prod-reboot", first_ts)]
-    assert await world.cycle() == [], "one reminder per repeat_interval"
+    world.advance(timedelta(minutes=31))
+    assert await cycle(world) == [("reply", "#ops", "REPEAT", "prod-reboot", first_ts)]
+    assert await cycle(world) == [], "one reminder per repeat_interval"
 
-    world.advance(minutes=5)
+    world.advance(timedelta(minutes=5))
     world.execute("prod-reboot", "FAIL")
-    assert await world.cycle() == [
+    assert await cycle(world) == [
         ("update", "#ops", "RECURRED", "prod-reboot", first_ts),
         ("reply", "#ops", "RECURRED", "prod-reboot", first_ts),
     ]
 
-    world.advance(minutes=5)
+    world.advance(timedelta(minutes=5))
     world.execute("prod-reboot", "SKIP")
-    assert await world.cycle() == [
+    assert await cycle(world) == [
         ("update", "#ops", "CHANGED", "prod-reboot", first_ts),
         ("reply", "#ops", "CHANGED", "prod-reboot", first_ts),
     ]
 
-    world.advance(minutes=5)
+    world.advance(timedelta(minutes=5))
     world.execute("prod-reboot", "SUCCESS")
-    assert await world.cycle() == [
+    assert await cycle(world) == [
         ("update", "#ops", "RESOLVED", "prod-reboot", first_ts),
         ("reply", "#ops", "RESOLVED", "prod-reboot", first_ts),
     ]
-    assert await world.cycle() == []
+    assert await cycle(world) == []
 
-    world.advance(minutes=5)
+    world.advance(timedelta(minutes=5))
     world.execute("prod-reboot", "FAIL")
-    [(call, channel, kind, name, second_ts)] = await world.cycle()
+    [(call, channel, kind, name, second_ts)] = await cycle(world)
     assert (call, kind, name) == ("post", "NEW", "prod-reboot"), "a failure after recovery is a new alert"
     assert second_ts != first_ts
 
@@ -194,7 +149,7 @@ async def test_several_new_failures_in_one_cycle_become_one_digest(world: World)
     world.execute("prod-reboot", "FAIL")
     world.execute("prod-snapshot", "FAIL")
     world.execute("lab-script", "FAIL")
-    calls = await world.cycle()
+    calls = await cycle(world)
     assert sorted(call[:4] for call in calls) == [
         ("post", "#lab", "NEW", "lab-script"),
         ("post", "#ops", "NEW", "prod-reboot,prod-snapshot"),
@@ -207,22 +162,22 @@ async def test_a_deleted_task_closes_its_alert_quietly(world: World, not_found_s
     default); a 404 means the same."""
     world.sim.state.options.not_found_status = not_found_status
     world.execute("prod-snapshot", "FAIL")
-    [(_, _, _, _, ts)] = await world.cycle()
+    [(_, _, _, _, ts)] = await cycle(world)
     world.sim.state.delete_task(world.task_id("prod-snapshot"))
-    assert await world.cycle() == [("update", "#ops", "CLOSED", "prod-snapshot", ts)]
-    assert await world.cycle() == [], "a closed alert is not looked up again"
+    assert await cycle(world) == [("update", "#ops", "CLOSED", "prod-snapshot", ts)]
+    assert await cycle(world) == [], "a closed alert is not looked up again"
 
 
 async def test_an_unpublished_api_closes_nothing_and_fails_the_cycle(world: World) -> None:
     """APIGW.0101 (the wrong endpoint or region) on a lookup is not "the task is gone"."""
     world.execute("prod-snapshot", "FAIL")
-    await world.cycle()
+    await cycle(world)
     world.execute("prod-snapshot", "SUCCESS")
     world.sim.state.add_fault(
         "status", endpoint="show", status=404, count=100, body={"error_code": "APIGW.0101", "error_msg": "x"}
     )
     with pytest.raises(ConfigurationError, match=r"Workspace API unreachable at http://127\.0\.0\.1"):
-        await world.cycle()
+        await cycle(world)
     assert [alert.task_name for alert in world.store.load_open_alerts().values()] == ["prod-snapshot"]
 
 
@@ -230,7 +185,7 @@ async def test_an_alert_names_failed_desktops_past_the_first_hundred(world: Worl
     task = world.sim.state.task("prod-reboot")
     task.desktops = [SimDesktop(id=f"d-{i:03d}", name=f"desk-{i:03d}") for i in range(250)]
     failing = [f"desk-{i:03d}" for i in range(180, 190)]
-    world.execute_failing_on("prod-reboot", failing)
+    world.execute("prod-reboot", "FAIL", failed_desktops=failing)
     await world.engine.run_cycle()
     [row] = world.store.pending_outbox(now=world.now[0], limit=10)
     payload = row.entry.payload
@@ -250,26 +205,26 @@ async def test_a_silenced_failure_is_sent_when_the_silence_ends(world: World) ->
         )
     )
     world.execute("lab-script", "FAIL")
-    assert await world.cycle() == []
-    world.advance(minutes=30)
-    assert await world.cycle() == []
-    world.advance(minutes=31)
-    [call] = await world.cycle()
+    assert await cycle(world) == []
+    world.advance(timedelta(minutes=30))
+    assert await cycle(world) == []
+    world.advance(timedelta(minutes=31))
+    [call] = await cycle(world)
     assert call[:4] == ("post", "#lab", "NEW", "lab-script")
 
 
 async def test_an_incomplete_listing_resolves_nothing(world: World) -> None:
     world.execute("prod-reboot", "FAIL")
-    await world.cycle()
+    await cycle(world)
     world.execute("prod-reboot", "SUCCESS")
     world.sim.state.add_fault("status", endpoint="list", status=500, count=100)
     with pytest.raises(Exception, match="500"):
-        await world.cycle()
+        await cycle(world)
     world.sim.state.clear_faults()
     # A wrong total_count is not an incomplete listing (the pages ran out); the recovery is confirmed by
     # looking the task up, as every recovery is.
     world.sim.state.add_fault("lie_total", endpoint="list", count=100, extra=60)
-    assert [call[:3] for call in await world.cycle()] == [
+    assert [call[:3] for call in await cycle(world)] == [
         ("update", "#ops", "RESOLVED"),
         ("reply", "#ops", "RESOLVED"),
     ]
@@ -287,7 +242,6 @@ async def test_a_restart_between_persist_and_delivery_loses_nothing(world: World
         await Dispatcher(reopened, notifier, claimer="after-restart", clock=lambda: world.now[0]).flush()
     finally:
         reopened.close()
-        world.store = SQLiteStore.open(tmp_path / "state.db")  # for the fixture's close
     assert [call[:4] for call in notifier.calls] == [("post", "#ops", "NEW", "prod-reboot")]
 
 
@@ -295,18 +249,18 @@ async def test_without_the_records_api_executions_are_told_apart_by_the_listing(
     """Records forbidden (403): NEW and RECURRED still work from last_status and next_execution_time."""
     world.sim.state.add_fault("status", endpoint="records", status=403, count=1000)
     world.execute("prod-reboot", "FAIL")
-    [(call, _, kind, _, _)] = await world.cycle()
+    [(call, _, kind, _, _)] = await cycle(world)
     assert (call, kind) == ("post", "NEW")
     assert world.engine.records_forbidden
-    assert await world.cycle() == []
-    world.advance(minutes=5)
+    assert await cycle(world) == []
+    world.advance(timedelta(minutes=5))
     world.execute("prod-reboot", "FAIL")  # a new execution moves next_execution_time on
-    assert [call[:3] for call in await world.cycle()] == [
+    assert [call[:3] for call in await cycle(world)] == [
         ("update", "#ops", "RECURRED"),
         ("reply", "#ops", "RECURRED"),
     ]
     world.execute("prod-reboot", "SUCCESS")
-    assert [call[:3] for call in await world.cycle()] == [
+    assert [call[:3] for call in await cycle(world)] == [
         ("update", "#ops", "RESOLVED"),
         ("reply", "#ops", "RESOLVED"),
     ]

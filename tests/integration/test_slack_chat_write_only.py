@@ -61,7 +61,7 @@ async def test_the_whole_lifecycle_needs_nothing_but_chat_write(world: World) ->
 
 
 async def test_the_start_says_once_what_is_degraded_without_the_history_scopes(world: World) -> None:
-    problem = await log_scope_problems(world.dispatcher.notifier)
+    problem = await log_scope_problems(world.notifier)
     assert problem is not None
     assert "channels:history, groups:history, channels:read, groups:read" in problem
     assert "may be posted twice" in problem
@@ -69,4 +69,4 @@ async def test_the_start_says_once_what_is_degraded_without_the_history_scopes(w
 
 async def test_with_the_manifests_scopes_nothing_is_said(tmp_path: Path) -> None:
     async with open_world(tmp_path, RULES) as world:
-        assert await log_scope_problems(world.dispatcher.notifier) is None
+        assert await log_scope_problems(world.notifier) is None

@@ -1,20 +1,27 @@
-"""An in-process world for outage tests: the simulator, the Slack stand-in, a real SQLite store, the engine,
-the dispatcher and selfwatch, all on one clock the test moves (`world.now[0]`).
+"""An in-process world: the simulator, the Slack stand-in, and the product as `runtime.build` wires it for
+the daemon (a real SQLite store, the engine, the dispatcher and selfwatch), all on one clock the test moves
+(`world.now[0]`).
 
     async with open_world(tmp_path, RULES) as world:
         world.execute("prod-reboot", "FAIL")
         await world.cycle()              # run_cycle + selfwatch + flush, as the daemon's poll does
         world.top_level("alerts")        # what the channel shows
+
+What a test may change: the tasks (names, or the simulator's fields), the simulator's and the stand-in's
+options, the notifier (Slack through the stand-in by default), the default and ops channels, the Workspace
+client's retries and an observer of its requests. Everything else is the daemon's own wiring.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from monitor.config import Settings
 from monitor.devtools.sim import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_PROJECT_ID,
@@ -26,11 +33,13 @@ from monitor.devtools.sim.runner import Simulator
 from monitor.devtools.slackstub import SlackStubOptions, StubMessage, start_slack_stub
 from monitor.devtools.slackstub.runner import SlackStub
 from monitor.engine import CycleReport, Engine
-from monitor.notify.dispatch import Dispatcher, DispatchReport
+from monitor.notify.dispatch import Dispatcher, DispatchReport, Notifier
 from monitor.rules.load import load_rules_text
+from monitor.runtime import Loaded, Runtime, build
 from monitor.selfwatch import SelfWatch
 from monitor.slack.notifier import SlackNotifier
-from monitor.store import SQLiteStore, StoreError
+from monitor.store import StoreError
+from monitor.store.base import Store
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
 from monitor.workspace.errors import WorkspaceError
@@ -38,20 +47,51 @@ from monitor.workspace.errors import WorkspaceError
 __all__ = ["START", "World", "open_world"]
 
 START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+#: One attempt, no waits: a test sees each failure at once (throttling is still honoured, briefly).
+NO_RETRY = RetryPolicy(
+    attempts=1, wait_initial=0, wait_max=0, wait_jitter=0, throttle_initial=0.01, throttle_max=0.05
+)
 
 
 @dataclass
 class World:
     sim: Simulator
     stub: SlackStub
-    engine: Engine
-    dispatcher: Dispatcher
-    selfwatch: SelfWatch
-    store: SQLiteStore
+    runtime: Runtime
+    #: Where notifications go (the dispatcher reaches it through the runtime's DeliveryWatch).
+    notifier: Notifier
     now: list[datetime]
 
-    def execute(self, name: str, status: str) -> None:
-        self.sim.state.add_execution(self.sim.state.task(name).id, status)
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.projects[0].engine
+
+    @property
+    def client(self) -> WorkspaceClient:
+        return self.runtime.projects[0].client
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.runtime.dispatcher
+
+    @dispatcher.setter
+    def dispatcher(self, dispatcher: Dispatcher) -> None:
+        """Another sender on the same store (as after a restart)."""
+        self.runtime.dispatcher = dispatcher
+
+    @property
+    def selfwatch(self) -> SelfWatch:
+        return self.runtime.selfwatch
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    def task_id(self, name: str) -> str:
+        return self.sim.state.task(name).id
+
+    def execute(self, name: str, status: str, **fields: Any) -> None:
+        self.sim.state.add_execution(self.task_id(name), status, **fields)
 
     def advance(self, delta: timedelta) -> None:
         self.now[0] += delta
@@ -89,51 +129,61 @@ async def open_world(
     tmp_path: Path,
     rules: str,
     *,
-    tasks: tuple[str, ...] = ("prod-reboot", "prod-stop", "prod-start"),
+    tasks: Sequence[str | Mapping[str, Any]] = ("prod-reboot", "prod-stop", "prod-start"),
+    default_channel: str = "#alerts",
     ops_channel: str = "#ops",
     threshold: int = 3,
     slack_timeout: float = 30,
     stub_options: SlackStubOptions | None = None,
+    sim_options: Mapping[str, Any] | None = None,
+    notifier: Notifier | None = None,
+    retry: RetryPolicy = NO_RETRY,
+    observer: Callable[[str, str], None] | None = None,
 ) -> AsyncIterator[World]:
+    """`tasks`: names (daily, enabled, last successful) or the simulator's fields of each; `sim_options`
+    override SimOptions (no generated tasks, seed 4); `notifier` replaces Slack through the stand-in."""
     now = [START]
+    options: dict[str, Any] = {"tasks": 0, "seed": 4, **(sim_options or {})}
     async with (
-        start_simulator(SimOptions(tasks=0, seed=4, clock=lambda: now[0])) as sim,
+        start_simulator(SimOptions(**options, clock=lambda: now[0])) as sim,
         start_slack_stub(stub_options or SlackStubOptions()) as stub,
     ):
-        for name in tasks:
+        for task in tasks:
+            fields = {"task_name": task} if isinstance(task, str) else dict(task)
             sim.state.create_task(
-                {"task_name": name, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
+                {"last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY", **fields}
             )
+        settings = Settings.model_validate(
+            {
+                "workspace": {
+                    "endpoint": sim.base_url,
+                    "project_id": DEFAULT_PROJECT_ID,
+                    "outage_cycles": threshold,
+                },
+                "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+                "slack": {"mode": "none", "default_channel": default_channel, "ops_channel": ops_channel},
+            }
+        )
         auth = AkSkAuth(
             DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, project_id=DEFAULT_PROJECT_ID, clock=lambda: now[0]
         )
         client = WorkspaceClient(
-            endpoint=sim.base_url,
-            project_id=DEFAULT_PROJECT_ID,
-            auth=auth,
-            retry=RetryPolicy(
-                attempts=1,
-                wait_initial=0,
-                wait_max=0,
-                wait_jitter=0,
-                throttle_initial=0.01,
-                throttle_max=0.05,
-            ),
+            endpoint=sim.base_url, project_id=DEFAULT_PROJECT_ID, auth=auth, retry=retry, observer=observer
         )
-        store = SQLiteStore.open(tmp_path / "state.db")
-        engine = Engine(
-            client=client,
-            store=store,
-            ruleset=load_rules_text(rules, "rules.yaml"),
-            project=DEFAULT_PROJECT_ID,
-            default_channel="#alerts",
+        if notifier is None:
+            # No retries inside slack_sdk: the dispatcher is where retrying lives.
+            web = stub.client(timeout=slack_timeout, retry_handlers=[])
+            notifier = SlackNotifier(web, per_channel_interval=0)
+        runtime = build(
+            Loaded(settings, load_rules_text(rules, "rules.yaml")),
+            {},
+            notifier=notifier,
+            replica="test",
+            chatops=False,
             clock=lambda: now[0],
+            clients=[(DEFAULT_PROJECT_ID, client)],
         )
-        # No retries inside slack_sdk: the dispatcher is where retrying lives.
-        client_options = {"timeout": slack_timeout, "retry_handlers": []}
-        notifier = SlackNotifier(stub.client(**client_options), per_channel_interval=0)
-        dispatcher = Dispatcher(store, notifier, claimer="test", clock=lambda: now[0])
-        selfwatch = SelfWatch(store, ops_channel=ops_channel, threshold=threshold, clock=lambda: now[0])
-        async with client:
-            yield World(sim, stub, engine, dispatcher, selfwatch, store, now)
-        store.close()
+        try:
+            yield World(sim, stub, runtime, notifier, now)
+        finally:
+            await runtime.aclose()
