@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -31,28 +31,18 @@ from monitor.chatops.replies import NEXT_PAGE_ACTION_ID, PAGE_SIZE
 from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens
 from monitor.chatops.snapshots import SHARE_WINDOW
 from monitor.config import SlackSettings
-from monitor.devtools.sim import (
-    DEFAULT_ACCESS_KEY,
-    DEFAULT_PROJECT_ID,
-    DEFAULT_SECRET_KEY,
-    SimOptions,
-    start_simulator,
-)
 from monitor.devtools.sim.faults import parse_fault
 from monitor.devtools.sim.runner import Simulator
-from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
 from monitor.devtools.slackstub.runner import SlackStub
 from monitor.engine import Engine
-from monitor.notify.dispatch import Dispatcher
-from monitor.rules.load import compile_match, load_rules_text
+from monitor.rules.load import compile_match
 from monitor.silences import Silence as StoredSilence
 from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
-from monitor.slack.notifier import SlackNotifier
-from monitor.store import SQLiteStore
-from monitor.workspace.auth import AkSkAuth
+from monitor.store.base import Store
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
 from tests.support.simapi import http_client
 from tests.support.slack import ADMIN, as_message, assert_valid, blocks_text
+from tests.support.world import START, open_world
 
 RULES = """
 rules:
@@ -63,7 +53,6 @@ rules:
     severity: critical
     repeat_interval: 1h
 """
-START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 SECRET = "stub-signing-secret-0123456789abcdef"
 STRANGER = "U0STRANGER"
 OPS_ROOM = ("C0OPSROOM1", "ops-room")
@@ -87,18 +76,39 @@ def signed(body: bytes, *, age: float = 0.0, secret: str = SECRET) -> dict[str, 
 
 
 @dataclass
-class World:
-    sim: Simulator
-    stub: SlackStub
-    store: SQLiteStore
-    engine: Engine
-    dispatcher: Dispatcher
+class App:
+    """The shared world (tests/support/world.py) with the `/tasks` app in HTTP mode on it, and a Slack
+    client's side of it: signed commands and button presses, and the answers posted to response_url."""
+
+    world: App
     service: ChatopsService
     http: httpx.AsyncClient
-    now: list[datetime]
     status: RuntimeStatus
-    client: WorkspaceClient
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def sim(self) -> Simulator:
+        return self.world.sim
+
+    @property
+    def stub(self) -> SlackStub:
+        return self.world.stub
+
+    @property
+    def store(self) -> Store:
+        return self.world.store
+
+    @property
+    def engine(self) -> Engine:
+        return self.world.engine
+
+    @property
+    def client(self) -> WorkspaceClient:
+        return self.world.client
+
+    @property
+    def now(self) -> list[datetime]:
+        return self.world.now
 
     @property
     def events_url(self) -> str:
@@ -209,71 +219,55 @@ class World:
 
     async def cycle(self) -> None:
         await self.engine.run_cycle()
-        await self.dispatcher.flush()
+        await self.world.dispatcher.flush()
 
 
 LINKS = re.compile(r"<https://acme\.slack\.com/archives/[A-Z0-9]+/p\d+\|message>")
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    now = [START]
+async def world(tmp_path: Path) -> AsyncIterator[App]:
+    daily = {"last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY", "task_type": "REBOOT"}
+    prod = ("prod-reboot", "prod-stop", "<!channel> prod-hostile")
+    tasks = [{"task_name": name, **daily} for name in prod] + [
+        {"task_name": f"lab-{index:03d}", "last_status": "SUCCESS", "enable": True}
+        for index in range(LAB_TASKS)
+    ]
     async with (
-        start_simulator(SimOptions(tasks=0, seed=5, clock=lambda: now[0])) as sim,
-        start_slack_stub(SlackStubOptions()) as stub,
+        open_world(
+            tmp_path,
+            RULES,
+            tasks=tasks,
+            default_channel="#desktop-ops",
+            sim_options={"seed": 5},
+            retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
+        ) as opened,
         http_client() as http,
     ):
-        for name in ("prod-reboot", "prod-stop", "<!channel> prod-hostile"):
-            sim.state.create_task({"task_name": name, "last_status": "SUCCESS", "enable": True,
-                                   "scheduled_type": "DAY", "task_type": "REBOOT"})  # fmt: skip
-        for index in range(LAB_TASKS):
-            sim.state.create_task({"task_name": f"lab-{index:03d}", "last_status": "SUCCESS", "enable": True})
-        auth = AkSkAuth(
-            DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, project_id=DEFAULT_PROJECT_ID, clock=lambda: now[0]
-        )
-        client = WorkspaceClient(
-            endpoint=sim.base_url,
-            project_id=DEFAULT_PROJECT_ID,
-            auth=auth,
-            concurrency=4,
-            retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
-        )
-        store = SQLiteStore.open(tmp_path / "state.db")
-        engine = Engine(
-            client=client,
-            store=store,
-            ruleset=load_rules_text(RULES, "rules.yaml"),
-            project=DEFAULT_PROJECT_ID,
-            default_channel="#desktop-ops",
-            clock=lambda: now[0],
-        )
-        dispatcher = Dispatcher(
-            store, SlackNotifier(stub.client(), per_channel_interval=0), claimer="test", clock=lambda: now[0]
-        )
         status = RuntimeStatus()
         deps = Deps(
-            tasks=client,
-            store=store,
-            clock=lambda: now[0],
+            tasks=opened.client,
+            store=opened.store,
+            clock=lambda: opened.now[0],
             access=Access.of([ADMIN], [OPS_ROOM[0]]),
             status=lambda: status,
         )
         # Port 0 (any free port) is for tests only, so the settings are built without the port check.
-        settings = SlackSettings.model_construct(mode="http", listen="127.0.0.1:0", api_url=stub.api_url)
-        service = ChatopsService(settings, SlackTokens(bot=stub.token, signing_secret=SECRET), deps)
+        settings = SlackSettings.model_construct(
+            mode="http", listen="127.0.0.1:0", api_url=opened.stub.api_url
+        )
+        service = ChatopsService(settings, SlackTokens(bot=opened.stub.token, signing_secret=SECRET), deps)
         await service.start()
         try:
-            async with client:
-                yield World(sim, stub, store, engine, dispatcher, service, http, now, status, client)
+            yield App(opened, service, http, status)
         finally:
             await service.stop()
-            store.close()
 
 
 # -- the HTTP face: signatures ----------------------------------------------------------------------------
 
 
-async def test_a_signed_command_is_acked_at_once_and_answered_ephemerally(world: World) -> None:
+async def test_a_signed_command_is_acked_at_once_and_answered_ephemerally(world: App) -> None:
     response_id = world.new_response_id()
     body = world.command_body("help", response_id)
     acked = await world.post(body, signed(body))
@@ -283,7 +277,7 @@ async def test_a_signed_command_is_acked_at_once_and_answered_ephemerally(world:
     assert "`/tasks` commands" in blocks_text(answer)
 
 
-async def test_the_ack_does_not_wait_for_a_slow_api(world: World) -> None:
+async def test_the_ack_does_not_wait_for_a_slow_api(world: App) -> None:
     """Slack gives a command 3 seconds: the listing happens after the ack, however long the API takes."""
     world.sim.state.faults.add(parse_fault({"kind": "delay", "seconds": 1.0, "endpoint": "list", "count": 2}))
     response_id = world.new_response_id()
@@ -304,7 +298,7 @@ async def test_the_ack_does_not_wait_for_a_slow_api(world: World) -> None:
     ],
 )
 async def test_unsigned_wrongly_signed_and_stale_requests_are_refused_and_change_nothing(
-    world: World, headers: dict[str, str] | str
+    world: App, headers: dict[str, str] | str
 ) -> None:
     response_id = world.new_response_id()
     body = world.command_body("silence prod-* 2h sneaky", response_id)
@@ -321,7 +315,7 @@ async def test_unsigned_wrongly_signed_and_stale_requests_are_refused_and_change
     assert world.stub.state.responses == []
 
 
-async def test_a_replayed_request_runs_once(world: World) -> None:
+async def test_a_replayed_request_runs_once(world: App) -> None:
     """Issue 20 #6: a signed request replayed within Slack's 5 minutes verifies again; it must not run again.
     Three identical signed `silence` requests make one silence (and one answer)."""
     response_id = world.new_response_id()
@@ -337,7 +331,7 @@ async def test_a_replayed_request_runs_once(world: World) -> None:
     assert [r["id"] for r in world.stub.state.responses].count(response_id) == 1
 
 
-async def test_a_replayed_button_press_runs_once(world: World) -> None:
+async def test_a_replayed_button_press_runs_once(world: App) -> None:
     ts, _, buttons = await posted_alert(world)
     response_id = world.new_response_id()
     payload = world.action_payload(SILENCE_1H_ACTION_ID, buttons[SILENCE_1H_ACTION_ID], response_id,
@@ -351,13 +345,13 @@ async def test_a_replayed_button_press_runs_once(world: World) -> None:
     assert len(world.store.silences()) == 1
 
 
-def elsewhere(world: World, response_id: str) -> str:
+def elsewhere(world: App, response_id: str) -> str:
     """The stand-in's response endpoint under another name for its host: not Slack's, not slack.api_url's.
     Were it used, the answer would show in the stand-in's responses."""
     return world.stub.response_url(response_id).replace("127.0.0.1", "localhost")
 
 
-async def test_an_answer_is_never_posted_to_a_response_url_that_is_not_slacks(world: World) -> None:
+async def test_an_answer_is_never_posted_to_a_response_url_that_is_not_slacks(world: App) -> None:
     """Issue 20 #5: a signed request naming another response_url is acked, logged and not run."""
     response_id = world.new_response_id()
     body = world.command_body("silence prod-* 2h", response_id, response_url=elsewhere(world, response_id))
@@ -379,7 +373,7 @@ async def test_an_answer_is_never_posted_to_a_response_url_that_is_not_slacks(wo
 # -- every subcommand ----------------------------------------------------------------------------------------
 
 
-async def test_an_unknown_subcommand_answers_help(world: World) -> None:
+async def test_an_unknown_subcommand_answers_help(world: App) -> None:
     answer = await world.command("frobnicate all the things")
     assert "Sorry, unknown subcommand 'frobnicate'" in blocks_text(answer)
     assert "`list" in blocks_text(answer)
@@ -397,13 +391,13 @@ async def test_an_unknown_subcommand_answers_help(world: World) -> None:
         ("ack <!channel>", "'&lt;!channel&gt;' is not an alert id."),
     ],
 )
-async def test_bad_input_gets_a_helpful_answer(world: World, text: str, says: str) -> None:
+async def test_bad_input_gets_a_helpful_answer(world: App, text: str, says: str) -> None:
     answer = await world.command(text)
     assert says in blocks_text(answer)
     assert world.store.silences() == []
 
 
-async def test_list_shows_a_table_and_pages_on_a_button(world: World) -> None:
+async def test_list_shows_a_table_and_pages_on_a_button(world: App) -> None:
     answer = await world.command("list name=lab")
     text = blocks_text(answer)
     assert f"{LAB_TASKS} scheduled tasks" in text
@@ -424,7 +418,7 @@ async def test_list_shows_a_table_and_pages_on_a_button(world: World) -> None:
     assert "page 2 of 3" in blocks_text(page_two)
 
 
-async def test_the_page_buttons_page_through_one_snapshot(world: World) -> None:
+async def test_the_page_buttons_page_through_one_snapshot(world: App) -> None:
     """Page 2 comes from what page 1 listed: at once, and unchanged by tasks created in between."""
     await world.command("list name=lab")
     listed = world.sim.state.stats.count("list")
@@ -437,7 +431,7 @@ async def test_the_page_buttons_page_through_one_snapshot(world: World) -> None:
     assert f"{LAB_TASKS + 1} scheduled tasks" in blocks_text(fresh)
 
 
-async def test_a_crowd_listing_at_once_costs_one_listing(world: World) -> None:
+async def test_a_crowd_listing_at_once_costs_one_listing(world: App) -> None:
     """Issue 20 #7: 100 people typing `/tasks list` at once made 100 listings (~200 API list requests);
     one listing in flight per query is shared by everyone asking (measured: 2 list requests)."""
     listed = world.sim.state.stats.count("list")
@@ -451,7 +445,7 @@ async def test_a_crowd_listing_at_once_costs_one_listing(world: World) -> None:
     assert world.sim.state.stats.count("list") - listed == 2  # the plain and the LIFE_CYCLE listing, once
 
 
-async def test_one_person_may_run_ten_commands_a_minute(world: World) -> None:
+async def test_one_person_may_run_ten_commands_a_minute(world: App) -> None:
     for _ in range(10):
         assert "`/tasks` commands" in blocks_text(await world.command("help"))
     listed = world.sim.state.stats.count("list")
@@ -461,7 +455,7 @@ async def test_one_person_may_run_ten_commands_a_minute(world: World) -> None:
     assert "scheduled tasks" in blocks_text(await world.command("list", user=STRANGER))  # others may
 
 
-async def test_list_filters_by_status_and_escapes_names(world: World) -> None:
+async def test_list_filters_by_status_and_escapes_names(world: App) -> None:
     world.fail("prod-reboot")
     world.fail("<!channel> prod-hostile")
     answer = await world.command("list status=FAIL")
@@ -471,7 +465,7 @@ async def test_list_filters_by_status_and_escapes_names(world: World) -> None:
     assert "lab-" not in text
 
 
-async def test_failed_lists_failing_and_skipped_tasks(world: World) -> None:
+async def test_failed_lists_failing_and_skipped_tasks(world: App) -> None:
     world.fail("prod-stop")
     world.sim.state.add_execution(world.sim.state.task("lab-001").id, "SKIP")
     text = blocks_text(await world.command("failed"))
@@ -480,7 +474,7 @@ async def test_failed_lists_failing_and_skipped_tasks(world: World) -> None:
     assert "lab-001" in text
 
 
-async def test_show_a_task_with_its_failed_desktops(world: World) -> None:
+async def test_show_a_task_with_its_failed_desktops(world: App) -> None:
     world.fail("prod-reboot")
     task_id = world.sim.state.task("prod-reboot").id
     text = blocks_text(await world.command(f"show {task_id}"))
@@ -489,7 +483,7 @@ async def test_show_a_task_with_its_failed_desktops(world: World) -> None:
     assert "desk-01: &lt;!channel&gt; boom" in text
 
 
-async def test_show_without_the_records_api_still_shows_the_task(world: World) -> None:
+async def test_show_without_the_records_api_still_shows_the_task(world: App) -> None:
     world.sim.state.faults.add(
         parse_fault({"kind": "status", "status": 403, "endpoint": "records", "count": 5})
     )
@@ -498,12 +492,12 @@ async def test_show_without_the_records_api_still_shows_the_task(world: World) -
     assert "execution records unavailable" in text
 
 
-async def test_show_an_unknown_task(world: World) -> None:
+async def test_show_an_unknown_task(world: App) -> None:
     answer = await world.command("show 00000000-0000-4000-8000-000000000000")
     assert "There is no task with id 00000000-0000-4000-8000-000000000000" in blocks_text(answer)
 
 
-async def test_alerts_link_to_the_alert_messages(world: World) -> None:
+async def test_alerts_link_to_the_alert_messages(world: App) -> None:
     world.fail("prod-reboot")
     await world.cycle()
     [message] = world.stub.state.messages("desktop-ops")
@@ -512,7 +506,7 @@ async def test_alerts_link_to_the_alert_messages(world: World) -> None:
     assert f"/archives/{message.channel}/p{message.ts.replace('.', '')}|message>" in text
 
 
-async def test_silence_silences_and_unsilence(world: World) -> None:
+async def test_silence_silences_and_unsilence(world: App) -> None:
     answer = await world.command("silence prod-* 2h planned maintenance <!here>")
     [silence] = world.store.silences()
     assert silence.until == START + timedelta(hours=2)
@@ -546,7 +540,7 @@ async def test_silence_silences_and_unsilence(world: World) -> None:
     ],
 )
 async def test_a_silence_from_slack_takes_no_regex_and_no_catch_all(
-    world: World, target: str, says: str
+    world: App, target: str, says: str
 ) -> None:
     """Issue 20 #2: a stored `re:(.+)+z` froze every cycle after every restart; `re:.*` muted everything."""
     answer = await world.command(f"silence {target} 90d")
@@ -554,7 +548,7 @@ async def test_a_silence_from_slack_takes_no_regex_and_no_catch_all(
     assert world.store.silences() == []
 
 
-async def test_a_regex_silence_stored_by_an_older_version_is_skipped_and_reported_once(world: World) -> None:
+async def test_a_regex_silence_stored_by_an_older_version_is_skipped_and_reported_once(world: App) -> None:
     old = StoredSilence(
         id="s-oldregex",
         matcher=compile_match({"task_name": "re:prod-.*"}, where="test"),
@@ -574,14 +568,14 @@ async def test_a_regex_silence_stored_by_an_older_version_is_skipped_and_reporte
     assert "removed" in blocks_text(await world.command("unsilence s-oldregex"))
 
 
-async def test_silence_one_task_by_id(world: World) -> None:
+async def test_silence_one_task_by_id(world: App) -> None:
     task_id = world.sim.state.task("prod-stop").id
     await world.command(f"silence {task_id} 30m")
     [silence] = world.store.silences()
     assert silence.matcher.to_spec() == {"id": [task_id]}
 
 
-async def test_people_who_are_not_admins_are_refused_politely_and_nothing_changes(world: World) -> None:
+async def test_people_who_are_not_admins_are_refused_politely_and_nothing_changes(world: App) -> None:
     for text in ("silence prod-* 2h", "unsilence s-1", "ack 0123456789abcdef"):
         answer = await world.command(text, user=STRANGER)
         assert "Sorry, only admins" in blocks_text(answer)
@@ -590,13 +584,13 @@ async def test_people_who_are_not_admins_are_refused_politely_and_nothing_change
     assert "1 scheduled task" in blocks_text(await world.command("list name=prod-stop", user=STRANGER))
 
 
-async def test_anyone_may_change_state_in_an_allowed_channel(world: World) -> None:
+async def test_anyone_may_change_state_in_an_allowed_channel(world: App) -> None:
     await world.command("silence prod-* 1h", user=STRANGER, channel=OPS_ROOM)
     [silence] = world.store.silences()
     assert silence.created_by == STRANGER.lower()
 
 
-async def test_a_user_named_like_an_admins_id_is_not_an_admin(world: World) -> None:
+async def test_a_user_named_like_an_admins_id_is_not_an_admin(world: App) -> None:
     """Issue 20 #1: names in a payload never decide (user_name is deprecated, mutable and not unique)."""
     for text in ("silence prod-* 2h", "unsilence s-1"):
         answer = await world.command(text, user=STRANGER, user_name=ADMIN.lower())
@@ -609,7 +603,7 @@ async def test_a_user_named_like_an_admins_id_is_not_an_admin(world: World) -> N
     assert world.store.load_open_alerts()[fingerprint].acknowledged_by is None
 
 
-async def test_a_channel_named_like_an_allowed_channels_id_is_not_allowed(world: World) -> None:
+async def test_a_channel_named_like_an_allowed_channels_id_is_not_allowed(world: App) -> None:
     impostor = ("C0IMPOSTOR", OPS_ROOM[0].lower())
     answer = await world.command("silence prod-* 1h", user=STRANGER, channel=impostor)
     assert "Sorry, only admins" in blocks_text(answer)
@@ -619,7 +613,7 @@ async def test_a_channel_named_like_an_allowed_channels_id_is_not_allowed(world:
     assert world.store.silences() == []
 
 
-async def test_ack_by_command(world: World) -> None:
+async def test_ack_by_command(world: App) -> None:
     world.fail("prod-reboot")
     await world.cycle()
     [fingerprint] = world.store.load_open_alerts()
@@ -630,7 +624,7 @@ async def test_ack_by_command(world: World) -> None:
     assert "There is no open alert" in blocks_text(answer)
 
 
-async def test_status_shows_the_daemons_view(world: World) -> None:
+async def test_status_shows_the_daemons_view(world: App) -> None:
     world.status.last_poll_at = START - timedelta(seconds=30)
     world.status.last_poll_seconds = 0.75
     world.status.last_poll_complete = True
@@ -644,14 +638,14 @@ async def test_status_shows_the_daemons_view(world: World) -> None:
     assert "1 waiting" in text
 
 
-async def test_an_api_failure_is_answered_politely(world: World) -> None:
+async def test_an_api_failure_is_answered_politely(world: App) -> None:
     world.sim.state.faults.add(parse_fault({"kind": "status", "status": 503, "count": 100}))
     answer = await world.command(f"show {world.sim.state.task('prod-stop').id}")
     assert "The Workspace API failed" in blocks_text(answer)
     assert "Try again in a minute." in blocks_text(answer)
 
 
-async def test_an_unexpected_failure_is_still_answered(world: World) -> None:
+async def test_an_unexpected_failure_is_still_answered(world: App) -> None:
     """A bug (here: the API client used after it was closed, which httpx refuses) gets a polite answer."""
     await world.client.aclose()
     answer = await world.command("list")
@@ -661,7 +655,7 @@ async def test_an_unexpected_failure_is_still_answered(world: World) -> None:
 # -- the buttons on alert messages ---------------------------------------------------------------------------
 
 
-async def posted_alert(world: World) -> tuple[str, str, dict[str, str]]:
+async def posted_alert(world: App) -> tuple[str, str, dict[str, str]]:
     """A real alert message in #desktop-ops: its ts, fingerprint, and its buttons (action_id -> value)."""
     world.fail("prod-reboot")
     await world.cycle()
@@ -676,7 +670,7 @@ async def posted_alert(world: World) -> tuple[str, str, dict[str, str]]:
     return message.ts, fingerprint, buttons
 
 
-async def test_the_acknowledge_button_acknowledges_and_says_so_in_the_thread(world: World) -> None:
+async def test_the_acknowledge_button_acknowledges_and_says_so_in_the_thread(world: App) -> None:
     ts, fingerprint, buttons = await posted_alert(world)
     assert buttons[ACK_ACTION_ID] == fingerprint
     answer = await world.press(ACK_ACTION_ID, buttons[ACK_ACTION_ID], channel=("C0DESKOPS01", "desktop-ops"),
@@ -688,7 +682,7 @@ async def test_the_acknowledge_button_acknowledges_and_says_so_in_the_thread(wor
     assert [reply.text for reply in message.replies] == ["👀 Acknowledged by u0admin001."]
 
 
-async def test_the_silence_button_silences_this_alert_for_an_hour(world: World) -> None:
+async def test_the_silence_button_silences_this_alert_for_an_hour(world: App) -> None:
     ts, _, buttons = await posted_alert(world)
     answer = await world.press(SILENCE_1H_ACTION_ID, buttons[SILENCE_1H_ACTION_ID],
                                channel=("C0DESKOPS01", "desktop-ops"), message_ts=ts)  # fmt: skip
@@ -702,7 +696,7 @@ async def test_the_silence_button_silences_this_alert_for_an_hour(world: World) 
 
 
 @pytest.mark.parametrize("action_id", [ACK_ACTION_ID, SILENCE_1H_ACTION_ID])
-async def test_buttons_refuse_people_who_are_not_admins(world: World, action_id: str) -> None:
+async def test_buttons_refuse_people_who_are_not_admins(world: App, action_id: str) -> None:
     ts, fingerprint, buttons = await posted_alert(world)
     answer = await world.press(action_id, buttons[action_id], user=STRANGER, message_ts=ts)
     assert "Sorry, only admins" in blocks_text(answer)
@@ -711,7 +705,7 @@ async def test_buttons_refuse_people_who_are_not_admins(world: World, action_id:
     assert world.stub.state.messages("desktop-ops")[0].replies == []
 
 
-async def test_a_button_of_an_alert_that_closed_meanwhile(world: World) -> None:
+async def test_a_button_of_an_alert_that_closed_meanwhile(world: App) -> None:
     answer = await world.press(SILENCE_1H_ACTION_ID, "00000000000000ff")
     assert "no longer open" in blocks_text(answer)
     answer = await world.press(ACK_ACTION_ID, "00000000000000ff")

@@ -81,7 +81,7 @@ class RecordingNotifier:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    tasks = [{"task_name": name, "task_type": task_type} for name, task_type in TASKS]
+    tasks = [{"task_name": name, "task_type": kind, "last_status": "SUCCESS"} for name, kind in TASKS]
     async with open_world(
         tmp_path,
         RULES,

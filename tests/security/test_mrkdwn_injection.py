@@ -21,8 +21,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,32 +31,19 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from monitor.decide import DecisionKind, Observation, decide
-from monitor.devtools.sim import (
-    DEFAULT_ACCESS_KEY,
-    DEFAULT_PROJECT_ID,
-    DEFAULT_SECRET_KEY,
-    SimOptions,
-    start_simulator,
-)
-from monitor.devtools.sim.runner import Simulator
-from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
-from monitor.devtools.slackstub.runner import SlackStub
-from monitor.engine import Engine
+from monitor.devtools.slackstub import SlackStubOptions
 from monitor.notify.console import ConsoleNotifier
-from monitor.notify.dispatch import Dispatcher
 from monitor.notify.payload import build_payload
 from monitor.rules.load import RuleFileError, load_rules_text
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.digest import render_digest
-from monitor.slack.notifier import SlackNotifier
-from monitor.store import SQLiteStore
 from monitor.store.base import MessageRef, OutboxEntry, OutboxRow, OutboxState
 from monitor.tasklist import task_table
-from monitor.workspace.auth import AkSkAuth
-from monitor.workspace.client import RetryPolicy, WorkspaceClient
+from monitor.workspace.client import RetryPolicy
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
 from tests.fuzz import examples
 from tests.support.slack import allowed_tokens, assert_no_user_markup, assert_valid, texts
+from tests.support.world import START, World, open_world
 
 HOSTILE = ["<!channel>", "<!here>", "<@U123>", "<http://evil|click>", "&amp;", "<!everyone> &lt;b&gt;"]
 MENTION = "<!subteam^S0123456789|@oncall>"
@@ -75,73 +61,44 @@ silences:
     until: 2026-11-29T08:30:00Z
     comment: "<!channel> <http://evil|click> &amp; maintenance"
 """
-START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 FORBIDDEN = re.compile(r"<!channel>|<!here>|<!everyone>|<@U123>|<http://evil")
 
 
 # -- end to end ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class World:
-    sim: Simulator
-    stub: SlackStub
-    engine: Engine
-    dispatcher: Dispatcher
-    now: list[datetime]
-
-    def execute(self, name: str, status: str, **details: Any) -> None:
-        self.sim.state.add_execution(self.sim.state.task(name).id, status, **details)
-
-    async def cycle(self, minutes: int = 1) -> None:
-        self.now[0] += timedelta(minutes=minutes)
-        await self.engine.run_cycle()
-        await self.dispatcher.flush()
-
-    def shown(self) -> list[tuple[str, str, Any]]:
-        """(what, text, blocks) of every message and reply as the channel shows them now."""
-        found = []
-        for message in self.stub.state.messages("desktop-ops"):
-            found.append(("message", message.text, message.blocks))
-            found.extend(("reply", reply.text, reply.blocks) for reply in message.replies)
-        return found
-
-
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    now = [START]
-    async with (
-        start_simulator(SimOptions(tasks=0, seed=4, clock=lambda: now[0])) as sim,
-        start_slack_stub(SlackStubOptions(strict_channels=True)) as stub,
-    ):
-        for index, hostile in enumerate(HOSTILE):
-            fields = {"task_name": f"prod{hostile}", "description": f"{hostile} desc {index}"}
-            sim.state.create_task(
-                {**fields, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
-            )
-        auth = AkSkAuth(
-            DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, project_id=DEFAULT_PROJECT_ID, clock=lambda: now[0]
-        )
-        client = WorkspaceClient(
-            endpoint=sim.base_url,
-            project_id=DEFAULT_PROJECT_ID,
-            auth=auth,
-            retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
-        )
-        store = SQLiteStore.open(tmp_path / "state.db")
-        engine = Engine(
-            client=client,
-            store=store,
-            ruleset=load_rules_text(RULES, "rules.yaml"),
-            project=DEFAULT_PROJECT_ID,
-            default_channel="#desktop-ops",
-            clock=lambda: now[0],
-        )
-        notifier = SlackNotifier(stub.client(), per_channel_interval=0)
-        dispatcher = Dispatcher(store, notifier, claimer="test", clock=lambda: now[0])
-        async with client:
-            yield World(sim, stub, engine, dispatcher, now)
-        store.close()
+    daily = {"last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
+    tasks = [
+        {"task_name": f"prod{hostile}", "description": f"{hostile} desc {index}", **daily}
+        for index, hostile in enumerate(HOSTILE)
+    ]
+    async with open_world(
+        tmp_path,
+        RULES,
+        tasks=tasks,
+        default_channel="#desktop-ops",
+        stub_options=SlackStubOptions(strict_channels=True),
+        retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
+    ) as opened:
+        yield opened
+
+
+async def cycle(world: World, minutes: int = 1) -> None:
+    """`minutes` later, one poll cycle and one dispatch."""
+    world.advance(timedelta(minutes=minutes))
+    await world.engine.run_cycle()
+    await world.dispatcher.flush()
+
+
+def channel_shows(world: World) -> list[tuple[str, str, Any]]:
+    """(what, text, blocks) of every message and reply as the channel shows them now."""
+    found = []
+    for message in world.stub.state.messages("desktop-ops"):
+        found.append(("message", message.text, message.blocks))
+        found.extend(("reply", reply.text, reply.blocks) for reply in message.replies)
+    return found
 
 
 def assert_inert(shown: list[tuple[str, str, Any]]) -> None:
@@ -157,18 +114,18 @@ async def test_markup_in_task_data_is_inert_in_every_message_kind(world: World) 
     names = [f"prod{hostile}" for hostile in HOSTILE]
     for name in names[1:]:
         world.execute(name, "FAIL", failed_desktops=[f"desk{h}" for h in HOSTILE[:2]], fail_reason=HOSTILE[3])
-    await world.cycle()  # one digest of four NEW alerts; the fifth is silenced (a comment full of markup)
+    await cycle(world)  # one digest of four NEW alerts; the fifth is silenced (a comment full of markup)
     world.execute(names[0], "FAIL", failed_desktops=["<!channel>"], fail_reason="<@U123> &amp;")
-    await world.cycle()  # a single NEW alert
-    await world.cycle(minutes=61)  # reminders in every thread; the silence has ended: its alert is sent
+    await cycle(world)  # a single NEW alert
+    await cycle(world, minutes=61)  # reminders in every thread; the silence has ended: its alert is sent
     world.execute(names[0], "FAIL", fail_reason="<http://evil|click>")
-    await world.cycle()  # RECURRED: edit + reply
+    await cycle(world)  # RECURRED: edit + reply
     world.execute(names[1], "SKIP")
-    await world.cycle()  # CHANGED
+    await cycle(world)  # CHANGED
     world.execute(names[2], "SUCCESS")
-    await world.cycle()  # RESOLVED: edit + reply
+    await cycle(world)  # RESOLVED: edit + reply
 
-    shown = world.shown()
+    shown = channel_shows(world)
     posts = world.stub.state.count("chat.postMessage", ok=True)
     edits = world.stub.state.count("chat.update", ok=True)
     # A digest, a single alert, five reminders, the alert held back by the silence, the RECURRED, CHANGED

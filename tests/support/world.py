@@ -140,7 +140,8 @@ async def open_world(
     retry: RetryPolicy = NO_RETRY,
     observer: Callable[[str, str], None] | None = None,
 ) -> AsyncIterator[World]:
-    """`tasks`: names (daily, enabled, last successful) or the simulator's fields of each; `sim_options`
+    """`tasks`: names (daily, enabled, last successful) or each one's fields as the simulator takes them (what
+    is left out, the simulator picks); `sim_options`
     override SimOptions (no generated tasks, seed 4); `notifier` replaces Slack through the stand-in."""
     now = [START]
     options: dict[str, Any] = {"tasks": 0, "seed": 4, **(sim_options or {})}
@@ -149,10 +150,9 @@ async def open_world(
         start_slack_stub(stub_options or SlackStubOptions()) as stub,
     ):
         for task in tasks:
-            fields = {"task_name": task} if isinstance(task, str) else dict(task)
-            sim.state.create_task(
-                {"last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY", **fields}
-            )
+            if isinstance(task, str):
+                task = {"task_name": task, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY"}
+            sim.state.create_task(dict(task))
         settings = Settings.model_validate(
             {
                 "workspace": {
