@@ -29,7 +29,7 @@ class NameRegex(Protocol):
 # google-re2: `re:` patterns are written by people and matched against every task name each cycle. RE2 runs
 # in time linear in the name whatever the pattern (no backtracking), so `(a+)+$` cannot freeze the daemon;
 # it has no backreferences or lookaround, which a task name never needs. The low-level object is used
-# directly: re2.compile's wrapper costs ~2.5 us a match, the object ~0.5 us.
+# directly: re2.compile's Python wrapper costs several times the match itself (bench/findings.md).
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.never_capture = True  # only whether it matches
 _RE2_OPTIONS.log_errors = False  # errors are reported as file:line problems, not on stderr
@@ -64,8 +64,8 @@ class LinearRegex:
         self._compiled = compiled
         #: The size of RE2's program: what an RE2 set of patterns is limited by (`NameScreen`).
         self.program_size: int = compiled.ProgramSize()
-        # Text every match contains: a name without it is refused by a substring test (~40 ns) instead of
-        # a call into RE2 (~500 ns), which most names of a fleet are.
+        # Text every match contains: a name without it is refused by a substring test, an order of magnitude
+        # cheaper than a call into RE2 (bench/findings.md); most names of a fleet are refused so.
         self._required = _required_literal(pattern)
 
     def fullmatch(self, name: str, /) -> bool | None:

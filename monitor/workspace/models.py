@@ -156,8 +156,8 @@ _MAX_DEPTH = 8
 
 
 def has_long_text(value: Any, _depth: int = 0) -> bool:
-    """Whether `value` holds a string (or key) longer than MAX_TEXT: cheap enough for every answer (a page of
-    50 tasks in some 60 µs), so that `clip_text` only copies the rare answer that needs it."""
+    """Whether `value` holds a string (or key) longer than MAX_TEXT: cheap enough for every answer (a walk, no
+    copy: bench/findings.md), so that `clip_text` only copies the rare answer that needs it."""
     kind = type(value)
     if kind is str:
         return len(value) > MAX_TEXT
