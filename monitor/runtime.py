@@ -245,8 +245,7 @@ class Runtime:
     projects: list[WatchedProject]
     #: Leadership as the daemon watches it; `leader.leadership` is the bare lock (`once` takes it alone).
     leader: LeaderWatch
-    notifier: Notifier
-    #: The notifier, timed: /healthz names Slack when it stops answering.
+    #: The notifier (`delivery.notifier`), timed: /healthz names Slack when it stops answering.
     delivery: DeliveryWatch
     dispatcher: Dispatcher
     selfwatch: SelfWatch
@@ -362,7 +361,6 @@ def build(
         store=store,
         projects=watch_projects(clients, settings, store, loaded.ruleset, clock=clock),
         leader=LeaderWatch(leadership_for(url, replica, settings.state.lease), store, metrics.registry),
-        notifier=notifier,
         delivery=delivery,
         dispatcher=Dispatcher(store, delivery, claimer=replica, clock=clock),
         selfwatch=SelfWatch(

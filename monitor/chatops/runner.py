@@ -322,6 +322,9 @@ def store_status(store: Store, health: Health, replica: str | None = None) -> Ca
 
 @dataclass
 class DaemonChatops:
+    """The app as a daemon runs it: the service in its mode, the app's own Workspace client (closed on
+    `stop`), and who may silence (`reload`, names looked up to ids in the background)."""
+
     service: ChatopsService
     client: WorkspaceClient
     deps: Deps
