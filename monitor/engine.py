@@ -143,7 +143,7 @@ def evaluate(
             if possible is None:
                 possible = by_signature[signature] = [s for s in active if s.matcher.accepts(signature)]
             if possible:
-                muting = [silence for silence in possible if silence.matcher.matches_details(task)]
+                muting = [silence for silence in possible if silence.matcher.matches_details(task, project)]
         known = records.get(task.id)
         observation = Observation.from_listing(
             task,

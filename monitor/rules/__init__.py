@@ -3,7 +3,8 @@
 The package, by dependency order (each module imports only those above it):
 
     patterns.py  task name patterns (globs, RE2 `re:` expressions), their literal prefixes, RegexScreen
-    matcher.py   TaskMatcher (a compiled `match:`) and TaskSignature
+    matcher.py   MATCH_KEYS, the one table of match keys everything else derives from; TaskMatcher (a
+                 compiled `match:`) and TaskSignature
     model.py     Rule, MatchedRoute, Location: the compiled rules
     index.py     RuleSet, its candidate index, and `match`
     schema.py    the file format as pydantic models, and the JSON Schema derived from them
@@ -45,8 +46,8 @@ The rule file (its JSON Schema is `schema.rule_file_json_schema()`; `rules/examp
         until: 2026-12-31T00:00:00Z     # ISO 8601 with a zone
         comment: lab desktops are rebuilt by hand
 
-Matching (`index.match(ruleset, task, project)`) is pure and indexed: a rule's enum keys
-(project, last_status, task_type, scheduled_type, life_cycle_type, enable) are evaluated once per distinct
-combination of those task fields, which a fleet has few of, so each task only runs the remaining
-name/id/priority checks of the rules that survive, in file order.
+Matching (`index.match(ruleset, task, project)`) is pure and indexed: a rule's signature keys (project,
+last_status, task_type, scheduled_type, life_cycle_type, enable: `Indexed.SIGNATURE` in the table) are
+evaluated once per distinct combination of those task fields, which a fleet has few of, so each task only
+runs the remaining name/id/priority checks of the rules that survive, in file order.
 """

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import NamedTuple
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple
 
-from monitor.rules.matcher import ALERTABLE_STATUSES, TaskSignature
+from monitor.rules.matcher import ALERTABLE_STATUSES, NAME, NAMED, TaskSignature, signature_values
 from monitor.rules.model import MatchedRoute, Rule
 from monitor.rules.patterns import LinearRegex, RegexScreen
 from monitor.silences import Silence
@@ -24,12 +24,16 @@ class Candidate(NamedTuple):
     #: The rule's route when it is the same for every task (no group_by).
     route: MatchedRoute | None
     name_test: Callable[[str], object | None] | None = None
-    task_test: Callable[[ScheduledTask], bool] | None = None
+    task_test: Callable[[ScheduledTask, str], bool] | None = None
 
 
-# What the index knows of a task: its signature's fields, the indexed name prefixes its name starts with
-# (shortest first), and whether some rule names its id. A plain tuple: one is built for every task.
-_TaskKey = tuple[str, str | None, str | None, str | None, str | None, bool, tuple[str, ...], bool]
+# What the index knows of a task: its signature (the values of the SIGNATURE_KEYS), the indexed name prefixes
+# its name starts with (shortest first), and whether some rule names its id (NAMED). A plain tuple: one is
+# built for every task.
+_TaskKey = tuple[tuple[Any, ...], tuple[str, ...], bool]
+# The task's name and id (the fields of the NAME and NAMED keys), fetched in C: asked for every task.
+_name_of = attrgetter(NAME.field or "")
+_named_of = attrgetter(NAMED.field or "")
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class RuleSet:
         prefixes = frozenset(
             pattern.prefix
             for rule in self.rules
-            for pattern in rule.matcher.task_name or ()
+            for pattern in rule.matcher.get(NAME) or ()
             if pattern.prefix
         )
         object.__setattr__(self, "_name_prefixes", prefixes)
@@ -81,7 +85,7 @@ class RuleSet:
         for prefix in prefixes:
             lengths.setdefault(prefix[0], set()).add(len(prefix))
         object.__setattr__(self, "_name_lengths", {char: tuple(sorted(n)) for char, n in lengths.items()})
-        ids = frozenset(task_id for rule in self.rules for task_id in rule.matcher.task_id or ())
+        ids = frozenset(value for rule in self.rules for value in rule.matcher.get(NAMED) or ())
         object.__setattr__(self, "_named_ids", ids)
         object.__setattr__(
             self, "_plans", {id(rule): _plan(rule, plain.get(rule.name)) for rule in self.rules}
@@ -116,25 +120,16 @@ class RuleSet:
         a rule naming task ids unless some rule names this task's; a rule is settled (nothing left to
         check) when its only detail is a `prefix*` glob the name starts with, and the list is cut after
         the first settled rule without `continue`. Cached by (signature, prefixes found, id named)."""
-        name = task.task_name
+        name = _name_of(task)
         found: tuple[str, ...] = ()
         if name:
             size, prefixes = len(name), self._name_prefixes
             lengths = self._name_lengths.get(name[0], ())
             found = tuple([part for n in lengths if n <= size and (part := name[:n]) in prefixes])
-        key: _TaskKey = (
-            project,
-            task.last_status,
-            task.task_type,
-            task.scheduled_type,
-            task.life_cycle_type,
-            task.enable is not False,  # as TaskSignature.of
-            found,
-            task.id in self._named_ids,
-        )
+        key: _TaskKey = (signature_values(task, project), found, _named_of(task) in self._named_ids)
         cached = self._narrowed.get(key)
         if cached is None:
-            cached = self._narrowed[key] = self._narrow(TaskSignature(*key[:6]), found, key[7])
+            cached = self._narrowed[key] = self._narrow(TaskSignature(key[0]), found, key[2])
         return cached if isinstance(cached, tuple) else cached.narrow(name)
 
     def _narrow(
@@ -269,20 +264,16 @@ class _Plan(NamedTuple):
 
 def _plan(rule: Rule, route: MatchedRoute | None) -> _Plan:
     matcher = rule.matcher
-    details_free = matcher.task_id is None and matcher.priority is None
-    settling = None
-    if details_free and matcher.task_name is not None:
-        settling = frozenset(p.prefix for p in matcher.task_name if p.prefix_only) or None
     expression = matcher.name_expression
     if expression is not None:
         checked = Candidate(rule, route, name_test=expression.fullmatch)
     else:
         checked = Candidate(rule, route, task_test=matcher.matches_details)
     return _Plan(
-        needs_id=matcher.task_id is not None,
+        needs_id=matcher.get(NAMED) is not None,
         name_prefixes=matcher.name_prefixes,
-        settles_alone=details_free and matcher.task_name is None,
-        settling_prefixes=settling,
+        settles_alone=not matcher.details,
+        settling_prefixes=matcher.settling_prefixes,
         settled=Candidate(rule, route),
         checked=checked,
         screened=expression if isinstance(expression, LinearRegex) and RegexScreen.fits(expression) else None,
@@ -322,12 +313,12 @@ def match(ruleset: RuleSet, task: ScheduledTask, project: str) -> list[MatchedRo
     if task.last_status not in ALERTABLE_STATUSES:
         return []
     routes: list[MatchedRoute] = []
-    name = task.task_name
+    name = _name_of(task)
     for rule, plain, name_test, task_test in ruleset.candidates_for(task, project):
         if name_test is not None:
             if name is None or name_test(name) is None:
                 continue
-        elif task_test is not None and not task_test(task):
+        elif task_test is not None and not task_test(task, project):
             continue
         routes.append(
             plain if plain is not None else MatchedRoute(rule, _group_key(rule.group_by, task, project))

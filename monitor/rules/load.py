@@ -19,9 +19,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from monitor.rules.index import RuleSet
-from monitor.rules.matcher import PriorityRange, TaskMatcher
+from monitor.rules.matcher import MATCH_KEYS, TaskMatcher
 from monitor.rules.model import Location, Rule
-from monitor.rules.patterns import NamePattern
 from monitor.rules.schema import KEYS_BY_SECTION, MatchModel, RuleFileModel, RuleModel, SilenceModel
 from monitor.silences import Silence, SilenceOrigin
 from monitor.yamlfile import Locator, YamlError, duplicate_keys, parse_yaml
@@ -391,24 +390,9 @@ def _yaml_type(value: object) -> str:
 
 
 def _compiled_matcher(model: MatchModel) -> TaskMatcher:
-    """The matcher of a validated `match:`."""
-
-    def values(items: Sequence[str] | None) -> frozenset[str] | None:
-        return None if items is None else frozenset(items)
-
-    return TaskMatcher(
-        last_status=values(model.last_status),
-        task_type=values(model.task_type),
-        scheduled_type=values(model.scheduled_type),
-        life_cycle_type=values(model.life_cycle_type),
-        enable=model.enable,
-        project=values(model.project),
-        task_id=values(model.id),
-        task_name=None if model.task_name is None else tuple(map(NamePattern.compile, model.task_name)),
-        priority=None
-        if model.priority is None
-        else tuple(PriorityRange(r.min, r.max) for r in model.priority),
-    )
+    """The matcher of a validated `match:`: each key given, compiled as its row says."""
+    given = [(key, getattr(model, key.name)) for key in MATCH_KEYS]
+    return TaskMatcher(tuple((key, key.compile(value)) for key, value in given if value is not None))
 
 
 def _compiled_rule(model: RuleModel, location: Location) -> Rule:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +18,7 @@ from pydantic import (
     StrictStr,
     ValidationInfo,
     WithJsonSchema,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -25,10 +26,9 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, NoDefault
 from pydantic_core import core_schema
 
 from monitor.durations import format_duration, parse_duration
-from monitor.rules.matcher import AlertableStatus
+from monitor.rules.matcher import MATCH_KEYS, KeyKind, MatchKey
 from monitor.rules.model import DEFAULT_REPEAT_INTERVAL, GroupField, Severity
 from monitor.rules.patterns import NamePattern
-from monitor.workspace.vocabulary import LifeCycleType, ScheduledType, TaskType
 
 _RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 # Slack channel names are lowercase without spaces; ids are C.../G.../D... in capitals.
@@ -121,30 +121,43 @@ class PriorityRangeModel(_StrictModel):
         return self
 
 
-class MatchModel(_StrictModel):
+def _refused(key: MatchKey) -> AfterValidator:
+    def check(value: object) -> object:
+        for never, why in key.never:
+            if value == never and type(value) is type(never):
+                raise ValueError(why)
+        return value
+
+    return AfterValidator(check)
+
+
+_PRIORITY_INPUT = (
+    StrictInt | PriorityRangeModel | Annotated[list[StrictInt | PriorityRangeModel], Field(min_length=1)]
+)
+
+
+def _annotation(key: MatchKey) -> Any:
+    """The pydantic type of a key's value in a file, from its kind."""
+    if key.kind is KeyKind.ENUM:
+        word = cast(Any, Literal)[key.values]  # Literal["A", "B", ...] of the row's values
+        return Annotated[list[word] | None, _one_or_many(word)]  # type: ignore[valid-type]
+    if key.kind is KeyKind.EXACT:
+        return Annotated[list[Annotated[StrictStr, Field(min_length=1)]] | None, _one_or_many(StrictStr)]
+    if key.kind is KeyKind.GLOB:
+        item = Annotated[StrictStr, AfterValidator(_check_name_pattern)]
+        return Annotated[list[item] | None, _one_or_many(StrictStr)]
+    if key.kind is KeyKind.RANGE:
+        return Annotated[
+            list[PriorityRangeModel] | None,
+            BeforeValidator(_priority_ranges, json_schema_input_type=_PRIORITY_INPUT),
+        ]
+    return StrictBool | None
+
+
+class _MatchBase(_StrictModel):
     """Task conditions; all must hold. A list means any of its values."""
 
-    last_status: Annotated[list[AlertableStatus] | None, _one_or_many(AlertableStatus)] = None
-    task_type: Annotated[list[TaskType] | None, _one_or_many(TaskType)] = None
-    scheduled_type: Annotated[list[ScheduledType] | None, _one_or_many(ScheduledType)] = None
-    life_cycle_type: Annotated[list[LifeCycleType] | None, _one_or_many(LifeCycleType)] = None
-    task_name: Annotated[
-        list[Annotated[StrictStr, AfterValidator(_check_name_pattern)]] | None, _one_or_many(StrictStr)
-    ] = None
-    id: Annotated[list[Annotated[StrictStr, Field(min_length=1)]] | None, _one_or_many(StrictStr)] = None
-    enable: StrictBool | None = None
-    priority: Annotated[
-        list[PriorityRangeModel] | None,
-        BeforeValidator(
-            _priority_ranges,
-            json_schema_input_type=StrictInt
-            | PriorityRangeModel
-            | Annotated[list[StrictInt | PriorityRangeModel], Field(min_length=1)],
-        ),
-    ] = None
-    project: Annotated[list[Annotated[StrictStr, Field(min_length=1)]] | None, _one_or_many(StrictStr)] = None
-
-    @field_validator("life_cycle_type")
+    @field_validator("life_cycle_type", check_fields=False)
     @classmethod
     def _needs_life_cycle_tasks(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
         scheduled = info.data.get("scheduled_type")
@@ -155,15 +168,26 @@ class MatchModel(_StrictModel):
             )
         return value
 
-    @field_validator("enable")
-    @classmethod
-    def _enabled_only(cls, value: bool | None) -> bool | None:
-        if value is False:
-            raise ValueError("disabled tasks never alert (their alerts close), so this can never match")
-        return value
-
     def is_empty(self) -> bool:
         return not self.model_fields_set
+
+
+if TYPE_CHECKING:
+    MatchModel = _MatchBase
+else:
+    # One field per row of the match key table (its kind gives the type, its doc the description).
+    MatchModel = create_model(
+        "MatchModel",
+        __base__=_MatchBase,
+        __doc__=_MatchBase.__doc__,
+        **{
+            key.name: (
+                Annotated[_annotation(key), _refused(key), Field(description=key.doc)],
+                None,
+            )
+            for key in MATCH_KEYS
+        },
+    )
 
 
 class RuleModel(_StrictModel):

@@ -105,7 +105,9 @@ def test_a_rule_file_of_hostile_regexes_loads_or_is_located(source: str, names: 
         assert [problem for problem in ruleset if not problem.startswith("r.yaml:4: ")] == []
         return
     for name in names:
-        ruleset.rules[0].matcher.matches_details(ScheduledTask(id="t", task_name=name, last_status="FAIL"))
+        ruleset.rules[0].matcher.matches_details(
+            ScheduledTask(id="t", task_name=name, last_status="FAIL"), "p"
+        )
 
 
 # -- alias-heavy YAML ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from monitor.rules.load import compile_match
 from monitor.silences import Silence, SilenceOrigin, is_muted
 from monitor.workspace.models import ScheduledTask
 
-from .test_rules_matching import VALUES, rule, specs, tasks
+from .test_rules_matching import PROJECTS, rule, specs, tasks
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ def silence(index: int, spec: dict[str, Any], rules: frozenset[str], active: boo
         st.tuples(specs(), st.frozensets(st.sampled_from(["r0", "r1", "r2"])), st.booleans()), max_size=4
     ),
     listed=st.lists(tasks, min_size=1, max_size=8, unique_by=lambda task: task.id),
-    project=st.sampled_from(VALUES["project"]),
+    project=st.sampled_from(PROJECTS),
 )
 def test_evaluate_mutes_exactly_what_is_muted_says(
     rule_specs: list[tuple[dict[str, Any], bool]],

@@ -91,7 +91,7 @@ def test_a_catastrophic_regex_runs_on_re2_and_ends() -> None:
     ruleset = load_rules_text(
         'rules: [{name: r, match: {task_name: "re:(a+)+$"}, channel: "#ops"}]', "r.yaml"
     )
-    (pattern,) = ruleset.rules[0].matcher.task_name or ()
+    (pattern,) = ruleset.rules[0].matcher.get("task_name")
     assert isinstance(pattern.regex, LinearRegex)
     hostile = ScheduledTask(id="t-1", task_name="a" * 40 + "!", last_status="FAIL")
     assert match(ruleset, hostile, "p") == []

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor.rules.load import RuleFileError, compile_match, load_rules, load_rules_text
+from monitor.rules.matcher import MATCH_KEYS, MatchKey
 from monitor.rules.schema import rule_file_json_schema
 from monitor.silences import SilenceOrigin
 
@@ -478,6 +479,11 @@ class TestJsonSchema:
         assert many["type"] == "array"
         assert many["minItems"] == 1
 
+    def test_the_match_keys_are_the_table_s_with_its_docs(self) -> None:
+        keys = rule_file_json_schema()["$defs"]["MatchModel"]["properties"]
+        assert list(keys) == [key.name for key in MATCH_KEYS]
+        assert [keys[key.name]["description"] for key in MATCH_KEYS] == [key.doc for key in MATCH_KEYS]
+
     def test_no_key_offers_null(self) -> None:
         assert '"null"' not in str(rule_file_json_schema()).replace("'", '"')
 
@@ -485,3 +491,18 @@ class TestJsonSchema:
     def test_duration_pattern_accepts_what_the_loader_accepts(self, duration: str) -> None:
         pattern = rule_file_json_schema()["$defs"]["RuleModel"]["properties"]["repeat_interval"]["anyOf"][0]
         assert re.fullmatch(pattern["pattern"], duration)
+
+
+@pytest.mark.parametrize("key", MATCH_KEYS, ids=lambda key: key.name)
+def test_the_docs_name_every_match_key_and_its_values(key: MatchKey) -> None:
+    """The README's rule file table and the example file's list of match keys (the JSON Schema is derived from
+    the table itself)."""
+    root = Path(__file__).parents[2]
+    readme_row = next(
+        line for line in (root / "README.md").read_text().splitlines() if line.startswith("| `match` |")
+    )
+    assert f"`{key.name}`" in readme_row
+    example = (root / "rules" / "example.yaml").read_text()
+    listed = example[example.index("# Match keys") : example.index("\nrules:")]
+    assert f"#   {key.name} " in listed
+    assert all(value in listed for value in key.values)

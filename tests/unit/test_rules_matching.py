@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from monitor.rules.index import NameScreen, RuleSet, match
 from monitor.rules.load import compile_match
+from monitor.rules.matcher import MATCH_KEYS, NAME, Indexed, KeyKind, MatchKey, TaskMatcher
 from monitor.rules.model import Location, MatchedRoute, Rule
 from monitor.rules.patterns import NamePattern, RegexScreen
 from monitor.workspace.models import ScheduledTask
@@ -133,73 +134,83 @@ def test_rule_lookup_by_name() -> None:
     assert ruleset.rule("gone") is None
 
 
-# The index must never change the answer: compare with checking every rule in order.
+# The index must never change the answer: compare with checking every rule in order. Rules and tasks are drawn
+# key by key from the match key table, so a key added to it is drawn too (and must have values here).
 
-VALUES = {
-    "last_status": ["FAIL", "SKIP"],
-    "task_type": ["START", "STOP", "REBOOT"],
-    "scheduled_type": ["DAY", "LIFE_CYCLE"],
-    "project": ["p-1", "p-2"],
-    "id": ["t-1", "t-2", "t-3"],
+NAMES = [
     # Globs and expressions with and without a literal prefix, nested prefixes, an exact name, a `prefix*`
     # glob that settles a rule by itself and one that does not (`prod-re*-0?`), alternatives: the index
     # narrows by prefixes and skips the check of settled rules, and must agree with checking them all.
-    "task_name": [
-        "prod-*",
-        "lab-*",
-        "re:.*-01",
-        "prod-reboot-01",
-        "p*",
-        "prod-re*-0?",
-        "*-02",
-        "re:prod-.*",
-        "re:prod|lab-.*",
-        "re:(prod|lab)-stop-0[0-9]",
-        "re:prod-reboot-0?1",
-        "re:(?i)LAB-.*",
-        "lab-stop-02",
-        # Globs that the index tests several at a time (NameRun), one with several stars.
-        "*-re*-0?",
-        "prod-*-0[12]",
-        "lab-*-0?",
-    ],
+    "prod-*",
+    "lab-*",
+    "re:.*-01",
+    "prod-reboot-01",
+    "p*",
+    "prod-re*-0?",
+    "*-02",
+    "re:prod-.*",
+    "re:prod|lab-.*",
+    "re:(prod|lab)-stop-0[0-9]",
+    "re:prod-reboot-0?1",
+    "re:(?i)LAB-.*",
+    "lab-stop-02",
+    # Globs that the index tests several at a time (NameRun), one with several stars.
+    "*-re*-0?",
+    "prod-*-0[12]",
+    "lab-*-0?",
+]
+PROJECTS = ["p-1", "p-2"]
+IDS = ["t-1", "t-2", "t-3"]
+
+
+def any_of(*choices: Any) -> st.SearchStrategy[list[Any]]:
+    return st.lists(st.sampled_from(choices), min_size=1, max_size=2, unique=True)
+
+
+#: What a rule's `match:` may say, for every key of the table.
+SPEC_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "last_status": any_of("FAIL", "SKIP"),
+    "task_type": any_of("START", "STOP", "REBOOT"),
+    "scheduled_type": any_of("DAY", "LIFE_CYCLE"),
+    "life_cycle_type": any_of("POST_DESKTOP_DISCONNECTED", "POST_CREATE_DESKTOP_SUCCESS"),
+    "task_name": any_of(*NAMES),
+    "id": any_of(*IDS),
+    "enable": st.just(True),
+    "priority": st.builds(lambda low, high: {"min": low, "max": high}, st.integers(0, 3), st.integers(3, 6)),
+    "project": any_of(*PROJECTS),
 }
+#: The values a task may have, for the field of every key of the table (the project is drawn apart).
+TASK_VALUES: dict[str, list[Any]] = {
+    "last_status": ["FAIL", "SKIP", "SUCCESS"],
+    "task_type": ["START", "STOP", "REBOOT", "HIBERNATE", None],
+    "scheduled_type": ["DAY", "LIFE_CYCLE"],
+    "life_cycle_type": ["POST_DESKTOP_DISCONNECTED", "POST_REBUILD_DESKTOP_SUCCESS", None],
+    "task_name": [
+        "prod-reboot-01", "lab-stop-02", "other", None, "", "p", "prod", "prod-", "prod-reboot-1", "lab",
+        "LAB-x",
+    ],
+    "id": IDS,
+    "enable": [True, False, None],
+    "priority": [0, 3, 7, None],
+}  # fmt: skip
+
+
+def test_the_property_tests_draw_every_key_of_the_table() -> None:
+    assert set(SPEC_VALUES) == {key.name for key in MATCH_KEYS}
+    assert set(TASK_VALUES) == {key.field for key in MATCH_KEYS if key.field is not None}
 
 
 @st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
-    spec: dict[str, Any] = {}
-    for key, choices in VALUES.items():
-        if draw(st.booleans()):
-            spec[key] = draw(st.lists(st.sampled_from(choices), min_size=1, max_size=2, unique=True))
-    if draw(st.booleans()):
-        spec["priority"] = {"min": draw(st.integers(0, 3)), "max": draw(st.integers(3, 6))}
+    spec = {key.name: draw(SPEC_VALUES[key.name]) for key in MATCH_KEYS if draw(st.booleans())}
+    scheduled = spec.get("scheduled_type")
+    if "life_cycle_type" in spec and scheduled is not None and "LIFE_CYCLE" not in scheduled:
+        scheduled.append("LIFE_CYCLE")  # refused otherwise: only LIFE_CYCLE tasks have a life_cycle_type
     return spec
 
 
-tasks = st.builds(
-    task,
-    id=st.sampled_from(VALUES["id"]),
-    task_name=st.sampled_from(
-        [
-            "prod-reboot-01",
-            "lab-stop-02",
-            "other",
-            None,
-            "",
-            "p",
-            "prod",
-            "prod-",
-            "prod-reboot-1",
-            "lab",
-            "LAB-x",
-        ]
-    ),
-    task_type=st.sampled_from([*VALUES["task_type"], "HIBERNATE", None]),
-    scheduled_type=st.sampled_from(VALUES["scheduled_type"]),
-    last_status=st.sampled_from(["FAIL", "SKIP", "SUCCESS"]),
-    enable=st.sampled_from([True, False, None]),
-    priority=st.sampled_from([0, 3, 7, None]),
+tasks = st.fixed_dictionaries({field: st.sampled_from(values) for field, values in TASK_VALUES.items()}).map(
+    lambda fields: ScheduledTask(**fields)
 )
 
 
@@ -219,7 +230,7 @@ def every_rule_in_order(ruleset: RuleSet, checked: ScheduledTask, project: str) 
 @given(
     rule_specs=st.lists(st.tuples(specs(), st.booleans()), min_size=1, max_size=8),
     checked=st.lists(tasks, min_size=1, max_size=10),
-    project=st.sampled_from(VALUES["project"]),
+    project=st.sampled_from(PROJECTS),
 )
 def test_indexed_match_agrees_with_checking_every_rule(
     rule_specs: list[tuple[dict[str, Any], bool]], checked: list[ScheduledTask], project: str
@@ -235,7 +246,7 @@ def test_indexed_match_agrees_with_checking_every_rule(
 @given(
     rule_specs=st.lists(st.tuples(specs(), st.booleans()), min_size=1, max_size=8),
     checked=st.lists(tasks, min_size=1, max_size=10),
-    project=st.sampled_from(VALUES["project"]),
+    project=st.sampled_from(PROJECTS),
 )
 def test_screened_match_agrees_with_checking_every_rule(
     rule_specs: list[tuple[dict[str, Any], bool]], checked: list[ScheduledTask], project: str
@@ -247,6 +258,27 @@ def test_screened_match_agrees_with_checking_every_rule(
     with patch.object(NameScreen, "SCREEN_MIN", 1):
         for one in checked:
             assert names(match(ruleset, one, project)) == every_rule_in_order(ruleset, one, project)
+
+
+def test_a_rule_with_another_detail_is_not_settled_by_its_name_prefix() -> None:
+    """`{task_name: "prod-*", description: "x*"}` once counted as settled by its prefix and matched every
+    prod-* task: a key added to the table (here one a task has) is a detail the index still tests."""
+    description = MatchKey("description", KeyKind.GLOB, "description", Indexed.NO, "the task's description")
+    matcher = TaskMatcher.of(
+        {NAME: (NamePattern.compile("prod-*"),), description: (NamePattern.compile("x*"),)}
+    )
+    ruleset = RuleSet((Rule("r", matcher, Location("test")),))
+    assert match(ruleset, task(description="y"), PROJECT) == []
+    assert names(match(ruleset, task(description="x1"), PROJECT)) == ["r"]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [{"task_name": "prod-*", "priority": 9}, {"task_name": "prod-*", "id": "t-9"}],
+    ids=["priority", "id"],
+)
+def test_a_name_prefix_settles_nothing_while_another_detail_is_left(spec: dict[str, Any]) -> None:
+    assert match(RuleSet((rule("r", spec),)), task(), PROJECT) == []
 
 
 def test_five_thousand_regex_rules_leave_only_the_matching_ones_to_check() -> None:
