@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
-from monitor.rules.matcher import ALERTABLE_STATUSES, NAME, NAMED, TaskSignature, signature_values
+from monitor.rules.matcher import (
+    ALERTABLE_STATUSES,
+    KEYS_BY_NAME,
+    NAME,
+    NAMED,
+    TaskSignature,
+    signature_values,
+)
 from monitor.rules.model import MatchedRoute, Rule
 from monitor.rules.patterns import LinearRegex, RegexScreen
 from monitor.silences import Silence
@@ -331,5 +338,5 @@ def match(ruleset: RuleSet, task: ScheduledTask, project: str) -> list[MatchedRo
 def _group_key(fields: Sequence[str], task: ScheduledTask, project: str) -> tuple[tuple[str, str], ...]:
     if not fields:
         return ()
-    values = {"project": project, **{name: getattr(task, name) for name in fields if name != "project"}}
-    return tuple((name, "" if values[name] is None else str(values[name])) for name in fields)
+    values = [(name, KEYS_BY_NAME[name].value(task, project)) for name in fields]
+    return tuple((name, "" if value is None else str(value)) for name, value in values)

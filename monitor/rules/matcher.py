@@ -23,6 +23,7 @@ from monitor.workspace.vocabulary import LIFE_CYCLE_TYPES, SCHEDULED_TYPES, TASK
 
 __all__ = [
     "ALERTABLE_STATUSES",
+    "KEYS_BY_NAME",
     "MATCH_KEYS",
     "NAME",
     "NAMED",
@@ -233,7 +234,7 @@ MATCH_KEYS: tuple[MatchKey, ...] = (
         "project names (workspace.projects[].name), or the project id with one project",
     ),
 )
-_BY_NAME = {key.name: key for key in MATCH_KEYS}
+KEYS_BY_NAME: dict[str, MatchKey] = {key.name: key for key in MATCH_KEYS}
 #: The keys the index evaluates once per distinct combination of their values: those of task fields in table
 #: order, then the project's.
 SIGNATURE_KEYS: tuple[MatchKey, ...] = tuple(
@@ -314,7 +315,7 @@ class TaskMatcher:
 
     def get(self, key: MatchKey | str) -> Any:
         """What `key` accepts, or None when it is not given."""
-        wanted = _BY_NAME[key] if isinstance(key, str) else key
+        wanted = KEYS_BY_NAME[key] if isinstance(key, str) else key
         return next((accepted for given, accepted in self.conditions if given is wanted), None)
 
     def matches(self, task: ScheduledTask, project: str) -> bool:

@@ -9,10 +9,6 @@ from typing import Literal
 from monitor.rules.matcher import TaskMatcher
 
 Severity = Literal["critical", "warning", "info"]
-GroupField = Literal[
-    "id", "task_name", "task_type", "scheduled_type", "life_cycle_type", "last_status", "priority", "enable",
-    "project",
-]  # fmt: skip
 
 DEFAULT_REPEAT_INTERVAL = timedelta(hours=4)
 
@@ -38,7 +34,8 @@ class Rule:
     repeat_interval: timedelta = DEFAULT_REPEAT_INTERVAL
     notify_resolved: bool = True
     continue_matching: bool = False
-    group_by: tuple[GroupField, ...] = ()
+    #: Names of match keys (MATCH_KEYS) whose task values split a channel's digest.
+    group_by: tuple[str, ...] = ()
     mention: str | None = None
     min_failures: int = 1
 

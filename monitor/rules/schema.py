@@ -27,7 +27,7 @@ from pydantic_core import core_schema
 
 from monitor.durations import format_duration, parse_duration
 from monitor.rules.matcher import MATCH_KEYS, KeyKind, MatchKey
-from monitor.rules.model import DEFAULT_REPEAT_INTERVAL, GroupField, Severity
+from monitor.rules.model import DEFAULT_REPEAT_INTERVAL, Severity
 from monitor.rules.patterns import NamePattern
 
 _RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -190,6 +190,10 @@ else:
     )
 
 
+#: What `group_by` may name: any match key's task value.
+_GroupField = cast(Any, Literal)[tuple(key.name for key in MATCH_KEYS)]
+
+
 class RuleModel(_StrictModel):
     """One alert rule: which failing tasks, and where and how to tell."""
 
@@ -209,7 +213,7 @@ class RuleModel(_StrictModel):
     ] = DEFAULT_REPEAT_INTERVAL
     notify_resolved: StrictBool = True
     continue_: StrictBool = Field(default=False, alias="continue")
-    group_by: Annotated[list[GroupField], _one_or_many(GroupField)] = Field(default_factory=list)
+    group_by: Annotated[list[_GroupField], _one_or_many(_GroupField)] = Field(default_factory=list)  # type: ignore[valid-type]
     mention: Annotated[StrictStr, AfterValidator(_check_mention)] | None = None
     min_failures: Annotated[StrictInt, Field(ge=1)] = 1
 
