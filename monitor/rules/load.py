@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from monitor.rules.index import RuleSet
-from monitor.rules.matcher import MATCH_KEYS, TaskMatcher
+from monitor.rules.matcher import KEYS_BY_NAME, MATCH_KEYS, TaskMatcher
 from monitor.rules.model import Location, Rule
 from monitor.rules.schema import KEYS_BY_SECTION, MatchModel, RuleFileModel, RuleModel, SilenceModel
 from monitor.silences import Silence, SilenceOrigin
@@ -348,8 +348,10 @@ def _explain(error: ErrorDetails, parent: Sequence[int | str]) -> str:
         return "missing (required)"
     if kind == "literal_error":
         options = re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
-        if key == "last_status" and value == "SUCCESS":
-            return "SUCCESS never alerts (only FAIL and SKIP do; recoveries are announced by notify_resolved)"
+        match_key = KEYS_BY_NAME.get(key) if "match" in parent else None
+        why = next((why for never, why in match_key.never if never == value), None) if match_key else None
+        if why is not None:
+            return why
         return f"{value!r} is not one of {', '.join(options)}" + _did_you_mean(str(value), options)
     if kind in ("bool_type", "bool_parsing"):
         return f"expected true or false, got {_yaml_type(value)}"

@@ -95,7 +95,8 @@ class MatchKey:
     #: ENUM: every task that can match has one of `values` (last_status: only FAIL and SKIP tasks are
     #: matched), so a list naming all of them is no restriction (what `TaskMatcher.covers` needs).
     closed: bool = False
-    #: Values a file may not give, as they can never match, and why.
+    #: Values a file may not give, as they can never match, and why (ENUM: values outside `values` that
+    #: deserve more than "not one of").
     never: tuple[tuple[object, str], ...] = ()
 
     def compile(self, given: Any) -> Any:
@@ -178,6 +179,12 @@ MATCH_KEYS: tuple[MatchKey, ...] = (
         "FAIL | SKIP (SUCCESS never alerts: see notify_resolved)",
         values=get_args(AlertableStatus),
         closed=True,
+        never=(
+            (
+                "SUCCESS",
+                "SUCCESS never alerts (only FAIL and SKIP do; recoveries are announced by notify_resolved)",
+            ),
+        ),
     ),
     MatchKey(
         "task_type",
