@@ -5,19 +5,31 @@ are masked whatever they hold, and any *value* registered with `register_secret`
 inside a string (a URL, an exception message). Both run on every event before rendering, and on every stdlib
 logging record too (slack_sdk, aiohttp, APScheduler log through `logging`, tracebacks included): those are
 rendered by the same processors, as the same JSON lines.
+
+Under systemd, when `$JOURNAL_STREAM` names stderr (its `st_dev:st_ino`, systemd.exec(5)), each line starts
+with its syslog priority as sd-daemon(3) prefixes it (`<3>` error, `<4>` warning, `<6>` info, `<7>` debug):
+journald strips the prefix and files the line at that priority, so `journalctl -p err` shows the errors.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "redact_secrets", "register_secret", "registered_secrets"]
+__all__ = [
+    "JournalPriority",
+    "configure_logging",
+    "is_journal",
+    "redact_secrets",
+    "register_secret",
+    "registered_secrets",
+]
 
 MASK = "***"
 _SECRET_NAME = re.compile(
@@ -63,8 +75,41 @@ def redact_secrets(
     return event_dict
 
 
-def configure_logging(level: str = "info", *, json: bool | None = None, stream: TextIO | None = None) -> None:
-    """Route structlog (and stdlib logging) to `stream` (stderr): JSON when not a terminal, unless told."""
+#: sd-daemon(3) priorities (syslog's): what journald files a line under.
+SYSLOG_PRIORITY = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4, "info": 6, "debug": 7}
+
+
+def is_journal(stream: TextIO, env: Mapping[str, str] | None = None) -> bool:
+    """Whether `stream` is the journal: systemd names its `st_dev:st_ino` in `$JOURNAL_STREAM`."""
+    named = (os.environ if env is None else env).get("JOURNAL_STREAM", "")
+    try:
+        stat = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # io.StringIO, a closed stream
+        return False
+    return named == f"{stat.st_dev}:{stat.st_ino}"
+
+
+class JournalPriority:
+    """The last processor: renders the event, then puts its priority in front (`<3>{"event": ...}`)."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+
+    def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> str:
+        level = str(event_dict.get("level", method)).lower()
+        rendered = self.renderer(logger, method, event_dict)
+        return f"<{SYSLOG_PRIORITY.get(level, 6)}>{rendered}"
+
+
+def configure_logging(
+    level: str = "info",
+    *,
+    json: bool | None = None,
+    stream: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Route structlog (and stdlib logging) to `stream` (stderr): JSON when not a terminal, unless told; with
+    the sd-daemon priority prefix when the stream is the journal."""
     stream = stream or sys.stderr
     as_json = not stream.isatty() if json is None else json
     renderer: Any = (
@@ -72,6 +117,8 @@ def configure_logging(level: str = "info", *, json: bool | None = None, stream: 
         if as_json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    if is_journal(stream, env):
+        renderer = JournalPriority(renderer)
     numeric = logging.getLevelName(level.upper())
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(

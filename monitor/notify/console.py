@@ -2,6 +2,8 @@
 
 It behaves like a chat channel that always accepts (`notify.threads`, as Slack): each post gets a Slack-like
 `ts`, so the bookkeeping (message refs, thread replies, updates) runs exactly as it does against Slack.
+Lines are never wrapped at the console's width: under systemd (or into a file) a wrapped alert would be
+several journal entries, and an alert is read and grepped by line.
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ class ConsoleNotifier:
         if len(rows) == 1:
             self._print(f"→ {channel} (message {ts})", rows[0])
         else:
-            self.console.print(
+            self._line(
                 Text(terminal_safe(f"→ {channel} (message {ts}): digest of {len(rows)} alerts"), style="bold")
             )
             for row in rows:
-                self.console.print(Text(terminal_safe("  • " + summary_line(row.entry.payload))))
+                self._line(Text(terminal_safe("  • " + summary_line(row.entry.payload))))
         return Posted(channel, ts, digest=len(rows) > 1)
 
     async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
@@ -57,7 +59,7 @@ class ConsoleNotifier:
         payload = row.entry.payload
         where = f"✎ {ref.channel} message {ref.ts} updated"
         line = f"{where}: {payload['kind'].lower()} - {summary_line(payload)}"
-        self.console.print(Text(terminal_safe(line), style="dim"))
+        self._line(Text(terminal_safe(line), style="dim"))
 
     async def find_posted(self, channel: str, fingerprint: str, episode: int) -> Posted | None:
         return None  # a terminal keeps no history to look in
@@ -67,5 +69,8 @@ class ConsoleNotifier:
 
     def _print(self, where: str, row: OutboxRow) -> None:
         kind = row.entry.payload["kind"]
-        self.console.print(Text(terminal_safe(where), style="bold"))
-        self.console.print(Text(terminal_safe(render_text(row.entry.payload)), style=_STYLE.get(kind, "")))
+        self._line(Text(terminal_safe(where), style="bold"))
+        self._line(Text(terminal_safe(render_text(row.entry.payload)), style=_STYLE.get(kind, "")))
+
+    def _line(self, text: Text) -> None:
+        self.console.print(text, soft_wrap=True)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import os
+from collections.abc import Iterator
+from typing import TextIO
 
+import pytest
 import structlog
 
-from monitor.logs import configure_logging, redact_secrets, register_secret
+from monitor.logs import configure_logging, is_journal, redact_secrets, register_secret
 
 
 def test_secret_named_fields_are_masked_whatever_they_hold() -> None:
@@ -48,3 +53,62 @@ def test_json_lines_when_not_on_a_terminal() -> None:
     assert line["tasks"] == 3
     assert line["secret_key"] == "***"
     assert line["level"] == "info"
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[TextIO, int]]:
+    """A pipe's write end as a text stream, and its read end (the journal's is a socket: same fstat)."""
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(write_fd, "w") as stream:
+        yield stream, read_fd
+    configure_logging("info")  # not to the closed pipe, for the tests after
+    os.close(read_fd)
+
+
+def journal_of(stream: TextIO) -> dict[str, str]:
+    stat = os.fstat(stream.fileno())
+    return {"JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
+
+
+def lines_of(stream: TextIO, read_fd: int) -> list[str]:
+    stream.flush()
+    return os.read(read_fd, 1 << 16).decode().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("method", "prefix"),
+    [("error", "<3>"), ("exception", "<3>"), ("warning", "<4>"), ("info", "<6>"), ("debug", "<7>")],
+)
+def test_on_the_journal_each_line_starts_with_its_syslog_priority(
+    pipe: tuple[TextIO, int], method: str, prefix: str
+) -> None:
+    """sd-daemon(3) prefixes: journald files the line at that priority (`journalctl -p err` shows errors)."""
+    stream, read_fd = pipe
+    configure_logging("debug", json=True, stream=stream, env=journal_of(stream))
+    getattr(structlog.get_logger("t"), method)("poll.cycle_failed", project="p")
+    [line] = lines_of(stream, read_fd)
+    assert line.startswith(prefix + "{")
+    assert json.loads(line.removeprefix(prefix))["event"] == "poll.cycle_failed"
+
+
+def test_other_libraries_records_carry_their_priority_too(pipe: tuple[TextIO, int]) -> None:
+    stream, read_fd = pipe
+    configure_logging("info", json=True, stream=stream, env=journal_of(stream))
+    logging.getLogger("aiohttp.client").warning("connection reset")
+    [line] = lines_of(stream, read_fd)
+    assert line.startswith("<4>{")
+    assert json.loads(line[3:])["event"] == "connection reset"
+
+
+@pytest.mark.parametrize("named", ["", "0:0", "garbage"])
+def test_without_the_journal_lines_are_plain_json(pipe: tuple[TextIO, int], named: str) -> None:
+    """JOURNAL_STREAM unset, or naming another stream (a parent's journal, say): no prefix."""
+    stream, read_fd = pipe
+    configure_logging("info", json=True, stream=stream, env={"JOURNAL_STREAM": named} if named else {})
+    structlog.get_logger("t").error("poll.cycle_failed")
+    [line] = lines_of(stream, read_fd)
+    assert json.loads(line)["event"] == "poll.cycle_failed"
+
+
+def test_a_stream_without_a_file_is_never_the_journal() -> None:
+    assert not is_journal(io.StringIO(), {"JOURNAL_STREAM": "0:0"})
