@@ -269,18 +269,21 @@ class Daemon:
                 log.error("cycle.crashed", project=project.name, error=repr(outcome))
             log.error("cycle.failed", project=project.name, error=str(outcome),
                       retryable=getattr(outcome, "retryable", False))  # fmt: skip
-            self.runtime.metrics.cycles.labels(outcome="failed").inc()
-            self.runtime.health.last_error = f"{where}{outcome}"
+            self.runtime.metrics.cycle_done(project.name, "failed")
+            self.runtime.health.failed(project.name, f"{where}{outcome}")
             if isinstance(outcome, WorkspaceError):
                 self._watch(self.runtime.selfwatch.cycle_failed, outcome, check=check)
             return f"{where}last cycle failed at {started:%H:%M:%S}Z: {outcome}"
         report = outcome
         self.cycles += 1
         finished = _now()
-        self.runtime.metrics.cycle_seconds.observe((finished - started).total_seconds())
-        self.runtime.metrics.cycles.labels(outcome="complete" if report.complete else "incomplete").inc()
-        self.runtime.metrics.last_success.set(finished.timestamp())
-        self.runtime.health.last_success, self.runtime.health.last_error = finished, None
+        self.runtime.metrics.cycle_done(
+            project.name,
+            "complete" if report.complete else "incomplete",
+            seconds=(finished - started).total_seconds(),
+            finished=finished,
+        )
+        self.runtime.health.succeeded(project.name, finished)
         self._watch(
             self.runtime.selfwatch.cycle_succeeded,
             complete=report.complete,
@@ -347,6 +350,7 @@ class Daemon:
                 loaded = await asyncio.to_thread(load_all, self.options.config, self.options.rules)
             except LoadError as exc:
                 log.error("config.reload_failed", problems=exc.problems, kept="the previous config and rules")
+                self.runtime.metrics.reloaded(False, _now())
                 return
             except Exception as exc:  # a signal's callback must never raise: the old config stays
                 log.error(
@@ -354,6 +358,7 @@ class Daemon:
                     problems=[f"{type(exc).__name__}: {exc}"],
                     kept="the previous config and rules",
                 )
+                self.runtime.metrics.reloaded(False, _now())
                 return
             if self.stopping.is_set():
                 return
@@ -361,6 +366,7 @@ class Daemon:
 
     def _apply(self, loaded: Loaded) -> None:
         self.runtime.apply(loaded)
+        self.runtime.metrics.reloaded(True, _now())
         interval = loaded.settings.workspace.poll_interval.total_seconds()
         self.scheduler.reschedule_job("poll", trigger="interval", seconds=interval,
                                       jitter=min(5.0, interval / 10))  # fmt: skip

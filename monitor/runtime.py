@@ -139,10 +139,14 @@ class WatchedProject:
 
 
 def project_clients(
-    settings: Settings, env: Mapping[str, str], *, observer: Callable[[str, str], None] | None = None
+    settings: Settings,
+    env: Mapping[str, str],
+    *,
+    observer: Callable[[str], Callable[[str, str], None]] | None = None,
 ) -> list[tuple[str, WorkspaceClient]]:
     """Each project's name and client. Built before anything is opened or written, so that missing
-    credentials are refused first: ConfigurationError, naming the project when there are several."""
+    credentials are refused first: ConfigurationError, naming the project when there are several.
+    `observer(name)` is what the project's client tells of each request (`Metrics.api_observer`)."""
     clients: list[tuple[str, WorkspaceClient]] = []
     several = len(settings.workspace.projects) > 1
     for name, prefix, workspace in settings.workspace.per_project():
@@ -150,7 +154,7 @@ def project_clients(
         register_secret(credentials.secret_key, credentials.security_token, credentials.iam_password,
                         credentials.auth_token)  # fmt: skip
         try:
-            client = build_client(workspace, credentials, observer=observer)
+            client = build_client(workspace, credentials, observer=observer(name) if observer else None)
         except ConfigurationError as exc:
             # The clients built so far have opened nothing yet (httpx connects on the first request).
             if several or prefix:
@@ -275,6 +279,7 @@ class Runtime:
         if self.chatops is not None:
             self.chatops.reload(settings)  # who may silence; the mode and tokens need a restart
         self.health.poll_interval = settings.workspace.poll_interval
+        self.metrics.poll_interval.set(settings.workspace.poll_interval.total_seconds())
 
     async def aclose(self) -> None:
         """Close what `build` opened: the app, the clients, leadership (at once, so that a follower takes
@@ -330,7 +335,12 @@ def build(
     metrics = Metrics()
     health = Health(settings.workspace.poll_interval, clock())
     if clients is None:
-        clients = project_clients(settings, env, observer=metrics.observe_api)
+        clients = project_clients(settings, env, observer=metrics.api_observer)
+    # Every project's series and health from the start: one that never succeeds shows, by name.
+    metrics.watch_projects(name for name, _ in clients)
+    health.watch_projects(name for name, _ in clients)
+    metrics.poll_interval.set(settings.workspace.poll_interval.total_seconds())
+    metrics.reloaded(True, clock())
     replica = replica or f"{socket.gethostname()}:{os.getpid()}"
     with contextlib.ExitStack() as undo:
         state_lock = lock_state(url) if lock else None
@@ -339,15 +349,21 @@ def build(
         store = open_store(url, claim_lease=settings.state.claim_lease)
         undo.callback(store.close)
         notifier = notifier or make_notifier(settings, env=env)
+        if isinstance(notifier, SlackNotifier):
+            notifier.observer = metrics.slack_call
         delivery = DeliveryWatch(notifier, clock=clock)
         app = None
         if chatops:
             from monitor.chatops.runner import chatops_for_daemon
 
             app = chatops_for_daemon(
-                settings, credentials, store, health, clock=clock, observer=metrics.observe_api, env=env,
-                replica=replica, on_token_rejected=metrics.token_rejected,
+                settings, credentials, store, health, clock=clock,
+                observer=metrics.api_observer(settings.workspace.per_project()[0][0]), env=env,
+                replica=replica, on_token_rejected=metrics.token_rejected, on_command=metrics.chatops_command,
             )  # fmt: skip
+            if app is not None:
+                service = app.service
+                metrics.watch_app(service.mode, lambda: service.problem() is None)
         # After the app's probe: /healthz names a down Slack link before the deliveries it holds up.
         health.probes.append(lambda: delivery.problem(3 * health.poll_interval))
         undo.pop_all()

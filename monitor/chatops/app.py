@@ -33,7 +33,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.chatops.access import Caller
-from monitor.chatops.commands import CommandError, parse_command
+from monitor.chatops.commands import CommandError, command_name, parse_command
 from monitor.chatops.handlers import Deps, acknowledge_alert, handle, silence_alert
 from monitor.chatops.replay import RecentSignatures
 from monitor.chatops.replies import error_reply, refusal_reply
@@ -54,6 +54,15 @@ _PAGE_ACTION = re.compile(r"tasks_page_(next|previous)")
 
 #: What an alert button does: (alert fingerprint, caller) -> (whether it did, the answer).
 AlertAction = Callable[[str, Caller], Awaitable[tuple[bool, SlackMessage]]]
+
+
+def _command_of(text: str) -> str:
+    """The command a text that was not run names (its first word, when it is one), for metrics; "unparsed"
+    otherwise, so that what people type never becomes a label value."""
+    try:
+        return command_name(parse_command(text))
+    except CommandError:
+        return "unparsed"
 
 
 def _str(mapping: object, key: str) -> str:
@@ -174,6 +183,7 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         wait = deps.rate.wait_for(caller.user_id)
         if wait > 0:
             log.info("chatops.rate_limited", user=caller.user_id, wait=round(wait, 1))
+            deps.on_command(_command_of(text), "rate_limited")
             return error_reply(
                 f"That is more than {deps.rate.per_minute} `/tasks` commands a minute; "
                 f"try again in {math.ceil(wait)} s."
@@ -181,6 +191,7 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         try:
             command = parse_command(text)
         except CommandError as exc:
+            deps.on_command("unparsed", "invalid")
             return error_reply(exc.message)
         log.info("chatops.command", command=type(command).__name__, user=caller.user_id)
         return await handle(command, caller, deps)
@@ -198,15 +209,18 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         )
 
     async def on_alert_button(
-        body: dict[str, Any], *, what: str, note: str, act: AlertAction
+        body: dict[str, Any], *, button: str, what: str, note: str, act: AlertAction
     ) -> SlackMessage:
         caller = caller_of(body)
         if not deps.access.may_change(caller):
+            deps.on_command(button, "refused")
             return refusal_reply(what)
         try:
             done, reply = await act(_action_value(body), caller)
         except StoreError as exc:
+            deps.on_command(button, "store_error")
             return error_reply(f"The state store failed: {exc}.")
+        deps.on_command(button, "ok")
         if done:
             await _note_in_thread(client, body, f"{note} by {user_text(caller.shown, 80)}.")
         return reply
@@ -222,7 +236,9 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         await ack()
         await _answer(
             respond,
-            lambda: on_alert_button(body, what="acknowledge alerts", note="👀 Acknowledged", act=acknowledge),
+            lambda: on_alert_button(
+                body, button="ack_button", what="acknowledge alerts", note="👀 Acknowledged", act=acknowledge
+            ),
             what="ack button",
         )
 
@@ -231,7 +247,9 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         await ack()
         await _answer(
             respond,
-            lambda: on_alert_button(body, what="silence alerts", note="🔕 Silenced for 1h", act=silence),
+            lambda: on_alert_button(
+                body, button="silence_button", what="silence alerts", note="🔕 Silenced for 1h", act=silence
+            ),
             what="silence button",
         )
 

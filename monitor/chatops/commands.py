@@ -44,6 +44,7 @@ __all__ = [
     "Silences",
     "Status",
     "Unsilence",
+    "command_name",
     "is_catch_all",
     "parse_command",
 ]
@@ -158,6 +159,11 @@ class Status:
 
 
 Command = Help | ListTasks | Failed | Show | Alerts | Silence | Silences | Unsilence | Ack | Status
+
+
+def command_name(command: Command) -> str:
+    """`ListTasks()` -> "list_tasks": the command's name in metrics (`monitor.metrics.CHATOPS_COMMANDS`)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(command).__name__).lower()
 
 
 def _shown(text: str, limit: int = 40) -> str:

@@ -32,6 +32,7 @@ from monitor.chatops.commands import (
     Silences,
     Status,
     Unsilence,
+    command_name,
 )
 from monitor.chatops.limits import PerUserRate
 from monitor.chatops.replies import (
@@ -131,6 +132,8 @@ class Deps:
     snapshots: Snapshots = field(default_factory=Snapshots)
     #: Commands a minute per person (typed commands and page buttons; alert buttons are not counted).
     rate: PerUserRate = field(default_factory=PerUserRate)
+    #: Told of each command and button: (name, outcome), `Metrics.chatops_command`.
+    on_command: Callable[[str, str], None] = lambda command, outcome: None
 
 
 def list_filters(command: ListTasks) -> list[TaskFilter]:
@@ -261,12 +264,6 @@ _CHANGES = {Silence: "silence alerts", Unsilence: "end silences", Ack: "acknowle
 
 
 async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessage:
-    what = _CHANGES.get(type(command))
-    if what is not None and not deps.access.may_change(caller):
-        log.info(
-            "chatops.refused", user=caller.user_id, channel=caller.channel_id, command=type(command).__name__
-        )
-        return refusal_reply(what)
     match command:
         case Help(topic=topic, note=note):
             return help_reply(topic, note)
@@ -292,15 +289,28 @@ async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessag
 
 
 async def handle(command: Command, caller: Caller, deps: Deps) -> SlackMessage:
-    """The answer to `command` from `caller`; API and store failures are answered, not raised."""
+    """The answer to `command` from `caller`; API and store failures are answered, not raised. Each
+    command's outcome is told to `deps.on_command`."""
+    name = command_name(command)
+    what = _CHANGES.get(type(command))
+    if what is not None and not deps.access.may_change(caller):
+        log.info(
+            "chatops.refused", user=caller.user_id, channel=caller.channel_id, command=type(command).__name__
+        )
+        deps.on_command(name, "refused")
+        return refusal_reply(what)
     try:
-        return await _dispatch(command, caller, deps)
+        reply = await _dispatch(command, caller, deps)
     except WorkspaceError as exc:
         log.warning("chatops.command_failed", command=type(command).__name__, error=str(exc))
+        deps.on_command(name, "api_error")
         return error_reply(f"The Workspace API failed: {exc}. Try again in a minute.")
     except StoreError as exc:
         log.error("chatops.command_failed", command=type(command).__name__, error=str(exc))
+        deps.on_command(name, "store_error")
         return error_reply(f"The state store failed: {exc}.")
+    deps.on_command(name, "ok")
+    return reply
 
 
 async def acknowledge_alert(alert_id: str, caller: Caller, deps: Deps) -> tuple[bool, SlackMessage]:

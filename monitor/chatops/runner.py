@@ -418,6 +418,7 @@ def chatops_for_daemon(
     env: Mapping[str, str] | None = None,
     replica: str | None = None,
     on_token_rejected: Callable[[TokenKind, str], None] | None = None,
+    on_command: Callable[[str, str], None] | None = None,
 ) -> DaemonChatops | None:
     """The app for `run`, or None when Slack is off. Raises ChatopsConfigError when a token is missing."""
     tokens = SlackTokens.from_env(os.environ if env is None else env)
@@ -446,6 +447,8 @@ def chatops_for_daemon(
         access=Access.of(settings.slack.admins, settings.slack.allowed_channels),
         status=store_status(store, health, replica),
     )
+    if on_command is not None:
+        deps.on_command = on_command
     service = ChatopsService(settings.slack, tokens, deps, on_token_rejected=on_token_rejected)
     health.probes.append(service.problem)
     deps.status = status_with_tokens(deps.status, service)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -184,6 +184,8 @@ class SlackNotifier:
         self._channel_ids: dict[str, str] = {}
         # (channel, ts) of messages Slack said are gone (deleted, not ours): replies go to the channel.
         self._gone: set[tuple[str, str]] = set()
+        #: Told of each Web API call (method as Slack names it, result, a 429's Retry-After): metrics.
+        self.observer: Callable[[str, str, float | None], None] | None = None
 
     async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
         channel = notification.channel
@@ -395,25 +397,51 @@ class SlackNotifier:
                 if wait > 0:
                     await asyncio.sleep(wait)
             try:
-                return await getattr(self.client, method)(**kwargs)
+                answer = await getattr(self.client, method)(**kwargs)
             except SlackApiError as exc:
-                raise _translate(method, where, exc) from None
+                translated = _translate(method, where, exc)
+                self._observe(method, translated)
+                raise translated from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 # Refused before connecting: Slack never saw it. Otherwise (a timeout, a dropped
                 # connection) it may have acted on the request without us hearing the answer.
                 unseen = isinstance(exc, aiohttp.ClientConnectorError)
+                self._observe(method, None)
                 raise RetryableDeliveryError(
                     f"slack {method}: {type(exc).__name__}: {exc}", maybe_delivered=not unseen
                 ) from None
             except (AttributeError, TypeError, ValueError, KeyError) as exc:
                 # slack_sdk reading an answer that is JSON but not an object (`5`, `[...]`) fails this way;
                 # an answer came, so the call may have been carried out.
+                self._observe(method, None)
                 raise RetryableDeliveryError(
                     f"slack {method}: unreadable answer ({type(exc).__name__})", maybe_delivered=True
                 ) from None
             finally:
                 if pace:
                     self._last_post[where] = time.monotonic()
+            self._observe(method, "ok")
+            return answer
+
+    def _observe(self, method: str, outcome: Exception | str | None) -> None:
+        """Tell `observer` how a call ended: "ok", the error it became, or None for no (readable) answer."""
+        if self.observer is None:
+            return
+        retry_after = None
+        if isinstance(outcome, str):
+            result = outcome
+        elif outcome is None:
+            result = "network"
+        elif isinstance(outcome, RetryableDeliveryError) and outcome.retry_after is not None:
+            result, retry_after = "rate_limited", outcome.retry_after
+        elif isinstance(outcome, MessageRejectedError):
+            result = "rejected"
+        elif isinstance(outcome, PermanentDeliveryError):
+            result = "refused"
+        else:
+            result = "error"
+        # chat_postMessage -> chat.postMessage: the name Slack's docs and rate-limit tiers use.
+        self.observer(method.replace("_", ".", 1), result, retry_after)
 
 
 #: What each kind of answer leads to (`error_scope`).

@@ -251,6 +251,7 @@ async def world(tmp_path: Path) -> AsyncIterator[App]:
             clock=lambda: opened.now[0],
             access=Access.of([ADMIN], [OPS_ROOM[0]]),
             status=lambda: status,
+            on_command=opened.runtime.metrics.chatops_command,
         )
         # Port 0 (any free port) is for tests only, so the settings are built without the port check.
         settings = SlackSettings.model_construct(
@@ -371,6 +372,25 @@ async def test_an_answer_is_never_posted_to_a_response_url_that_is_not_slacks(wo
 
 
 # -- every subcommand ----------------------------------------------------------------------------------------
+
+
+async def test_commands_are_counted_by_name_and_outcome(world: App) -> None:
+    """What people ask of the app, and what came of it, for /metrics; what they type never becomes a label."""
+    await world.command("status")
+    await world.command("silence prod-* 1h", user=STRANGER)
+    await world.command("silence prod-* soon")
+    await world.command("frobnicate <!channel>")
+    metrics = world.world.runtime.metrics
+
+    def counted(command: str, outcome: str) -> float | None:
+        labels = {"command": command, "outcome": outcome}
+        return metrics.registry.get_sample_value("workspace_monitor_chatops_commands_total", labels)
+
+    assert counted("status", "ok") == 1
+    assert counted("silence", "refused") == 1
+    assert counted("unparsed", "invalid") == 1
+    assert counted("help", "ok") == 1  # an unknown subcommand is answered with help
+    assert "frobnicate" not in metrics.render().decode()
 
 
 async def test_an_unknown_subcommand_answers_help(world: App) -> None:

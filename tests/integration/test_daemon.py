@@ -221,7 +221,7 @@ def test_metrics_and_health_on_loopback(tmp_path: Path, sim: SimulatorThread) ->
             text = answer.read().decode()
     finally:
         assert daemon.stop() == 0
-    assert 'workspace_monitor_cycles_total{outcome="complete"}' in text
+    assert 'workspace_monitor_cycles_total{outcome="complete",project="' in text
     assert 'status="200"' in text
     assert "workspace_monitor_open_alerts" in text
 

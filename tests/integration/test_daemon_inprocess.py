@@ -293,3 +293,37 @@ async def test_the_daemon_says_at_start_what_the_tokens_scopes_leave_out(daemon:
     assert problem is not None
     assert "channels:history" in problem
     assert [entry["event"] for entry in logs].count("slack.reconcile_degraded") == 1
+
+
+async def test_a_rejected_reload_shows_in_the_reload_metrics_and_the_next_good_one_clears_it(
+    daemon: Daemon,
+) -> None:
+    """`systemctl reload` returns 0 whatever the daemon thinks of the new config: the metrics say (as
+    Prometheus's and Alertmanager's `config_last_reload_successful` do) so that an alert can."""
+    config = daemon.options.config
+    assert config is not None
+    good = config.read_text()
+    metrics = daemon.runtime.metrics
+
+    def value(name: str) -> float | None:
+        return metrics.registry.get_sample_value(f"workspace_monitor_config_last_reload_{name}")
+
+    assert value("successful") == 1  # the load at start
+    started = value("timestamp_seconds")
+    assert started is not None
+    assert started > 0
+    await daemon.start()
+    try:
+        config.write_text(good.replace("poll_interval: 60s", "poll_interval: soon"))
+        await daemon.reload()
+        assert value("successful") == 0
+        assert value("success_timestamp_seconds") == started
+        rejected_at = value("timestamp_seconds")
+        assert rejected_at is not None
+        assert rejected_at >= started
+        config.write_text(good)
+        await daemon.reload()
+        assert value("successful") == 1
+        assert value("success_timestamp_seconds") == value("timestamp_seconds")
+    finally:
+        await daemon.stop()

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, SimOptions, SimulatorThread
+from tests.support.daemon import DaemonProcess, free_port
 
 BEIJING_ID = "b" * 32
 SHANGHAI_ID = "5a" * 16
@@ -171,3 +174,42 @@ def test_the_daemon_polls_every_project_each_cycle_and_names_it(
     assert '"project": "shanghai-finance"' in logs
     assert "new alert: prod-reboot" in out.read_text()
     assert "new alert: month-end-close" in out.read_text()
+
+
+def test_a_project_that_fails_every_cycle_fails_healthz_by_name_and_counts_under_its_label(
+    tmp_path: Path, sims: tuple[SimulatorThread, SimulatorThread]
+) -> None:
+    """Beijing succeeds every cycle and Shanghai's key is wrong: /healthz used to stay green on Beijing's
+    successes. Now it names Shanghai, and the cycle metrics carry each project's name."""
+    beijing, shanghai = sims
+    configure(tmp_path, beijing, shanghai)
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    text = config.read_text().replace("workspace:\n", "workspace:\n  poll_interval: 1s\n", 1)
+    config.write_text(text + f"metrics:\n  listen: {port}\n")
+    daemon = DaemonProcess(
+        tmp_path, FINANCE_HUAWEICLOUD_SDK_AK=FINANCE_AK, FINANCE_HUAWEICLOUD_SDK_SK="not-the-finance-key"
+    )
+    try:
+        daemon.wait_for('"cycle.failed"', count=1)
+        deadline = time.monotonic() + 30
+        health = ""
+        while time.monotonic() < deadline and "shanghai" not in health:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).close()
+            except urllib.error.HTTPError as answer:
+                health = answer.read().decode()
+            time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            metrics = answer.read().decode()
+    finally:
+        assert daemon.stop() == 0
+    assert health.startswith("project shanghai-finance: no successful cycle for "), health
+    assert "beijing" not in health
+    samples = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if not line.startswith("#"))
+    assert float(samples['workspace_monitor_cycles_total{outcome="failed",project="shanghai-finance"}']) >= 1
+    assert float(samples['workspace_monitor_cycles_total{outcome="complete",project="beijing-prod"}']) >= 1
+    assert float(samples['workspace_monitor_cycles_total{outcome="failed",project="beijing-prod"}']) == 0
+    assert (
+        'workspace_monitor_last_successful_cycle_timestamp_seconds{project="shanghai-finance"} 0.0' in metrics
+    )

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import platform
+import typing
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.metrics import Health, Metrics
+from monitor import __version__
+from monitor.chatops.commands import Command, command_name
+from monitor.metrics import CHATOPS_COMMANDS, CYCLE_OUTCOMES, Health, Metrics
 
 START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
+
+
+def _value(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
 
 
 @pytest.mark.parametrize(
@@ -33,21 +41,126 @@ def test_health_follows_the_last_successful_cycle(
 
 
 def test_metrics_render_with_labels() -> None:
-    metrics = Metrics()
-    metrics.observe_api("GET /v2/{project_id}/scheduled-tasks", "200")
-    metrics.cycles.labels(outcome="complete").inc()
+    metrics = Metrics(["prod"])
+    metrics.api_observer("prod")("GET /v2/{project_id}/scheduled-tasks", "200")
+    metrics.cycle_done("prod", "complete", seconds=0.5, finished=START)
     text = metrics.render().decode()
     endpoint = "GET /v2/{project_id}/scheduled-tasks"
-    assert f'workspace_monitor_api_requests_total{{endpoint="{endpoint}",status="200"}} 1.0' in text
-    assert 'workspace_monitor_cycles_total{outcome="complete"} 1.0' in text
+    assert (
+        f'workspace_monitor_api_requests_total{{endpoint="{endpoint}",project="prod",status="200"}} 1.0'
+        in text
+    )
+    assert 'workspace_monitor_cycles_total{outcome="complete",project="prod"} 1.0' in text
+    assert _value(metrics, "workspace_monitor_last_successful_cycle_timestamp_seconds", project="prod") == (
+        START.timestamp()
+    )
 
 
 def test_api_anomalies_are_counted_apart_from_requests() -> None:
-    metrics = Metrics()
-    metrics.observe_api("GET /v2/{project_id}/scheduled-tasks", "anomaly:total_count")
-    text = metrics.render().decode()
-    assert (
-        'workspace_monitor_api_anomalies_total{endpoint="GET /v2/{project_id}/scheduled-tasks",'
-        'kind="total_count"} 1.0' in text
+    metrics = Metrics(["prod"])
+    endpoint = "GET /v2/{project_id}/scheduled-tasks"
+    metrics.api_observer("prod")(endpoint, "anomaly:total_count")
+    labels = {"project": "prod", "endpoint": endpoint}
+    assert _value(metrics, "workspace_monitor_api_anomalies_total", kind="total_count", **labels) == 1
+    assert "anomaly" not in "".join(
+        line for line in metrics.render().decode().splitlines() if "api_requests_total{" in line
     )
-    assert "anomaly" not in "".join(line for line in text.splitlines() if "api_requests_total{" in line)
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        *(
+            f'workspace_monitor_cycles_total{{outcome="{o}",project="{p}"}} 0.0'
+            for p in ("a", "b")
+            for o in CYCLE_OUTCOMES
+        ),
+        'workspace_monitor_cycle_duration_seconds_count{project="b"} 0.0',
+        'workspace_monitor_last_successful_cycle_timestamp_seconds{project="a"} 0.0',
+        'workspace_monitor_notifications_total{outcome="failed"} 0.0',
+        'workspace_monitor_slack_calls_total{method="chat.postMessage",result="rate_limited"} 0.0',
+        'workspace_monitor_slack_rate_limited_total{method="chat.postMessage"} 0.0',
+        'workspace_monitor_slack_rate_limit_wait_seconds_total{method="chat.update"} 0.0',
+        'workspace_monitor_chatops_commands_total{command="silence",outcome="refused"} 0.0',
+        'workspace_monitor_slack_app_connected{mode="none"} 0.0',
+    ],
+)
+def test_label_values_known_in_advance_are_there_at_zero_from_the_start(series: str) -> None:
+    """`increase()` over a series that appears at its first event misses that event: the first failure."""
+    assert series in Metrics(["a", "b"]).render().decode().splitlines()
+
+
+def test_no_created_series() -> None:
+    metrics = Metrics(["a"])
+    metrics.cycle_done("a", "failed")
+    assert "_created" not in metrics.render().decode()
+
+
+def test_build_info_names_the_version_and_python() -> None:
+    text = Metrics().render().decode()
+    assert (
+        f'workspace_monitor_build_info{{python="{platform.python_version()}",version="{__version__}"}} 1.0'
+        in (text)
+        or f'workspace_monitor_build_info{{version="{__version__}",python="{platform.python_version()}"}} 1.0'
+        in text
+    )
+
+
+def test_a_rejected_reload_says_so_and_keeps_the_last_good_ones_time() -> None:
+    metrics = Metrics()
+    metrics.reloaded(True, START)
+    metrics.reloaded(False, START + MINUTE)
+    assert _value(metrics, "workspace_monitor_config_last_reload_successful") == 0
+    assert (
+        _value(metrics, "workspace_monitor_config_last_reload_timestamp_seconds")
+        == (START + MINUTE).timestamp()
+    )
+    assert (
+        _value(metrics, "workspace_monitor_config_last_reload_success_timestamp_seconds") == START.timestamp()
+    )
+    metrics.reloaded(True, START + 2 * MINUTE)
+    assert _value(metrics, "workspace_monitor_config_last_reload_successful") == 1
+
+
+def test_a_429_counts_the_call_the_rate_limit_and_the_wait_it_asked_for() -> None:
+    metrics = Metrics()
+    metrics.slack_call("chat.postMessage", "rate_limited", 30.0)
+    metrics.slack_call("chat.postMessage", "ok", None)
+    labels = {"method": "chat.postMessage"}
+    assert _value(metrics, "workspace_monitor_slack_calls_total", result="rate_limited", **labels) == 1
+    assert _value(metrics, "workspace_monitor_slack_calls_total", result="ok", **labels) == 1
+    assert _value(metrics, "workspace_monitor_slack_rate_limited_total", **labels) == 1
+    assert _value(metrics, "workspace_monitor_slack_rate_limit_wait_seconds_total", **labels) == 30.0
+
+
+def test_the_app_link_is_read_at_each_scrape() -> None:
+    metrics = Metrics()
+    link = {"up": False}
+    metrics.watch_app("socket", lambda: link["up"])
+    assert _value(metrics, "workspace_monitor_slack_app_connected", mode="socket") == 0
+    link["up"] = True
+    assert _value(metrics, "workspace_monitor_slack_app_connected", mode="socket") == 1
+
+
+@pytest.mark.parametrize("command", typing.get_args(Command))
+def test_every_command_has_its_series(command: type) -> None:
+    assert command_name(command.__new__(command)) in CHATOPS_COMMANDS
+
+
+def test_with_several_projects_healthz_names_the_one_that_is_stale() -> None:
+    health = Health(poll_interval=MINUTE, started_at=START)
+    health.watch_projects(["beijing", "shanghai"])
+    for minute in range(10):
+        health.succeeded("beijing", START + minute * MINUTE)
+        health.failed("shanghai", "HTTP 403")
+    ok, reason = health.check(START + 9 * MINUTE)
+    assert not ok
+    assert reason == "project shanghai: no successful cycle for 540s (limit 180s); last error: HTTP 403"
+
+
+def test_with_several_projects_healthz_is_ok_while_each_succeeds() -> None:
+    health = Health(poll_interval=MINUTE, started_at=START)
+    health.watch_projects(["beijing", "shanghai"])
+    health.succeeded("beijing", START + 5 * MINUTE)
+    health.succeeded("shanghai", START + 6 * MINUTE)
+    assert health.check(START + 7 * MINUTE) == (True, "ok: cycles succeed")
