@@ -35,7 +35,7 @@ from monitor.notify.console import ConsoleNotifier
 from monitor.notify.text import render_text, terminal_safe
 from monitor.preflight import start_problems
 from monitor.rules.schema import rule_file_json_schema
-from monitor.runtime import LoadError, Runtime, build, load_all, make_notifier
+from monitor.runtime import Loaded, LoadError, Runtime, build, load_all, make_notifier
 from monitor.slack.notifier import online_check
 from monitor.store import StoreError
 from monitor.tasklist import output_console, task_table, tasks_json
@@ -43,7 +43,7 @@ from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 from monitor.workspace.factory import build_client
 
-__all__ = ["check", "once", "schema", "show_decisions", "tasks"]
+__all__ = ["check", "check_verdict", "once", "schema", "show_decisions", "tasks"]
 
 #: Progress is shown when a terminal waits for more pages than this.
 PROGRESS_AFTER_PAGES = 4
@@ -52,40 +52,54 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
 def check(config: Path | None, rules_override: Path | None, console: Console, *, online: bool = False) -> int:
+    """Every finding one line, then ONE verdict as the last line: `OK: ...` with the counts (exit 0), or
+    `N problems found` (exit 1). Nothing says OK before a later check fails."""
+    problems: list[str] = []
+    notes: list[str] = []
+    loaded: Loaded | None = None
     try:
-        loaded = load_all(config, rules_override)
-    except LoadError as exc:
-        for problem in exc.problems:
-            _check_line(console, problem, "red")
-        _check_line(console, f"{len(exc.problems)} problem(s) found", "bold red")
-        return EXIT_FAILED
-    # What `run` checks before it starts, from the same function: `check` passing means `run` starts.
-    problems = start_problems(loaded.settings, os.environ)
+        settings: Settings | None = load_settings(config)
+    except ConfigError as exc:
+        settings = None
+        problems.extend(exc.problems)
+    if settings is not None:
+        try:
+            loaded = load_all(config, rules_override)
+        except LoadError as exc:
+            problems.extend(exc.problems)
+        # What `run` checks before it starts, from the same function: `check` passing means `run` starts.
+        problems.extend(start_problems(settings, os.environ))
+        if online:
+            token = os.environ.get("SLACK_BOT_TOKEN")
+            if token:
+                register_secret(token)
+                found, notes = asyncio.run(online_check(token, settings.slack.api_url))
+                problems.extend(found)
+    for problem in problems:
+        _check_line(console, problem, "red")
+    for note in notes:
+        _check_line(console, note, "yellow")
+    verdict = check_verdict(len(problems), len(notes), _loaded_summary(loaded))
+    _check_line(console, verdict, "bold red" if problems else "")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def check_verdict(problems: int, warnings: int, loaded: str) -> str:
+    """The last line of `check`: how many problems, or OK with what was loaded and how many warnings."""
     if problems:
-        for problem in problems:
-            _check_line(console, problem, "red")
-        _check_line(console, f"{len(problems)} problem(s) found", "bold red")
-        return EXIT_FAILED
-    if online:
-        notes: list[str] = []
-        token = os.environ.get("SLACK_BOT_TOKEN")
-        if token:
-            register_secret(token)
-            problems, notes = asyncio.run(online_check(token, loaded.settings.slack.api_url))
-            if problems:
-                for problem in problems:
-                    _check_line(console, problem, "red")
-                _check_line(console, f"{len(problems)} problem(s) found", "bold red")
-                return EXIT_FAILED
-        for note in notes:
-            _check_line(console, note, "yellow")
+        return f"{problems} problem{'' if problems == 1 else 's'} found"
+    warned = f"; {warnings} warning{'' if warnings == 1 else 's'}" if warnings else ""
+    return f"OK: {loaded}{warned}"
+
+
+def _loaded_summary(loaded: Loaded | None) -> str:
+    if loaded is None:  # pragma: no cover - nothing loaded is always a problem
+        return "nothing loaded"
     ruleset = loaded.ruleset
-    _check_line(
-        console,
-        f"OK: {len(ruleset.rules)} rules and {len(ruleset.silences)} silences in "
-        f"{len(ruleset.files)} file(s); config {loaded.settings.source}",
+    return (
+        f"{len(ruleset.rules)} rules and {len(ruleset.silences)} silences in {len(ruleset.files)} file(s); "
+        f"config {loaded.settings.source}"
     )
-    return EXIT_OK
 
 
 def _check_line(console: Console, line: str, style: str = "") -> None:

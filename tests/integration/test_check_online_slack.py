@@ -40,13 +40,17 @@ def test_without_the_history_scopes_check_passes_and_says_what_degrades(
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "lacks channels:history, groups:history, channels:read, groups:read" in checked.stdout
     assert "may be posted twice" in checked.stdout
-    assert "OK:" in checked.stdout
+    assert checked.stdout.splitlines()[-1].endswith("; 1 warning")
+    assert checked.stdout.splitlines()[-1].startswith("OK: ")
 
 
 @pytest.mark.parametrize("checked", [{"commands", "channels:history"}], indirect=True)
 def test_without_chat_write_check_fails(checked: subprocess.CompletedProcess[str]) -> None:
     assert checked.returncode == 1
     assert "lacks chat:write" in checked.stdout
+    # The offline checks passed, and the verdict is still the one last line: never "OK" and then a failure.
+    assert not any(line.startswith("OK") for line in checked.stdout.splitlines())
+    assert checked.stdout.splitlines()[-1] == "1 problem found"
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,18 @@ def test_check_passes_on_good_rules(tmp_path: Path, sim: SimulatorThread) -> Non
     env = setup(tmp_path, sim)
     result = run("check", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout
-    assert "OK: 1 rules" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("OK: 1 rules")
+
+
+def test_check_says_every_finding_then_one_verdict(tmp_path: Path, sim: SimulatorThread) -> None:
+    """Bad rules and no credentials are both said; the last line counts them and nothing says OK."""
+    setup(tmp_path, sim, TEN_MISTAKES)
+    result = run("check", cwd=tmp_path)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1
+    assert any("no Huawei Cloud credentials" in line for line in lines), result.stdout
+    assert lines[-1] == f"{len(lines) - 1} problems found"
+    assert not any(line.startswith("OK") for line in lines)
 
 
 def test_dry_run_sends_and_stores_nothing(tmp_path: Path, sim: SimulatorThread) -> None:
