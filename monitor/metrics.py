@@ -37,7 +37,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from monitor import __version__
+from monitor.chatops.tokens import TOKEN_ERRORS
 from monitor.config import split_listen
+from monitor.workspace.client import LIST_ENDPOINT
 
 __all__ = [
     "CHATOPS_COMMANDS",
@@ -149,6 +151,9 @@ class Metrics:
             ["token", "error"],
             registry=self.registry,
         )
+        for token in ("app", "bot"):
+            for error in sorted(TOKEN_ERRORS):
+                self.slack_token_rejections.labels(token=token, error=error)
         self.slack_calls = Counter(
             f"{prefix}_slack_calls",
             "Slack Web API calls of the notifier by method and result (" + ", ".join(SLACK_RESULTS) + ")",
@@ -204,6 +209,7 @@ class Metrics:
             for outcome in CYCLE_OUTCOMES:
                 self.cycles.labels(project=project, outcome=outcome)
             self.cycle_seconds.labels(project=project)
+            self.api_anomalies.labels(project=project, endpoint=LIST_ENDPOINT, kind="total_count")
             self.last_success.labels(project=project)
 
     def api_observer(self, project: str) -> Callable[[str, str], None]:
