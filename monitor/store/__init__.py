@@ -7,6 +7,7 @@ postgresql://user@host/db?options=-csearch_path%3Dname   for HA: several replica
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from monitor.store.sqlite import SQLiteStore
 from monitor.store.urls import redact_text, redact_url, url_scheme_problem
 
 __all__ = [
+    "POSTGRES_EXTRA",
     "CorruptStateError",
     "CycleChanges",
     "MessageRef",
@@ -43,6 +45,7 @@ __all__ = [
     "StoreLockedError",
     "lock_state",
     "open_store",
+    "postgres_support_problem",
     "redact_url",
     "state_location_problem",
 ]
@@ -51,11 +54,23 @@ _SQLITE = "sqlite://"
 _POSTGRES = ("postgresql://", "postgres://")
 
 
+#: psycopg is the `postgres` extra: a SQLite daemon installs without it.
+POSTGRES_EXTRA = "pip install 'workspace-monitor[postgres]'"
+
+
+def postgres_support_problem(url: str) -> str | None:
+    """For a PostgreSQL `url` when psycopg is not installed: the one line saying how to install it."""
+    if not url.startswith(_POSTGRES) or importlib.util.find_spec("psycopg") is not None:
+        return None
+    return f"state.url {redact_url(url)!r} needs PostgreSQL support, which is not installed: {POSTGRES_EXTRA}"
+
+
 def state_location_problem(url: str) -> str | None:
     """Why the state at `url` could not be opened or created, found without creating anything (for `check`,
-    and for `run` before it touches anything): a scheme no backend has, or a SQLite file that cannot be;
-    None when it can, or for PostgreSQL (whose server is asked when the store opens). Shown redacted."""
-    unknown = url_scheme_problem(url)
+    and for `run` before it touches anything): a scheme no backend has, a SQLite file that cannot be, or
+    PostgreSQL without psycopg installed; None when it can, or for PostgreSQL (whose server is asked when the
+    store opens). Shown redacted."""
+    unknown = url_scheme_problem(url) or postgres_support_problem(url)
     if unknown is not None:
         return unknown
     if not url.startswith(_SQLITE):
@@ -91,7 +106,10 @@ def open_store(url: str, *, claim_lease: timedelta | None = None) -> Store:
             )
         return SQLiteStore.open(path, **lease)
     if url.startswith(_POSTGRES):
-        # Imported here: a single SQLite daemon never loads psycopg.
+        missing = postgres_support_problem(url)
+        if missing is not None:
+            raise PermanentStoreError(missing)
+        # Imported here: a single SQLite daemon never loads psycopg (and may not have it).
         from monitor.store.postgres import PostgresStore
 
         try:
