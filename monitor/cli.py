@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("schema", help="print the JSON Schema of the rule file (for editors)")
 
+    reload = command("reload", help="SIGHUP the daemon and wait for its verdict (systemd's ExecReload=)")
+    reload.add_argument("--pid", type=int, required=True, help="the daemon's process id ($MAINPID)")
+    reload.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it (default: 30)")
+
     # The simulator's own flags (and its --help) are parsed by `_simulate`, so that no other command loads
     # the developer tools (monitor.devtools).
     command("simulate", add_help=False, help="run the Workspace API simulator on loopback")
@@ -108,6 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             configure_logging("info" if args.verbose == 0 else level)
             return asyncio.run(run_daemon(DaemonOptions(args.config, args.rules)))
+        if args.command == "reload":
+            from monitor.reloadstatus import request_reload
+
+            code, lines = request_reload(args.pid, timeout=args.timeout)
+            print(
+                "\n".join(f"workspace-monitor: {line}" for line in lines),
+                file=sys.stderr if code else sys.stdout,
+            )
+            return code
         if args.command == "simulate":
             configure_logging("info" if args.verbose == 0 else level)
             return _simulate(args, rest)

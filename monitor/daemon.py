@@ -15,7 +15,9 @@ process.
               /healthz fails while its link to Slack is down
 
 Signals: SIGTERM/SIGINT stop taking new work, let a running cycle finish (bounded), flush the outbox (bounded)
-and exit 0; SIGHUP re-reads config and rules and keeps the old ones when the new ones are broken, saying why.
+and exit 0; SIGHUP re-reads config and rules and keeps the old ones when the new ones are broken, saying why
+(in the log, to systemd as RELOADING=1 then READY=1, and in the verdict file `workspace-monitor reload` waits
+for: `monitor.reloadstatus`).
 A failing cycle is logged and the schedule goes on; a broken rule file at start-up is refused with file:line.
 """
 
@@ -27,7 +29,7 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +39,7 @@ import structlog
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor import reloadstatus
 from monitor.chatops.runner import ChatopsConfigError
 from monitor.durations import format_duration
 from monitor.engine import CycleReport
@@ -97,6 +100,8 @@ class Daemon:
         self._metrics_server: web.AppRunner | None = None
         self._reload_lock = asyncio.Lock()
         self._reloads: set[asyncio.Task[None]] = set()
+        self._reload_count = 0
+        self._reload_status = reloadstatus.status_path(os.getpid())
 
     def _tracked(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Coroutine[Any, Any, None]]:
         """`job` as the scheduler runs it, known to `stop` while it runs (same name in APScheduler's logs)."""
@@ -166,6 +171,7 @@ class Daemon:
         period = self.systemd.watchdog_period()
         if period:
             self._watchdog = asyncio.create_task(self._ping_watchdog(period))
+        self._write_verdict(ok=True, problems=())  # reloads: 0, the count `reload` waits to see grow
         self.systemd.ready(f"started; polling every {interval.total_seconds():g}s")
         log.info(
             "daemon.started",
@@ -339,6 +345,7 @@ class Daemon:
         """SIGHUP: new rules (and schedule) when they load cleanly; otherwise the old ones stay. The files are
         read and checked in a thread, so a big (or hostile) rule directory never stalls polling, /healthz or
         the watchdog; reloads apply in the order the signals came. The task is returned for tests."""
+        self.systemd.reloading()
         task = asyncio.get_running_loop().create_task(self._reload())
         self._reloads.add(task)
         task.add_done_callback(self._reloads.discard)
@@ -351,18 +358,31 @@ class Daemon:
             except LoadError as exc:
                 log.error("config.reload_failed", problems=exc.problems, kept="the previous config and rules")
                 self.runtime.metrics.reloaded(False, _now())
+                self._reloaded(exc.problems)
                 return
             except Exception as exc:  # a signal's callback must never raise: the old config stays
-                log.error(
-                    "config.reload_failed",
-                    problems=[f"{type(exc).__name__}: {exc}"],
-                    kept="the previous config and rules",
-                )
+                problems = [f"{type(exc).__name__}: {exc}"]
+                log.error("config.reload_failed", problems=problems, kept="the previous config and rules")
                 self.runtime.metrics.reloaded(False, _now())
+                self._reloaded(problems)
                 return
             if self.stopping.is_set():
                 return
             self._apply(loaded)
+            self._reloaded(())
+
+    def _reloaded(self, problems: Sequence[str]) -> None:
+        """A reload's verdict: to `workspace-monitor reload` (systemd's ExecReload) and to systemd."""
+        self._reload_count += 1
+        self._write_verdict(ok=not problems, problems=problems)
+        self.systemd.ready("reloaded" if not problems else f"reload rejected, config kept: {problems[0]}")
+
+    def _write_verdict(self, *, ok: bool, problems: Sequence[str]) -> None:
+        verdict = reloadstatus.Verdict(self._reload_count, ok, tuple(problems))
+        try:
+            reloadstatus.write(self._reload_status, verdict)
+        except OSError as exc:
+            log.warning("config.reload_status_unwritable", path=str(self._reload_status), error=str(exc))
 
     def _apply(self, loaded: Loaded) -> None:
         self.runtime.apply(loaded)
@@ -420,6 +440,7 @@ class Daemon:
         if self._metrics_server is not None:
             await self._metrics_server.cleanup()
         await self.runtime.aclose()
+        reloadstatus.remove(self._reload_status)
         log.info("daemon.stopped", cycles=self.cycles)
 
 

@@ -1,4 +1,4 @@
-"""systemd's notify protocol (sd_notify(3)): READY, STATUS, WATCHDOG and STOPPING datagrams.
+"""systemd's notify protocol (sd_notify(3)): READY, RELOADING, STATUS, WATCHDOG and STOPPING datagrams.
 
 The protocol is one datagram of `KEY=value` lines to the unix socket named by `$NOTIFY_SOCKET` (a leading
 `@` means the abstract namespace). Outside systemd the variable is unset and every call is a quiet no-op.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Mapping
 
 import structlog
@@ -70,6 +71,12 @@ class SystemdNotifier:
 
     def watchdog(self) -> bool:
         return self.notify(WATCHDOG="1")
+
+    def reloading(self) -> bool:
+        """RELOADING=1 with the CLOCK_MONOTONIC time in µs, as sd_notify(3) asks (systemd >= 253 checks it;
+        older ones ignore it): `systemctl status` shows the unit reloading until the next READY=1."""
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return self.notify(RELOADING="1", MONOTONIC_USEC=str(usec), STATUS="reloading config and rules")
 
     def stopping(self) -> bool:
         return self.notify(STOPPING="1", STATUS="stopping")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,3 +59,14 @@ def test_watchdog_period_is_half_of_watchdog_sec(env: dict[str, str], period: fl
 
 def test_a_vanished_socket_is_logged_not_raised(tmp_path: Path) -> None:
     assert not SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "gone.sock")}).status("x")
+
+
+def test_reloading_carries_the_monotonic_time_in_microseconds(listener: tuple[socket.socket, str]) -> None:
+    """sd_notify(3): RELOADING=1 with MONOTONIC_USEC (CLOCK_MONOTONIC), then READY=1 once the reload ends."""
+    sock, path = listener
+    before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    assert SystemdNotifier({"NOTIFY_SOCKET": path}).reloading()
+    after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    fields = dict(line.split("=", 1) for line in sock.recv(4096).decode().splitlines())
+    assert fields["RELOADING"] == "1"
+    assert before <= int(fields["MONOTONIC_USEC"]) <= after
