@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("simulate", add_help=False, help="run the Workspace API simulator on loopback")
 
     command("demo", help="the scripted end-to-end demo behind `make demo`")
+
+    init = command("init", help="write the config skeleton, rules, env file and systemd unit into DIR")
+    init.add_argument("directory", type=Path, metavar="DIR", help="e.g. /etc/workspace-monitor")
     return parser
 
 
@@ -128,10 +131,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.devtools.demo import tour
 
             return tour.run()
+        if args.command == "init":
+            return _init(args.directory)
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse already refused it
     return EXIT_CONFIG  # pragma: no cover
+
+
+def _init(directory: Path) -> int:
+    from monitor.init_dir import InitRefused, command_line, init
+
+    try:
+        written = init(directory)
+    except InitRefused as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"init: cannot write into {directory}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for path in written:
+        print(f"wrote {path}")
+    config, env, unit = written[0], written[2], written[3]
+    print(f"next: fill in {env} and {config}, then")
+    print(f"  (set -a; . {env}; {command_line()} --config {config} check)")
+    print(f"  systemctl enable --now {unit}")
+    return 0
 
 
 def _simulate(args: argparse.Namespace, rest: list[str]) -> int:
