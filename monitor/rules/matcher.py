@@ -289,11 +289,14 @@ class TaskMatcher:
     conditions: tuple[tuple[MatchKey, Any], ...] = ()
     #: The keys given that the task signature does not settle, in table order.
     details: tuple[MatchKey, ...] = field(init=False, repr=False, compare=False)
-    # (position in the signature, test) of the signature keys given; (field, test) of the others.
+    # (position in the signature, test) of the signature keys given; (field, test) of the others, and of all.
     _signature_tests: tuple[tuple[int, Callable[[Any], bool]], ...] = field(
         init=False, repr=False, compare=False
     )
     _detail_tests: tuple[tuple[str | None, Callable[[Any], bool]], ...] = field(
+        init=False, repr=False, compare=False
+    )
+    _tests: tuple[tuple[str | None, Callable[[Any], bool]], ...] = field(
         init=False, repr=False, compare=False
     )
 
@@ -301,6 +304,8 @@ class TaskMatcher:
         position = {key: index for index, key in enumerate(SIGNATURE_KEYS)}
         details = [(key, accepted) for key, accepted in self.conditions if key not in position]
         object.__setattr__(self, "details", tuple(key for key, _ in details))
+        tests = tuple((key.field, key.test(accepted)) for key, accepted in self.conditions)
+        object.__setattr__(self, "_tests", tests)
         object.__setattr__(
             self, "_detail_tests", tuple((key.field, key.test(accepted)) for key, accepted in details)
         )
@@ -326,7 +331,10 @@ class TaskMatcher:
         return next((accepted for given, accepted in self.conditions if given is wanted), None)
 
     def matches(self, task: ScheduledTask, project: str) -> bool:
-        return self.accepts(signature_values(task, project)) and self.matches_details(task, project)
+        for name, test in self._tests:  # noqa: SIM110 (a loop, not all(): silences ask it for every task)
+            if not test(project if name is None else getattr(task, name)):
+                return False
+        return True
 
     def accepts(self, signature: tuple[Any, ...]) -> bool:
         """Whether the signature keys allow tasks with this signature."""
