@@ -3,8 +3,8 @@ installation from a wheel needs no checkout.
 
 DIR gets `config.yaml` (a skeleton with comments), `rules/example.yaml`, `env` (the secrets' names, mode
 0600), `workspace-monitor.service` (the systemd unit, its `ExecStart` naming this installation's executable
-and DIR's files) and `slack-manifest.yml`. Nothing is overwritten: when any of them exists, nothing is
-written and the one line says which.
+and DIR's files, `Documentation=` its README) and `slack-manifest.yml`. Nothing is overwritten: when any
+of them exists, nothing is written and the one line says which.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 __all__ = ["FILES", "InitRefused", "command_line", "init", "packaged", "unit_text"]
 
 #: Where the unit in the package (systemd/workspace-monitor.service) expects the program and its files.
-UNIT_PROGRAM = "/opt/workspace-monitor/bin/workspace-monitor"
+UNIT_PREFIX = "/opt/workspace-monitor"
+UNIT_PROGRAM = f"{UNIT_PREFIX}/bin/workspace-monitor"
 UNIT_DIR = "/etc/workspace-monitor"
 
 
@@ -62,9 +63,15 @@ def command_line() -> str:
     return f"{shlex.quote(str(Path(sys.executable).absolute()))} -m monitor.cli"
 
 
-def unit_text(unit: str, directory: Path, program: str) -> str:
-    """The packaged unit with this installation's program and DIR in place of /opt/... and /etc/..."""
-    return unit.replace(UNIT_PROGRAM, program).replace(f"{UNIT_DIR}/", f"{directory}/")
+def unit_text(unit: str, directory: Path, program: str, prefix: str | None = None) -> str:
+    """The packaged unit with this installation's program, its prefix (sys.prefix: the venv, where the
+    README of `Documentation=` is) and DIR in place of /opt/workspace-monitor/bin/..., /opt/... and
+    /etc/..."""
+    return (
+        unit.replace(UNIT_PROGRAM, program)
+        .replace(f"{UNIT_PREFIX}/", f"{prefix or sys.prefix}/")
+        .replace(f"{UNIT_DIR}/", f"{directory}/")
+    )
 
 
 def init(directory: Path, program: str | None = None) -> list[Path]:

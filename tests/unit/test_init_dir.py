@@ -54,12 +54,14 @@ def test_the_unit_starts_this_installation_with_the_directorys_files(tmp_path: P
     unit = (tmp_path / "workspace-monitor.service").read_text()
     assert f"ExecStart={PROGRAM} --config {tmp_path}/config.yaml run" in unit
     assert f"EnvironmentFile={tmp_path}/env" in unit
+    assert f"ExecReload={PROGRAM} reload" in unit
+    assert f"Documentation=file:{sys.prefix}/share/doc/workspace-monitor/README.md" in unit
     assert "/opt/workspace-monitor" not in unit
 
 
 def test_the_unit_keeps_etc_when_written_there() -> None:
     unit = packaged("workspace-monitor.service")
-    written = unit_text(unit, Path("/etc/workspace-monitor"), PROGRAM)
+    written = unit_text(unit, Path("/etc/workspace-monitor"), PROGRAM, prefix="/opt/workspace-monitor")
     assert written == unit.replace("/opt/workspace-monitor/bin/workspace-monitor", PROGRAM)
 
 
