@@ -44,7 +44,7 @@ from monitor.chatops.runner import ChatopsConfigError
 from monitor.durations import format_duration
 from monitor.engine import CycleReport
 from monitor.metrics import start_metrics_server
-from monitor.preflight import start_problems
+from monitor.preflight import Transient, start_problems
 from monitor.runtime import Loaded, LoadError, Runtime, WatchedProject, build, load_all
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import workspace_check
@@ -445,7 +445,9 @@ class Daemon:
 
 
 async def run_daemon(options: DaemonOptions) -> int:
-    """Run until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop, 2 when it cannot start."""
+    """Run until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop, 2 when it cannot start as
+    configured (systemd does not restart it: RestartPreventExitStatus=2), 1 when its state cannot be reached
+    yet (PostgreSQL down at boot): that one systemd restarts."""
     try:
         loaded = load_all(options.config, options.rules)
     except LoadError as exc:
@@ -462,14 +464,14 @@ async def run_daemon(options: DaemonOptions) -> int:
             log.error("daemon.cannot_start", error=problem)
         listed = problems[0] if len(problems) == 1 else "\n" + "\n".join(problems)
         print(f"workspace-monitor: refusing to start: {listed}", file=sys.stderr, flush=True)
-        return 2
+        return 1 if all(isinstance(problem, Transient) for problem in problems) else 2
     try:
         # The SQLite state's lock is held until the daemon stops: a second daemon (or `once`) is refused.
         daemon = Daemon(options, build(loaded, os.environ))
     except (ConfigurationError, StoreError, ChatopsConfigError) as exc:
         log.error("daemon.cannot_start", error=str(exc))
         print(f"workspace-monitor: refusing to start: {exc}", file=sys.stderr, flush=True)
-        return 2
+        return 1 if isinstance(exc, StoreError) and exc.retryable else 2
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

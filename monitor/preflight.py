@@ -6,7 +6,8 @@ this user into the database: a missing role or database), each project's credent
 and CA bundle (the clients are built, and never used), the Slack mode's tokens, and the addresses to listen
 on (`metrics.listen`, `slack.listen` in HTTP mode: a host that does not resolve or is not this machine's, a
 port in use or reserved). What only the Workspace API or Slack can tell (a wrong key) is not known until the
-daemon runs.
+daemon runs. A problem that may go away by itself (a PostgreSQL server not answering yet) is a `Transient`:
+`run` then exits 1, which systemd restarts, where every other problem exits 2, which it does not.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from monitor.store import StoreError, state_location_problem
 from monitor.store.urls import redact_url
 from monitor.workspace.errors import ConfigurationError
 
-__all__ = ["listen_problem", "start_problems"]
+__all__ = ["Transient", "listen_problem", "start_problems"]
+
+
+class Transient(str):
+    """A start problem that may go away by itself: trying again later can succeed."""
+
+    __slots__ = ()
 
 
 def start_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
@@ -61,7 +68,7 @@ def _state_server_problem(url: str) -> str | None:
     try:
         connect(url).close()
     except StoreError as exc:
-        return str(exc)
+        return Transient(exc) if exc.retryable else str(exc)
     return None
 
 

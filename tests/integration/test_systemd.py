@@ -115,3 +115,22 @@ def test_reload_of_a_process_that_is_not_there_fails_at_once(tmp_path: Path) -> 
     result = reload_command(tmp_path, gone.pid)
     assert result.returncode == 2
     assert f"no process {gone.pid}" in result.stderr
+
+
+def test_a_state_that_cannot_be_reached_yet_exits_1_which_systemd_restarts(
+    tmp_path: Path, sim: SimulatorThread
+) -> None:
+    """PostgreSQL down at boot may come back: exit 1 (Restart=on-failure), not 2 (no restart)."""
+    pytest.importorskip("psycopg")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        config = write_config(tmp_path, sim.base_url)
+        config.write_text(
+            config.read_text().replace(
+                f"sqlite:///{tmp_path}/state.db", f"postgresql://wm:pw@127.0.0.1:{port}/wm?connect_timeout=5"
+            )
+        )
+        daemon = DaemonProcess(tmp_path)
+        assert daemon.process.wait(timeout=60) == 1
+    assert "cannot reach PostgreSQL" in daemon.text()
