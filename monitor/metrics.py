@@ -156,7 +156,9 @@ class Metrics:
                 self.slack_token_rejections.labels(token=token, error=error)
         self.slack_calls = Counter(
             f"{prefix}_slack_calls",
-            "Slack Web API calls of the notifier by method and result (" + ", ".join(SLACK_RESULTS) + ")",
+            "Slack Web API calls (the notifier's and the /tasks app's) by method and result ("
+            + ", ".join(SLACK_RESULTS)
+            + ")",
             ["method", "result"],
             registry=self.registry,
         )

@@ -360,6 +360,7 @@ def build(
                 settings, credentials, store, health, clock=clock,
                 observer=metrics.api_observer(settings.workspace.per_project()[0][0]), env=env,
                 replica=replica, on_token_rejected=metrics.token_rejected, on_command=metrics.chatops_command,
+                on_slack_call=metrics.slack_call,
             )  # fmt: skip
             if app is not None:
                 service = app.service

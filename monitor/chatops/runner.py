@@ -54,7 +54,7 @@ from monitor.chatops.tokens import TOKEN_ERRORS, Backoff, TokenKind, TokenState
 from monitor.config import Credentials, Settings, SlackSettings, split_listen
 from monitor.logs import register_secret
 from monitor.metrics import Health
-from monitor.slack.client import app_client
+from monitor.slack.client import ObservedWebClient, SlackObserver, app_client
 from monitor.store import Store
 from monitor.workspace.client import WorkspaceClient
 from monitor.workspace.factory import build_client, tls_context
@@ -419,6 +419,7 @@ def chatops_for_daemon(
     replica: str | None = None,
     on_token_rejected: Callable[[TokenKind, str], None] | None = None,
     on_command: Callable[[str, str], None] | None = None,
+    on_slack_call: SlackObserver | None = None,
 ) -> DaemonChatops | None:
     """The app for `run`, or None when Slack is off. Raises ChatopsConfigError when a token is missing."""
     tokens = SlackTokens.from_env(os.environ if env is None else env)
@@ -450,6 +451,8 @@ def chatops_for_daemon(
     if on_command is not None:
         deps.on_command = on_command
     service = ChatopsService(settings.slack, tokens, deps, on_token_rejected=on_token_rejected)
+    if isinstance(service.client, ObservedWebClient):
+        service.client.observer = on_slack_call
     health.probes.append(service.problem)
     deps.status = status_with_tokens(deps.status, service)
     return DaemonChatops(

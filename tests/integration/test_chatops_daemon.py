@@ -115,6 +115,44 @@ def test_the_daemon_answers_over_socket_mode_reloads_admins_and_health_follows_t
     assert DEFAULT_TOKEN not in logs
 
 
+def scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    return {
+        series: float(value)
+        for series, value in (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    }
+
+
+def test_the_apps_link_commands_and_slack_calls_show_in_metrics(
+    tmp_path: Path, sim: SimulatorThread, slack: SlackStubThread
+) -> None:
+    port = free_port()
+    write_config(
+        tmp_path, sim.base_url, extra=f"slack:\n  api_url: {slack.api_url}\nmetrics:\n  listen: {port}\n"
+    )
+    daemon = DaemonProcess(tmp_path, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_APP_TOKEN=DEFAULT_APP_TOKEN)
+    try:
+        daemon.wait_for('"cycle.done"')
+        slack.run(slack.stub.socket.wait_connected)
+        wait_health(port, 200)
+        ask(slack, "status", "m1")
+        ask(slack, "silence prod-* 1h", "m2")
+        up = scrape(port)
+        slack.set_down(True)
+        wait_health(port, 503)
+        down = scrape(port)
+    finally:
+        assert daemon.stop() == 0
+    assert up['workspace_monitor_slack_app_connected{mode="socket"}'] == 1
+    assert down['workspace_monitor_slack_app_connected{mode="socket"}'] == 0
+    assert up['workspace_monitor_chatops_commands_total{command="status",outcome="ok"}'] == 1
+    assert up['workspace_monitor_chatops_commands_total{command="silence",outcome="refused"}'] == 1
+    assert (
+        up['workspace_monitor_slack_calls_total{method="auth.test",result="ok"}'] >= 1
+    )  # the bot token check
+
+
 def test_names_in_the_config_are_looked_up_to_ids_at_start(tmp_path: Path, sim: SimulatorThread) -> None:
     """Issue 20 #1: `@alice` is alice's member id once looked up (users.list, users:read); someone whose
     user_name is alice is not her; `"#desktop-ops"` is that channel's id, not any channel so named."""

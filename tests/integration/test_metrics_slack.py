@@ -8,8 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from slack_sdk.errors import SlackApiError
 
+from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
 from monitor.metrics import Metrics
+from monitor.slack.client import app_client
 from tests.support.world import World, open_world
 
 RULES = """
@@ -60,3 +63,22 @@ async def test_a_refused_channel_and_a_server_error_are_told_apart(world: World)
     world.advance(timedelta(minutes=5))
     await world.flush()
     assert calls(metrics, "refused") == 1
+
+
+async def test_the_apps_calls_and_a_429_it_waits_out_are_told_to_its_observer() -> None:
+    """The /tasks app's client waits out one 429 inside slack_sdk (Retry-After): the 429 and its wait are
+    counted before the call is made again, then the call's own result."""
+    seen: list[tuple[str, str, float | None]] = []
+    async with start_slack_stub(SlackStubOptions()) as stub:
+        client = app_client(stub.token, stub.api_url)
+        client.observer = lambda *call: seen.append(call)
+        stub.state.faults.rate_limit(1, retry_after=0, method="auth.test")
+        await client.auth_test()
+        stub.state.faults.error("invalid_auth", 1, method="auth.test")
+        with pytest.raises(SlackApiError):
+            await client.auth_test()
+    assert seen == [
+        ("auth.test", "rate_limited", 0.0),
+        ("auth.test", "ok", None),
+        ("auth.test", "error", None),
+    ]
