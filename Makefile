@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test lint typecheck unit bench lock clean
+.PHONY: demo test lint typecheck unit bench lock clean wheel-smoke
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ unit: $(STAMP)
 # bench/RESULTS.md and bench/scaling.png. `$(BIN)/python bench/suite.py` alone runs each at its defaults.
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py --quick
+
+# The wheel as an operator installs it: built, installed alone into a fresh venv (dependencies from PyPI),
+# then --version, init, check and demo run from it (~2 min, most of it pip). CI runs it after `make test`.
+wheel-smoke: $(STAMP)
+	PYTHON=$(BIN)/python .ci/wheel-smoke
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)
