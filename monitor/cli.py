@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = command("check", help="validate the config and the rules; file:line for each problem")
     check.add_argument("--rules", type=Path, help="rule file or directory (default: `rules:` of the config)")
     check.add_argument(
-        "--online", action="store_true", help="also ask Slack what the bot token may do (SLACK_BOT_TOKEN)"
+        "--online",
+        action="store_true",
+        help="also ask the Workspace API and Slack whether the credentials, tokens and scopes work",
     )
 
     command("schema", help="print the JSON Schema of the rule file (for editors)")

@@ -22,6 +22,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -36,12 +37,14 @@ from monitor.notify.text import render_text, terminal_safe
 from monitor.preflight import start_problems
 from monitor.rules.schema import rule_file_json_schema
 from monitor.runtime import Loaded, LoadError, Runtime, build, load_all, make_notifier
-from monitor.slack.notifier import online_check
 from monitor.store import StoreError
 from monitor.tasklist import output_console, task_table, tasks_json
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 from monitor.workspace.factory import build_client
+
+if TYPE_CHECKING:
+    from monitor.online import Finding
 
 __all__ = ["check", "check_verdict", "once", "schema", "show_decisions", "tasks"]
 
@@ -53,9 +56,10 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 def check(config: Path | None, rules_override: Path | None, console: Console, *, online: bool = False) -> int:
     """Every finding one line, then ONE verdict as the last line: `OK: ...` with the counts (exit 0), or
-    `N problems found` (exit 1). Nothing says OK before a later check fails."""
+    `N problems found` (exit 1). Nothing says OK before a later check fails. `online` asks the Workspace
+    API and Slack too (`monitor.online`: a line each, ✓, ✗ with the fix, or ! for what is degraded)."""
     problems: list[str] = []
-    notes: list[str] = []
+    findings: list[Finding] = []
     loaded: Loaded | None = None
     try:
         settings: Settings | None = load_settings(config)
@@ -70,18 +74,21 @@ def check(config: Path | None, rules_override: Path | None, console: Console, *,
         # What `run` checks before it starts, from the same function: `check` passing means `run` starts.
         problems.extend(start_problems(settings, os.environ))
         if online:
-            token = os.environ.get("SLACK_BOT_TOKEN")
-            if token:
-                register_secret(token)
-                found, notes = asyncio.run(online_check(token, settings.slack.api_url))
-                problems.extend(found)
+            from monitor.online import online_findings  # slack_sdk: only for `check --online`
+
+            findings = asyncio.run(online_findings(settings, os.environ))
     for problem in problems:
         _check_line(console, problem, "red")
-    for note in notes:
-        _check_line(console, note, "yellow")
+    for finding in findings:
+        _check_line(console, finding.line, _FINDING_STYLES[finding.status])
+    problems.extend(finding.line for finding in findings if finding.status == "problem")
+    notes = [finding.line for finding in findings if finding.status == "warning"]
     verdict = check_verdict(len(problems), len(notes), _loaded_summary(loaded))
     _check_line(console, verdict, "bold red" if problems else "")
     return EXIT_FAILED if problems else EXIT_OK
+
+
+_FINDING_STYLES = {"ok": "green", "problem": "red", "warning": "yellow"}
 
 
 def check_verdict(problems: int, warnings: int, loaded: str) -> str:

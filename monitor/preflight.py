@@ -5,9 +5,10 @@ so that `check` passing means `run` starts: the state location (for PostgreSQL, 
 this user into the database: a missing role or database), each project's credentials, project id, endpoint
 and CA bundle (the clients are built, and never used), the Slack mode's tokens, and the addresses to listen
 on (`metrics.listen`, `slack.listen` in HTTP mode: a host that does not resolve or is not this machine's, a
-port in use or reserved). What only the Workspace API or Slack can tell (a wrong key) is not known until the
-daemon runs. A problem that may go away by itself (a PostgreSQL server not answering yet) is a `Transient`:
-`run` then exits 1, which systemd restarts, where every other problem exits 2, which it does not.
+port in use or reserved). What only the Workspace API or Slack can tell (a wrong key, a missing scope or
+IAM permission) is for `check --online` (`monitor.online`) or the running daemon. A problem that may go away
+by itself (a PostgreSQL server not answering yet) is a `Transient`: `run` then exits 1, which systemd
+restarts, where every other problem exits 2, which it does not.
 """
 
 from __future__ import annotations

@@ -45,11 +45,12 @@ from monitor.notify.payload import is_meta
 from monitor.notify.threads import Posted, deliver_in_threads
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.blocks import MAX_FALLBACK_TEXT
-from monitor.slack.client import web_client, without_hidden_retries
+from monitor.slack.client import without_hidden_retries
 from monitor.slack.digest import render_digest
 from monitor.slack.message import EVENT_TYPE, SlackMessage, alerts_in_metadata
 from monitor.slack.meta import render_meta, render_meta_reply, render_meta_update
 from monitor.slack.mrkdwn import safe_cut
+from monitor.slack.scopes import oauth_scopes
 from monitor.store.base import MessageRef, OutboxRow
 
 __all__ = [
@@ -60,7 +61,6 @@ __all__ = [
     "SlackNotifier",
     "error_scope",
     "log_scope_problems",
-    "online_check",
     "reconcile_problem",
 ]
 
@@ -154,21 +154,6 @@ async def log_scope_problems(notifier: object) -> str | None:
     return problem
 
 
-async def online_check(token: str, api_url: str) -> tuple[list[str], list[str]]:
-    """`check --online`: (problems that stop delivery, notes on what is degraded) for the bot token, from
-    one `auth.test` and the scopes Slack says it has."""
-    notifier = SlackNotifier(web_client(token, api_url, timeout=10))
-    try:
-        granted = await notifier.granted_scopes()
-    except (PermanentDeliveryError, RetryableDeliveryError) as exc:
-        return [f"slack: {exc}"], []
-    if granted is not None and "chat:write" not in granted:
-        return ["slack: the token lacks chat:write: nothing can be posted; add it (OAuth & Permissions), "
-                "reinstall the app"], []  # fmt: skip
-    problem = reconcile_problem(granted)
-    return [], ([] if problem is None else [f"slack: {problem}"])
-
-
 class SlackNotifier:
     """The Slack receiver: a notification becomes a post (a digest for several alerts), a thread reply and
     an edit of the alert's message (`notify.threads`)."""
@@ -205,13 +190,7 @@ class SlackNotifier:
             answer = await self.client.auth_test()
         except SlackApiError as exc:
             raise _translate("auth.test", "-", exc) from None
-        headers = {str(key).lower(): value for key, value in (getattr(answer, "headers", None) or {}).items()}
-        value = headers.get("x-oauth-scopes")
-        if isinstance(value, list):
-            value = ",".join(str(item) for item in value)
-        if not isinstance(value, str):
-            return None
-        return frozenset(scope.strip() for scope in value.split(",") if scope.strip())
+        return oauth_scopes(getattr(answer, "headers", None))
 
     async def post(self, channel: str, rows: Sequence[OutboxRow]) -> Posted:
         payloads = [row.entry.payload for row in rows]

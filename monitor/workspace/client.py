@@ -429,6 +429,15 @@ class WorkspaceClient:
             ]
         )
 
+    async def probe(self) -> int:
+        """One `limit=1` listing: the cheapest request that proves the credentials, region, endpoint and
+        project id (and the IAM permission to list) work together. The project's task count."""
+        params = [("offset", "0"), ("limit", "1")]
+        data = await self._request(LIST_ENDPOINT, self._path("scheduled-tasks"), params)
+        _list_field(data, "scheduled_tasks", LIST_ENDPOINT)
+        total = data.get("total_count")
+        return total if type(total) is int and total >= 0 else 0
+
     async def get_task(self, task_id: str) -> TaskDetail:
         data = await self._request(SHOW_ENDPOINT, self._path("scheduled-tasks", task_id))
         return _parse(TaskDetail, data, SHOW_ENDPOINT)
