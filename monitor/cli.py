@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("demo", help="the scripted end-to-end demo behind `make demo`")
 
+    completion = command("completion", help="print the bash or zsh completion script (see the README)")
+    completion.add_argument("shell", choices=("bash", "zsh"))
+
     init = command("init", help="write the config skeleton, rules, env file and systemd unit into DIR")
     init.add_argument("directory", type=Path, metavar="DIR", help="e.g. /etc/workspace-monitor")
     return parser
@@ -135,6 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return tour.run()
         if args.command == "init":
             return _init(args.directory)
+        if args.command == "completion":
+            from monitor.completion import script
+
+            sys.stdout.write(script(args.shell))
+            return 0
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse already refused it
