@@ -166,6 +166,8 @@ def _init(directory: Path) -> int:
     print(f"next: fill in {env} and {config}, then")
     print(f"  (set -a; . {env}; {command_line()} --config {config} check)")
     print(f"  systemctl enable --now {unit}")
+    bash, zsh = written[-2], written[-1]
+    print(f"shell completion: copy {bash} to /etc/bash_completion.d/workspace-monitor, {zsh} into $fpath")
     return 0
 
 

@@ -3,8 +3,9 @@ installation from a wheel needs no checkout.
 
 DIR gets `config.yaml` (a skeleton with comments), `rules/example.yaml`, `env` (the secrets' names, mode
 0600), `workspace-monitor.service` (the systemd unit, its `ExecStart` naming this installation's executable
-and DIR's files, `Documentation=` its README) and `slack-manifest.yml`. Nothing is overwritten: when any
-of them exists, nothing is written and the one line says which.
+and DIR's files, `Documentation=` its README), `slack-manifest.yml`, and the shell completion scripts
+(`completion/workspace-monitor.bash`, `completion/_workspace-monitor` for zsh; see monitor/completion.py).
+Nothing is overwritten: when any of them exists, nothing is written and the one line says which.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["FILES", "InitRefused", "command_line", "init", "packaged", "unit_text"]
+__all__ = ["COMPLETIONS", "FILES", "InitRefused", "command_line", "init", "packaged", "unit_text"]
 
 #: Where the unit in the package (systemd/workspace-monitor.service) expects the program and its files.
 UNIT_PREFIX = "/opt/workspace-monitor"
@@ -40,6 +41,10 @@ FILES = (
     DeployFile("workspace-monitor.service", "workspace-monitor.service", 0o644),
     DeployFile("slack-manifest.yml", "slack-manifest.yml", 0o644),
 )
+
+
+#: The completion scripts (generated from the parser, not packaged): shell, where they go relative to DIR.
+COMPLETIONS = (("bash", "completion/workspace-monitor.bash"), ("zsh", "completion/_workspace-monitor"))
 
 
 class InitRefused(Exception):
@@ -78,7 +83,8 @@ def init(directory: Path, program: str | None = None) -> list[Path]:
     """Write the deployment files into `directory` (created if missing); the paths written, in FILES' order.
     Raises InitRefused, writing nothing, when any of them exists."""
     directory = directory.absolute()
-    existing = [directory / f.target for f in FILES if (directory / f.target).exists()]
+    targets = [f.target for f in FILES] + [target for _, target in COMPLETIONS]
+    existing = [directory / target for target in targets if (directory / target).exists()]
     if existing:
         names = ", ".join(str(path) for path in existing)
         raise InitRefused(f"init: not overwriting {names}: move them away or pick another directory")
@@ -87,13 +93,20 @@ def init(directory: Path, program: str | None = None) -> list[Path]:
         text = packaged(item.source)
         if item.target.endswith(".service"):
             text = unit_text(text, directory, program or command_line())
-        target = directory / item.target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: a file appearing meanwhile is not overwritten either; the mode is set before any secret
-        # is written into the file.
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, item.mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), item.mode)  # whatever the umask
-            out.write(text)
-        written.append(target)
+        written.append(_write(directory / item.target, text, item.mode))
+    from monitor.completion import script
+
+    for shell, target in COMPLETIONS:
+        written.append(_write(directory / target, script(shell), 0o644))
     return written
+
+
+def _write(target: Path, text: str, mode: int) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: a file appearing meanwhile is not overwritten either; the mode is set before any secret is
+    # written into the file.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), mode)  # whatever the umask
+        out.write(text)
+    return target

@@ -37,6 +37,8 @@ def test_every_shipped_file_is_written(tmp_path: Path) -> None:
         "env",
         "workspace-monitor.service",
         "slack-manifest.yml",
+        "completion/workspace-monitor.bash",
+        "completion/_workspace-monitor",
     ]
     assert (tmp_path / "etc/rules/example.yaml").read_text() == (ROOT / "rules/example.yaml").read_text()
     assert (tmp_path / "etc/slack-manifest.yml").read_text() == (ROOT / "slack/manifest.yml").read_text()
@@ -121,3 +123,17 @@ def test_init_says_what_it_wrote_and_what_next(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert f"wrote {tmp_path}/new/env" in out
     assert f"--config {tmp_path}/new/config.yaml check" in out
+
+
+def test_the_completion_scripts_are_written_and_never_over_an_operators(tmp_path: Path) -> None:
+    from monitor.completion import script
+
+    init(tmp_path / "a", program=PROGRAM)
+    assert (tmp_path / "a/completion/workspace-monitor.bash").read_text() == script("bash")
+    assert (tmp_path / "a/completion/_workspace-monitor").read_text() == script("zsh")
+    (tmp_path / "b/completion").mkdir(parents=True)
+    (tmp_path / "b/completion/_workspace-monitor").write_text("mine")
+    with pytest.raises(InitRefused, match="_workspace-monitor"):
+        init(tmp_path / "b", program=PROGRAM)
+    assert (tmp_path / "b/completion/_workspace-monitor").read_text() == "mine"
+    assert not (tmp_path / "b/config.yaml").exists()
