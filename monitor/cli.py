@@ -165,7 +165,9 @@ def _init(directory: Path) -> int:
     config, env, unit = written[0], written[2], written[3]
     print(f"next: fill in {env} and {config}, then")
     print(f"  (set -a; . {env}; {command_line()} --config {config} check)")
-    print(f"  systemctl enable --now {unit}")
+    print(
+        f"  cp {unit} /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now {unit.stem}"
+    )
     bash, zsh = written[-2], written[-1]
     print(f"shell completion: copy {bash} to /etc/bash_completion.d/workspace-monitor, {zsh} into $fpath")
     return 0
