@@ -41,6 +41,7 @@ __all__ = [
     "ConfigError",
     "Credentials",
     "MetricsSettings",
+    "PagerDutySettings",
     "ProjectSettings",
     "Settings",
     "SlackSettings",
@@ -264,12 +265,21 @@ class MetricsSettings(_Section):
         return _host_port(value)
 
 
+class PagerDutySettings(_Section):
+    """Where rules with `pagerduty: true` escalate: the Events API v2 routing key is read from the
+    environment variable `routing_key_env` names (a secret stays out of the file)."""
+
+    routing_key_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]{0,63}$")
+    events_url: HttpUrl = "https://events.pagerduty.com/v2/enqueue"
+
+
 class Settings(_Section):
     workspace: WorkspaceSettings = WorkspaceSettings()
     state: StateSettings = StateSettings()
     rules: str = "/etc/workspace-monitor/rules"
     slack: SlackSettings = SlackSettings()
     metrics: MetricsSettings = MetricsSettings()
+    pagerduty: PagerDutySettings = PagerDutySettings()
     #: Where the settings came from, for messages ("config.yaml" or "(defaults)").
     source: str = Field(default="(defaults)", exclude=True)
 

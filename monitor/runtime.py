@@ -37,6 +37,7 @@ from monitor.logs import register_secret
 from monitor.metrics import Health, Metrics
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher, Notifier
+from monitor.pagerduty.notifier import ROUTING_KEY, PagerDutyNotifier
 from monitor.rules.index import RuleSet
 from monitor.rules.load import RuleFileError, load_rules
 from monitor.selfwatch import SelfWatch
@@ -63,6 +64,8 @@ __all__ = [
     "cycle_deadline",
     "load_all",
     "make_notifier",
+    "make_pagerduty",
+    "make_receivers",
     "project_clients",
     "rules_path",
     "watch_projects",
@@ -129,6 +132,27 @@ def make_notifier(
         return ConsoleNotifier(console)
     register_secret(token)
     return SlackNotifier(web_client(token, settings.slack.api_url))
+
+
+def make_receivers(settings: Settings, env: Mapping[str, str] | None = None) -> list[Notifier]:
+    """The receivers beside the notifier, chosen by a channel's `kind:` (`pagerduty:...`), each when the
+    config sets it up. Raises ConfigurationError when one is set up but its secret is missing or malformed."""
+    environ = os.environ if env is None else env
+    receivers: list[Notifier] = []
+    if settings.pagerduty.routing_key_env:
+        receivers.append(make_pagerduty(settings, environ))
+    return receivers
+
+
+def make_pagerduty(settings: Settings, env: Mapping[str, str]) -> PagerDutyNotifier:
+    """The PagerDuty receiver, its routing key read from the variable `pagerduty.routing_key_env` names."""
+    name = settings.pagerduty.routing_key_env
+    key = env.get(name or "", "")
+    if not ROUTING_KEY.fullmatch(key):
+        what = "is not set" if not key else "is not a routing key (32 letters and digits)"
+        raise ConfigurationError(f"{name} (pagerduty.routing_key_env) {what}")
+    register_secret(key)
+    return PagerDutyNotifier(key, settings.pagerduty.events_url)
 
 
 @dataclass
@@ -342,6 +366,7 @@ def build(
     metrics.poll_interval.set(settings.workspace.poll_interval.total_seconds())
     metrics.reloaded(True, clock())
     replica = replica or f"{socket.gethostname()}:{os.getpid()}"
+    receivers = make_receivers(settings, env)  # a missing routing key is refused before the state is touched
     with contextlib.ExitStack() as undo:
         state_lock = lock_state(url) if lock else None
         if state_lock is not None:
@@ -379,7 +404,7 @@ def build(
         projects=watch_projects(clients, settings, store, loaded.ruleset, clock=clock),
         leader=LeaderWatch(leadership_for(url, replica, settings.state.lease), store, metrics.registry),
         delivery=delivery,
-        dispatcher=Dispatcher(store, delivery, claimer=replica, clock=clock),
+        dispatcher=Dispatcher(store, delivery, claimer=replica, clock=clock, receivers=receivers),
         selfwatch=SelfWatch(
             store,
             ops_channel=slack.ops_channel or slack.default_channel,

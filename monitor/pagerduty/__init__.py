@@ -1,0 +1,1 @@
+"""The PagerDuty receiver: alerts of rules with `pagerduty: true` escalate to the on-call (`notifier`)."""

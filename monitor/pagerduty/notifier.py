@@ -1,0 +1,153 @@
+"""The PagerDuty receiver: each outbox row of a `pagerduty:` channel becomes one Events API v2 event.
+
+    NEW, RECURRED        -> trigger      (an incident opens; RECURRED after a resolve opens a new one)
+    RESOLVED, CLOSED     -> resolve
+    anything else        -> nothing sent; the row is recorded as done
+
+The `dedup_key` is the alert's fingerprint, so sending an event again (a retry after a timeout, a restart
+before the row was recorded) changes nothing at PagerDuty: a trigger on an open incident is deduplicated,
+and a resolve of a resolved one is accepted and ignored. That is why this receiver never looks before
+sending, as Slack's does.
+
+Errors, as the dispatcher reads them: 429 and 5xx, or no answer -> `RetryableDeliveryError` (the outbox
+retries, after Retry-After when PagerDuty gives one); any other 4xx -> `PermanentDeliveryError` (the row
+fails and selfwatch posts a meta-alert: a wrong routing key or a refused event does not heal by itself).
+Events are paced (`interval` between two requests). The routing key is a secret: it is never logged and
+never part of an error's text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import structlog
+
+from monitor.decide import DecisionKind
+from monitor.notify.dispatch import (
+    Delivered,
+    Memo,
+    Notification,
+    PermanentDeliveryError,
+    Record,
+    RetryableDeliveryError,
+)
+from monitor.notify.text import summary_line
+from monitor.store.base import OutboxRow
+
+__all__ = ["ACTIONS", "DEFAULT_EVENTS_URL", "ROUTING_KEY", "PagerDutyNotifier", "event_for"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+#: An Events API v2 integration key: 32 characters (letters and digits).
+ROUTING_KEY = re.compile(r"[A-Za-z0-9]{32}")
+ACTIONS: Mapping[DecisionKind, str] = {
+    DecisionKind.NEW: "trigger",
+    DecisionKind.RECURRED: "trigger",
+    DecisionKind.RESOLVED: "resolve",
+    DecisionKind.CLOSED: "resolve",
+}
+#: PagerDuty's severities; a rule's (critical, warning, info) are among them.
+SEVERITIES = ("critical", "error", "warning", "info")
+#: PagerDuty's limit on payload.summary.
+MAX_SUMMARY = 1024
+
+
+def event_for(row: OutboxRow, routing_key: str) -> dict[str, Any] | None:
+    """The event a row becomes, None when its kind pages nobody."""
+    action = ACTIONS.get(row.entry.kind)
+    if action is None:
+        return None
+    event: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": action,
+        "dedup_key": row.entry.fingerprint,
+    }
+    if action == "trigger":
+        payload = row.entry.payload
+        severity = payload.get("severity")
+        event["payload"] = {
+            "summary": summary_line(payload)[:MAX_SUMMARY] or row.entry.fingerprint,
+            "source": str(payload.get("project") or "workspace-monitor"),
+            "severity": severity if severity in SEVERITIES else "error",
+            "custom_details": {"rule": payload.get("rule"), "task": payload.get("task")},
+        }
+    return event
+
+
+class PagerDutyNotifier:
+    kind = "pagerduty"
+
+    def __init__(
+        self,
+        routing_key: str,
+        events_url: str = DEFAULT_EVENTS_URL,
+        *,
+        client: httpx.AsyncClient | None = None,
+        interval: float = 0.2,
+        timeout: float = 10.0,
+    ) -> None:
+        self._routing_key = routing_key
+        self.events_url = events_url
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._interval = interval
+        self._last = 0.0
+        self._lock = asyncio.Lock()
+
+    async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
+        for row in notification.rows:
+            event = event_for(row, self._routing_key)
+            if event is not None:
+                await self._send(event)
+            record(Delivered((row.id,), notification.channel, event["event_action"] if event else "skipped"))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        action = event["event_action"]
+        async with self._lock:
+            wait = self._last + self._interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                answer = await self._client.post(self.events_url, json=event)
+            except httpx.HTTPError as exc:
+                raise RetryableDeliveryError(f"pagerduty {action}: {type(exc).__name__}") from None
+            finally:
+                self._last = time.monotonic()
+        status = answer.status_code
+        if 200 <= status < 300:
+            log.info("pagerduty.event_sent", action=action, dedup_key=event["dedup_key"])
+            return
+        if status == 429 or status >= 500:
+            raise RetryableDeliveryError(
+                f"pagerduty {action}: HTTP {status}",
+                retry_after=_retry_after(answer.headers.get("Retry-After")),
+            )
+        raise PermanentDeliveryError(f"pagerduty {action}: HTTP {status} {_reason(answer)}")
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _reason(answer: httpx.Response) -> str:
+    """PagerDuty's own words (`invalid event: ...`); never the request, which holds the routing key."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    errors = body.get("errors")
+    detail = "; ".join(str(e) for e in errors) if isinstance(errors, list) else str(body.get("message", ""))
+    return f"{body.get('status', '')}: {detail}"[:300]
