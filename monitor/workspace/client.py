@@ -21,6 +21,7 @@ confirms each recovery with a lookup of its own).
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import random
 import re
@@ -38,6 +39,14 @@ from pydantic import BaseModel, ValidationError
 
 from monitor import __version__
 from monitor.workspace import signer
+from monitor.workspace.actions import (
+    IAM_ACTIONS,
+    OP_TYPES,
+    POWER_TYPES,
+    DesktopActionResult,
+    Job,
+    ScriptRecord,
+)
 from monitor.workspace.auth import Auth, OutgoingRequest
 from monitor.workspace.bodies import ACCEPT_ENCODING, DECODED_HEADERS, MAX_ANSWER_BYTES, read_capped
 from monitor.workspace.errors import (
@@ -45,6 +54,8 @@ from monitor.workspace.errors import (
     ConfigurationError,
     MalformedResponseError,
     NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
     RateLimitedError,
     RequestError,
     RetryableError,
@@ -89,6 +100,11 @@ LIST_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks"
 SHOW_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks/{task_id}"
 RECORDS_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks/{task_id}/records"
 DETAILS_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks/{task_id}/records/{record_id}"
+ACTION_ENDPOINT = "POST /v2/{project_id}/desktops/action"
+JOB_ENDPOINT = "GET /v2/{project_id}/workspace-jobs/{job_id}"
+SCRIPT_RETRY_ENDPOINT = "POST /v2/{project_id}/script-executions/retry"
+SCRIPT_RECORDS_ENDPOINT = "GET /v2/{project_id}/script-execution-records"
+SCRIPT_RECORD_ENDPOINT = "GET /v2/{project_id}/script-execution-records/{record_id}"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -478,6 +494,105 @@ class WorkspaceClient:
                 break
         return details
 
+    # -- writes: never sent twice unless certainly not taken ------------------------------------------
+
+    async def desktop_action(
+        self, desktop_ids: Sequence[str], op_type: str, *, power_type: str = "SOFT"
+    ) -> DesktopActionResult:
+        """Start, stop, reboot or hibernate desktops (`op_type` one of OP_TYPES, `power_type` SOFT or HARD).
+
+        The answer names the job to follow (`get_job`) and the desktops refused outright. Raises
+        OutcomeUnknownError when it may have run without an answer; see `_write`."""
+        if op_type not in OP_TYPES:
+            raise ValueError(f"op_type must be one of {', '.join(OP_TYPES)}")
+        if power_type not in POWER_TYPES:
+            raise ValueError(f"power_type must be one of {', '.join(POWER_TYPES)}")
+        if not desktop_ids:
+            raise ValueError("no desktops to act on")
+        body = {"desktop_ids": list(desktop_ids), "op_type": op_type, "type": power_type}
+        data = await self._write(ACTION_ENDPOINT, self._path("desktops", "action"), body)
+        return _parse(DesktopActionResult, data, ACTION_ENDPOINT)
+
+    async def get_job(self, job_id: str) -> Job:
+        """A job's state and its per-desktop sub jobs (a read: retried as every read is)."""
+        data = await self._request(JOB_ENDPOINT, self._path("workspace-jobs", job_id))
+        return _parse(Job, data, JOB_ENDPOINT)
+
+    async def retry_script_execution(self, task_id: str, record_id: str) -> str:
+        """Run a script execution again on the desktops it failed on: `task_id` is the scheduled-task
+        record's `execute_task_id`. The script task's id, as the API answers it."""
+        body = {"task_id": task_id, "record_id": record_id}
+        data = await self._write(SCRIPT_RETRY_ENDPOINT, self._path("script-executions", "retry"), body)
+        answered = data.get("task_id")
+        return answered if isinstance(answered, str) and answered else task_id
+
+    async def list_script_records(self, script_task_id: str, *, limit: int = 100) -> list[ScriptRecord]:
+        """The per-desktop records of one script execution task (without output)."""
+        params = [
+            ("offset", "0"),
+            ("limit", str(min(max(limit, 1), RECORDS_LIMIT))),
+            ("script_task_id", script_task_id),
+        ]
+        data = await self._request(SCRIPT_RECORDS_ENDPOINT, self._path("script-execution-records"), params)
+        items = _list_field(data, "script_records", SCRIPT_RECORDS_ENDPOINT)
+        return [_parse(ScriptRecord, item, SCRIPT_RECORDS_ENDPOINT) for item in items]
+
+    async def get_script_record(self, record_id: str) -> ScriptRecord:
+        """One desktop's script record with its `output` (clipped like all text)."""
+        data = await self._request(SCRIPT_RECORD_ENDPOINT, self._path("script-execution-records", record_id))
+        return _parse(ScriptRecord, data, SCRIPT_RECORD_ENDPOINT)
+
+    async def _write(self, endpoint: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One signed POST that is never sent twice once the API may have taken it.
+
+        Sent again only when it certainly was not taken: a 429 (the gateway refused it before the service
+        saw it; up to `RetryPolicy.attempts` times, waiting the client's throttle pause), an expired token's
+        401 (in `_send`), or a connection that never opened. A timeout, a reset or a 5xx raise
+        OutcomeUnknownError ("may have run, check the job"); a 403 raises PermissionDeniedError naming the
+        IAM action to grant."""
+        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                data = await self._send(endpoint, path, [], method="POST", body=raw)
+            except RateLimitedError:
+                if attempts >= self._retry.attempts:
+                    raise
+                log.info("api.write_throttled", endpoint=endpoint, attempt=attempts)
+                continue
+            except TransportError as exc:
+                if not exc.sent and attempts < self._retry.attempts:
+                    log.info("api.write_unsent", endpoint=endpoint, attempt=attempts)
+                    continue
+                if not exc.sent:
+                    raise
+                log.warning("api.write_outcome_unknown", endpoint=endpoint, error=exc.message)
+                raise OutcomeUnknownError(
+                    f"no answer ({exc.message}): it may have run, check the job", cause=exc, endpoint=endpoint
+                ) from None
+            except ServerError as exc:
+                log.warning("api.write_outcome_unknown", endpoint=endpoint, status=exc.status)
+                raise OutcomeUnknownError(
+                    f"HTTP {exc.status} ({exc.message}): it may have run, check the job",
+                    cause=exc,
+                    endpoint=endpoint,
+                ) from None
+            except AuthError as exc:
+                if exc.status != 403:
+                    raise
+                named = _IAM_ACTION.search(exc.message)
+                action = named.group(0) if named else IAM_ACTIONS.get(endpoint, endpoint)
+                raise PermissionDeniedError(
+                    f"not allowed to {endpoint} ({exc.message}): the IAM user needs {action}",
+                    action=action,
+                    endpoint=endpoint,
+                    status=exc.status,
+                    error_code=exc.error_code,
+                ) from None
+            log.info("api.write_done", endpoint=endpoint, attempts=attempts)
+            return data
+
     # -- internals ------------------------------------------------------------------------------------
 
     def _path(self, *segments: str) -> str:
@@ -565,7 +680,15 @@ class WorkspaceClient:
             return 0.0
         return isinstance(exc, RetryableError)
 
-    async def _send(self, endpoint: str, path: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+    async def _send(
+        self,
+        endpoint: str,
+        path: str,
+        params: list[tuple[str, str]],
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+    ) -> dict[str, Any]:
         refreshed = False
         while True:
             await self._wait_for_throttle()
@@ -573,8 +696,9 @@ class WorkspaceClient:
                 if self._throttled_until > time.monotonic():
                     continue  # a pause began while this request waited for its slot
                 window = self._throttle_set_at
-                response = await self._send_once(endpoint, path, params)
+                response = await self._send_once(endpoint, path, params, method=method, body=body)
             self._note_throttling(response, window)
+            # A 401 is the gateway's: the request went no further, so even a write may be sent again.
             if response.status_code == 401 and _token_expired(response) and not refreshed:
                 refreshed = True
                 if await self._auth.refresh():
@@ -611,13 +735,22 @@ class WorkspaceClient:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def _send_once(self, endpoint: str, path: str, params: list[tuple[str, str]]) -> httpx.Response:
+    async def _send_once(
+        self,
+        endpoint: str,
+        path: str,
+        params: list[tuple[str, str]],
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+    ) -> httpx.Response:
         request = OutgoingRequest(
-            method="GET",
+            method=method,
             host=self._host,
             path=path,
             params=params,
             headers={"Host": self._host, "Content-Type": "application/json", "User-Agent": USER_AGENT},
+            body=body,
         )
         query = signer.canonical_query(params)
         url = f"{self.endpoint}{path}" + (f"?{query}" if query else "")
@@ -630,7 +763,7 @@ class WorkspaceClient:
                 await self._auth.apply(request)
                 signed = True
                 headers = {**request.headers, **ACCEPT_ENCODING}
-                outgoing = self._http.build_request("GET", url, headers=headers)
+                outgoing = self._http.build_request(method, url, headers=headers, content=body or None)
                 streamed = await self._http.send(outgoing, stream=True)
                 try:
                     body = await read_capped(streamed, endpoint)
@@ -639,25 +772,31 @@ class WorkspaceClient:
         except TimeoutError:
             self._observe(endpoint, "error")
             if not signed:
-                raise TransportError(
+                unsent = TransportError(
                     f"no IAM token within {self._deadline:g} s (IAM answers too slowly)",
                     endpoint=endpoint,
                     hint="check workspace.iam_endpoint and the network",
-                ) from None
+                )
+                unsent.sent = False
+                raise unsent from None
             raise TransportError(
                 f"no complete answer within {self._deadline:g} s (the API answers too slowly)",
                 endpoint=endpoint,
             ) from None
         except httpx.TimeoutException as exc:
             self._observe(endpoint, "error")
-            raise TransportError(f"timed out ({type(exc).__name__})", endpoint=endpoint) from None
+            timed_out = TransportError(f"timed out ({type(exc).__name__})", endpoint=endpoint)
+            timed_out.sent = not isinstance(exc, httpx.ConnectTimeout)
+            raise timed_out from None
         except httpx.TransportError as exc:
             self._observe(endpoint, "error")
-            raise TransportError(
+            unreachable = TransportError(
                 f"cannot reach {self._host}: {type(exc).__name__} {_short(str(exc))}",
                 endpoint=endpoint,
                 hint="check workspace.region / workspace.endpoint and the network",
-            ) from None
+            )
+            unreachable.sent = not isinstance(exc, httpx.ConnectError)
+            raise unreachable from None
         except MalformedResponseError:
             if streamed is not None:  # not IAM's answer, the API's
                 self._observe(endpoint, str(streamed.status_code))
@@ -741,6 +880,10 @@ _ENDPOINT_HINT = (
 #: a deleted task: that is the credentials' or the configuration's problem.
 _NOT_FOUND_MESSAGE = re.compile(r"(?:does not|doesn't|not) exist|not found|no such", re.IGNORECASE)
 _NOT_A_TASK = re.compile(r"project|domain|region|endpoint|\bAPI\b", re.IGNORECASE)
+
+
+#: An IAM action as a denial names it ("Policy doesn't allow workspace:desktops:operate to be performed.").
+_IAM_ACTION = re.compile(r"\bworkspace:[A-Za-z]+:[A-Za-z]+\b")
 
 
 def is_not_found_message(message: str | None) -> bool:

@@ -8,10 +8,14 @@ these. Each class says whether trying again can help:
     │   ├── TransportError          connection refused, reset, DNS, timeout
     │   ├── ServerError             HTTP 5xx
     │   └── RateLimitedError        HTTP 429 (APIGW.0308); carries Retry-After and the body
+    ├── OutcomeUnknownError         a write (POST) got no clear answer (timeout, reset, 5xx): it may have run;
+    │                               never retried, by the client or anyone: check the job instead
     └── PermanentError              trying again will not help until someone changes something
         ├── ConfigurationError      missing credentials, bad region/endpoint (APIGW.0101, a 404 that is
         │                           not the API's), bad settings
         ├── AuthError               401/403: credentials, signature, token or project rejected
+        │   └── PermissionDeniedError   403 to a write: the IAM user lacks `action` (e.g.
+        │                               workspace:desktops:operate)
         ├── RequestError            4xx other than auth and throttling (bad parameter, not found)
         │   └── NotFoundError       404, or a 400 saying the task/record does not exist
         └── MalformedResponseError  not JSON, an HTML error page, missing or wrongly typed fields
@@ -27,7 +31,9 @@ __all__ = [
     "ConfigurationError",
     "MalformedResponseError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PermanentError",
+    "PermissionDeniedError",
     "RateLimitedError",
     "RequestError",
     "RetryableError",
@@ -80,7 +86,12 @@ class RetryableError(WorkspaceError):
 
 
 class TransportError(RetryableError):
-    """The request did not get an HTTP answer: connection refused or reset, DNS failure, timeout."""
+    """The request did not get an HTTP answer: connection refused or reset, DNS failure, timeout.
+
+    `sent` is False when the request certainly never left (no connection, no IAM token): a write may then
+    be asked again; when True the server may have received it."""
+
+    sent: bool = True
 
 
 class ServerError(RetryableError):
@@ -106,6 +117,23 @@ class RateLimitedError(RetryableError):
         self.body = body
 
 
+class OutcomeUnknownError(WorkspaceError):
+    """A write whose answer never came or was a 5xx: the action may have run. Not retryable (doing it again
+    could act twice); the reply to a person says "may have run, check the job". `cause` is the failure."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, cause: WorkspaceError, endpoint: str | None = None) -> None:
+        super().__init__(
+            message,
+            endpoint=endpoint,
+            status=cause.status,
+            error_code=cause.error_code,
+            hint="it may have run: check the job (or the desktops) before asking again",
+        )
+        self.cause = cause
+
+
 class PermanentError(WorkspaceError):
     """A failure that will repeat until someone changes configuration, credentials or code."""
 
@@ -116,6 +144,28 @@ class ConfigurationError(PermanentError):
 
 class AuthError(PermanentError):
     """401/403: the credentials, the signature, the token or the project were rejected."""
+
+
+class PermissionDeniedError(AuthError):
+    """403 to a write: the IAM user may read but lacks `action`; the hint names the action to grant."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str,
+        endpoint: str | None = None,
+        status: int | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            endpoint=endpoint,
+            status=status,
+            error_code=error_code,
+            hint=f"grant the IAM user the action {action} (a custom policy allowing it, see the README)",
+        )
+        self.action = action
 
 
 class RequestError(PermanentError):

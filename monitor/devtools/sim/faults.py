@@ -1,7 +1,7 @@
 """Injected faults: what each kind is, how a request picks one from the queue, and the body rewrites.
 
-A fault is `{"endpoint": "list|show|records|details|token|any", "count": n, "kind": ..., ...}` and is used up
-by the next `count` matching requests (after letting `skip` pass), first queued first used. Kinds act at one
+A fault is `{"endpoint": <one of ENDPOINTS, or "any">, "count": n, "kind": ..., ...}` and is used up by
+the next `count` matching requests (after letting `skip` pass), first queued first used. Kinds act at one
 of two moments:
 
 - before the handler (`status`, `html`, `drop`, `delay`): the request never reaches the handler (except
@@ -36,7 +36,18 @@ __all__ = [
     "wrong_types",
 ]
 
-ENDPOINTS = ("list", "show", "records", "details", "token")
+ENDPOINTS = (
+    "list",
+    "show",
+    "records",
+    "details",
+    "token",
+    "action",
+    "job",
+    "script_retry",
+    "script_records",
+    "script_record",
+)
 BEFORE_KINDS = frozenset({"status", "html", "drop", "delay"})
 AFTER_KINDS = frozenset({"bad_json", "wrong_types", "lie_total", "shift"})
 KINDS = BEFORE_KINDS | AFTER_KINDS

@@ -14,6 +14,9 @@ Errors use the API's `{"error_code", "error_msg"}` body. The codes (the API docu
     401 APIGW.0301  "Incorrect IAM authentication information: <why>" (signature, key, date, token)
     401 APIGW.0307  "The token must be updated." (an issued IAM token past its expiry)
     403 WKS.0005*   "project id mismatch": the path's project is not the credential's (or X-Project-Id's)
+    403 WKS.0004*   a write by a read-only user (`state.jobs.read_only`): "Policy doesn't allow <action> ..."
+    400 WKS.0001    a write's body is not JSON or lacks/mistypes a field (desktops/action, script retry)
+    400 WKS.0001    unknown job or script record ("... does not exist.")
     400 WKS.0001    unknown task ("The scheduled task does not exist.") or execution record: the API documents
                     only 200/400/500 for these endpoints, Huawei's Terraform provider expects that message for
                     a deleted task, and other Workspace APIs answer a missing object with 400 WKS.0001
@@ -41,6 +44,7 @@ from aiohttp import web
 from monitor.devtools.sim import faults, wire
 from monitor.devtools.sim.auth import AuthFailure, IamFailure
 from monitor.devtools.sim.entities import SimTask
+from monitor.devtools.sim.jobs import script_record_body
 from monitor.devtools.sim.query import (
     ParamError,
     TaskFilters,
@@ -60,6 +64,7 @@ JSON_TYPE = "application/json;charset=UTF-8"
 TASK_LIMIT = 50
 RECORD_LIMIT = 100
 _PROJECT_MISMATCH = "WKS.0005"
+_PERMISSION_DENIED = "WKS.0004"
 _BAD_PARAMETER = "WKS.0001"
 _TASK_NOT_FOUND = "WKS.0130"
 _RECORD_NOT_FOUND = "WKS.0131"
@@ -280,6 +285,86 @@ def _details_answer(state: SimState, request: web.Request, _body: bytes) -> Answ
     return Answer(200, {"tasks_records_details": entries, "total_count": len(record.details)})
 
 
+def _json_body(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body or b"null")
+    except ValueError:
+        raise ApiError(400, _BAD_PARAMETER, "Invalid parameter: the body is not JSON") from None
+    if not isinstance(document, dict):
+        raise ApiError(400, _BAD_PARAMETER, "Invalid parameter: the body is not a JSON object")
+    return document
+
+
+def _allowed(state: SimState, action: str) -> None:
+    if state.jobs.read_only:
+        raise ApiError(403, _PERMISSION_DENIED, f"Policy doesn't allow {action} to be performed.")
+
+
+def _action_answer(state: SimState, _request: web.Request, body: bytes) -> Answer:
+    """`BatchRunDesktops`: `{desktop_ids, op_type, type}` -> `{job_id, failed_operation_list}`."""
+    _allowed(state, "workspace:desktops:operate")
+    document = _json_body(body)
+    ids = document.get("desktop_ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise ApiError(400, _BAD_PARAMETER, "Invalid parameter: desktop_ids")
+    op_type = document.get("op_type")
+    if op_type not in ("os-start", "os-stop", "reboot", "os-hibernate"):
+        raise ApiError(400, _BAD_PARAMETER, "Invalid parameter: op_type")
+    if document.get("type", "SOFT") not in ("SOFT", "HARD"):
+        raise ApiError(400, _BAD_PARAMETER, "Invalid parameter: type")
+    state.jobs.actions.append(document)
+    job, refused = state.jobs.start_action(ids, op_type, state.desktop_names())
+    return Answer(200, {"job_id": job.id, "failed_operation_list": refused})
+
+
+def _job_answer(state: SimState, request: web.Request, _body: bytes) -> Answer:
+    job = state.jobs.jobs.get(request.match_info["job_id"])
+    if job is None:
+        raise ApiError(400, _BAD_PARAMETER, "The job does not exist.")
+    return Answer(200, state.jobs.job_body(job))
+
+
+def _script_retry_answer(state: SimState, _request: web.Request, body: bytes) -> Answer:
+    """`RetryScriptExecution`: `{task_id, record_id}` -> `{task_id}` (the new script task)."""
+    _allowed(state, "workspace:scriptExecutions:retry")
+    document = _json_body(body)
+    task_id, record_id = document.get("task_id"), document.get("record_id")
+    if not isinstance(task_id, str) or not isinstance(record_id, str):
+        raise ApiError(400, _BAD_PARAMETER, "Invalid parameter: task_id and record_id are required")
+    task = state.task_by_id(task_id)
+    if task is None or task.task_type != "EXECUTE_SCRIPT":
+        raise ApiError(400, _BAD_PARAMETER, "The script execution task does not exist.")
+    record = next((r for r in task.records if r.id == record_id), None)
+    if record is None:
+        raise ApiError(400, _BAD_PARAMETER, "The script execution record does not exist.")
+    return Answer(200, {"task_id": state.jobs.retry_script(task, record)})
+
+
+def _script_records_answer(state: SimState, request: web.Request, _body: bytes) -> Answer:
+    pairs = _query(request)
+    try:
+        page = parse_page(pairs, max_limit=RECORD_LIMIT, required=False)
+    except ParamError as exc:
+        raise _bad_parameter(exc) from None
+    script_task_id = next((v for k, v in pairs if k == "script_task_id"), None)
+    if script_task_id is not None:
+        # The original execution's records exist once asked for (derived from the record's details).
+        for task in state.tasks:
+            record = next((r for r in task.records if r.id == script_task_id), None)
+            if record is not None and task.task_type == "EXECUTE_SCRIPT":
+                state.jobs.original_script_records(task, record)
+    records = state.jobs.script_records(script_task_id)
+    entries = [script_record_body(r, with_output=False) for r in slice_page(records, page)]
+    return Answer(200, {"count": len(records), "script_records": entries})
+
+
+def _script_record_answer(state: SimState, request: web.Request, _body: bytes) -> Answer:
+    record = state.jobs.script_record(request.match_info["record_id"])
+    if record is None:
+        raise ApiError(400, _BAD_PARAMETER, "The script execution record does not exist.")
+    return Answer(200, script_record_body(record, with_output=True))
+
+
 def _token_answer(state: SimState, _request: web.Request, body: bytes) -> Answer:
     try:
         try:
@@ -326,6 +411,26 @@ async def _token(request: web.Request) -> web.StreamResponse:
     return await _serve(request, "token", _token_answer)
 
 
+async def _action(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "action", _action_answer)
+
+
+async def _job(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "job", _job_answer)
+
+
+async def _script_retry(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "script_retry", _script_retry_answer)
+
+
+async def _script_records(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "script_records", _script_records_answer)
+
+
+async def _script_record(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "script_record", _script_record_answer)
+
+
 async def _no_such_api(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     state.stats.record("unknown", 404)
@@ -341,6 +446,11 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_get(base + "/{task_id}", _show)
     app.router.add_get(base + "/{task_id}/records", _records)
     app.router.add_get(base + "/{task_id}/records/{record_id}", _details)
+    app.router.add_post("/v2/{project_id}/desktops/action", _action)
+    app.router.add_get("/v2/{project_id}/workspace-jobs/{job_id}", _job)
+    app.router.add_post("/v2/{project_id}/script-executions/retry", _script_retry)
+    app.router.add_get("/v2/{project_id}/script-execution-records", _script_records)
+    app.router.add_get("/v2/{project_id}/script-execution-records/{record_id}", _script_record)
     app.router.add_post("/v3/auth/tokens", _token)
 
 

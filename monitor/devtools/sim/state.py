@@ -29,6 +29,7 @@ from monitor.devtools.sim.auth import (
 from monitor.devtools.sim.edits import SCHEDULE_FIELDS, validate_fields
 from monitor.devtools.sim.entities import SimRecord, SimTask
 from monitor.devtools.sim.faults import Fault, FaultQueue, parse_fault
+from monitor.devtools.sim.jobs import JobBook
 from monitor.devtools.sim.options import SimOptions
 from monitor.devtools.sim.query import TaskFilters, select_tasks
 from monitor.devtools.sim.scenario import Action, Scenario, load_scenario, parse_scenario
@@ -71,6 +72,8 @@ class SimState:
         # `_changed()`, which drops the cached selections.
         self._selections: dict[TaskFilters, list[SimTask]] = {}
         self.faults = FaultQueue()
+        # The write side (desktop actions, jobs, script retries), with a generator of its own: seeds stay put.
+        self.jobs = JobBook(random.Random(f"{opts.seed}:jobs"), self.clock)
         self.stats = Stats()
         self.tokens = TokenStore()
         credentials = [Credential(opts.access_key, opts.secret_key)]
@@ -99,6 +102,10 @@ class SimState:
 
     def task_by_id(self, task_id: str) -> SimTask | None:
         return self._by_id.get(task_id)
+
+    def desktop_names(self) -> dict[str, str]:
+        """Every desktop any task targets, id -> name: the desktops the action endpoint knows."""
+        return {d.id: d.name for t in self.tasks for d in t.desktops}
 
     def find(self, filters: TaskFilters) -> list[SimTask]:
         """What the list endpoint would page through for these filters (triggered tasks only on request)."""
