@@ -50,6 +50,7 @@ from monitor.workspace.errors import (
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
 
 __all__ = [
+    "PAGERDUTY_CHANNEL",
     "CycleReport",
     "DecisionNote",
     "Engine",
@@ -67,6 +68,12 @@ log = structlog.get_logger(__name__)
 _SHOWS_DESKTOPS = frozenset({DecisionKind.NEW, DecisionKind.RECURRED, DecisionKind.CHANGED})
 #: At most this many per-desktop lookups in one cycle: a mass failure must not turn into 20,000 calls.
 MAX_DETAIL_LOOKUPS = 50
+#: Where the alerts of rules with `pagerduty: true` also go (the `pagerduty` receiver, monitor.pagerduty):
+#: NEW when it notifies (a silenced alert pages nobody), RESOLVED and CLOSED always; the rest of an open
+#: alert's news (REPEAT, RECURRED, CHANGED) is the incident PagerDuty already pages for.
+PAGERDUTY_CHANNEL = "pagerduty:oncall"
+_PAGES = frozenset({DecisionKind.NEW})
+_UNPAGES = frozenset({DecisionKind.RESOLVED, DecisionKind.CLOSED})
 #: Tasks whose execution records one cycle fetches (one request each); beyond, the listing decides alone.
 MAX_RECORD_LOOKUPS = 500
 
@@ -260,7 +267,13 @@ def outbox_entries(
                 decision.update_message,
             )
         )
+        if item.rule is not None and item.rule.pagerduty and _escalates(decision):
+            entries.append(entries[-1]._replace(channel=PAGERDUTY_CHANNEL, notify=True, update_message=False))
     return entries
+
+
+def _escalates(decision: Decision) -> bool:
+    return (decision.kind in _PAGES and decision.notify) or decision.kind in _UNPAGES
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The PagerDuty receiver: each outbox row of a `pagerduty:` channel becomes one Events API v2 event.
 
-    NEW, RECURRED        -> trigger      (an incident opens; RECURRED after a resolve opens a new one)
+    NEW                  -> trigger      (an incident opens; a NEW episode after a resolve opens a new one)
     RESOLVED, CLOSED     -> resolve
-    anything else        -> nothing sent; the row is recorded as done
+    anything else        -> nothing sent; the row is recorded as done (a RECURRED or REPEAT of an open
+                            alert is the incident PagerDuty already pages for)
 
 The `dedup_key` is the alert's fingerprint, so sending an event again (a retry after a timeout, a restart
 before the row was recorded) changes nothing at PagerDuty: a trigger on an open incident is deduplicated,
@@ -48,7 +49,6 @@ DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 ROUTING_KEY = re.compile(r"[A-Za-z0-9]{32}")
 ACTIONS: Mapping[DecisionKind, str] = {
     DecisionKind.NEW: "trigger",
-    DecisionKind.RECURRED: "trigger",
     DecisionKind.RESOLVED: "resolve",
     DecisionKind.CLOSED: "resolve",
 }

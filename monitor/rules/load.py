@@ -410,4 +410,5 @@ def _compiled_rule(model: RuleModel, location: Location) -> Rule:
         group_by=tuple(model.group_by),
         mention=model.mention,
         min_failures=model.min_failures,
+        pagerduty=model.pagerduty,
     )

@@ -38,6 +38,8 @@ class Rule:
     group_by: tuple[str, ...] = ()
     mention: str | None = None
     min_failures: int = 1
+    #: Also escalate to PagerDuty: the alert's trigger and resolve go to PAGERDUTY_CHANNEL as well.
+    pagerduty: bool = False
 
 
 @dataclass(frozen=True)

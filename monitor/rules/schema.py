@@ -216,6 +216,8 @@ class RuleModel(_StrictModel):
     group_by: Annotated[list[_GroupField], _one_or_many(_GroupField)] = Field(default_factory=list)  # type: ignore[valid-type]
     mention: Annotated[StrictStr, AfterValidator(_check_mention)] | None = None
     min_failures: Annotated[StrictInt, Field(ge=1)] = 1
+    #: Also page the on-call through PagerDuty (the config's `pagerduty:` section).
+    pagerduty: StrictBool = False
 
 
 class SilenceModel(_StrictModel):

@@ -114,10 +114,12 @@ async def test_a_trigger_sent_again_after_a_restart_is_still_one_incident(
     assert len(pd.server.incidents_of("f-1")) == 1
 
 
-async def test_a_recurrence_after_resolve_opens_a_new_incident(store: Store, pd: PagerDutyStubThread) -> None:
+async def test_a_new_episode_after_resolve_opens_a_new_incident(
+    store: Store, pd: PagerDutyStubThread
+) -> None:
     _enqueue(store, _paged("f-1", DecisionKind.NEW), _paged("f-1", DecisionKind.RESOLVED))
     await _dispatcher(store, pd).flush()
-    _enqueue(store, _paged("f-1", DecisionKind.RECURRED, episode=2))
+    _enqueue(store, _paged("f-1", DecisionKind.NEW, episode=2))
     await _dispatcher(store, pd).flush()
     assert [i.status for i in pd.server.incidents_of("f-1")] == ["resolved", "triggered"]
 
@@ -140,6 +142,6 @@ async def test_a_refused_key_fails_the_row_for_good_and_names_the_channel(
 async def test_kinds_that_page_nobody_are_recorded_without_a_request(
     store: Store, pd: PagerDutyStubThread
 ) -> None:
-    _enqueue(store, _paged("f-1", DecisionKind.REPEAT))
-    assert (await _dispatcher(store, pd).flush()).sent == 1
+    _enqueue(store, _paged("f-1", DecisionKind.REPEAT), _paged("f-2", DecisionKind.RECURRED))
+    assert (await _dispatcher(store, pd).flush()).sent == 2
     assert pd.server.requests == 0

@@ -1,0 +1,91 @@
+"""A rule's `pagerduty: true` escalates its alerts: real cycles against the simulator, Slack through its
+stand-in, and PagerDuty's stand-in over loopback, all on the test's clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.devtools.pagerduty import PagerDutyStubThread
+from monitor.engine import PAGERDUTY_CHANNEL
+from monitor.notify.dispatch import Dispatcher
+from monitor.pagerduty.notifier import PagerDutyNotifier
+from tests.support.world import World, open_world
+
+KEY = "0123456789abcdef0123456789ABCDEF"
+RULES = """
+rules:
+  - name: ops
+    match:
+      task_name: "prod-*"
+    channel: "#ops-alerts"
+    severity: critical
+    pagerduty: true
+  - name: lab
+    match:
+      task_name: "lab-*"
+    channel: "#lab"
+"""
+
+
+@pytest.fixture
+def pd() -> Iterator[PagerDutyStubThread]:
+    with PagerDutyStubThread() as stub:
+        yield stub
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with open_world(tmp_path, RULES, tasks=("prod-reboot", "lab-script")) as opened:
+        yield opened
+
+
+def _escalate(world: World, pd: PagerDutyStubThread, key: str = KEY) -> None:
+    """The dispatcher as a daemon with `pagerduty:` configured builds it (again, as after a restart)."""
+    receiver = PagerDutyNotifier(key, pd.server.enqueue_url, interval=0)
+    world.dispatcher = Dispatcher(
+        world.store, world.runtime.delivery, claimer="t", clock=lambda: world.now[0], receivers=[receiver]
+    )
+
+
+async def test_a_failure_triggers_and_its_recovery_resolves_one_incident(
+    world: World, pd: PagerDutyStubThread
+) -> None:
+    _escalate(world, pd)
+    world.execute("prod-reboot", "FAIL")
+    await world.cycle()
+    [incident] = pd.server.incidents
+    assert incident.status == "triggered"
+    assert len(world.top_level("#ops-alerts")) == 1, "Slack is told as before"
+
+    world.advance(timedelta(hours=2))
+    _escalate(world, pd)  # a restart
+    world.execute("prod-reboot", "FAIL")
+    await world.cycle()  # a reminder in Slack; PagerDuty is not paged again
+    world.advance(timedelta(minutes=5))
+    world.execute("prod-reboot", "SUCCESS")
+    await world.cycle()
+
+    assert [action for action, _ in pd.server.events] == ["trigger", "resolve"]
+    assert [i.status for i in pd.server.incidents] == ["resolved"]
+
+
+async def test_rules_without_pagerduty_page_nobody(world: World, pd: PagerDutyStubThread) -> None:
+    _escalate(world, pd)
+    world.execute("lab-script", "FAIL")
+    await world.cycle()
+    assert pd.server.requests == 0
+    assert world.store.pending_outbox(now=world.now[0]) == []
+
+
+async def test_a_refused_routing_key_is_a_meta_alert(world: World, pd: PagerDutyStubThread) -> None:
+    _escalate(world, pd, key="x" * 31)
+    world.execute("prod-reboot", "FAIL")
+    await world.cycle()
+    await world.flush()  # the meta-alert, queued by the refusal
+    assert pd.server.incidents == []
+    meta = [m for m in world.top_level("#ops") if PAGERDUTY_CHANNEL in str(m.text)]
+    assert meta, [m.text for m in world.top_level("#ops")]
