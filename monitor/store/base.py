@@ -160,6 +160,19 @@ class Store(Protocol):
     def delete_silence(self, silence_id: str) -> bool: ...
 
     # Small state of the daemon: last poll, cursor positions.
+    def claim_action(self, key: str, ttl: timedelta, now: datetime) -> bool:
+        """Claim the action `key` (one per alert and record, say) for `ttl`: True for exactly one of any
+        number of claimers, in any process, until the claim expires or is released; then the next wins."""
+        ...
+
+    def release_action(self, key: str) -> None:
+        """End a claim early (the action is over); unknown keys are ignored."""
+        ...
+
+    def prune_action_claims(self, *, now: datetime) -> int:
+        """Forget expired claims; how many."""
+        ...
+
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...

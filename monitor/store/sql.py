@@ -171,6 +171,16 @@ INSERT INTO meta (key, value) VALUES (:key, :value) ON CONFLICT (key) DO UPDATE 
 """
 SELECT_META = "SELECT value FROM meta WHERE key = :key"
 SET_SCHEMA_VERSION = "UPDATE schema_version SET version = :version"
+# The claim is the statement: a new key inserts, a held one (expires_at still ahead) changes no row, an
+# expired one is taken over. PostgreSQL: a concurrent upsert of the same key waits for the first and then sees
+# its committed row; SQLite: writers take turns. Either way, of two claimers exactly one changes a row.
+CLAIM_ACTION = """
+INSERT INTO action_claims (key, claimed_at, expires_at) VALUES (:key, :now, :expires_at)
+ON CONFLICT (key) DO UPDATE SET claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
+WHERE action_claims.expires_at <= :now
+"""
+RELEASE_ACTION = "DELETE FROM action_claims WHERE key = :key"
+PRUNE_ACTION_CLAIMS = "DELETE FROM action_claims WHERE expires_at <= :now"
 
 #: Schema migrations, in SQLite's DDL: step N (1-based) brings a version N-1 state to version N. Append, never
 #: edit. PostgreSQL reads them through `postgres_ddl`, so a schema version means the same tables in both.
@@ -261,6 +271,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: whether an alert's message is a digest, so an edit never has to read the channel's history.
     ("ALTER TABLE message_refs ADD COLUMN digest INTEGER",),
+    # 3: claims of actions taken from Slack (a retry per alert and record), so two clicks start one action.
+    (
+        """
+        CREATE TABLE action_claims (
+            key TEXT PRIMARY KEY,
+            claimed_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )
+        """,
+    ),
 )
 
 #: How long an outbox claim holds unless the configuration says otherwise (state.claim_lease).
@@ -303,6 +323,9 @@ class Statements:
     upsert_meta: str
     select_meta: str
     set_schema_version: str
+    claim_action: str
+    release_action: str
+    prune_action_claims: str
 
     @classmethod
     def in_style(cls, named: Callable[[str], str], marker: str) -> Statements:
@@ -328,6 +351,9 @@ class Statements:
             upsert_meta=named(UPSERT_META),
             select_meta=named(SELECT_META),
             set_schema_version=named(SET_SCHEMA_VERSION),
+            claim_action=named(CLAIM_ACTION),
+            release_action=named(RELEASE_ACTION),
+            prune_action_claims=named(PRUNE_ACTION_CLAIMS),
         )
 
 
@@ -482,6 +508,23 @@ class SqlStore(ABC, Generic[Db]):
     def set_meta(self, key: str, value: str) -> None:
         with self._write() as db:
             self._execute(db, self.statements.upsert_meta, {"key": key, "value": value})
+
+    # Action claims.
+
+    def claim_action(self, key: str, ttl: timedelta, now: datetime) -> bool:
+        if ttl <= timedelta(0):
+            raise ValueError("an action claim needs a positive ttl")
+        params = {"key": key, "now": to_db_time(now), "expires_at": to_db_time(now + ttl)}
+        with self._write() as db:
+            return self._execute(db, self.statements.claim_action, params) == 1
+
+    def release_action(self, key: str) -> None:
+        with self._write() as db:
+            self._execute(db, self.statements.release_action, {"key": key})
+
+    def prune_action_claims(self, *, now: datetime) -> int:
+        with self._write() as db:
+            return self._execute(db, self.statements.prune_action_claims, {"now": to_db_time(now)})
 
     # Schema.
 
