@@ -7,7 +7,7 @@ last_status, scheduled_type, globs, `re:` names, task ids, priority ranges, grou
 catch-all last) and three silences, loaded with `load_rules_text`. Measured with `time.process_time` (CPU,
 so the other processes of a shared machine count less than in wall time), per phase:
 
-    match    `rules.match` for every task (ours: candidates indexed by the exact-match keys), or the naive
+    match    `rules.index.match` for every task (ours: candidates indexed by the signature keys), or the naive
              loop: every rule's `matcher.matches(task, project)` for every task, in order, honouring
              `continue` - what an unindexed implementation does
     decide   `evaluate(..., routes=...)` (silences and `decide` for every (rule, task) pair, the open alerts

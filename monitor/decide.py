@@ -32,7 +32,7 @@ cycle runs is never overwritten by it.
 
 The engine's cycle, in short:
 
-    for task in listing, for route in rules.match(ruleset, task, project):
+    for task in listing, for route in rules.index.match(ruleset, task, project):
         decide(state, Observation.from_listing(task, project, latest_record=...), route.rule, ...)
     unseen = unseen_alerts(open states, fingerprints decided above, ids of the listed tasks)
     for alert in unseen.still_listed:
