@@ -14,7 +14,7 @@ from monitor.rules.matcher import (
     NAME,
     NAMED,
     TaskSignature,
-    signature_values,
+    signature_fields,
 )
 from monitor.rules.model import MatchedRoute, Rule
 from monitor.rules.patterns import LinearRegex, RegexScreen
@@ -34,10 +34,10 @@ class Candidate(NamedTuple):
     task_test: Callable[[ScheduledTask, str], bool] | None = None
 
 
-# What the index knows of a task: its signature (the values of the SIGNATURE_KEYS), the indexed name prefixes
+# What the index knows of a task: its signature (its signature fields, and its project), the name prefixes
 # its name starts with (shortest first), and whether some rule names its id (NAMED). A plain tuple: one is
 # built for every task.
-_TaskKey = tuple[tuple[Any, ...], tuple[str, ...], bool]
+_TaskKey = tuple[tuple[Any, ...], str, tuple[str, ...], bool]
 # The task's name and id (the fields of the NAME and NAMED keys), fetched in C: asked for every task.
 _name_of = attrgetter(NAME.field or "")
 _named_of = attrgetter(NAMED.field or "")
@@ -133,10 +133,11 @@ class RuleSet:
             size, prefixes = len(name), self._name_prefixes
             lengths = self._name_lengths.get(name[0], ())
             found = tuple([part for n in lengths if n <= size and (part := name[:n]) in prefixes])
-        key: _TaskKey = (signature_values(task, project), found, _named_of(task) in self._named_ids)
+        key: _TaskKey = (signature_fields(task), project, found, _named_of(task) in self._named_ids)
         cached = self._narrowed.get(key)
         if cached is None:
-            cached = self._narrowed[key] = self._narrow(TaskSignature(key[0]), found, key[2])
+            signature = TaskSignature.of_parts(key[0], project)
+            cached = self._narrowed[key] = self._narrow(signature, found, key[3])
         return cached if isinstance(cached, tuple) else cached.narrow(name)
 
     def _narrow(

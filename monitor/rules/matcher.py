@@ -35,6 +35,7 @@ __all__ = [
     "PriorityRange",
     "TaskMatcher",
     "TaskSignature",
+    "signature_fields",
 ]
 
 #: The statuses a rule may name: SUCCESS never alerts (recoveries are announced by `notify_resolved`).
@@ -249,13 +250,9 @@ SIGNATURE_KEYS: tuple[MatchKey, ...] = tuple(
 )
 _SIGNATURE_FIELDS = [key.field for key in SIGNATURE_KEYS if key.field is not None]
 _PROJECT_KEYS = len(SIGNATURE_KEYS) - len(_SIGNATURE_FIELDS)
-_signature_fields = attrgetter(*_SIGNATURE_FIELDS)  # a tuple: there are several (see _the_one)
-
-
-def signature_values(task: ScheduledTask, project: str) -> tuple[Any, ...]:
-    """The task's values of the SIGNATURE_KEYS, in order (one C-level attribute fetch: the index asks this
-    for every task of every cycle)."""
-    return (*_signature_fields(task), *(project,) * _PROJECT_KEYS)
+#: A task's values of the signature keys of task fields, in order, fetched in C (a tuple: there are several,
+#: see _the_one): the index asks for them for every task of every cycle.
+signature_fields = attrgetter(*_SIGNATURE_FIELDS)
 
 
 def _the_one(index: Indexed) -> MatchKey:
@@ -272,13 +269,18 @@ NAMED = _the_one(Indexed.NAMED)
 
 
 class TaskSignature(tuple[Any, ...]):
-    """The task's values of the SIGNATURE_KEYS, in table order: few distinct combinations across a fleet."""
+    """The task's values of the SIGNATURE_KEYS, in order: few distinct combinations across a fleet."""
 
     __slots__ = ()
 
     @classmethod
     def of(cls, task: ScheduledTask, project: str) -> TaskSignature:
-        return cls(signature_values(task, project))
+        return cls.of_parts(signature_fields(task), project)
+
+    @classmethod
+    def of_parts(cls, fields: tuple[Any, ...], project: str) -> TaskSignature:
+        """From `signature_fields(task)` and the task's project."""
+        return cls((*fields, *(project,) * _PROJECT_KEYS))
 
 
 @dataclass(frozen=True)
