@@ -29,6 +29,7 @@ from monitor.workspace.errors import (
     ServerError,
     TransportError,
 )
+from monitor.workspace.jobs import DesktopOutcome, follow_job
 from tests.support.simapi import small_options
 
 FAST_RETRY = RetryPolicy(attempts=4, wait_initial=0.01, wait_max=0.05, wait_jitter=0, max_retry_after=0.05)
@@ -232,3 +233,38 @@ async def test_a_timed_out_script_retry_is_not_repeated(sim: Simulator) -> None:
         with pytest.raises(OutcomeUnknownError):
             await client.retry_script_execution(task.id, record.id)
     assert await seen_by_sim(sim, "script_retry") == 1
+
+
+async def no_wait(_seconds: float) -> None:
+    """follow_job's pause between lookups, skipped: the simulator's job moves on each lookup."""
+
+
+async def test_following_a_job_reports_the_desktops_that_failed_again(sim: Simulator) -> None:
+    bad, good = desktops(sim, 2)
+    sim.state.jobs.fail_desktops[bad] = "The desktop is being rebuilt."
+    async with client_for(sim) as client:
+        result = await client.desktop_action([bad, good], "reboot")
+        assert result.job_id is not None
+        outcome = await follow_job(client, result.job_id, checks=5, sleep=no_wait)
+    assert (outcome.finished, outcome.succeeded, outcome.checks) == (True, False, 2)
+    names = sim.state.desktop_names()
+    assert outcome.failed_desktops == [DesktopOutcome(bad, names[bad], "The desktop is being rebuilt.")]
+
+
+async def test_following_a_job_that_succeeds(sim: Simulator) -> None:
+    async with client_for(sim) as client:
+        result = await client.desktop_action(desktops(sim, 3), "os-start")
+        assert result.job_id is not None
+        outcome = await follow_job(client, result.job_id, sleep=no_wait)
+    assert outcome.succeeded
+    assert outcome.failed_desktops == []
+
+
+async def test_following_a_hanging_job_stops_after_the_bound_unfinished(sim: Simulator) -> None:
+    sim.state.jobs.hang = True
+    async with client_for(sim) as client:
+        result = await client.desktop_action(desktops(sim, 1), "reboot")
+        assert result.job_id is not None
+        outcome = await follow_job(client, result.job_id, checks=4, sleep=no_wait)
+    assert (outcome.finished, outcome.succeeded, outcome.checks) == (False, False, 4)
+    assert await seen_by_sim(sim, "job") == 4
