@@ -82,6 +82,8 @@ class DecisionKind(StrEnum):
     CLOSED = "CLOSED"
     MUTED = "MUTED"
     NONE = "NONE"
+    #: Not decided by a cycle: a person acknowledged the alert in Slack (only escalations are told).
+    ACKNOWLEDGED = "ACKNOWLEDGED"
 
 
 class AlertStatus(StrEnum):

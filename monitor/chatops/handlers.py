@@ -52,6 +52,7 @@ from monitor.chatops.replies import (
 )
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
+from monitor.pagerduty.notifier import queue_acknowledge
 from monitor.rules.load import compile_match
 from monitor.silences import Silence as StoredSilence
 from monitor.slack.message import SlackMessage
@@ -317,6 +318,8 @@ async def acknowledge_alert(alert_id: str, caller: Caller, deps: Deps) -> tuple[
     """`ack <alert>` and the Acknowledge button (access is checked by the caller): whether it was
     acknowledged, and the answer."""
     done = await asyncio.to_thread(deps.store.acknowledge, alert_id, by=caller.shown, at=deps.clock())
+    if done:  # an escalated alert's incident is acknowledged in PagerDuty too
+        await asyncio.to_thread(queue_acknowledge, deps.store, alert_id, deps.clock())
     log.info("chatops.acknowledged", alert=alert_id, done=done, by=caller.user_id)
     return done, ack_reply(alert_id, done, by=caller.shown)
 

@@ -1,6 +1,7 @@
 """The PagerDuty receiver: each outbox row of a `pagerduty:` channel becomes one Events API v2 event.
 
     NEW                  -> trigger      (an incident opens; a NEW episode after a resolve opens a new one)
+    ACKNOWLEDGED         -> acknowledge  (acked in Slack: `queue_acknowledge`)
     RESOLVED, CLOSED     -> resolve
     anything else        -> nothing sent; the row is recorded as done (a RECURRED or REPEAT of an open
                             alert is the incident PagerDuty already pages for)
@@ -23,12 +24,14 @@ import asyncio
 import re
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
 import structlog
 
 from monitor.decide import DecisionKind
+from monitor.engine import PAGERDUTY_CHANNEL
 from monitor.notify.dispatch import (
     Delivered,
     Memo,
@@ -38,9 +41,17 @@ from monitor.notify.dispatch import (
     RetryableDeliveryError,
 )
 from monitor.notify.text import summary_line
-from monitor.store.base import OutboxRow
+from monitor.store.base import CycleChanges, OutboxEntry, OutboxRow, Store
 
-__all__ = ["ACTIONS", "DEFAULT_EVENTS_URL", "ROUTING_KEY", "PagerDutyNotifier", "event_for"]
+__all__ = [
+    "ACTIONS",
+    "DEFAULT_EVENTS_URL",
+    "ROUTING_KEY",
+    "PagerDutyNotifier",
+    "event_for",
+    "incident_key",
+    "queue_acknowledge",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +60,7 @@ DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 ROUTING_KEY = re.compile(r"[A-Za-z0-9]{32}")
 ACTIONS: Mapping[DecisionKind, str] = {
     DecisionKind.NEW: "trigger",
+    DecisionKind.ACKNOWLEDGED: "acknowledge",
     DecisionKind.RESOLVED: "resolve",
     DecisionKind.CLOSED: "resolve",
 }
@@ -56,6 +68,24 @@ ACTIONS: Mapping[DecisionKind, str] = {
 SEVERITIES = ("critical", "error", "warning", "info")
 #: PagerDuty's limit on payload.summary.
 MAX_SUMMARY = 1024
+
+
+def incident_key(fingerprint: str) -> str:
+    """The memo key (under `pagerduty.`) holding the episode whose incident is open, "" when none is."""
+    return f"incident.{fingerprint}"
+
+
+def queue_acknowledge(store: Store, fingerprint: str, now: datetime) -> bool:
+    """An alert acknowledged in Slack: when it has an incident open, queue its acknowledge (through the
+    outbox, as every event). Whether one was queued. An ack before the trigger went out is not escalated."""
+    episode = store.get_meta(f"{PagerDutyNotifier.kind}.{incident_key(fingerprint)}")
+    if not episode:
+        return False
+    entry = OutboxEntry(
+        fingerprint, int(episode), DecisionKind.ACKNOWLEDGED, PAGERDUTY_CHANNEL, {"kind": "ACKNOWLEDGED"}, now
+    )
+    store.apply_cycle(CycleChanges(outbox=[entry]))
+    return True
 
 
 def event_for(row: OutboxRow, routing_key: str) -> dict[str, Any] | None:
@@ -104,6 +134,10 @@ class PagerDutyNotifier:
             event = event_for(row, self._routing_key)
             if event is not None:
                 await self._send(event)
+                # Which episode has an incident open: what an ack in Slack is escalated for.
+                opened = str(row.entry.episode) if event["event_action"] == "trigger" else ""
+                if event["event_action"] != "acknowledge":
+                    memo.set(incident_key(row.entry.fingerprint), opened)
             record(Delivered((row.id,), notification.channel, event["event_action"] if event else "skipped"))
 
     async def aclose(self) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.chatops.access import Caller
+from monitor.chatops.handlers import Deps, acknowledge_alert
 from monitor.devtools.pagerduty import PagerDutyStubThread
 from monitor.engine import PAGERDUTY_CHANNEL
 from monitor.notify.dispatch import Dispatcher
@@ -89,3 +91,42 @@ async def test_a_refused_routing_key_is_a_meta_alert(world: World, pd: PagerDuty
     assert pd.server.incidents == []
     meta = [m for m in world.top_level("#ops") if PAGERDUTY_CHANNEL in str(m.text)]
     assert meta, [m.text for m in world.top_level("#ops")]
+
+
+async def _ack(world: World) -> bool:
+    """The Acknowledge button (or `/tasks ack`) on the prod-reboot alert."""
+    [fingerprint] = world.store.load_open_alerts()
+    deps = Deps(tasks=world.client, store=world.store, clock=lambda: world.now[0])
+    done, _ = await acknowledge_alert(fingerprint, Caller("U1", "alice"), deps)
+    return done
+
+
+async def test_an_ack_in_slack_acknowledges_the_incident_in_order(
+    world: World, pd: PagerDutyStubThread
+) -> None:
+    _escalate(world, pd)
+    world.execute("prod-reboot", "FAIL")
+    await world.cycle()
+    assert await _ack(world)
+    _escalate(world, pd)  # a restart: the ack is in the outbox
+    await world.flush()
+    assert pd.server.incidents[0].status == "acknowledged"
+
+    world.advance(timedelta(minutes=5))
+    world.execute("prod-reboot", "SUCCESS")
+    await world.cycle()
+    assert [(i.status, i.actions) for i in pd.server.incidents] == [
+        ("resolved", ["trigger", "acknowledge", "resolve"])
+    ]
+
+
+async def test_an_ack_of_an_alert_without_an_incident_is_not_sent(
+    world: World, pd: PagerDutyStubThread
+) -> None:
+    """An alert of a rule without `pagerduty` never has an incident to acknowledge."""
+    world.execute("lab-script", "FAIL")
+    _escalate(world, pd)
+    await world.cycle()
+    assert await _ack(world)
+    await world.flush()
+    assert pd.server.requests == 0
