@@ -357,13 +357,11 @@ class Daemon:
                 loaded = await asyncio.to_thread(load_all, self.options.config, self.options.rules)
             except LoadError as exc:
                 log.error("config.reload_failed", problems=exc.problems, kept="the previous config and rules")
-                self.runtime.metrics.reloaded(False, _now())
                 self._reloaded(exc.problems)
                 return
             except Exception as exc:  # a signal's callback must never raise: the old config stays
                 problems = [f"{type(exc).__name__}: {exc}"]
                 log.error("config.reload_failed", problems=problems, kept="the previous config and rules")
-                self.runtime.metrics.reloaded(False, _now())
                 self._reloaded(problems)
                 return
             if self.stopping.is_set():
@@ -372,8 +370,10 @@ class Daemon:
             self._reloaded(())
 
     def _reloaded(self, problems: Sequence[str]) -> None:
-        """A reload's verdict: to `workspace-monitor reload` (systemd's ExecReload) and to systemd."""
+        """A reload's verdict: to `workspace-monitor reload` (systemd's ExecReload), to systemd and to the
+        metrics (`config_last_reload_successful`)."""
         self._reload_count += 1
+        self.runtime.metrics.reloaded(not problems, _now())
         self._write_verdict(ok=not problems, problems=problems)
         self.systemd.ready("reloaded" if not problems else f"reload rejected, config kept: {problems[0]}")
 
@@ -386,7 +386,6 @@ class Daemon:
 
     def _apply(self, loaded: Loaded) -> None:
         self.runtime.apply(loaded)
-        self.runtime.metrics.reloaded(True, _now())
         interval = loaded.settings.workspace.poll_interval.total_seconds()
         self.scheduler.reschedule_job("poll", trigger="interval", seconds=interval,
                                       jitter=min(5.0, interval / 10))  # fmt: skip
