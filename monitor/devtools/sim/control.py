@@ -13,6 +13,8 @@ scenario steps and token expiry. Each handler is a thin JSON wrapper over one `S
     POST   /_sim/tasks/{id}/executions     {"status", "failed_desktops"?, "fail_reason"?} -> 201, the record
     POST   /_sim/scenario/advance          run the next scenario step
     POST   /_sim/tokens/expire             every issued IAM token is expired from now on
+    GET    /_sim/jobs                      the write side: switches, accepted actions and script retries, jobs
+    PUT    /_sim/jobs/switches             {"fail_desktops"?: {id: reason}, "hang"?, "read_only"?} -> switches
 
 `{id}` also accepts an exact task name. Errors answer `{"error": "..."}` with 400, 403, 404 or 409.
 """
@@ -114,6 +116,14 @@ async def _expire_tokens(state: SimState, _request: web.Request) -> web.Response
     return reply({"expired": state.expire_tokens()})
 
 
+async def _jobs(state: SimState, _request: web.Request) -> web.Response:
+    return reply(state.jobs.summary())
+
+
+async def _set_job_switches(state: SimState, request: web.Request) -> web.Response:
+    return reply(state.jobs.set_switches(await _object_body(request)))
+
+
 def _guarded(handler: Callable[[SimState, web.Request], Awaitable[web.Response]]) -> Handler:
     """Loopback callers only; an unknown task answers 404, a bad request 400."""
     return guarded(STATE_KEY, handler, {UnknownTask: 404})
@@ -133,3 +143,5 @@ def add_control_routes(app: web.Application) -> None:
     routes.add_post("/_sim/tasks/{task}/executions", _guarded(_add_execution))
     routes.add_post("/_sim/scenario/advance", _guarded(_advance))
     routes.add_post("/_sim/tokens/expire", _guarded(_expire_tokens))
+    routes.add_get("/_sim/jobs", _guarded(_jobs))
+    routes.add_put("/_sim/jobs/switches", _guarded(_set_job_switches))

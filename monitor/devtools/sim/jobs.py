@@ -2,7 +2,7 @@
 
 `POST /v2/{project_id}/desktops/action` creates a job with one sub job per known desktop (unknown desktops
 go to `failed_operation_list`, as `BatchRunDesktopsResponse` allows). Three switches decide how jobs end,
-set by tests (`state.jobs`):
+set by tests (`state.jobs`) or through the control API (`PUT /_sim/jobs/switches`):
 
 - `fail_desktops`: desktop id -> reason; those sub jobs end FAILED with it (a job failing on some desktops);
 - `hang`: new jobs stay RUNNING forever (a job that never ends, for bounded polling);
@@ -91,6 +91,37 @@ class JobBook:
         self.actions: list[dict[str, Any]] = []  # every accepted action body, in order
         self.script_retries: list[tuple[str, str]] = []  # (task_id, record_id) of every accepted retry
         self._script_records: dict[str, list[SimScriptRecord]] = {}
+
+    def switches(self) -> dict[str, Any]:
+        return {"fail_desktops": dict(self.fail_desktops), "hang": self.hang, "read_only": self.read_only}
+
+    def set_switches(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Set any of `fail_desktops` ({desktop id: reason}, replacing the map), `hang`, `read_only`;
+        ValueError names what is wrong and changes nothing."""
+        unknown = set(fields) - {"fail_desktops", "hang", "read_only"}
+        if unknown:
+            raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+        fail = fields.get("fail_desktops", self.fail_desktops)
+        if not isinstance(fail, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in fail.items()
+        ):
+            raise ValueError("fail_desktops must map desktop ids to non-empty reasons")
+        for flag in ("hang", "read_only"):
+            if not isinstance(fields.get(flag, False), bool):
+                raise ValueError(f"{flag} must be true or false")
+        self.fail_desktops = dict(fail)
+        self.hang = fields.get("hang", self.hang)
+        self.read_only = fields.get("read_only", self.read_only)
+        return self.switches()
+
+    def summary(self) -> dict[str, Any]:
+        """What the write side saw: the switches, every accepted action and script retry, the jobs."""
+        return {
+            "switches": self.switches(),
+            "actions": list(self.actions),
+            "script_retries": [{"task_id": t, "record_id": r} for t, r in self.script_retries],
+            "jobs": list(self.jobs),
+        }
 
     def _id(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
