@@ -6,7 +6,9 @@ it works degraded (and what is lost):
   "Authorization Information" of ListScheduledTasks in the Workspace API reference);
 - the bot token: `auth.test`, and the scopes Slack says it has (the `x-oauth-scopes` header) against what
   this configuration needs (`monitor.slack.scopes`), each missing one named with what it serves;
-- in Socket Mode, the app-level token: `apps.connections.open` (its URL is thrown away unused).
+- in Socket Mode, the app-level token: `apps.connections.open` (its URL is thrown away unused);
+- with `pagerduty:` configured, the routing key's format (32 letters and digits), asked of nobody: an event
+  is the only test PagerDuty offers, and it would page the on-call.
 
 Nothing is written, posted or opened beyond those requests.
 """
@@ -28,6 +30,7 @@ __all__ = [
     "LIST_PERMISSION",
     "Finding",
     "online_findings",
+    "pagerduty_findings",
     "scope_findings",
     "slack_error_finding",
     "workspace_error_finding",
@@ -65,7 +68,22 @@ async def online_findings(settings: Settings, env: Mapping[str, str]) -> list[Fi
         ),
         _slack_findings(settings.slack, tokens.bot, tokens.app, chat_app=app_enabled(settings.slack, tokens)),
     )
-    return [finding for group in groups for finding in group]
+    return [finding for group in groups for finding in group] + pagerduty_findings(settings, env)
+
+
+def pagerduty_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
+    """The routing key's format only: PagerDuty cannot be asked whether a key works without paging."""
+    from monitor.runtime import make_pagerduty
+
+    if not settings.pagerduty.routing_key_env:
+        return []
+    try:
+        make_pagerduty(settings, env)
+    except ConfigurationError as exc:
+        return [Finding("problem", f"PagerDuty: {exc}")]
+    where = settings.pagerduty.events_url
+    return [Finding("ok", f"PagerDuty: {settings.pagerduty.routing_key_env} is a routing key (format only: "
+                          f"testing it would page someone), events to {where}")]  # fmt: skip
 
 
 def _where(name: str, workspace: WorkspaceSettings, endpoint: str) -> str:

@@ -118,6 +118,12 @@ def load_all(config: Path | None, rules_override: Path | None = None) -> Loaded:
             for rule in ruleset.rules
             if not rule.channel
         )
+    if not settings.pagerduty.routing_key_env:
+        problems.extend(
+            f"{rule.location}: rule {rule.name!r} sets pagerduty: the config needs pagerduty.routing_key_env"
+            for rule in ruleset.rules
+            if rule.pagerduty
+        )
     if problems:
         raise LoadError(problems)
     return Loaded(settings, ruleset)

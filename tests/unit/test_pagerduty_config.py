@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from monitor.config import ConfigError, load_settings
+from monitor.online import pagerduty_findings
 from monitor.pagerduty.notifier import PagerDutyNotifier
-from monitor.runtime import make_receivers
+from monitor.runtime import LoadError, load_all, make_receivers
 from monitor.workspace.errors import ConfigurationError
 
 KEY = "0123456789abcdef0123456789ABCDEF"
@@ -58,3 +59,38 @@ def test_bad_settings_are_reported_with_their_line(tmp_path: Path) -> None:
     assert any(p.startswith(f"{path}:2: pagerduty.routing_key_env:") for p in problems)
     assert any(p.startswith(f"{path}:3: pagerduty.events_url:") for p in problems)
     assert f"{path}:4: pagerduty.key: unknown setting" in problems
+
+
+@pytest.mark.parametrize(
+    ("env", "mark", "words"),
+    [({"PD_ROUTING_KEY": KEY}, "✓", "format only"), ({"PD_ROUTING_KEY": "abc"}, "✗", "is not a routing key")],
+)
+def test_check_online_checks_the_key_s_format_only(
+    tmp_path: Path, env: dict[str, str], mark: str, words: str
+) -> None:
+    settings, _ = _settings(tmp_path, "pagerduty:\n  routing_key_env: PD_ROUTING_KEY\n")
+    [finding] = pagerduty_findings(settings, env)
+    assert finding.line.startswith(f"{mark} PagerDuty: ")
+    assert words in finding.line
+    assert KEY not in finding.line
+
+
+def test_check_online_says_nothing_of_pagerduty_without_the_section(tmp_path: Path) -> None:
+    settings, _ = _settings(tmp_path, "slack:\n  mode: none\n")
+    assert pagerduty_findings(settings, {}) == []
+
+
+def test_a_rule_that_pages_needs_the_section_with_its_line(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: ops\n    channel: '#ops'\n    pagerduty: true\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"rules: {rules}\n")
+    with pytest.raises(LoadError) as caught:
+        load_all(config)
+    [problem] = caught.value.problems
+    assert problem.startswith(
+        f"{rules}:2: rule 'ops' sets pagerduty: the config needs pagerduty.routing_key_env"
+    )
+
+    config.write_text(f"rules: {rules}\npagerduty:\n  routing_key_env: PD_ROUTING_KEY\n")
+    assert load_all(config).ruleset.rules[0].pagerduty
