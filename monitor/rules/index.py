@@ -291,8 +291,8 @@ def _plan(rule: Rule, route: MatchedRoute | None) -> _Plan:
 class NameScreen:
     """The candidates of one key when many of them test the name by RE2 alone: for a name, only those whose
     pattern matched (nothing left to test), the other fixed candidates and the key's prefix candidates are
-    looked at. 5,000 `re:` rules against 3,000 failing tasks were 15 million matches a cycle, seconds of a
-    blocked event loop; now one pass of the rule set's RegexScreen per name."""
+    looked at: one pass of the rule set's RegexScreen per name, instead of every `re:` rule's pattern against
+    every failing task's name (rules x tasks matches a cycle; figures in bench/findings.md)."""
 
     #: Fewer `re:` name tests than this: tested one by one, screening is not worth it.
     SCREEN_MIN = 8
