@@ -321,6 +321,9 @@ class Runtime:
             if self.chatops is not None:
                 await self.chatops.stop()
             await close_projects(self.projects)
+            for receiver in self.dispatcher.receivers.values():
+                if isinstance(receiver, PagerDutyNotifier):
+                    await receiver.aclose()
             await self.leader.close()
         finally:
             self.store.close()
