@@ -30,6 +30,7 @@ from monitor.workspace.errors import (
     TransportError,
 )
 from monitor.workspace.jobs import DesktopOutcome, follow_job
+from monitor.workspace.redo import POWER_OPS, PowerRedo, ScriptRedo, plan_redo, start_redo
 from tests.support.simapi import small_options
 
 FAST_RETRY = RetryPolicy(attempts=4, wait_initial=0.01, wait_max=0.05, wait_jitter=0, max_retry_after=0.05)
@@ -268,3 +269,34 @@ async def test_following_a_hanging_job_stops_after_the_bound_unfinished(sim: Sim
         outcome = await follow_job(client, result.job_id, checks=4, sleep=no_wait)
     assert (outcome.finished, outcome.succeeded, outcome.checks) == (False, False, 4)
     assert await seen_by_sim(sim, "job") == 4
+
+
+async def test_a_power_task_is_redone_on_its_failed_desktops_only(sim: Simulator) -> None:
+    task, record = next(
+        (t, r)
+        for t in sim.state.tasks
+        if t.task_type in POWER_OPS
+        for r in t.records[:1]
+        if 0 < r.count("FAIL") < len(r.details)
+    )
+    async with client_for(sim) as client:
+        (latest, *_) = await client.list_records(task.id)
+        plan = plan_redo(task.task_type, latest, await client.list_record_details(task.id, latest.id))
+        assert isinstance(plan, PowerRedo)
+        started = await start_redo(client, plan)
+    failed = [d.desktop_id for d in record.details if d.exec_status == "FAIL"]
+    assert started.job_id in sim.state.jobs.jobs
+    assert sim.state.jobs.actions == [
+        {"desktop_ids": failed, "op_type": POWER_OPS[task.task_type], "type": "SOFT"}
+    ]
+
+
+async def test_a_script_task_is_redone_with_the_records_execute_task_id(sim: Simulator) -> None:
+    task, record = failed_script_execution(sim)
+    async with client_for(sim) as client:
+        found = next(r for r in await client.list_records(task.id, limit=100) if r.id == record.id)
+        plan = plan_redo(task.task_type, found, await client.list_record_details(task.id, found.id))
+        assert isinstance(plan, ScriptRedo)
+        started = await start_redo(client, plan)
+    assert sim.state.jobs.script_retries == [(found.execute_task_id, record.id)]
+    assert started.script_task_id is not None
