@@ -36,12 +36,13 @@ OP_TYPES = ("os-start", "os-stop", "reboot", "os-hibernate")
 POWER_TYPES = ("SOFT", "HARD")
 FINISHED_STATUSES = frozenset({"SUCCESS", "FAILED", "FAIL"})
 
-#: The IAM action each write endpoint needs, named in a 403. `workspace:desktops:operate` is the API
-#: reference's (BatchRunDesktops, "授权信息"); the other two are assumed by the same naming scheme.
+#: The IAM action each endpoint needs, named in a 403. `workspace:desktops:operate` and
+#: `workspace:scripts:retry` are the API reference's (BatchRunDesktops, RetryScriptExecution: "授权信息");
+#: the job lookup's is assumed by the same naming scheme (its page does not say).
 IAM_ACTIONS = {
     "POST /v2/{project_id}/desktops/action": "workspace:desktops:operate",
     "GET /v2/{project_id}/workspace-jobs/{job_id}": "workspace:jobs:get",
-    "POST /v2/{project_id}/script-executions/retry": "workspace:scriptExecutions:retry",
+    "POST /v2/{project_id}/script-executions/retry": "workspace:scripts:retry",
 }
 
 

@@ -300,3 +300,12 @@ async def test_a_script_task_is_redone_with_the_records_execute_task_id(sim: Sim
         started = await start_redo(client, plan)
     assert sim.state.jobs.script_retries == [(found.execute_task_id, record.id)]
     assert started.script_task_id is not None
+
+
+async def test_a_read_only_user_is_told_the_script_retry_action(sim: Simulator) -> None:
+    task, record = failed_script_execution(sim)
+    sim.state.jobs.read_only = True
+    async with client_for(sim) as client:
+        with pytest.raises(PermissionDeniedError) as caught:
+            await client.retry_script_execution(task.id, record.id)
+    assert caught.value.action == "workspace:scripts:retry"

@@ -326,7 +326,7 @@ def _job_answer(state: SimState, request: web.Request, _body: bytes) -> Answer:
 
 def _script_retry_answer(state: SimState, _request: web.Request, body: bytes) -> Answer:
     """`RetryScriptExecution`: `{task_id, record_id}` -> `{task_id}` (the new script task)."""
-    _allowed(state, "workspace:scriptExecutions:retry")
+    _allowed(state, "workspace:scripts:retry")
     document = _json_body(body)
     task_id, record_id = document.get("task_id"), document.get("record_id")
     if not isinstance(task_id, str) or not isinstance(record_id, str):
