@@ -128,6 +128,8 @@ def check_title(check: str) -> str:
         return "Workspace API"
     if check.startswith(f"{WORKSPACE_CHECK}:"):
         return f"Workspace API of project {check.removeprefix(f'{WORKSPACE_CHECK}:')}"
+    if check.startswith("slack:pagerduty:"):  # a `pagerduty:` channel's receiver (monitor.pagerduty)
+        return "PagerDuty escalation"
     if check.startswith("slack:"):
         return f"Slack delivery to {check.removeprefix('slack:')}"
     return check

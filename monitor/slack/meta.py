@@ -38,6 +38,8 @@ def _fixing(payload: Mapping[str, Any]) -> str:
     check = str(payload.get("check") or "")
     if check == "workspace" or check.startswith("workspace:"):  # one project's, with several
         return "Check the credentials, the project id, the endpoint and the API's health; alerts wait."
+    if check.startswith("slack:pagerduty:"):
+        return "Check the routing key (pagerduty.routing_key_env) and the PagerDuty service; pages are lost."
     if check.startswith("slack:"):
         return "Invite the bot to the channel, fix the channel name or the token; messages to it are lost."
     return "See the daemon's log."
