@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -121,11 +121,15 @@ class PagerDutyNotifier:
         client: httpx.AsyncClient | None = None,
         interval: float = 0.2,
         timeout: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._routing_key = routing_key
         self.events_url = events_url
         self._client = client or httpx.AsyncClient(timeout=timeout)
         self._interval = interval
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._last = 0.0
         self._lock = asyncio.Lock()
 
@@ -146,15 +150,15 @@ class PagerDutyNotifier:
     async def _send(self, event: dict[str, Any]) -> None:
         action = event["event_action"]
         async with self._lock:
-            wait = self._last + self._interval - time.monotonic()
+            wait = self._last + self._interval - self._monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             try:
                 answer = await self._client.post(self.events_url, json=event)
             except httpx.HTTPError as exc:
                 raise RetryableDeliveryError(f"pagerduty {action}: {type(exc).__name__}") from None
             finally:
-                self._last = time.monotonic()
+                self._last = self._monotonic()
         status = answer.status_code
         if 200 <= status < 300:
             log.info("pagerduty.event_sent", action=action, dedup_key=event["dedup_key"])

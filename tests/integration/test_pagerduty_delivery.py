@@ -145,3 +145,20 @@ async def test_kinds_that_page_nobody_are_recorded_without_a_request(
     _enqueue(store, _paged("f-1", DecisionKind.REPEAT), _paged("f-2", DecisionKind.RECURRED))
     assert (await _dispatcher(store, pd).flush()).sent == 2
     assert pd.server.requests == 0
+
+
+async def test_events_are_paced(store: Store, pd: PagerDutyStubThread) -> None:
+    """`interval` apart: on a clock that stands still, each event after the first waits the whole interval."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    receiver = PagerDutyNotifier(
+        KEY, pd.server.enqueue_url, interval=2.0, monotonic=lambda: 100.0, sleep=sleep
+    )
+    _enqueue(store, *(_paged(f"f-{n}", DecisionKind.NEW) for n in range(3)))
+    report = await Dispatcher(store, Chat(), claimer="t", clock=lambda: T0, receivers=[receiver]).flush()
+
+    assert report.sent == 3
+    assert waits == [2.0, 2.0]
