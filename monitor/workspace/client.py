@@ -511,7 +511,10 @@ class WorkspaceClient:
             raise ValueError("no desktops to act on")
         body = {"desktop_ids": list(desktop_ids), "op_type": op_type, "type": power_type}
         data = await self._write(ACTION_ENDPOINT, self._path("desktops", "action"), body)
-        return _parse(DesktopActionResult, data, ACTION_ENDPOINT)
+        try:
+            return _parse(DesktopActionResult, data, ACTION_ENDPOINT)
+        except MalformedResponseError as exc:
+            raise _outcome_unknown(ACTION_ENDPOINT, exc) from None
 
     async def get_job(self, job_id: str) -> Job:
         """A job's state and its per-desktop sub jobs (a read: retried as every read is)."""
@@ -524,7 +527,12 @@ class WorkspaceClient:
         body = {"task_id": task_id, "record_id": record_id}
         data = await self._write(SCRIPT_RETRY_ENDPOINT, self._path("script-executions", "retry"), body)
         answered = data.get("task_id")
-        return answered if isinstance(answered, str) and answered else task_id
+        if not isinstance(answered, str) or not answered:
+            problem = MalformedResponseError(
+                "task_id is missing or not a string", endpoint=SCRIPT_RETRY_ENDPOINT
+            )
+            raise _outcome_unknown(SCRIPT_RETRY_ENDPOINT, problem)
+        return answered
 
     async def list_script_records(self, script_task_id: str, *, limit: int = 100) -> list[ScriptRecord]:
         """The per-desktop records of one script execution task (without output)."""
@@ -549,7 +557,7 @@ class WorkspaceClient:
         saw it; up to `RetryPolicy.attempts` times, waiting the client's throttle pause), an expired token's
         401 (in `_send`), or a connection that never opened. A timeout, a reset or a 5xx raise
         OutcomeUnknownError ("may have run, check the job"); a 403 raises PermissionDeniedError naming the
-        IAM action to grant."""
+        IAM action to grant; an answer that cannot be read is OutcomeUnknownError too."""
         raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         attempts = 0
         while True:
@@ -571,6 +579,10 @@ class WorkspaceClient:
                 raise OutcomeUnknownError(
                     f"no answer ({exc.message}): it may have run, check the job", cause=exc, endpoint=endpoint
                 ) from None
+            except MalformedResponseError as exc:
+                # Something answered, but not as the API does (a proxy's page, a cut or unreadable body):
+                # whether the service took the request cannot be told from it.
+                raise _outcome_unknown(endpoint, exc) from None
             except ServerError as exc:
                 log.warning("api.write_outcome_unknown", endpoint=endpoint, status=exc.status)
                 raise OutcomeUnknownError(
@@ -889,6 +901,13 @@ _IAM_ACTION = re.compile(r"\bworkspace:[A-Za-z]+:[A-Za-z]+\b")
 def is_not_found_message(message: str | None) -> bool:
     """Whether an error message says the task (or record) asked for does not exist."""
     return bool(message and _NOT_FOUND_MESSAGE.search(message) and not _NOT_A_TASK.search(message))
+
+
+def _outcome_unknown(endpoint: str, exc: WorkspaceError) -> OutcomeUnknownError:
+    log.warning("api.write_outcome_unknown", endpoint=endpoint, error=exc.message)
+    return OutcomeUnknownError(
+        f"unreadable answer ({exc.message}): it may have run, check the job", cause=exc, endpoint=endpoint
+    )
 
 
 def _merge(groups: Iterable[list[ScheduledTask]]) -> list[ScheduledTask]:

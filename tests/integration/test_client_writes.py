@@ -309,3 +309,31 @@ async def test_a_read_only_user_is_told_the_script_retry_action(sim: Simulator) 
         with pytest.raises(PermissionDeniedError) as caught:
             await client.retry_script_execution(task.id, record.id)
     assert caught.value.action == "workspace:scripts:retry"
+
+
+@pytest.mark.parametrize("kind", ["bad_json", "wrong_types"])
+async def test_an_unreadable_answer_to_an_action_that_ran_is_may_have_run(sim: Simulator, kind: str) -> None:
+    """The action was taken (the simulator counts it) but its answer cannot be read: never sent again."""
+    sim.state.add_fault(kind, endpoint="action")
+    async with client_for(sim) as client:
+        with pytest.raises(OutcomeUnknownError, match="may have run"):
+            await client.desktop_action(desktops(sim, 1), "reboot")
+    assert await seen_by_sim(sim, "action") == 1
+    assert len(sim.state.jobs.actions) == 1
+
+
+async def test_an_html_page_instead_of_an_answer_is_may_have_run(sim: Simulator) -> None:
+    sim.state.add_fault("html", endpoint="action", status=200)
+    async with client_for(sim) as client:
+        with pytest.raises(OutcomeUnknownError):
+            await client.desktop_action(desktops(sim, 1), "reboot")
+    assert await seen_by_sim(sim, "action") == 1
+
+
+async def test_a_script_retry_answer_naming_no_task_is_may_have_run(sim: Simulator) -> None:
+    task, record = failed_script_execution(sim)
+    sim.state.add_fault("wrong_types", endpoint="script_retry")
+    async with client_for(sim) as client:
+        with pytest.raises(OutcomeUnknownError, match="task_id"):
+            await client.retry_script_execution(task.id, record.id)
+    assert sim.state.jobs.script_retries == [(task.id, record.id)]

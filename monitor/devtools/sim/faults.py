@@ -204,8 +204,10 @@ def wrong_types(endpoint: str, body: dict[str, Any]) -> None:
     """Damage the types in place: total_count as a string and the first item's key field as a number."""
     if "total_count" in body:
         body["total_count"] = str(body["total_count"])
-    if endpoint == "show":
+    if endpoint in ("show", "job", "script_record"):
         body["id"] = 12345
+    elif endpoint in ("action", "script_retry"):
+        body["job_id" if endpoint == "action" else "task_id"] = 12345
     elif endpoint == "token" and isinstance(body.get("token"), dict):
         body["token"]["expires_at"] = 1_700_000_000
     for key in _LIST_KEYS:
