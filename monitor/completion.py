@@ -26,7 +26,7 @@ def script(shell: str) -> str:
     """The completion script for `shell` (one of SHELLS)."""
     import shtab
 
-    from monitor.cli import build_parser
+    from monitor.arguments import build_parser
 
     parser = build_parser()
     _complete_paths(parser)

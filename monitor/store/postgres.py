@@ -33,7 +33,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from monitor.store import sql
+import monitor.store.sql as sql
 from monitor.store.errors import (
     CorruptStateError,
     NewerSchemaError,

@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from monitor.store import sql
+import monitor.store.sql as sql
 from monitor.store.errors import (
     CorruptStateError,
     NewerSchemaError,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import build_parser
+from monitor.arguments import build_parser
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import build_parser, main
+from monitor.arguments import build_parser
+from monitor.cli import main
 from monitor.completion import SHELLS, script
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
+from monitor.arguments import build_parser
 from monitor.chatops.commands import ListTasks, parse_command
 from monitor.chatops.replies import show_reply
-from monitor.cli import build_parser
 from monitor.decide import Observation, TaskCondition, consecutive_failures
 from monitor.notify.text import render_text
 from monitor.rules.load import load_rules_text

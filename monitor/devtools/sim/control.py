@@ -26,8 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
+import monitor.devtools.sim.wire as wire
 from monitor.devtools.loopback import Handler, guarded, json_body, reply
-from monitor.devtools.sim import wire
 from monitor.devtools.sim.server import STATE_KEY
 from monitor.devtools.sim.state import SimState, UnknownTask
 

@@ -41,7 +41,8 @@ from typing import Any, NoReturn
 import structlog
 from aiohttp import web
 
-from monitor.devtools.sim import faults, wire
+import monitor.devtools.sim.faults as faults
+import monitor.devtools.sim.wire as wire
 from monitor.devtools.sim.auth import AuthFailure, IamFailure
 from monitor.devtools.sim.entities import SimTask
 from monitor.devtools.sim.jobs import script_record_body

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from monitor.devtools.sim import data
+import monitor.devtools.sim.data as data
 from monitor.devtools.sim.auth import (
     Authenticator,
     Credential,
