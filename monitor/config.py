@@ -248,11 +248,19 @@ class SlackSettings(_Section):
     #: Channels (ids C..., G..., or `#name` looked up at start) in which anyone may silence, unsilence and
     #: acknowledge.
     allowed_channels: tuple[ChannelId, ...] = ()
+    #: What the app may do to the desktops, besides reading: `retry` puts "Retry failed desktops" on alerts
+    #: of redoable tasks and enables `/tasks retry` (the IAM user then needs the write actions the README
+    #: names). Off by default: a read-only IAM user keeps working.
+    actions: tuple[Literal["retry"], ...] = ()
 
     @field_validator("listen", mode="before")
     @classmethod
     def _listen(cls, value: object) -> str | None:
         return _host_port(value)
+
+    @property
+    def retry_enabled(self) -> bool:
+        return "retry" in self.actions
 
 
 class MetricsSettings(_Section):

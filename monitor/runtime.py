@@ -137,7 +137,7 @@ def make_notifier(
     if not token:
         return ConsoleNotifier(console)
     register_secret(token)
-    return SlackNotifier(web_client(token, settings.slack.api_url))
+    return SlackNotifier(web_client(token, settings.slack.api_url), retry=settings.slack.retry_enabled)
 
 
 def make_receivers(settings: Settings, env: Mapping[str, str] | None = None) -> list[Notifier]:

@@ -13,7 +13,9 @@ Layout of the alert message (the edited one keeps it, so an update never jumps a
     section    latest run counts and the first failed desktops with their fail_reason (when known)
     context    history strip, oldest -> newest
     context    open since / acknowledged / resolved, why, alert id
-    actions    Acknowledge, Silence 1h                       (firing alerts only)
+    actions    Acknowledge, Silence 1h, and with `slack.actions: [retry]` "Retry failed desktops" on
+               alerts of redoable task types (a confirm naming the action, the task, the desktop count)
+                                                              (firing alerts only)
 
 The rule's mention is the only markup that can ping; it appears on NEW messages only (in the fallback text,
 which drives notifications, and on top of the body, so readers see who was called).
@@ -24,32 +26,77 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
-from monitor.slack.blocks import MAX_FALLBACK_TEXT, Block, actions, button, context, header, section
+from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.blocks import (
+    MAX_FALLBACK_TEXT,
+    Block,
+    actions,
+    button,
+    confirm_dialog,
+    context,
+    header,
+    section,
+)
 from monitor.slack.facts import Facts, plain_word
 from monitor.slack.message import SlackMessage, alert_metadata
-from monitor.slack.mrkdwn import safe_cut
+from monitor.slack.mrkdwn import plain_user_text, safe_cut
+from monitor.workspace.redo import POWER_OPS, REDOABLE_TYPES
 
 __all__ = [
+    "RETRY_LABEL",
     "alert_buttons",
     "render_alert",
     "render_thread_reply",
     "render_update",
+    "retry_button",
+    "retry_confirm_text",
 ]
+
+RETRY_LABEL = "Retry failed desktops"
 
 
 def _times(count: int) -> str:
     return "once" if count == 1 else f"{count} times"
 
 
-def alert_buttons(facts: Facts) -> Block | None:
-    """Acknowledge (unless someone did) and Silence 1h, for a firing alert; their value is the fingerprint."""
+def retry_confirm_text(task_type: str, task_name: object, desktops: int | None) -> str:
+    """What the confirm dialog of a retry says: the action, the task, how many desktops (plain text)."""
+    what = (
+        f"{task_type.capitalize()} ({POWER_OPS[task_type]})" if task_type in POWER_OPS else "Run the script"
+    )
+    count = "the desktops" if desktops is None else f"the {desktops} desktop{'s' * (desktops != 1)}"
+    name = plain_user_text(task_name, 80) or "this task"
+    return (
+        f"{what} again on {count} that failed in the last run of {name}. It acts on the desktops now; "
+        "the next poll still decides whether the alert recovers."
+    )
+
+
+def retry_button(facts: Facts) -> Block | None:
+    """ "Retry failed desktops" with its confirm, for an alert of a redoable task type; else None."""
+    task_type = facts.task.get("type")
+    if not facts.fingerprint or not isinstance(task_type, str) or task_type not in REDOABLE_TYPES:
+        return None
+    name = facts.task.get("name") or facts.task.get("id")
+    confirm = confirm_dialog(
+        "Retry failed desktops?", retry_confirm_text(task_type, name, facts.failed_num), confirm="Retry"
+    )
+    return button(RETRY_LABEL, RETRY_ACTION_ID, facts.fingerprint, confirm=confirm)
+
+
+def alert_buttons(facts: Facts, *, retry: bool = False) -> Block | None:
+    """Acknowledge (unless someone did) and Silence 1h, for a firing alert, and with `retry` (the config's
+    `slack.actions: [retry]`) "Retry failed desktops" when the task's type can be redone; their value is
+    the fingerprint."""
     if not facts.firing or not facts.fingerprint:
         return None
     elements = []
     if not facts.acknowledged_by:
         elements.append(button("Acknowledge", ACK_ACTION_ID, facts.fingerprint, style="primary"))
     elements.append(button("Silence 1h", SILENCE_1H_ACTION_ID, facts.fingerprint))
+    redo = retry_button(facts) if retry else None
+    if redo is not None:
+        elements.append(redo)
     return actions(*elements)
 
 
@@ -161,7 +208,7 @@ def _closed_message(facts: Facts) -> SlackMessage:
     return SlackMessage(_fallback(facts, "Closed"), blocks, alert_metadata(facts.payload))
 
 
-def _full_message(payload: Mapping[str, Any], *, announce: bool) -> SlackMessage:
+def _full_message(payload: Mapping[str, Any], *, announce: bool, retry: bool) -> SlackMessage:
     facts = Facts(payload)
     if facts.status == "closed":
         return _closed_message(facts)
@@ -178,24 +225,25 @@ def _full_message(payload: Mapping[str, Any], *, announce: bool) -> SlackMessage
     if latest is not None:
         blocks.append(latest)
     blocks.extend(_footer(facts))
-    buttons = alert_buttons(facts)
+    buttons = alert_buttons(facts, retry=retry)
     if buttons is not None:
         blocks.append(buttons)
     what = _words(facts, announce=announce).capitalize()
     return SlackMessage(_fallback(facts, what, mention=mention), blocks, alert_metadata(payload))
 
 
-def render_alert(payload: Mapping[str, Any]) -> SlackMessage:
-    """The message posted for an alert (NEW; or the first message of an episode whose NEW was held back)."""
-    return _full_message(payload, announce=True)
+def render_alert(payload: Mapping[str, Any], *, retry: bool = False) -> SlackMessage:
+    """The message posted for an alert (NEW; or the first message of an episode whose NEW was held back).
+    `retry`: offer "Retry failed desktops" (`slack.actions: [retry]`)."""
+    return _full_message(payload, announce=True, retry=retry)
 
 
-def render_update(payload: Mapping[str, Any]) -> SlackMessage:
+def render_update(payload: Mapping[str, Any], *, retry: bool = False) -> SlackMessage:
     """The alert's message as it should read now (for `chat.update`): never mentions anyone."""
-    return _full_message(payload, announce=False)
+    return _full_message(payload, announce=False, retry=retry)
 
 
-def render_thread_reply(payload: Mapping[str, Any]) -> SlackMessage:
+def render_thread_reply(payload: Mapping[str, Any], *, retry: bool = False) -> SlackMessage:
     """A short reply in the alert's thread saying what just happened."""
     facts = Facts(payload)
     name = f"*{facts.name()}*"
@@ -236,7 +284,7 @@ def render_thread_reply(payload: Mapping[str, Any]) -> SlackMessage:
     if details:
         blocks.append(context(*details))
     if kind in ("REPEAT", "RECURRED", "CHANGED"):
-        buttons = alert_buttons(facts)
+        buttons = alert_buttons(facts, retry=retry)
         if buttons is not None:
             blocks.append(buttons)
     return SlackMessage(_fallback(facts, what), blocks, alert_metadata(payload))

@@ -34,6 +34,7 @@ __all__ = [
     "block_texts",
     "blocks_weight",
     "button",
+    "confirm_dialog",
     "context",
     "divider",
     "header",
@@ -51,6 +52,10 @@ MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_CONTEXT_TEXT = 3000
 MAX_BUTTON_TEXT = 75
+#: A confirmation dialog's title, text and buttons.
+MAX_CONFIRM_TITLE = 100
+MAX_CONFIRM_TEXT = 300
+MAX_CONFIRM_BUTTON = 30
 #: Our cap on the top-level `text` (Slack truncates at 40,000; notifications show far less).
 MAX_FALLBACK_TEXT = 4000
 #: Our cap on the characters in one message's blocks, below Slack's undocumented ~12,000.
@@ -122,7 +127,24 @@ def divider() -> Block:
     return {"type": "divider"}
 
 
-def button(text: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+def confirm_dialog(title: str, text: str, *, confirm: str, deny: str = "Cancel") -> Block:
+    """Block Kit's confirmation dialog: every part is plain_text (docs.slack.dev, "Confirmation dialog
+    object"); `text` holds user values only through `mrkdwn.plain_user_text`."""
+
+    def plain(value: str, limit: int) -> dict[str, Any]:
+        return {"type": "plain_text", "text": safe_cut(value, limit), "emoji": True}
+
+    return {
+        "title": plain(title, MAX_CONFIRM_TITLE),
+        "text": plain(text, MAX_CONFIRM_TEXT),
+        "confirm": plain(confirm, MAX_CONFIRM_BUTTON),
+        "deny": plain(deny, MAX_CONFIRM_BUTTON),
+    }
+
+
+def button(
+    text: str, action_id: str, value: str, *, style: str | None = None, confirm: Block | None = None
+) -> Block:
     element: Block = {
         "type": "button",
         "text": {"type": "plain_text", "text": safe_cut(text, MAX_BUTTON_TEXT), "emoji": True},
@@ -131,6 +153,8 @@ def button(text: str, action_id: str, value: str, *, style: str | None = None) -
     }
     if style is not None:
         element["style"] = style
+    if confirm is not None:
+        element["confirm"] = confirm
     return element
 
 

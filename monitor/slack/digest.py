@@ -227,14 +227,14 @@ def _fallback(title: str, facts: Sequence[Facts], mentions: str, where: str) -> 
     return safe_cut(text, MAX_FALLBACK_TEXT)
 
 
-def render_digest(payloads: Iterable[Mapping[str, Any]]) -> list[SlackMessage]:
+def render_digest(payloads: Iterable[Mapping[str, Any]], *, retry: bool = False) -> list[SlackMessage]:
     """One or more messages about several alerts of one channel and group; [] for none, and exactly
-    `render_alert` for one."""
+    `render_alert` for one (with its retry button when `retry`)."""
     items = list(payloads)
     if not items:
         return []
     if len(items) == 1:
-        return [render_alert(items[0])]
+        return [render_alert(items[0], retry=retry)]
     ordered = sorted((Facts(p) for p in items), key=_order)
     title = _title(ordered)
     summary = _summary(ordered)

@@ -43,6 +43,7 @@ __all__ = [
     "inert_marks",
     "iso_epoch",
     "mention_text",
+    "plain_user_text",
     "safe_cut",
     "severity_mark",
     "slack_date",
@@ -150,6 +151,23 @@ def user_text(
         out.append(piece)
         used += size
     return "".join(out).rstrip() + ELLIPSIS
+
+
+#: What stands in for `<`, `>` and `&` in a plain_text object, where Slack documents no escaping.
+_PLAIN_LOOK_ALIKE = str.maketrans({"<": "‹", ">": "›", "&": "＆"})
+
+
+def plain_user_text(value: object, limit: int) -> str:
+    """A user value for a `plain_text` object that must name it (a confirm dialog's text is plain_text
+    only): one line, `<`, `>` and `&` replaced by look-alikes (no entity, no token can form), at most
+    `limit` long."""
+    cleaned = _cleaned_prefix(value, limit, True).translate(_PLAIN_LOOK_ALIKE)
+    if slack_len(cleaned) <= limit:
+        return cleaned
+    cut = cleaned[: limit - 1]
+    while slack_len(cut) > limit - 1:
+        cut = cut[:-1]
+    return cut + ELLIPSIS
 
 
 def safe_cut(text: str, limit: int) -> str:

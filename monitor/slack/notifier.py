@@ -160,8 +160,12 @@ class SlackNotifier:
 
     kind = "slack"
 
-    def __init__(self, client: AsyncWebClient, *, per_channel_interval: float = 1.0) -> None:
+    def __init__(
+        self, client: AsyncWebClient, *, per_channel_interval: float = 1.0, retry: bool = False
+    ) -> None:
         self.client = without_hidden_retries(client)
+        #: `slack.actions: [retry]`: alert messages offer "Retry failed desktops" (redoable types only).
+        self.retry = retry
         self._interval = per_channel_interval
         self._last_post: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -197,9 +201,9 @@ class SlackNotifier:
         if is_meta(payloads[0]):  # a meta-alert is alone in its group (selfwatch's group_key)
             messages = [render_meta(payloads[0])]
         elif len(payloads) == 1:
-            messages = [render_alert(payloads[0])]
+            messages = [render_alert(payloads[0], retry=self.retry)]
         else:
-            messages = render_digest(payloads)
+            messages = render_digest(payloads, retry=self.retry)
         parts: dict[str, str] = {}
         first: Posted | None = None
         digest = len(payloads) > 1 and not is_meta(payloads[0])
@@ -214,7 +218,10 @@ class SlackNotifier:
 
     async def reply(self, ref: MessageRef, row: OutboxRow) -> Posted:
         payload = row.entry.payload
-        message = render_meta_reply(payload) if is_meta(payload) else render_thread_reply(payload)
+        if is_meta(payload):
+            message = render_meta_reply(payload)
+        else:
+            message = render_thread_reply(payload, retry=self.retry)
         return await self._reply(ref, message, row)
 
     async def _reply(self, ref: MessageRef, message: SlackMessage, row: OutboxRow) -> Posted:
@@ -269,8 +276,10 @@ class SlackNotifier:
         # A digest's message shows many alerts: replacing it with one alert's view would hide the others,
         # so for an alert posted in a digest the thread reply carries the news instead. The store says
         # which it is; only a ref stored by an older version (digest None) makes us read the history.
-        update = render_meta_update if is_meta(row.entry.payload) else render_update
-        message: SlackMessage = update(row.entry.payload)
+        if is_meta(row.entry.payload):
+            message = render_meta_update(row.entry.payload)
+        else:
+            message = render_update(row.entry.payload, retry=self.retry)
         try:
             if await self._is_digest(ref):
                 return

@@ -24,6 +24,7 @@ from monitor.workspace.models import ExecutionRecord, RecordDetail
 
 __all__ = [
     "POWER_OPS",
+    "REDOABLE_TYPES",
     "NoRedo",
     "PowerRedo",
     "Redo",
@@ -32,10 +33,14 @@ __all__ = [
     "claim_key",
     "plan_redo",
     "start_redo",
+    "why_no_redo",
 ]
 
 #: The power action that redoes each power task type.
 POWER_OPS = {"START": "os-start", "STOP": "os-stop", "REBOOT": "reboot", "HIBERNATE": "os-hibernate"}
+
+#: The task types a retry button is offered for.
+REDOABLE_TYPES = frozenset(POWER_OPS) | {"EXECUTE_SCRIPT"}
 
 _WHY_NOT = {
     "REBUILD": "rebuilding desktops is destructive: redo it from the console",
@@ -61,6 +66,15 @@ class ScriptRedo:
 @dataclass(frozen=True)
 class NoRedo:
     why: str
+
+
+def why_no_redo(task_type: str | None) -> str | None:
+    """Why tasks of `task_type` get no retry (None when they do): what `/tasks show` says."""
+    if task_type in REDOABLE_TYPES:
+        return None
+    if task_type is None:
+        return "the task's type is unknown"
+    return _WHY_NOT.get(task_type, f"{task_type} tasks cannot be redone from Slack")
 
 
 Redo = PowerRedo | ScriptRedo | NoRedo
@@ -94,9 +108,7 @@ def plan_redo(task_type: str | None, record: ExecutionRecord, details: Sequence[
         if not failed and not record.failed_num:
             return NoRedo("no desktop failed in this execution")
         return ScriptRedo(record.execute_task_id, record.id, len(failed) or (record.failed_num or 0))
-    if task_type is None:
-        return NoRedo("the task's type is unknown")
-    return NoRedo(_WHY_NOT.get(task_type, f"{task_type} tasks cannot be redone from Slack"))
+    return NoRedo(why_no_redo(task_type) or f"{task_type} tasks cannot be redone from Slack")
 
 
 async def start_redo(client: WorkspaceClient, redo: PowerRedo | ScriptRedo) -> RedoStarted:

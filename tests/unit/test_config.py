@@ -161,3 +161,19 @@ def test_credentials_repr_never_shows_secrets() -> None:
     credentials = Credentials(access_key="AKVALUE", secret_key="SKVALUE-secret")
     assert "SKVALUE" not in repr(credentials)
     assert "AKVALUE" not in repr(credentials)
+
+
+def test_slack_actions_are_off_by_default_and_retry_turns_the_retry_on(tmp_path: Path) -> None:
+    """Issue 18: a read-only IAM user keeps working, so writing to desktops is asked for by name."""
+    assert load_settings(write(tmp_path, "slack:\n  mode: none\n"), env={}).slack.retry_enabled is False
+    settings = load_settings(write(tmp_path, "slack:\n  actions: [retry]\n"), env={})
+    assert settings.slack.actions == ("retry",)
+    assert settings.slack.retry_enabled
+
+
+def test_an_unknown_slack_action_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "slack:\n  mode: none\n  actions:\n    - retry\n    - rebuild\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}:5: slack.actions.1: Input should be 'retry'"), problem
