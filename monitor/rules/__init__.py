@@ -3,6 +3,7 @@
 The package, by dependency order (each module imports only those above it):
 
     patterns.py  task name patterns (globs, RE2 `re:` expressions), their literal prefixes, RegexScreen
+    runbook.py   `runbook_url` templates: checked at load, rendered with URL-escaped task fields
     matcher.py   MATCH_KEYS, the one table of match keys everything else derives from; TaskMatcher (a
                  compiled `match:`) and TaskSignature
     model.py     Rule, MatchedRoute, Location: the compiled rules
@@ -35,7 +36,9 @@ The rule file (its JSON Schema is `schema.rule_file_json_schema()`; `rules/examp
         channel: "#desktop-ops"         # "#name" or a channel id; absent = slack.default_channel
         severity: critical              # critical | warning (default) | info
         repeat_interval: 4h             # reminder while still failing (default 4h); 0 = never
-        notify_resolved: true           # announce recoveries in the thread (default true)
+        notify_resolved: true           # announce recoveries in the thread (default true); broadcast:
+                                        # also in the channel
+        runbook_url: "https://wiki/rb/{task_type}?id={task_id}"   # a button; fields URL-escaped
         continue: false                 # first match wins unless continue: true
         group_by: [task_type]           # task fields that split a channel's digest
         mention: "<!subteam^S123>"      # added to NEW alerts: <!subteam^ID>, <@U0123>, <!here>, @name

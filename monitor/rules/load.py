@@ -411,4 +411,5 @@ def _compiled_rule(model: RuleModel, location: Location) -> Rule:
         mention=model.mention,
         min_failures=model.min_failures,
         pagerduty=model.pagerduty,
+        runbook_url=model.runbook_url,
     )

@@ -32,7 +32,8 @@ class Rule:
     channel: str | None = None
     severity: Severity = "warning"
     repeat_interval: timedelta = DEFAULT_REPEAT_INTERVAL
-    notify_resolved: bool = True
+    #: Announce a recovery in the alert's thread; "broadcast": that reply also goes to the channel.
+    notify_resolved: bool | Literal["broadcast"] = True
     continue_matching: bool = False
     #: Names of match keys (MATCH_KEYS) whose task values split a channel's digest.
     group_by: tuple[str, ...] = ()
@@ -40,6 +41,8 @@ class Rule:
     min_failures: int = 1
     #: Also escalate to PagerDuty: the alert's trigger and resolve go to PAGERDUTY_CHANNEL as well.
     pagerduty: bool = False
+    #: A link template (`monitor.rules.runbook`), checked at load; shown as a button on the rule's alerts.
+    runbook_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from monitor.durations import format_duration, parse_duration
 from monitor.rules.matcher import MATCH_KEYS, KeyKind, MatchKey
 from monitor.rules.model import DEFAULT_REPEAT_INTERVAL, Severity
 from monitor.rules.patterns import NamePattern
+from monitor.rules.runbook import RUNBOOK_FIELDS, check_runbook_template
 
 _RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 # Slack channel names are lowercase without spaces; ids are C.../G.../D... in capitals.
@@ -83,6 +84,20 @@ def _check_mention(text: str) -> str:
             f"{(bad or [text])[0]!r} is not a Slack mention: use <!subteam^ID>, <@U0123>, <!here> or @name"
         )
     return text
+
+
+def _check_notify_resolved(value: object) -> object:
+    if value is True or value is False or value == "broadcast":
+        return value
+    shown = f"the text {value!r}" if isinstance(value, str) else f"{value!r}"
+    raise ValueError(f"expected true, false or broadcast, got {shown}")
+
+
+_RUNBOOK_DOC = (
+    "an https link shown as a button on the rule's alerts; may name "
+    + ", ".join("{" + name + "}" for name in RUNBOOK_FIELDS)
+    + " (URL-escaped), after the host"
+)
 
 
 def _priority_ranges(value: object) -> object:
@@ -211,13 +226,21 @@ class RuleModel(_StrictModel):
     repeat_interval: Annotated[
         timedelta, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)
     ] = DEFAULT_REPEAT_INTERVAL
-    notify_resolved: StrictBool = True
+    #: true: a reply in the alert's thread; broadcast: that reply also in the channel; false: neither.
+    notify_resolved: Annotated[
+        StrictBool | Literal["broadcast"],
+        BeforeValidator(_check_notify_resolved),
+        Field(description="announce a recovery in the thread (true), also in the channel (broadcast)"),
+    ] = True
     continue_: StrictBool = Field(default=False, alias="continue")
     group_by: Annotated[list[_GroupField], _one_or_many(_GroupField)] = Field(default_factory=list)  # type: ignore[valid-type]
     mention: Annotated[StrictStr, AfterValidator(_check_mention)] | None = None
     min_failures: Annotated[StrictInt, Field(ge=1)] = 1
     #: Also page the on-call through PagerDuty (the config's `pagerduty:` section).
     pagerduty: StrictBool = False
+    runbook_url: (
+        Annotated[StrictStr, AfterValidator(check_runbook_template), Field(description=_RUNBOOK_DOC)] | None
+    ) = None
 
 
 class SilenceModel(_StrictModel):

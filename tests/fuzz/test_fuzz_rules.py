@@ -35,7 +35,7 @@ PROBLEM = re.compile(r"^r\.yaml:(\d+): \S.*", re.DOTALL)
 
 RULE_KEYS = [
     "name", "match", "channel", "severity", "repeat_interval", "notify_resolved", "continue", "group_by",
-    "mention", "min_failures",
+    "mention", "min_failures", "runbook_url",
 ]  # fmt: skip
 MATCH_KEYS = [
     "last_status", "task_type", "scheduled_type", "life_cycle_type", "task_name", "id", "enable", "priority",

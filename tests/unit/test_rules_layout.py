@@ -1,6 +1,6 @@
-"""The rules package's modules import each other in one direction (patterns, matcher, model, index, schema,
-load: each only those before it), and silences.py needs only the matcher, which needs no silence: no cycle,
-not even under TYPE_CHECKING. Only `index` (a rule set holds the file's silences) and `load` import
+"""The rules package's modules import each other in one direction (patterns, runbook, matcher, model, index,
+schema, load: each only those before it), and silences.py needs only the matcher, which needs no silence: no
+cycle, not even under TYPE_CHECKING. Only `index` (a rule set holds the file's silences) and `load` import
 silences."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import monitor
 
 PACKAGE = Path(monitor.__file__).resolve().parent
-ORDER = ["patterns", "matcher", "model", "index", "schema", "load"]
+ORDER = ["patterns", "runbook", "matcher", "model", "index", "schema", "load"]
 
 
 def monitor_imports(path: Path) -> set[str]:
