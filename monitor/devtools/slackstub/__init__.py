@@ -3,10 +3,15 @@
 It speaks enough of the Web API for slack_sdk's `AsyncWebClient(token=..., base_url=stub.api_url)`:
 auth.test, chat.postMessage, chat.update, chat.postEphemeral, conversations.history (with
 `include_all_metadata` and cursor paging), conversations.replies and conversations.list (`types`, `limit`,
-`cursor`), plus a response_url endpoint for slash commands (5 uses in 30 minutes), and Socket Mode
-(`apps.connections.open` and a websocket speaking the envelope protocol, `socket`). It is unkind where Slack
-is: answers carry Slack's error codes; the token has scopes (default: the manifest's) and a call without
-its scope answers `missing_scope` with `needed` and `provided`; blocks are checked with slack_sdk's models;
+`cursor`), views.publish, views.open and views.update (Home tabs, modals, 3-second trigger_ids: `views`),
+plus a response_url endpoint for slash commands (5 uses in 30 minutes), and Socket Mode
+(`apps.connections.open` and a websocket speaking the envelope protocol, `socket`). It also plays the
+person in front of Slack (`interact.AppDriver`): opening the app's Home tab, pressing buttons (a confirm
+dialog first), submitting modals, sent to the app signed over HTTP or through Socket Mode.
+
+It is unkind where Slack is: answers carry Slack's error codes; the token has scopes (default: the
+manifest's) and a call without its scope answers `missing_scope` with `needed` and `provided`; blocks are
+checked with slack_sdk's models;
 rate limits by tier and 1 message/s/channel on request (`rate_limits`); faults (429 with Retry-After, 5xx,
 dropped connections, delays, any error code, a call carried out and then its connection reset or answered
 500, and a down switch) are injected from Python or the `/_stub/` control API. What was posted, edited and
@@ -14,8 +19,9 @@ replied is kept as plain data for assertions.
 
 Modules, one job each: `options` (settings, default token, scopes and channels), `faults` (fault kinds and
 the plan), `state` (channels, messages, every change, inspection), `api` (the Web API methods), `scopes`
-(the scope each method needs), `blockkit` (Block Kit as Slack checks it), `ratelimit` (tiers), `server`
-(HTTP, auth, scopes, limits, faults, the down switch), `control` (`/_stub/`), `runner` (starting, stopping).
+(the scope each method needs), `blockkit` (Block Kit as Slack checks it), `views` (Home tabs, modals,
+triggers), `ratelimit` (tiers), `server` (HTTP, auth, scopes, limits, faults, the down switch), `control`
+(`/_stub/`), `runner` (starting, stopping), `socket` (Socket Mode), `interact` (the person's client).
 """
 
 from monitor.devtools.slackstub.faults import FaultPlan, StubFault

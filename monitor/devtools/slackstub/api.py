@@ -9,12 +9,16 @@
     conversations.list     types, exclude_archived, limit, cursor -> id, name, is_private, is_member, ...
     users.list             limit, cursor -> members: id, name (the handle), deleted, is_bot, profile
     apps.connections.open  (an app-level xapp- token) -> the Socket Mode websocket url
+    views.publish          user_id, view (type home), hash -> view (the Home tab, `views`)
+    views.open             trigger_id, view (type modal) -> view
+    views.update           view_id or external_id, view, hash -> view
 
 Parameters arrive as slack_sdk sends them: a JSON body for chat.* (blocks and metadata as objects), a query
 string for GET methods, or a form body where blocks and metadata are JSON strings. Errors are Slack's codes
 (see `SlackError`): channel_not_found, not_in_channel, message_not_found, cant_update_message, no_text,
 msg_too_long, invalid_blocks, invalid_blocks_format, msg_blocks_too_long, invalid_metadata_format,
-invalid_thread_ts, invalid_cursor, thread_not_found, invalid_arguments.
+invalid_thread_ts, invalid_cursor, thread_not_found, invalid_arguments; for views (`views`): not_enabled,
+hash_conflict, view_too_large, invalid_trigger_id, exchanged_trigger_id, expired_trigger_id, not_found.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 from monitor.devtools.slackstub.blockkit import block_kit_problems, text_length
 from monitor.devtools.slackstub.scopes import LIST_TYPES
 from monitor.devtools.slackstub.state import SlackError, StubState, metadata_or_error
+from monitor.devtools.slackstub.views import StubView, ViewRefused
 
 __all__ = ["METHODS", "Method"]
 
@@ -257,6 +262,56 @@ def conversations_replies(state: StubState, params: Mapping[str, Any]) -> dict[s
     )
 
 
+def _view_param(params: Mapping[str, Any]) -> dict[str, Any]:
+    view = _json(params, "view", "invalid_arguments")
+    if not isinstance(view, dict):
+        raise _invalid("missing required field: view")
+    return view
+
+
+def _view_answer(state: StubState, view: StubView) -> dict[str, Any]:
+    options = state.options
+    return {
+        "ok": True,
+        "view": view.wire(team_id=options.team_id, app_id=options.app_id, bot_id=options.bot_id),
+    }
+
+
+def _views_call(state: StubState, call: Callable[[], StubView]) -> dict[str, Any]:
+    try:
+        return _view_answer(state, call())
+    except ViewRefused as refused:
+        raise SlackError(refused.error, **refused.extra) from None
+
+
+def views_publish(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The Home tab of `user_id` (api.slack.com/methods/views.publish): replaced whole each time."""
+    user = _need(params, "user_id")
+    view = _view_param(params)
+    return _views_call(state, lambda: state.views.publish(user, view, _str(params, "hash")))
+
+
+def views_open(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """A modal for the user a trigger_id was issued to (api.slack.com/methods/views.open)."""
+    trigger_id = _need(params, "trigger_id")
+    view = _view_param(params)
+    return _views_call(state, lambda: state.views.open(trigger_id, view))
+
+
+def views_update(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """A view replaced by its view_id or external_id (api.slack.com/methods/views.update)."""
+    view_id, external_id = _str(params, "view_id"), _str(params, "external_id")
+    if view_id is None and external_id is None:
+        raise _invalid("missing required field: view_id or external_id")
+    view = _view_param(params)
+    return _views_call(
+        state,
+        lambda: state.views.update(
+            view, view_id=view_id, external_id=external_id, expected_hash=_str(params, "hash")
+        ),
+    )
+
+
 METHODS: dict[str, Method] = {
     "apps.connections.open": apps_connections_open,
     "auth.test": auth_test,
@@ -267,4 +322,7 @@ METHODS: dict[str, Method] = {
     "conversations.list": conversations_list,
     "conversations.replies": conversations_replies,
     "users.list": users_list,
+    "views.open": views_open,
+    "views.publish": views_publish,
+    "views.update": views_update,
 }

@@ -49,11 +49,12 @@ def _problem(index: int, block: object) -> str | None:
     return None
 
 
-def block_kit_problems(blocks: Sequence[Any]) -> list[str]:
-    """What Slack's `invalid_blocks` would name (in its `errors`), empty when the blocks are fine."""
+def block_kit_problems(blocks: Sequence[Any], *, max_blocks: int = MAX_BLOCKS) -> list[str]:
+    """What Slack's `invalid_blocks` would name (in its `errors`), empty when the blocks are fine.
+    `max_blocks`: 50 in a message, 100 in a view (`views`)."""
     problems = []
-    if len(blocks) > MAX_BLOCKS:
-        problems.append(f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    if len(blocks) > max_blocks:
+        problems.append(f"[ERROR] no more than {max_blocks} items allowed [json-pointer:/blocks]")
     for index, block in enumerate(blocks):
         problem = _problem(index, block)
         if problem is not None:

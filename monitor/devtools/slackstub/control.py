@@ -1,8 +1,8 @@
 """The control API under `/_stub/` (no authentication, loopback callers only), for the demo and for tests
 that drive the stub over HTTP. Each handler is a thin JSON wrapper over the state or the switch.
 
-    GET    /_stub/state          every channel's messages with replies and edits, ephemeral messages and
-                                 response_url posts, as plain data
+    GET    /_stub/state          every channel's messages with replies and edits, ephemeral messages,
+                                 response_url posts, Home tabs and open modals, as plain data
     GET    /_stub/calls          the call log: method, params, HTTP status, error
     POST   /_stub/reset          forget messages, calls, responses and faults (channels stay)
     GET    /_stub/faults         pending faults
@@ -46,6 +46,7 @@ async def _state(state: StubState, request: web.Request) -> web.Response:
             "ephemeral": state.ephemeral,
             "responses": state.responses,
             "orphans": [message.as_dict() for message in state.orphans],
+            "views": state.views.snapshot(),
             "down": state.down,
         }
     )

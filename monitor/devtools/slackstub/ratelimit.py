@@ -3,7 +3,7 @@
     Tier 1   1+ a minute     apps.connections.open
     Tier 2  20+ a minute     conversations.list
     Tier 3  50+ a minute     conversations.history, conversations.replies, chat.update
-    Tier 4 100+ a minute     chat.postEphemeral, auth.test
+    Tier 4 100+ a minute     chat.postEphemeral, auth.test, views.publish, views.open, views.update
     special                  chat.postMessage: "1 message per second per channel", "short bursts >1 allowed"
 
 Each limit is a token bucket: a tier's bucket holds a minute's calls and refills evenly; a channel's posting
@@ -30,6 +30,9 @@ METHOD_TIERS = {
     "chat.update": 3,
     "chat.postEphemeral": 4,
     "auth.test": 4,
+    "views.publish": 4,
+    "views.open": 4,
+    "views.update": 4,
 }
 #: How many messages a channel takes at once before the one-a-second limit bites (our reading of "short
 #: bursts"; Slack gives no number).

@@ -7,6 +7,8 @@
                                                          private_channel, mpim:read, im:read
     users.list                                           users:read
     auth.test, apps.connections.open                     none (the app token's connections:write aside)
+    views.publish, views.open, views.update              none ("No scope required"; the Home tab is turned
+                                                         on in the app's settings instead: `not_enabled`)
 
 A call without one answers as Slack does: `{"ok": false, "error": "missing_scope", "needed": "chat:write",
 "provided": "commands,channels:read"}` (`provided` is one comma-separated string).

@@ -7,7 +7,8 @@ The state lives on the server's event loop; tests in the same loop read and chan
 
 Inspection, as plain data: `messages(channel)` (top-level, oldest first, each with `.replies` and `.edits`),
 `snapshot()` (the same for every channel, as dicts), `calls`, `ephemeral`, `responses`, `orphans` (replies
-to a thread that does not exist, kept only with `orphan_replies`; by default they answer thread_not_found).
+to a thread that does not exist, kept only with `orphan_replies`; by default they answer thread_not_found),
+`views` (Home tabs, modals and trigger_ids: `monitor.devtools.slackstub.views`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from monitor.devtools.slackstub.faults import FaultPlan
 from monitor.devtools.slackstub.options import SlackStubOptions
 from monitor.devtools.slackstub.ratelimit import RateLimiter
+from monitor.devtools.slackstub.views import StubViews
 
 __all__ = [
     "MessageVersion",
@@ -182,6 +184,8 @@ class StubState:
         self.down = False
         #: The websocket URL `apps.connections.open` hands out (set by the runner once it listens).
         self.socket_url = ""
+        #: Home tabs, modals and trigger_ids (`views`).
+        self.views = StubViews(lambda: self.options.clock())
         self._last_micros = 0
         self._next_id = 1
         for name, channel_id in self.options.channels.items():
@@ -498,6 +502,7 @@ class StubState:
         self.orphans.clear()
         self.calls.clear()
         self.faults.clear()
+        self.views.reset()
 
 
 def metadata_or_error(value: object) -> dict[str, Any] | None:
