@@ -7,7 +7,8 @@ process.
       dispatch  every few seconds: deliver what is due in the outbox (retries, backlog after an outage)
     Delivery never holds up polling: a Slack that takes connections and never answers leaves the cycles
     running at their interval, and /healthz names Slack (`monitor.delivery_watch`), not the API.
-      prune     every hour: delete notifications sent longer ago than state.outbox_retention (leader only)
+      prune     every hour: delete notifications sent longer ago than state.outbox_retention, and run history
+                older than 400 days (leader only)
       leader    every state.lease/2: confirm or take leadership (PostgreSQL state; SQLite's replica always
                 leads). Only the leader polls and dispatches; a replica that loses it stops at once.
     metrics   /metrics and /healthz on metrics.listen (loopback), when configured
@@ -43,6 +44,7 @@ from monitor import reloadstatus
 from monitor.chatops.runner import ChatopsConfigError
 from monitor.durations import format_duration
 from monitor.engine import CycleReport
+from monitor.history import HISTORY_RETENTION
 from monitor.metrics import start_metrics_server
 from monitor.preflight import Transient, start_problems
 from monitor.runtime import Loaded, LoadError, Runtime, WatchedProject, build, load_all
@@ -323,6 +325,7 @@ class Daemon:
     async def prune(self) -> None:
         """Delete the notifications done with for longer than state.outbox_retention, so that the state file
         (and SQLite's page cache over it) stops growing with every message ever sent."""
+        await self._prune_history()
         retention = self.runtime.loaded.settings.state.outbox_retention
         if not self.runtime.leader.leading or retention <= timedelta(0):
             return
@@ -333,6 +336,20 @@ class Daemon:
             return
         if deleted:
             log.info("state.pruned", outbox_rows=deleted, retention=format_duration(retention))
+
+    async def _prune_history(self) -> None:
+        """Forget the run history's days older than HISTORY_RETENTION (what reports read)."""
+        if not self.runtime.leader.leading:
+            return
+        try:
+            days = await asyncio.to_thread(
+                self.runtime.store.prune_history, before=_now() - HISTORY_RETENTION
+            )
+        except StoreError as exc:
+            log.error("state.prune_failed", error=str(exc))
+            return
+        if days:
+            log.info("state.history_pruned", task_days=days, retention=format_duration(HISTORY_RETENTION))
 
     def _watch(self, observe: Callable[..., object], *args: object, **kwargs: object) -> None:
         """Tell selfwatch what happened; a store failure there is logged and never stops a cycle."""

@@ -32,6 +32,7 @@ from monitor.decide import (
     unseen_alerts,
 )
 from monitor.gc_pause import collector_paused, collector_running
+from monitor.history import sightings_of
 from monitor.notify.payload import MAX_FAILED_DESKTOPS, MAX_HISTORY, TaskSummary, build_payload, task_summary
 from monitor.rules.index import RuleSet
 from monitor.rules.index import match as match_rules
@@ -39,6 +40,7 @@ from monitor.rules.matcher import TaskSignature
 from monitor.rules.model import MatchedRoute, Rule
 from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
+from monitor.store.errors import StoreError
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import (
     AuthError,
@@ -405,6 +407,7 @@ class Engine:
                     },
                 )
             )
+            self._record_runs(tasks, evaluation.decided, records, now)
         notes = [
             DecisionNote(
                 item.decision.kind,
@@ -438,6 +441,31 @@ class Engine:
             seconds=round((report.finished_at - started).total_seconds(), 3),
         )
         return report
+
+    def _record_runs(
+        self,
+        tasks: Sequence[ScheduledTask],
+        decided: Sequence[Decided],
+        records: Mapping[str, TaskRecords],
+        now: datetime,
+    ) -> None:
+        """Count the runs the listing (and the tasks looked up) show into the run history (monitor.history),
+        with the records this cycle fetched anyway. After the cycle's own write: a failure here loses no
+        alert, and the runs are counted by a later cycle (the marks did not move)."""
+        listed = {task.id for task in tasks}
+        looked_up = {item.task.id: item.task for item in decided if item.task is not None}
+        seen = [*tasks, *(task for task_id, task in looked_up.items() if task_id not in listed)]
+        try:
+            counted = self.store.record_runs(
+                self.project,
+                sightings_of(seen, {task_id: found.records for task_id, found in records.items()}),
+                now,
+            )
+        except StoreError as exc:
+            log.warning("cycle.history_failed", project=self.project, error=str(exc))
+            return
+        if counted:
+            log.debug("cycle.runs_counted", project=self.project, runs=counted)
 
     async def _records(self, tasks: Sequence[ScheduledTask], *, skipped: int = 0) -> dict[str, TaskRecords]:
         if self.records_forbidden or not tasks:

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from monitor.decide import AlertState, DecisionKind
+from monitor.history import Sighting, TaskDay
 from monitor.silences import Silence
 
 __all__ = [
@@ -171,6 +172,20 @@ class Store(Protocol):
 
     def prune_action_claims(self, *, now: datetime) -> int:
         """Forget expired claims; how many."""
+        ...
+
+    # Run history (monitor.history): what reports read.
+    def record_runs(self, project: str, sightings: Sequence[Sighting], now: datetime) -> int:
+        """Count the runs these sightings show since each task's stored mark into the daily summary, and
+        move the marks, in one transaction (a sighting counted once is never counted again); how many runs."""
+        ...
+
+    def task_days(self, first: str, end: str) -> list[TaskDay]:
+        """The daily summary's rows of the days `first` (yyyy-mm-dd) up to `end` (excluded), by day."""
+        ...
+
+    def prune_history(self, *, before: datetime) -> int:
+        """Forget the summary's days before `before` (and marks of tasks not run since); how many days."""
         ...
 
     def get_meta(self, key: str) -> str | None: ...

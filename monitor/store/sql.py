@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from monitor.decide import AlertState
+from monitor.history import Mark, Sighting, TaskDay, runs_seen
 from monitor.rules.load import RuleFileError
 from monitor.silences import Silence
 from monitor.store.base import CycleChanges, MessageRef, OutboxRow
@@ -34,6 +35,7 @@ from monitor.store.rows import (
     alert_from_values,
     alert_row,
     due_params,
+    from_db_time,
     message_ref_of,
     message_ref_params,
     outbox_row,
@@ -182,6 +184,29 @@ WHERE action_claims.expires_at <= :now
 RELEASE_ACTION = "DELETE FROM action_claims WHERE key = :key"
 PRUNE_ACTION_CLAIMS = "DELETE FROM action_claims WHERE expires_at <= :now"
 
+# Run history (monitor.history): a mark per task, and the daily summary the marks feed.
+SELECT_TASK_MARKS = "SELECT task_id, next_at, counted_until FROM task_marks WHERE project = :project"
+UPSERT_TASK_MARK = """
+INSERT INTO task_marks (project, task_id, next_at, counted_until)
+VALUES (:project, :task_id, :next_at, :counted_until)
+ON CONFLICT (project, task_id) DO UPDATE SET
+    next_at = excluded.next_at, counted_until = excluded.counted_until
+"""
+ADD_TASK_RUNS = """
+INSERT INTO task_days (project, task_id, day, task_type, task_name, runs, fails, skips)
+VALUES (:project, :task_id, :day, :task_type, :task_name, :runs, :fails, :skips)
+ON CONFLICT (project, task_id, day) DO UPDATE SET
+    task_type = excluded.task_type, task_name = excluded.task_name, runs = task_days.runs + excluded.runs,
+    fails = task_days.fails + excluded.fails, skips = task_days.skips + excluded.skips
+"""
+SELECT_TASK_DAYS = """
+SELECT project, task_id, day, task_type, task_name, runs, fails, skips FROM task_days
+WHERE day >= :first AND day < :end
+ORDER BY day, project, task_id
+"""
+PRUNE_TASK_DAYS = "DELETE FROM task_days WHERE day < :before"
+PRUNE_TASK_MARKS = "DELETE FROM task_marks WHERE counted_until < :before"
+
 #: Schema migrations, in SQLite's DDL: step N (1-based) brings a version N-1 state to version N. Append, never
 #: edit. PostgreSQL reads them through `postgres_ddl`, so a schema version means the same tables in both.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -281,6 +306,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 4: run history (monitor.history): each task's mark (so no run is counted twice) and a compact daily
+    # summary per task, which reports read; days are yyyy-mm-dd in the task's zone, kept 400 days.
+    (
+        """
+        CREATE TABLE task_marks (
+            project TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            next_at TEXT,
+            counted_until TEXT NOT NULL,
+            PRIMARY KEY (project, task_id)
+        )
+        """,
+        """
+        CREATE TABLE task_days (
+            project TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            task_type TEXT,
+            task_name TEXT,
+            runs INTEGER NOT NULL,
+            fails INTEGER NOT NULL,
+            skips INTEGER NOT NULL,
+            PRIMARY KEY (project, task_id, day)
+        )
+        """,
+        "CREATE INDEX task_days_by_day ON task_days (day)",
+    ),
 )
 
 #: How long an outbox claim holds unless the configuration says otherwise (state.claim_lease).
@@ -326,6 +378,12 @@ class Statements:
     claim_action: str
     release_action: str
     prune_action_claims: str
+    select_task_marks: str
+    upsert_task_mark: str
+    add_task_runs: str
+    select_task_days: str
+    prune_task_days: str
+    prune_task_marks: str
 
     @classmethod
     def in_style(cls, named: Callable[[str], str], marker: str) -> Statements:
@@ -354,6 +412,12 @@ class Statements:
             claim_action=named(CLAIM_ACTION),
             release_action=named(RELEASE_ACTION),
             prune_action_claims=named(PRUNE_ACTION_CLAIMS),
+            select_task_marks=named(SELECT_TASK_MARKS),
+            upsert_task_mark=named(UPSERT_TASK_MARK),
+            add_task_runs=named(ADD_TASK_RUNS),
+            select_task_days=named(SELECT_TASK_DAYS),
+            prune_task_days=named(PRUNE_TASK_DAYS),
+            prune_task_marks=named(PRUNE_TASK_MARKS),
         )
 
 
@@ -525,6 +589,58 @@ class SqlStore(ABC, Generic[Db]):
     def prune_action_claims(self, *, now: datetime) -> int:
         with self._write() as db:
             return self._execute(db, self.statements.prune_action_claims, {"now": to_db_time(now)})
+
+    # Run history (monitor.history).
+
+    def record_runs(self, project: str, sightings: Sequence[Sighting], now: datetime) -> int:
+        marks: dict[str, Mark] = {}
+        with self._write() as db:
+            self._before_cycle(db)
+            if sightings:
+                for task_id, next_at, counted_until in self._rows(
+                    db, self.statements.select_task_marks, {"project": project}
+                ):
+                    marks[task_id] = Mark(
+                        None if next_at is None else from_db_time(next_at), from_db_time(counted_until)
+                    )
+            changed_marks = []
+            counts: dict[tuple[str, str], list[Any]] = {}
+            for seen in sightings:
+                before = marks.get(seen.task_id)
+                after, runs = runs_seen(before, seen, now)
+                if after != before:
+                    next_at = None if after.next_at is None else to_db_time(after.next_at)
+                    changed_marks.append({"project": project, "task_id": seen.task_id, "next_at": next_at,
+                                          "counted_until": to_db_time(after.counted_until)})  # fmt: skip
+                for run in runs:
+                    row = counts.setdefault(
+                        (seen.task_id, run.day),
+                        [project, seen.task_id, run.day, seen.task_type, seen.task_name, 0, 0, 0],
+                    )
+                    row[5] += 1
+                    row[6] += run.status == "FAIL"
+                    row[7] += run.status == "SKIP"
+            names = ("project", "task_id", "day", "task_type", "task_name", "runs", "fails", "skips")
+            self._executemany(db, self.statements.upsert_task_mark, changed_marks)
+            self._executemany(
+                db,
+                self.statements.add_task_runs,
+                [dict(zip(names, row, strict=True)) for row in counts.values()],
+            )
+        return sum(row[5] for row in counts.values())
+
+    def task_days(self, first: str, end: str) -> list[TaskDay]:
+        with self._read() as db:
+            rows = self._rows(db, self.statements.select_task_days, {"first": first, "end": end})
+        return [TaskDay(*row) for row in rows]
+
+    def prune_history(self, *, before: datetime) -> int:
+        with self._write() as db:
+            deleted = self._execute(
+                db, self.statements.prune_task_days, {"before": before.date().isoformat()}
+            )
+            self._execute(db, self.statements.prune_task_marks, {"before": to_db_time(before)})
+        return deleted
 
     # Schema.
 

@@ -1,0 +1,81 @@
+"""The run history in the store, on each backend (`stores.backend`): record_runs counts each run once into the
+daily summary, across calls and reopenings; task_days reads a span of days; prune_history forgets old days."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+from monitor.history import Sighting, TaskDay
+from monitor.store import Store
+from tests.support.stores import T0, Backend, backend, store
+
+__all__ = ["backend", "store"]  # the fixtures, used by name
+
+DAY = timedelta(days=1)
+
+
+def sighting(task_id: str, next_at_days: int, status: str = "SUCCESS", **fields: object) -> Sighting:
+    values: dict[str, object] = {
+        "task_id": task_id, "task_name": f"name-{task_id}", "task_type": "REBOOT",
+        "next_at": T0 + next_at_days * DAY, "last_status": status, "zone": UTC, "records": None,
+    }  # fmt: skip
+    values.update(fields)
+    return Sighting(**values)  # type: ignore[arg-type]
+
+
+def test_a_moved_next_time_counts_one_run_on_its_day(store: Store) -> None:
+    assert store.record_runs("p", [sighting("a", 0), sighting("b", 0)], T0 - DAY) == 0
+    counted = store.record_runs("p", [sighting("a", 1, "FAIL"), sighting("b", 1, "SKIP")], T0 + DAY / 2)
+    assert counted == 2
+    assert store.task_days("2026-03-01", "2026-03-02") == [
+        TaskDay("p", "a", "2026-03-01", "REBOOT", "name-a", 1, 1, 0),
+        TaskDay("p", "b", "2026-03-01", "REBOOT", "name-b", 1, 0, 1),
+    ]
+
+
+def test_the_same_listing_twice_counts_once(store: Store) -> None:
+    store.record_runs("p", [sighting("a", 0)], T0 - DAY)
+    store.record_runs("p", [sighting("a", 1, "FAIL")], T0 + DAY / 2)
+    assert store.record_runs("p", [sighting("a", 1, "FAIL")], T0 + DAY / 2 + timedelta(minutes=1)) == 0
+    [row] = store.task_days("2026-03-01", "2026-03-02")
+    assert (row.runs, row.fails) == (1, 1)
+
+
+def test_a_restart_counts_nothing_again(backend: Backend) -> None:
+    first = backend.open()
+    first.record_runs("p", [sighting("a", 0)], T0 - DAY)
+    first.record_runs("p", [sighting("a", 1, "FAIL")], T0 + DAY / 2)
+    first.close()
+    again = backend.open()
+    try:
+        assert again.record_runs("p", [sighting("a", 1, "FAIL")], T0 + DAY) == 0
+        assert again.record_runs("p", [sighting("a", 2)], T0 + 2 * DAY) == 1
+        assert [(row.day, row.runs, row.fails) for row in again.task_days("2026-03-01", "2026-03-09")] == [
+            ("2026-03-01", 1, 1),
+            ("2026-03-02", 1, 0),
+        ]
+    finally:
+        again.close()
+
+
+def test_runs_of_one_day_add_up(store: Store) -> None:
+    records = ((T0 + timedelta(hours=1), "FAIL"), (T0 + timedelta(hours=2), "SUCCESS"))
+    store.record_runs("p", [sighting("a", 1, records=records[:1])], T0 + timedelta(hours=1))
+    store.record_runs("p", [sighting("a", 1, records=records)], T0 + timedelta(hours=3))
+    [row] = store.task_days("2026-03-01", "2026-03-02")
+    assert (row.runs, row.fails, row.skips) == (2, 1, 0)
+
+
+def test_projects_keep_their_own_marks(store: Store) -> None:
+    store.record_runs("p", [sighting("a", 0)], T0 - DAY)
+    assert store.record_runs("q", [sighting("a", 1)], T0 + DAY / 2) == 0, "first sight in q"
+    assert store.record_runs("p", [sighting("a", 1)], T0 + DAY / 2) == 1
+
+
+def test_days_before_the_retention_are_pruned(store: Store) -> None:
+    store.record_runs("p", [sighting("a", -5)], T0 - 6 * DAY)
+    store.record_runs("p", [sighting("a", -3)], T0 - 4 * DAY)
+    store.record_runs("p", [sighting("a", 1)], T0 + DAY / 2)
+    assert [row.day for row in store.task_days("2026-01-01", "2026-04-01")] == ["2026-02-24", "2026-02-26"]
+    assert store.prune_history(before=T0 - 4 * DAY) == 1
+    assert [row.day for row in store.task_days("2026-01-01", "2026-04-01")] == ["2026-02-26"]
