@@ -22,6 +22,11 @@ engine observes the task and asks `decide` what that means, given the alert's pr
                              unconfirmed success                            looks the task up, decides again
     open                     not failing, listing incomplete      NONE      an incomplete cycle closes nothing
 
+A missed run (monitor.overdue) is an alert of its own, with its own fingerprint (`overdue_fingerprint`) and
+`last_status` OVERDUE: it follows the same table with OVERDUE for "failing" (fires at once, whatever
+min_failures says; a later missed run is RECURRED) and ON_SCHEDULE, which resolves it, for "succeeded": the
+task's `next_execution_time` moved on, or an execution started since the missed one.
+
 The occurrence is the execution that failed: the latest execution record's id when the records API answered,
 otherwise the pair (last_status, next_execution_time) from the listing, which changes with every execution.
 A state remembers both, so a cycle without records does not mistake the same execution for a new one.
@@ -58,6 +63,7 @@ from monitor.silences import Silence
 from monitor.workspace.models import ExecutionRecord, ScheduledTask
 
 __all__ = [
+    "OVERDUE_STATUS",
     "AlertState",
     "AlertStatus",
     "Decision",
@@ -69,8 +75,12 @@ __all__ = [
     "alert_fingerprint",
     "consecutive_failures",
     "decide",
+    "overdue_fingerprint",
     "unseen_alerts",
 ]
+
+#: The `last_status` of a missed-run alert (an AlertState's, a payload's task): never one the API sends.
+OVERDUE_STATUS = "OVERDUE"
 
 
 class DecisionKind(StrEnum):
@@ -101,6 +111,8 @@ class TaskCondition(StrEnum):
     DISABLED = "disabled"
     UNMATCHED = "unmatched"  # listed and failing, but the rule no longer matches it (rules were edited)
     UNRESOLVED = "unresolved"  # looked up: still failing or in an unknown state, so nothing to close
+    OVERDUE = "overdue"  # enabled, scheduled, its next_execution_time passed overdue_after ago, no run since
+    ON_SCHEDULE = "on_schedule"  # not overdue (any more): its next run is ahead, or a run started since
 
 
 # The values built per task and per alert (Occurrence, Observation, AlertState, Decision) are NamedTuples,
@@ -109,6 +121,7 @@ class TaskCondition(StrEnum):
 
 _OPEN = frozenset({AlertStatus.PENDING, AlertStatus.FIRING})
 _EDITS_MESSAGE = frozenset({DecisionKind.RECURRED, DecisionKind.CHANGED})
+_RAISING = frozenset({TaskCondition.FAILING, TaskCondition.OVERDUE})
 
 
 # Cached: each cycle asks for the fingerprint of every (rule, task) pair two or three times (to load the
@@ -119,6 +132,13 @@ def alert_fingerprint(rule_name: str, project: str, task_id: str) -> str:
     # The unit separator keeps the parts apart; rule names cannot contain it (see rules._RULE_NAME).
     identity = f"{rule_name}\x1f{project}\x1f{task_id}"
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1 << 12)
+def overdue_fingerprint(rule_name: str, project: str, task_id: str) -> str:
+    """Stable id of the missed-run alert of `rule_name` for one task: apart from its failure alert, so a
+    task can be both failing and overdue (and a PagerDuty incident each)."""
+    return alert_fingerprint(f"{rule_name}\x1e{OVERDUE_STATUS}", project, task_id)
 
 
 def consecutive_failures(records: Iterable[ExecutionRecord]) -> int:
@@ -205,6 +225,21 @@ class Observation(NamedTuple):
         return cls(task.id, project, TaskCondition.UNRESOLVED, task.task_name)
 
     @classmethod
+    def overdue(cls, task: ScheduledTask, project: str) -> Observation:
+        """A task that missed the run due at its `next_execution_time` (monitor.overdue.missed_run said so):
+        that due time is the occurrence."""
+        occurrence = Occurrence(OVERDUE_STATUS, task.next_execution_time)
+        return cls(task.id, project, TaskCondition.OVERDUE, task.task_name, occurrence, True)
+
+    @classmethod
+    def on_schedule(cls, task: ScheduledTask, project: str) -> Observation:
+        """A listed task that is not overdue: confirmed by the listing itself (its own next_execution_time),
+        unless it is disabled."""
+        if task.enable is False:
+            return cls(task.id, project, TaskCondition.DISABLED, task.task_name, confirmed=True)
+        return cls(task.id, project, TaskCondition.ON_SCHEDULE, task.task_name, confirmed=True)
+
+    @classmethod
     def not_listed(cls, task_id: str, project: str) -> Observation:
         return cls(task_id, project, TaskCondition.NOT_LISTED)
 
@@ -265,6 +300,11 @@ class AlertState(NamedTuple):
     @property
     def is_open(self) -> bool:
         return self.status in _OPEN
+
+    @property
+    def overdue(self) -> bool:
+        """Whether this is a missed-run alert (monitor.overdue) rather than a failure alert."""
+        return self.last_status == OVERDUE_STATUS
 
     @property
     def announced(self) -> bool:
@@ -339,7 +379,7 @@ def decide(
             f"alert {previous.fingerprint} is about task {previous.task_id}, not {observation.task_id}"
         )
     current = previous if previous is not None and previous.is_open else None
-    if observation.condition is TaskCondition.FAILING and rule is not None:
+    if observation.condition in _RAISING and rule is not None:
         return _on_failing(previous, current, observation, rule, silence, now)
     if current is None:
         return Decision(DecisionKind.NONE, f"no open alert; the task is {observation.condition}")
@@ -367,6 +407,13 @@ def _on_not_failing(
     if condition is TaskCondition.DELETED and observation.confirmed:
         return _close(current, now, "the task was deleted")
     if condition is TaskCondition.SUCCEEDED and observation.confirmed:
+        return _resolve(current, rule, silence, now)
+    if condition is TaskCondition.ON_SCHEDULE:
+        if not current.overdue:
+            # Not missing a run says nothing about whether the last one failed.
+            return Decision(DecisionKind.NONE, "the task is on schedule; whether it recovered is not known")
+        if rule.overdue_after is None:
+            return _close(current, now, f"rule {rule.name!r} no longer watches for missed runs")
         return _resolve(current, rule, silence, now)
     return Decision(
         DecisionKind.NONE,
@@ -402,7 +449,8 @@ def _on_failing(
         state, is_new = _advanced(current, observation, occurrence)
 
     if state.status is AlertStatus.PENDING:
-        if state.consecutive_failures < rule.min_failures:
+        # A missed run alerts at once: min_failures counts failed executions, and there was none.
+        if state.consecutive_failures < rule.min_failures and not state.overdue:
             reason = (
                 f"pending: {state.consecutive_failures} consecutive failing execution(s), "
                 f"rule {rule.name!r} alerts at {rule.min_failures}"
@@ -450,9 +498,10 @@ def _opened(
     previous: AlertState | None, observation: Observation, occurrence: Occurrence, rule: Rule, now: datetime
 ) -> AlertState:
     failures = _failures(observation, counted=1)
+    identify = overdue_fingerprint if occurrence.last_status == OVERDUE_STATUS else alert_fingerprint
     # By position, in AlertState's field order (keywords cost more, and a mass failure opens thousands).
     return AlertState(
-        alert_fingerprint(rule.name, observation.project, observation.task_id),  # fingerprint
+        identify(rule.name, observation.project, observation.task_id),  # fingerprint
         rule.name,  # rule_name
         observation.project,  # project
         observation.task_id,  # task_id
@@ -519,6 +568,8 @@ def _failures(observation: Observation, *, counted: int) -> int:
 
 def _due_message(state: AlertState, rule: Rule, now: datetime) -> tuple[DecisionKind | None, str]:
     """The message a firing alert is owed now, if any, and why (or why not)."""
+    if state.overdue:
+        return _due_overdue_message(state, rule, now)
     if not state.announced:
         after = f" after {state.consecutive_failures} consecutive failures" if rule.min_failures > 1 else ""
         return DecisionKind.NEW, f"new failure{after}: {_what(state)}"
@@ -541,6 +592,25 @@ def _due_message(state: AlertState, rule: Rule, now: datetime) -> tuple[Decision
     )
 
 
+def _due_overdue_message(state: AlertState, rule: Rule, now: datetime) -> tuple[DecisionKind | None, str]:
+    """`_due_message` of a missed-run alert, in its own words."""
+    missed = f"task {state.task_name or state.task_id} missed its run due {state.next_execution_time}"
+    limit = f" (overdue_after {format_duration(rule.overdue_after)})" if rule.overdue_after else ""
+    if not state.announced:
+        return DecisionKind.NEW, f"overdue: {missed}{limit}, no execution since"
+    if state.occurrences > state.notified_occurrence:
+        return DecisionKind.RECURRED, f"overdue again (missed run {state.occurrences}): {missed}"
+    if state.acknowledged_by is not None:
+        return None, f"acknowledged by {state.acknowledged_by}: no reminders for this missed run"
+    if not rule.repeat_interval:
+        return None, f"still overdue; rule {rule.name!r} sends no reminders (repeat_interval 0)"
+    assert state.notified_at is not None  # announced
+    waited = now - state.notified_at
+    if waited < rule.repeat_interval:
+        return None, f"still overdue; next reminder in {format_duration(rule.repeat_interval - waited)}"
+    return DecisionKind.REPEAT, f"still overdue {format_duration(waited)} after the last message: {missed}"
+
+
 def _what(state: AlertState) -> str:
     return f"task {state.task_name or state.task_id} last_status {state.last_status}"
 
@@ -559,7 +629,12 @@ def _keep(current: AlertState | None, state: AlertState, now: datetime, reason: 
 
 
 def _resolve(current: AlertState, rule: Rule, silence: Silence | None, now: datetime) -> Decision:
-    recovered = f"recovered: task {current.task_name or current.task_id} succeeded"
+    if current.overdue:
+        recovered = (
+            f"on schedule again: task {current.task_name or current.task_id} ran or its next run moved on"
+        )
+    else:
+        recovered = f"recovered: task {current.task_name or current.task_id} succeeded"
     if not current.announced:
         reason, announce = f"{recovered} before anything was posted", False
     elif silence is not None:

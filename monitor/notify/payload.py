@@ -12,7 +12,7 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any, NotRequired, TypedDict, cast
 
-from monitor.decide import AlertState, Decision
+from monitor.decide import OVERDUE_STATUS, AlertState, Decision
 from monitor.rules.model import Rule
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
 
@@ -96,7 +96,8 @@ class AlertPayload(TypedDict):
 
 
 def task_summary(state: AlertState, task: ScheduledTask | None) -> TaskSummary:
-    """The task part of a payload: from the listing when the task was listed, else from the alert."""
+    """The task part of a payload: from the listing when the task was listed, else from the alert. A
+    missed-run alert's task shows `last_status` OVERDUE: that is what the message is about."""
     # Dict displays rather than TypedDict(...) calls, here and in build_payload: a call with keywords builds
     # the dict twice, and a cycle after a mass failure builds tens of thousands of payloads.
     if task is None:
@@ -118,7 +119,7 @@ def task_summary(state: AlertState, task: ScheduledTask | None) -> TaskSummary:
         "type": task.task_type,
         "scheduled_type": task.scheduled_type,
         "life_cycle_type": task.life_cycle_type,
-        "last_status": task.last_status,
+        "last_status": OVERDUE_STATUS if state.overdue else task.last_status,
         "next_execution_time": task.next_execution_time,
         "time_zone": task.time_zone,
         "enable": task.enable,

@@ -412,4 +412,5 @@ def _compiled_rule(model: RuleModel, location: Location) -> Rule:
         min_failures=model.min_failures,
         pagerduty=model.pagerduty,
         runbook_url=model.runbook_url,
+        overdue_after=model.overdue_after,
     )

@@ -43,6 +43,9 @@ class Rule:
     pagerduty: bool = False
     #: A link template (`monitor.rules.runbook`), checked at load; shown as a button on the rule's alerts.
     runbook_url: str | None = None
+    #: Also alert (OVERDUE) when a matched task's `next_execution_time` is older than this and no run
+    #: started since (monitor.overdue); None: missed runs are not watched.
+    overdue_after: timedelta | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,15 @@ _DURATION_SCHEMA = {
     "anyOf": [{"type": "string", "pattern": r"^(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"}, {"const": 0}],
     "description": "30s, 15m, 4h, 1d, 1h30m; 0 = never",
 }
+#: The shortest `overdue_after`: a task is due once a minute at most, and our clock and the API's may differ
+#: by seconds (monitor.overdue.CLOCK_SKEW).
+MIN_OVERDUE_AFTER = timedelta(minutes=1)
+_OVERDUE_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?$",
+    "description": "alert (OVERDUE) when a task's next_execution_time is older than this with no run since: "
+    "15m, 1h, 1h30m (at least 1m)",
+}
 
 
 def _as_list(value: object) -> object:
@@ -74,6 +83,15 @@ def _check_channel(text: str) -> str:
             f'{text!r} is not a Slack channel: write "#name" (lowercase, no spaces) or an id like C0123456789'
         )
     return text
+
+
+def _check_overdue_after(value: timedelta) -> timedelta:
+    if value < MIN_OVERDUE_AFTER:
+        raise ValueError(
+            f"{format_duration(value)} is too short: at least {format_duration(MIN_OVERDUE_AFTER)} "
+            "(leave overdue_after out to not watch for missed runs)"
+        )
+    return value
 
 
 def _check_mention(text: str) -> str:
@@ -240,6 +258,16 @@ class RuleModel(_StrictModel):
     pagerduty: StrictBool = False
     runbook_url: (
         Annotated[StrictStr, AfterValidator(check_runbook_template), Field(description=_RUNBOOK_DOC)] | None
+    ) = None
+    #: Alert (OVERDUE) when a matched task misses its run by this long (monitor.overdue).
+    overdue_after: (
+        Annotated[
+            timedelta,
+            BeforeValidator(parse_duration),
+            AfterValidator(_check_overdue_after),
+            WithJsonSchema(_OVERDUE_SCHEMA),
+        ]
+        | None
     ) = None
 
 

@@ -468,7 +468,7 @@ class TestJsonSchema:
         assert rule["additionalProperties"] is False
         assert set(rule["properties"]) == {
             "name", "match", "channel", "severity", "repeat_interval", "notify_resolved", "continue",
-            "group_by", "mention", "min_failures", "pagerduty", "runbook_url",
+            "group_by", "mention", "min_failures", "pagerduty", "runbook_url", "overdue_after",
         }  # fmt: skip
         assert rule["properties"]["repeat_interval"]["default"] == "4h"
 
