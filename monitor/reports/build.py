@@ -1,0 +1,207 @@
+"""A report's numbers, as a pure function of the run history and the open alerts (`build_report`).
+
+    runs, fails, skips and the success rate of the period, against the period before (same length)
+    the same per task type, and per rule (the rule that would alert on the task, as rules.index.match says
+    for a failing run of it: first match, then `continue: true` ones)
+    the tasks that failed most, the alerts still open, the OVERDUE ones among them
+    a day-by-day series (runs and success rate) and the failures per task type: what the chart draws
+
+A run succeeded when it neither failed nor was skipped. A rate is None for no runs (never 100% of nothing).
+The result is plain JSON (an outbox payload), read by the renderers (monitor.slack.report) and the chart
+(monitor.reports.chart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fnmatch import fnmatchcase
+from typing import Any
+
+from monitor.decide import AlertState
+from monitor.history import TaskDay
+from monitor.rules.index import RuleSet
+from monitor.rules.index import match as match_rules
+from monitor.workspace.models import ScheduledTask
+
+__all__ = ["OVERDUE", "TOP_FAILING", "Scope", "build_report", "period_days", "rate"]
+
+#: The top failing tasks listed, and the open alerts named (the rest are counted).
+TOP_FAILING = 10
+OPEN_SHOWN = 10
+#: The last_status an OVERDUE alert carries (issue 19 item 1), when that kind exists.
+OVERDUE = "OVERDUE"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers; empty means everything. A task is in scope when it is in one of `projects`,
+    its name matches one of the `tasks` globs, and one of `rules` would alert on it."""
+
+    rules: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
+
+
+def period_days(end: date, days: int) -> tuple[str, str, str]:
+    """(first day of the period before, first day, end day excluded) as yyyy-mm-dd."""
+    first = end - timedelta(days=days)
+    return (first - timedelta(days=days)).isoformat(), first.isoformat(), end.isoformat()
+
+
+def rate(runs: int, fails: int, skips: int) -> float | None:
+    """The share of runs that succeeded, 0..1; None without runs."""
+    return None if runs <= 0 else round((runs - fails - skips) / runs, 4)
+
+
+class _Rules:
+    """The rule names that would alert on each task (matched once per task: a report reads each many days)."""
+
+    def __init__(self, ruleset: RuleSet | None) -> None:
+        self._ruleset = ruleset
+        self._known: dict[tuple[str, str, str | None, str | None], tuple[str, ...]] = {}
+
+    def of(self, row: TaskDay) -> tuple[str, ...]:
+        key = (row.project, row.task_id, row.task_name, row.task_type)
+        found = self._known.get(key)
+        if found is None:
+            if self._ruleset is None:
+                found = ()
+            else:
+                task = ScheduledTask(
+                    id=row.task_id, task_name=row.task_name, task_type=row.task_type, last_status="FAIL"
+                )
+                found = tuple(route.rule.name for route in match_rules(self._ruleset, task, row.project))
+            self._known[key] = found
+        return found
+
+
+def _in_scope(scope: Scope, project: str, name: str | None, rules: Iterable[str]) -> bool:
+    if scope.projects and project not in scope.projects:
+        return False
+    if scope.tasks and not any(fnmatchcase(name or "", glob) for glob in scope.tasks):
+        return False
+    return not scope.rules or any(rule in scope.rules for rule in rules)
+
+
+class _Count:
+    __slots__ = ("fails", "runs", "skips")
+
+    def __init__(self) -> None:
+        self.runs = self.fails = self.skips = 0
+
+    def add(self, row: TaskDay) -> None:
+        self.runs += row.runs
+        self.fails += row.fails
+        self.skips += row.skips
+
+    def as_dict(self, previous: _Count | None) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "fails": self.fails,
+            "skips": self.skips,
+            "rate": rate(self.runs, self.fails, self.skips),
+            "previous_rate": None
+            if previous is None
+            else rate(previous.runs, previous.fails, previous.skips),
+        }
+
+
+def build_report(
+    *,
+    name: str,
+    end: date,
+    days: int,
+    rows: Sequence[TaskDay],
+    ruleset: RuleSet | None,
+    open_alerts: Iterable[AlertState],
+    scope: Scope = Scope(),
+) -> dict[str, Any]:
+    """The report of the `days` days before `end` (excluded); `rows` hold the summary of those days and of
+    the period before them (store.task_days(period_days(end, days)[0], ...)), more are ignored."""
+    before, first, end_day = period_days(end, days)
+    rules = _Rules(ruleset)
+    total, earlier = _Count(), _Count()
+    types: dict[str, _Count] = {}
+    types_before: dict[str, _Count] = {}
+    by_rule: dict[str, _Count] = {}
+    by_rule_before: dict[str, _Count] = {}
+    daily = {(end - timedelta(days=n)).isoformat(): _Count() for n in range(days, 0, -1)}
+    tasks: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        if not before <= row.day < end_day:
+            continue
+        matched = rules.of(row)
+        if not _in_scope(scope, row.project, row.task_name, matched):
+            continue
+        current = row.day >= first
+        (total if current else earlier).add(row)
+        kind = row.task_type or "?"
+        (types if current else types_before).setdefault(kind, _Count()).add(row)
+        for rule in matched:
+            if not scope.rules or rule in scope.rules:
+                (by_rule if current else by_rule_before).setdefault(rule, _Count()).add(row)
+        if current:
+            daily[row.day].add(row)
+            task = tasks.setdefault((row.project, row.task_id), [row.task_name, row.task_type, 0, 0, 0])
+            task[0], task[1] = row.task_name or task[0], row.task_type or task[1]
+            task[2] += row.runs
+            task[3] += row.fails
+            task[4] += row.skips
+    failing = sorted(
+        ((key, task) for key, task in tasks.items() if task[3] + task[4] > 0),
+        key=lambda item: (-(item[1][3] + item[1][4]), item[1][0] or "", item[0]),
+    )
+    alerts = sorted(
+        (a for a in open_alerts if _in_scope(scope, a.project, a.task_name, (a.rule_name,))),
+        key=lambda a: (a.opened_at, a.fingerprint),
+    )
+    overdue = [a for a in alerts if a.last_status == OVERDUE]
+    return {
+        "report": name,
+        "days": days,
+        "first": first,
+        "end": end_day,
+        "previous_first": before,
+        "totals": total.as_dict(earlier),
+        "by_type": _table(types, types_before),
+        "by_rule": _table(by_rule, by_rule_before),
+        "top_failing": [
+            {
+                "project": project,
+                "task_id": task_id,
+                "task_name": task[0],
+                "task_type": task[1],
+                "runs": task[2],
+                "fails": task[3],
+                "skips": task[4],
+            }
+            for (project, task_id), task in failing[:TOP_FAILING]
+        ],
+        "open_alerts": {"count": len(alerts), "items": [_alert(a) for a in alerts[:OPEN_SHOWN]]},
+        "overdue": {"count": len(overdue), "items": [_alert(a) for a in overdue[:OPEN_SHOWN]]},
+        "daily": [{"day": day, **count.as_dict(None)} for day, count in daily.items()],
+        "failures_by_type": [
+            {"task_type": kind, "fails": count.fails, "skips": count.skips}
+            for kind, count in sorted(
+                types.items(), key=lambda item: (-item[1].fails - item[1].skips, item[0])
+            )
+        ],
+    }
+
+
+def _table(now: Mapping[str, _Count], before: Mapping[str, _Count]) -> list[dict[str, Any]]:
+    return [{"name": key, **count.as_dict(before.get(key, _Count()))} for key, count in sorted(now.items())]
+
+
+def _alert(alert: AlertState) -> dict[str, Any]:
+    return {
+        "rule": alert.rule_name,
+        "project": alert.project,
+        "task_id": alert.task_id,
+        "task_name": alert.task_name,
+        "last_status": alert.last_status,
+        "since": alert.opened_at.isoformat(),
+        "acknowledged_by": alert.acknowledged_by,
+    }
