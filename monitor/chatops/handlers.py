@@ -37,6 +37,7 @@ from monitor.chatops.commands import (
 from monitor.chatops.limits import PerUserRate
 from monitor.chatops.replies import (
     DESKTOPS_SHOWN,
+    ProjectPoll,
     StatusView,
     ack_reply,
     alerts_reply,
@@ -69,6 +70,7 @@ __all__ = [
     "handle",
     "list_filters",
     "silence_alert",
+    "status_view",
 ]
 
 log = structlog.get_logger(__name__)
@@ -112,6 +114,8 @@ class RuntimeStatus:
     #: The replica that polls and sends (HA), and whether it is the one answering.
     leader: str | None = None
     leader_is_me: bool = False
+    #: Each watched project's last successful cycle and last error (this replica's `Health`).
+    projects: tuple[ProjectPoll, ...] = ()
 
 
 def _new_silence_id() -> str:
@@ -241,7 +245,8 @@ async def _silence(command: Silence, caller: Caller, deps: Deps) -> SlackMessage
     return silence_added_reply(silence, now)
 
 
-async def _status(deps: Deps) -> SlackMessage:
+async def status_view(deps: Deps) -> StatusView:
+    """What `/tasks status` and the Home tab show of the daemon: its status and the outbox's backlog."""
     now = deps.clock()
     status, waiting = await asyncio.to_thread(
         lambda: (deps.status(), deps.store.pending_outbox(now=now, limit=100_000))
@@ -257,8 +262,13 @@ async def _status(deps: Deps) -> SlackMessage:
         outbox_backlog=len(waiting),
         leader=status.leader,
         leader_is_me=status.leader_is_me,
+        projects=status.projects,
     )
-    return status_reply(view, now)
+    return view
+
+
+async def _status(deps: Deps) -> SlackMessage:
+    return status_reply(await status_view(deps), deps.clock())
 
 
 _CHANGES = {Silence: "silence alerts", Unsilence: "end silences", Ack: "acknowledge alerts"}

@@ -52,16 +52,21 @@ __all__ = [
     "NEXT_PAGE_ACTION_ID",
     "PAGE_SIZE",
     "PREVIOUS_PAGE_ACTION_ID",
+    "ProjectPoll",
     "StatusView",
     "ack_reply",
+    "alert_line",
     "alerts_reply",
     "error_reply",
     "help_reply",
     "list_reply",
+    "message_link",
     "refusal_reply",
     "show_reply",
     "silence_added_reply",
+    "silence_line",
     "silences_reply",
+    "status_fields",
     "status_reply",
     "unsilence_reply",
 ]
@@ -267,13 +272,33 @@ def show_reply(
     return _message(f"Task {name}: {_plain(status or 'unknown')}", blocks)
 
 
-def _link(ref: MessageRef | None, team_domain: str | None) -> str:
+_WORKSPACE_URL = re.compile(r"https://[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.slack\.com/")
+_REF_PART = re.compile(r"[A-Z0-9]+|\d+\.\d+")
+
+
+def message_link(ref: MessageRef | None, workspace_url: str | None) -> str:
+    """A link to an alert's message: Slack's permalink form, `<workspace url>archives/<channel>/p<ts
+    without the dot>`, built from the stored channel and ts (no `chat.getPermalink` call per alert).
+    `workspace_url` is `auth.test`'s `url` (https://acme.slack.com/); without one, the ts and channel."""
     if ref is None:
         return "not posted yet"
-    if not team_domain:
+    if not (_REF_PART.fullmatch(ref.channel) and _REF_PART.fullmatch(ref.ts)):
+        return "message (unknown place)"
+    if not workspace_url or not _WORKSPACE_URL.fullmatch(workspace_url):
         return f"message {ref.ts} in <#{ref.channel}>"
-    url = f"https://{team_domain}.slack.com/archives/{ref.channel}/p{ref.ts.replace('.', '')}"
-    return f"<{url}|message>"
+    return f"<{workspace_url}archives/{ref.channel}/p{ref.ts.replace('.', '')}|message>"
+
+
+def alert_line(alert: AlertState, ref: MessageRef | None, workspace_url: str | None) -> str:
+    """One firing alert: its mark, task, rule, since when, id, a link to its message, who acknowledged it
+    and whether a silence holds it (escaped; `/tasks alerts` and the Home tab)."""
+    acked = f" · 👀 {_plain(alert.acknowledged_by, 40)}" if alert.acknowledged_by else ""
+    muted = " · 🔕 silenced" if alert.silenced_by else ""
+    return (
+        f"{status_mark(alert.last_status)} *{_plain(alert.task_name or alert.task_id, 60)}* "
+        f"({_plain(alert.rule_name, 40)}) since {slack_date(int(alert.opened_at.timestamp()))} · "
+        f"`{alert.fingerprint}` · {message_link(ref, workspace_url)}{acked}{muted}"
+    )
 
 
 def alerts_reply(
@@ -283,15 +308,8 @@ def alerts_reply(
     if not alerts:
         return _message("No firing alerts.", [section("✅ No firing alerts.")])
     ordered = sorted(alerts, key=lambda alert: (alert.opened_at, alert.fingerprint))
-    lines = []
-    for alert in ordered[:MAX_ROWS]:
-        acked = f" · 👀 {_plain(alert.acknowledged_by, 40)}" if alert.acknowledged_by else ""
-        muted = " · 🔕 silenced" if alert.silenced_by else ""
-        lines.append(
-            f"{status_mark(alert.last_status)} *{_plain(alert.task_name or alert.task_id, 60)}* "
-            f"({_plain(alert.rule_name, 40)}) since {slack_date(int(alert.opened_at.timestamp()))} · "
-            f"`{alert.fingerprint}` · {_link(refs.get(alert.fingerprint), team_domain)}{acked}{muted}"
-        )
+    url = f"https://{team_domain}.slack.com/" if team_domain else None
+    lines = [alert_line(alert, refs.get(alert.fingerprint), url) for alert in ordered[:MAX_ROWS]]
     blocks: list[Block] = [section(f"*{len(alerts)} firing alert{'s' if len(alerts) != 1 else ''}*")]
     blocks.extend(section("\n".join(lines[start : start + 10])) for start in range(0, len(lines), 10))
     if len(alerts) > MAX_ROWS:
@@ -310,7 +328,8 @@ def _silence_target(silence: Silence) -> str:
     return "; ".join(parts) or "every task"
 
 
-def _silence_line(silence: Silence, now: datetime) -> str:
+def silence_line(silence: Silence, now: datetime) -> str:
+    """One silence: id, what it matches, until when, who made it and why (escaped)."""
     left = format_duration(silence.until - now) if silence.until > now else "ended"
     reason = f" · {_plain(silence.comment, 200)}" if silence.comment else ""
     return (
@@ -321,7 +340,7 @@ def _silence_line(silence: Silence, now: datetime) -> str:
 
 
 def silence_added_reply(silence: Silence, now: datetime) -> SlackMessage:
-    text = f"Silenced: {_silence_line(silence, now)}"
+    text = f"Silenced: {silence_line(silence, now)}"
     return _message(
         text, [section(text), context(f"`/tasks unsilence {_plain(silence.id, 64)}` ends it early.")]
     )
@@ -331,7 +350,7 @@ def silences_reply(silences: Sequence[Silence], now: datetime) -> SlackMessage:
     active = [silence for silence in silences if silence.is_active(now)]
     if not active:
         return _message("No active silences.", [section("No active silences.")])
-    lines = [_silence_line(silence, now) for silence in sorted(active, key=lambda s: s.until)[:MAX_ROWS]]
+    lines = [silence_line(silence, now) for silence in sorted(active, key=lambda s: s.until)[:MAX_ROWS]]
     blocks: list[Block] = [section(f"*{len(active)} active silence{'s' if len(active) != 1 else ''}*")]
     blocks.extend(section("\n".join(lines[start : start + 8])) for start in range(0, len(lines), 8))
     if len(active) > MAX_ROWS:
@@ -359,6 +378,16 @@ def ack_reply(alert_id: str, acknowledged: bool, *, by: str) -> SlackMessage:
 
 
 @dataclass(frozen=True)
+class ProjectPoll:
+    """One watched project's polling, as `/healthz` judges it (`monitor.metrics.Health`): its last
+    successful cycle on this replica (None: none yet) and its last error since."""
+
+    name: str
+    last_success: datetime | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class StatusView:
     """What `/tasks status` shows; the handler gathers it from the daemon's status and the store."""
 
@@ -372,9 +401,11 @@ class StatusView:
     failed_notifications: int = 0
     leader: str | None = None
     leader_is_me: bool = False
+    projects: tuple[ProjectPoll, ...] = ()
 
 
-def status_reply(view: StatusView, now: datetime) -> SlackMessage:
+def status_fields(view: StatusView, now: datetime) -> list[str]:
+    """The daemon's status as section fields: last poll, Workspace API, Slack, outbox, leader."""
     if view.last_poll_at is None:
         poll = "no poll finished yet"
     else:
@@ -394,6 +425,12 @@ def status_reply(view: StatusView, now: datetime) -> SlackMessage:
         fields.append(
             f"*Leader*\n{_plain(view.leader, 200)}" + (" (this replica)" if view.leader_is_me else "")
         )
+    return fields
+
+
+def status_reply(view: StatusView, now: datetime) -> SlackMessage:
+    fields = status_fields(view, now)
     blocks: list[Block] = [header("workspace-monitor status"), section(fields=fields)]
+    poll = fields[0].removeprefix("*Last poll*\n")
     text = f"Last poll: {poll}; backlog {view.outbox_backlog}"
     return _message(text, blocks)

@@ -50,6 +50,7 @@ from monitor.chatops.app import build_app
 from monitor.chatops.handlers import Deps, RuntimeStatus
 from monitor.chatops.limits import API_BURST, API_RATE, CappedTransport, TokenBucket
 from monitor.chatops.names import resolve_names
+from monitor.chatops.replies import ProjectPoll
 from monitor.chatops.tokens import TOKEN_ERRORS, Backoff, TokenKind, TokenState
 from monitor.config import Credentials, Settings, SlackSettings, split_listen
 from monitor.logs import register_secret
@@ -298,7 +299,7 @@ def _parse_time(text: str | None) -> datetime | None:
 
 def store_status(store: Store, health: Health, replica: str | None = None) -> Callable[[], RuntimeStatus]:
     """`/tasks status` from the engine's meta (last_cycle_at/complete/tasks), the leader the store names,
-    and this replica's health."""
+    and this replica's health (its errors, and each project's last successful cycle as /healthz judges)."""
 
     def status() -> RuntimeStatus:
         started = _parse_time(store.get_meta("last_cycle_at"))
@@ -315,6 +316,10 @@ def store_status(store: Store, health: Health, replica: str | None = None) -> Ca
             api_error=health.last_error,
             leader=(leader := store.get_meta("leader")),
             leader_is_me=leader is not None and leader == replica,
+            projects=tuple(
+                ProjectPoll(name, health.projects[name], health.errors.get(name))
+                for name in sorted(health.projects)
+            ),
         )
 
     return status

@@ -1,4 +1,5 @@
-"""`/tasks status` gathers the daemon's view from the store: the last poll (engine meta) and the leader."""
+"""`/tasks status` gathers the daemon's view from the store: the last poll (engine meta), the leader, and each
+project's last successful poll from this replica's health."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.chatops.replies import ProjectPoll
 from monitor.chatops.runner import store_status
 from monitor.metrics import Health
 from monitor.store import SQLiteStore
@@ -30,3 +32,16 @@ def test_the_leader_named_in_the_store_and_whether_it_is_this_replica(
             store.set_meta("leader", stored_leader)
         status = store_status(store, Health(timedelta(seconds=60), NOW), replica)()
     assert (status.leader, status.leader_is_me) == (leader, is_me)
+
+
+def test_each_project_with_its_last_successful_poll_and_error_as_healthz_sees_it(tmp_path: Path) -> None:
+    health = Health(timedelta(seconds=60), NOW)
+    health.watch_projects(["p-2", "p-1"])
+    health.succeeded("p-1", NOW - timedelta(minutes=1))
+    health.failed("p-2", "HTTP 503")
+    with SQLiteStore.open(tmp_path / "state.db") as store:
+        status = store_status(store, health)()
+    assert status.projects == (
+        ProjectPoll("p-1", NOW - timedelta(minutes=1), None),
+        ProjectPoll("p-2", None, "HTTP 503"),
+    )
