@@ -1,5 +1,7 @@
-"""The `workspace-monitor` command line: parses arguments and hands each command to the module that does it
-(`monitor.commands`, `monitor.daemon`, the simulator and the demo), imported only when that command runs.
+"""The `workspace-monitor` command line: parses arguments (the grammar is `monitor.arguments`) and hands each
+command to the module that does it (`monitor.listtasks`, `monitor.commands`, `monitor.daemon`, the simulator
+and the demo), imported only when that command runs, so a command loads only what it uses (`--help` not even
+structlog; tests/unit/test_startup_imports.py, bench/startup.py).
 
 Exit codes: 0 success; 1 the command ran but the outcome is not trustworthy or the API failed (an
 incomplete listing, an API error); 2 the command cannot run as configured (bad config, missing credentials,
@@ -9,13 +11,11 @@ usage). Errors are one line on stderr saying what is wrong and what to do - neve
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.arguments import build_parser
-from monitor.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -27,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "simulate":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    # Imported once a command is known: --help and a usage error need neither (structlog loads rich).
+    import asyncio
+
+    from monitor.logs import configure_logging
+
     level = {0: "warning", 1: "info"}.get(args.verbose, "debug")
     configure_logging(level)
     try:
@@ -101,13 +106,17 @@ def _simulate(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    if args.command == "tasks":  # first, and alone: listing loads nothing of the runtime
+        from monitor.listtasks import tasks
+
+        return asyncio.run(tasks(args))
     from rich.console import Console
 
     from monitor import commands
     from monitor.tasklist import output_console
 
-    if args.command == "tasks":
-        return asyncio.run(commands.tasks(args))
     if args.command == "once":
         err = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the width
         return asyncio.run(

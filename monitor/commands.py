@@ -2,8 +2,9 @@
 
     check    validate config and rules (and what `run` checks before it starts); file:line for each problem
     once     one full cycle (or a dry run): poll, evaluate, persist, deliver
-    tasks    list scheduled tasks from the Workspace API, as a table or JSON
     schema   the JSON Schema of the rule file
+
+(`tasks` is monitor/listtasks.py: it needs only the Workspace client, and loads nothing of the runtime.)
 
 `check` and `once` load what the daemon loads, in the same way, so `check` passing means `run` will start,
 and `once` shows exactly what a cycle of the daemon would decide and send.
@@ -14,42 +15,32 @@ incomplete listing, an API error); 2 the command cannot run as configured (bad c
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import socket
-import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from monitor.config import ConfigError, Credentials, Settings, load_settings
+from monitor.config import ConfigError, Settings, load_settings
 from monitor.engine import CycleReport
 from monitor.leader import SoleLeadership, TermedStore
-from monitor.logs import register_secret
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.text import render_text, terminal_safe
 from monitor.preflight import start_problems
 from monitor.rules.schema import rule_file_json_schema
 from monitor.runtime import Loaded, LoadError, Runtime, build, load_all, make_notifier
 from monitor.store import StoreError
-from monitor.tasklist import output_console, task_table, tasks_json
-from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
-from monitor.workspace.factory import build_client
 
 if TYPE_CHECKING:
     from monitor.online import Finding
 
-__all__ = ["check", "check_verdict", "once", "schema", "show_decisions", "tasks"]
-
-#: Progress is shown when a terminal waits for more pages than this.
-PROGRESS_AFTER_PAGES = 4
+__all__ = ["check", "check_verdict", "once", "schema", "show_decisions"]
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -240,86 +231,3 @@ def _say(console: Console, line: str, style: str = "") -> None:
 def schema() -> int:
     print(json.dumps(rule_file_json_schema(), indent=2))
     return EXIT_OK
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"workspace-monitor: {message}", file=sys.stderr)
-    return code
-
-
-def _filters(args: argparse.Namespace) -> list[TaskFilter]:
-    statuses = [args.status] if args.status != "ANY" else [None]
-    schedules = [args.schedule] if args.schedule else [None, "LIFE_CYCLE"]
-    return [
-        TaskFilter(task_name=args.name, task_type=args.task_type, scheduled_type=schedule, last_status=status)
-        for status in statuses
-        for schedule in schedules
-    ]
-
-
-async def tasks(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-        credentials = Credentials.from_env(os.environ)
-        register_secret(
-            credentials.secret_key,
-            credentials.security_token,
-            credentials.iam_password,
-            credentials.auth_token,
-        )
-        client = build_client(settings.workspace, credentials)
-    except ConfigError as exc:
-        return _fail("bad configuration:\n" + "\n".join(exc.problems), EXIT_CONFIG)
-    except ConfigurationError as exc:
-        return _fail(str(exc), EXIT_CONFIG)
-
-    err = Console(stderr=True)
-    show_progress = err.is_terminal and not args.json
-    async with client:
-        try:
-            listing = await _list_with_progress(client, _filters(args), err, show_progress)
-        except ConfigurationError as exc:
-            return _fail(str(exc), EXIT_CONFIG)
-        except WorkspaceError as exc:
-            return _fail(str(exc), EXIT_FAILED)
-
-    tasks = sorted(listing.tasks, key=lambda t: ((t.task_name or "").lower(), t.id))
-    if args.json:
-        print(tasks_json(tasks))
-    else:
-        output_console().print(task_table(tasks, title=f"{len(tasks)} scheduled tasks"))
-    if not listing.complete:
-        return _fail(
-            "the listing is incomplete: "
-            + "; ".join(listing.problems or ["some pages failed"])
-            + ". Run again; if it persists, check the API's health.",
-            EXIT_FAILED,
-        )
-    return EXIT_OK
-
-
-async def _list_with_progress(
-    client: WorkspaceClient, filters: list[TaskFilter], err: Console, show: bool
-) -> Listing:
-    if not show:
-        return await client.fetch_many(filters)
-    with Progress(
-        TextColumn("listing tasks"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        bar = progress.add_task("pages", total=None, visible=False)
-        totals: dict[int, tuple[int, int]] = {}
-
-        def on_progress(key: int, done: int, pages: int) -> None:
-            totals[key] = (done, pages)
-            all_done = sum(d for d, _ in totals.values())
-            all_pages = sum(p for _, p in totals.values())
-            progress.update(
-                bar, completed=all_done, total=all_pages, visible=all_pages > PROGRESS_AFTER_PAGES
-            )
-
-        return await client.fetch_many(filters, on_progress=on_progress)

@@ -1,0 +1,96 @@
+"""Commands import only what they use (issue 17, start-up): a whole `tasks` run against the simulator loads
+none of the daemon's libraries, and `--help` loads no third-party library at all.
+
+Each command runs in a fresh interpreter (what a user starts), which then lists what it had loaded; the
+timings themselves are bench/startup.py's (a wall-clock limit has no place in a unit test).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY, SimulatorThread
+from tests.support.simapi import small_options
+
+#: What `run` needs and `tasks` does not: PostgreSQL, Slack, the HTTP servers, the scheduler, the metrics.
+NOT_FOR_TASKS = ("psycopg", "slack_sdk", "slack_bolt", "aiohttp", "apscheduler", "prometheus_client")
+
+#: Runs the CLI like the installed script, then prints the top-level names of every module loaded.
+RUN_AND_LIST = """
+import json, sys
+from monitor.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def loaded_by(
+    *args: str, env: dict[str, str], cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `workspace-monitor ARGS` in a fresh interpreter: its result, and the packages it had loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST, *args],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    listed = json.loads(result.stderr.strip().splitlines()[-1])
+    return result, set(listed)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimulatorThread]:
+    with SimulatorThread(small_options(tasks=40)) as running:
+        yield running
+
+
+def test_tasks_loads_none_of_the_daemons_libraries(sim: SimulatorThread, tmp_path: Path) -> None:
+    """A real listing (one page, JSON), so whatever the client loads while it runs is counted too."""
+    env = {
+        "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
+        "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY,
+        "HUAWEICLOUD_SDK_PROJECT_ID": DEFAULT_PROJECT_ID,
+        "WORKSPACE_ENDPOINT": sim.base_url,
+    }
+    result, loaded = loaded_by("tasks", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 40
+    assert "httpx" in loaded  # the listing really went through the client
+    assert loaded.isdisjoint(NOT_FOR_TASKS), sorted(loaded & set(NOT_FOR_TASKS))
+
+
+def test_the_tasks_command_loads_nothing_of_the_runtime() -> None:
+    """No store, engine, notifier or chatops module: the listing needs the config and the client only."""
+    code = (
+        "import json, sys\n"
+        "from monitor.listtasks import tasks\n"
+        "print(json.dumps([m for m in sys.modules if m.startswith('monitor.')]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = set(json.loads(result.stdout))
+    assert "monitor.workspace.client" in modules
+    runtime = ("monitor.runtime", "monitor.engine", "monitor.store", "monitor.slack", "monitor.chatops.app")
+    assert not {name for name in modules if name.startswith(runtime)}
+
+
+def test_help_loads_no_third_party_library(tmp_path: Path) -> None:
+    """`--help` is argparse and the API's vocabulary (the choices of `tasks`): not structlog (which loads
+    rich), pydantic, httpx, nor even asyncio."""
+    result, loaded = loaded_by("--help", env={}, cwd=tmp_path)
+    assert result.returncode == 0
+    assert "workspace-monitor" in result.stdout
+    heavy = {"structlog", "rich", "pydantic", "httpx", "yaml", "asyncio", "aiohttp", "psycopg"}
+    assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
