@@ -6,10 +6,15 @@ API), then parses, calls a handler from `monitor.chatops.handlers`, and answers 
 
     alert_ack / alert_silence_1h      on alert messages (value: the alert fingerprint); the answer is
                                       ephemeral, and a short note goes in the alert's thread for everyone
+    alert_retry                       "Retry failed desktops" (`slack.actions: [retry]`; on alert messages
+                                      and on `/tasks retry`'s answer): `monitor.chatops.retry` plans,
+                                      claims and starts it; the answer is ephemeral, progress and the
+                                      outcome go to the alert's thread, followed after the answer is sent
     tasks_page_next / _previous       on a `/tasks list` answer (value: the command text of that page);
                                       the answer replaces the listing
 
-Changing state (silence, unsilence, ack, both alert buttons) needs `Access`; others get a polite refusal.
+Changing state (silence, unsilence, ack, retry, the alert buttons) needs `Access`; others get a polite
+refusal.
 In HTTP mode a verified request whose signature was seen in the last minutes is a replay: acked, dropped
 (`monitor.chatops.replay`). A request whose response_url is not Slack's is acked and dropped
 (`monitor.chatops.response_url`): answers are never posted anywhere a payload says.
@@ -38,11 +43,13 @@ from monitor.chatops.handlers import Deps, acknowledge_alert, handle, silence_al
 from monitor.chatops.replay import RecentSignatures
 from monitor.chatops.replies import error_reply, refusal_reply
 from monitor.chatops.response_url import response_url_allowed
-from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.chatops.retry import begin_retry
+from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID, SILENCE_1H_ACTION_ID
 from monitor.slack.client import respond_once
 from monitor.slack.message import SlackMessage
 from monitor.slack.mrkdwn import user_text
 from monitor.store import StoreError
+from monitor.workspace.errors import WorkspaceError
 
 __all__ = ["COMMAND", "SILENCE_BUTTON_DURATION", "build_app", "caller_of"]
 
@@ -252,6 +259,43 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
             ),
             what="silence button",
         )
+
+    @app.action(RETRY_ACTION_ID)
+    async def on_retry(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        follow: list[Callable[[], Awaitable[None]]] = []
+
+        async def start() -> SlackMessage:
+            caller = caller_of(body)
+            if not deps.access.may_change(caller):
+                log.info("chatops.refused", user=caller.user_id, channel=caller.channel_id, command="retry")
+                deps.on_command("retry_button", "refused")
+                return refusal_reply("retry failed desktops")
+            if deps.retry is None:
+                deps.on_command("retry_button", "refused")
+                return error_reply("Retries from Slack are off (`slack.actions: [retry]` turns them on).")
+            try:
+                started = await begin_retry(
+                    _action_value(body), caller, deps.retry, deps.store, clock=deps.clock, slack=client,
+                    respond=lambda message: _send(respond, message), clicked=body.get("message"),
+                )  # fmt: skip
+            except WorkspaceError as exc:
+                deps.on_command("retry_button", "api_error")
+                return error_reply(f"The Workspace API failed: {exc}. Nothing was started.")
+            except StoreError as exc:
+                deps.on_command("retry_button", "store_error")
+                return error_reply(f"The state store failed: {exc}. Nothing was started.")
+            deps.on_command("retry_button", "ok")
+            if started.follow is not None:
+                follow.append(started.follow)
+            return started.reply
+
+        await _answer(respond, start, what="retry button")
+        for step in follow:  # after the answer: following a job takes minutes
+            try:
+                await step()
+            except Exception as exc:  # the listener's boundary, as in _answer
+                log.error("chatops.listener_failed", what="retry follow-up", error=repr(exc)[:300])
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

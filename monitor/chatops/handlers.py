@@ -27,6 +27,7 @@ from monitor.chatops.commands import (
     Failed,
     Help,
     ListTasks,
+    Retry,
     Show,
     Silence,
     Silences,
@@ -51,6 +52,7 @@ from monitor.chatops.replies import (
     status_reply,
     unsilence_reply,
 )
+from monitor.chatops.retry import Retrier, prepare_retry, retry_prompt
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
 from monitor.pagerduty.notifier import queue_acknowledge
@@ -61,6 +63,7 @@ from monitor.store import MessageRef, Store, StoreError
 from monitor.workspace.client import Listing, TaskFilter
 from monitor.workspace.errors import NotFoundError, WorkspaceError
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
+from monitor.workspace.redo import why_no_redo
 
 __all__ = [
     "Deps",
@@ -139,6 +142,8 @@ class Deps:
     rate: PerUserRate = field(default_factory=PerUserRate)
     #: Told of each command and button: (name, outcome), `Metrics.chatops_command`.
     on_command: Callable[[str, str], None] = lambda command, outcome: None
+    #: Retries from Slack (`slack.actions: [retry]`); None: off.
+    retry: Retrier | None = None
 
 
 def list_filters(command: ListTasks) -> list[TaskFilter]:
@@ -208,7 +213,22 @@ async def _show(command: Show, deps: Deps) -> SlackMessage:
         desktops = [detail for detail in details or [] if detail.exec_status != "SUCCESS"]
         problems.extend([problem] if problem else [])
     failed_total = (failed.failed_num or 0) + (failed.skip_num or 0) if failed is not None else 0
-    return show_reply(task, listed, records or [], desktops, problems=problems, failed_total=failed_total)
+    return show_reply(
+        task, listed, records or [], desktops, problems=problems, failed_total=failed_total,
+        retry_note=_retry_note(task, deps),
+    )  # fmt: skip
+
+
+def _retry_note(task: TaskDetail, deps: Deps) -> str | None:
+    """With retries on: how to retry this task's failed desktops, or why it has no retry."""
+    if deps.retry is None:
+        return None
+    why = why_no_redo(task.task_type)
+    if why is not None:
+        return f"No retry from Slack: {why}."
+    return (
+        f"🔁 `/tasks retry {task.id}` (or the alert's button) redoes its action on the desktops that failed."
+    )
 
 
 def _enough_shown(details: Sequence[RecordDetail]) -> bool:
@@ -271,7 +291,39 @@ async def _status(deps: Deps) -> SlackMessage:
     return status_reply(await status_view(deps), deps.clock())
 
 
-_CHANGES = {Silence: "silence alerts", Unsilence: "end silences", Ack: "acknowledge alerts"}
+_CHANGES = {
+    Silence: "silence alerts",
+    Unsilence: "end silences",
+    Ack: "acknowledge alerts",
+    Retry: "retry failed desktops",
+}
+
+
+async def _retry(command: Retry, deps: Deps) -> SlackMessage:
+    """`retry`: the plan and the button with its confirm (pressing it is what starts the retry)."""
+    if deps.retry is None:
+        return error_reply(
+            "Retries from Slack are off: `slack.actions: [retry]` in the config turns them on (the IAM "
+            "user then needs the write actions the README's *Fixing from Slack* names)."
+        )
+    fingerprint = command.alert_id
+    if fingerprint is None:
+        open_alerts = await asyncio.to_thread(deps.store.load_open_alerts)
+        firing = sorted(
+            a.fingerprint for a in open_alerts.values()
+            if a.task_id == command.task_id and a.status is AlertStatus.FIRING
+        )  # fmt: skip
+        if not firing:
+            return error_reply(
+                f"No alert is firing for task {command.task_id}: a retry redoes a firing alert's failed "
+                f"run (`/tasks show {command.task_id}` shows its runs)."
+            )
+        fingerprint = firing[0]
+    planned, refusal = await prepare_retry(fingerprint, deps.store, deps.retry.client)
+    if planned is None:
+        assert refusal is not None
+        return refusal
+    return retry_prompt(planned)
 
 
 async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessage:
@@ -294,6 +346,8 @@ async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessag
             return unsilence_reply(silence_id, removed)
         case Ack(alert_id=alert_id):
             return (await acknowledge_alert(alert_id, caller, deps))[1]
+        case Retry():
+            return await _retry(command, deps)
         case Status():
             return await _status(deps)
     return help_reply()  # pragma: no cover - the match covers every Command
