@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -35,6 +35,7 @@ from monitor.chatops.commands import (
     Unsilence,
     command_name,
 )
+from monitor.chatops.home import HomeData, home_view
 from monitor.chatops.limits import PerUserRate
 from monitor.chatops.replies import (
     DESKTOPS_SHOWN,
@@ -71,6 +72,7 @@ __all__ = [
     "TaskSource",
     "acknowledge_alert",
     "handle",
+    "home_tab",
     "list_filters",
     "silence_alert",
     "status_view",
@@ -144,6 +146,8 @@ class Deps:
     on_command: Callable[[str, str], None] = lambda command, outcome: None
     #: Retries from Slack (`slack.actions: [retry]`); None: off.
     retry: Retrier | None = None
+    #: Rule name -> severity, of the rules loaded now (the Home tab groups alerts by it).
+    severities: Callable[[], Mapping[str, str]] = dict
 
 
 def list_filters(command: ListTasks) -> list[TaskFilter]:
@@ -263,6 +267,28 @@ async def _silence(command: Silence, caller: Caller, deps: Deps) -> SlackMessage
     log.info("chatops.silenced", silence=silence.id, target=command.target, by=caller.user_id,
              seconds=command.duration.total_seconds())  # fmt: skip
     return silence_added_reply(silence, now)
+
+
+async def home_tab(deps: Deps, *, workspace_url: str | None, notice: str | None = None) -> dict[str, Any]:
+    """The Home tab as it is now (`monitor.chatops.home`): firing alerts and where their messages are, the
+    active silences and the daemon's status, read when someone opens the tab."""
+
+    def read() -> tuple[list[AlertState], dict[str, MessageRef | None], list[StoredSilence]]:
+        alerts = [a for a in deps.store.load_open_alerts().values() if a.status is AlertStatus.FIRING]
+        refs = {alert.fingerprint: deps.store.message_ref(alert.fingerprint) for alert in alerts}
+        return alerts, refs, deps.store.silences()
+
+    (alerts, refs, silences), status = await asyncio.gather(asyncio.to_thread(read), status_view(deps))
+    data = HomeData(
+        alerts=alerts,
+        refs=refs,
+        severities=deps.severities(),
+        silences=silences,
+        status=status,
+        workspace_url=workspace_url,
+        notice=notice,
+    )
+    return home_view(data, deps.clock())
 
 
 async def status_view(deps: Deps) -> StatusView:
