@@ -27,6 +27,7 @@ from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens
 from monitor.config import SlackSettings
 from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN
+from monitor.devtools.slackstub.interact import AppDriver, OverSocket, SignedHttp
 from monitor.devtools.slackstub.state import StubMessage
 from monitor.slack.actions import RETRY_ACTION_ID
 from monitor.slack.notifier import SlackNotifier
@@ -150,6 +151,14 @@ class Bot:
 
     def actions(self) -> list[dict[str, Any]]:
         return list(self.world.sim.state.jobs.actions)
+
+    def driver(self) -> AppDriver:
+        """The stand-in as the person's Slack client: a button with a confirm reaches the app only when
+        the person confirms."""
+        stub = self.world.stub
+        if self.mode == "socket":
+            return AppDriver(stub, OverSocket(stub.socket))
+        return AppDriver(stub, SignedHttp(f"http://{self.service.address}{EVENTS_PATH}", SECRET))
 
 
 def retry_value(message: StubMessage) -> str:
@@ -342,3 +351,44 @@ async def test_once_a_retry_has_ended_another_may_be_asked(bot: Bot) -> None:
     async with asyncio.timeout(5):
         while len(bot.actions()) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+async def test_a_denied_confirm_sends_nothing_and_a_confirmed_one_retries(bot: Bot) -> None:
+    """Slack shows the confirm dialog in the client: "Cancel" never reaches the app."""
+    bot.fail("prod-reboot", desktops=2)
+    message, _ = await bot.alert("prod-reboot")
+    driver = bot.driver()
+    where = (message.channel, message.ts)
+    assert await driver.press(RETRY_ACTION_ID, user=ADMIN, message=where, confirm=False) is None
+    assert bot.actions() == []
+    assert message.replies == []
+    answer = await driver.press(RETRY_ACTION_ID, user=ADMIN, message=where)
+    assert answer is not None
+    assert answer.status == 200
+    await bot.thread_says(message, "succeeded on 2 desktops")
+    assert len(bot.actions()) == 1
+
+
+async def test_a_job_still_running_after_the_bound_is_said_so_and_not_started_again(bot: Bot) -> None:
+    bot.world.sim.state.jobs.hang = True
+    bot.fail("prod-reboot", desktops=1)
+    message, fingerprint = await bot.alert("prod-reboot")
+    await bot.press(fingerprint, message)
+    said = await bot.thread_says(message, "still RUNNING after 5 checks")
+    assert "check it in the console" in said
+    # Still being worked on as far as anyone knows: the claim holds until it expires.
+    assert "already running" in blocks_text(await bot.press(fingerprint, message))
+    assert len(bot.actions()) == 1
+
+
+async def test_a_read_only_iam_user_is_told_the_missing_action_and_nothing_ran(bot: Bot) -> None:
+    bot.world.sim.state.jobs.read_only = True
+    bot.fail("prod-reboot", desktops=1)
+    message, fingerprint = await bot.alert("prod-reboot")
+    answer = await bot.press(fingerprint, message)
+    assert "the IAM user lacks `workspace:desktops:operate`" in blocks_text(answer)
+    assert "Nothing ran" in await bot.thread_says(message, "workspace:desktops:operate")
+    assert bot.actions() == []
+    # Refused means nothing ran: once the policy is fixed, the same retry may be asked again.
+    bot.world.sim.state.jobs.read_only = False
+    assert "Retry started" in blocks_text(await bot.press(fingerprint, message))
