@@ -15,8 +15,9 @@ API), then parses, calls a handler from `monitor.chatops.handlers`, and answers 
 
 The Home tab: `app_home_opened` (tab home) publishes the tab (`monitor.chatops.home`) for that person with
 `views.publish`, built from the store when the tab is opened (never on a timer). Its Acknowledge and
-Silence 1h buttons are the messages' (same action ids, same listeners); a press there has no response_url,
-so the answer is shown on top of the tab, published again, and the note goes in the alert's thread.
+Silence 1h buttons (and Retry, with retries on) are the messages' (same action ids, same listeners); a
+press there has no response_url, so the answer is shown on top of the tab, published again, and the note
+goes in the alert's thread.
 
 Changing state (silence, unsilence, ack, retry, the alert buttons) needs `Access`; others get a polite
 refusal. In HTTP mode a verified request whose signature was seen in the last minutes is a replay: acked,
@@ -343,6 +344,14 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
     async def on_retry(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         follow: list[Callable[[], Awaitable[None]]] = []
+        from_home, user = _from_home(body), caller_of(body).user_id
+
+        async def tell(message: SlackMessage) -> None:
+            # The clicker again (an alert without a message): on the Home tab, on top of it.
+            if from_home:
+                await publish_home(user, notice=message.text)
+            else:
+                await _send(respond, message)
 
         async def start() -> SlackMessage:
             caller = caller_of(body)
@@ -356,7 +365,7 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
             try:
                 started = await begin_retry(
                     _action_value(body), caller, deps.retry, deps.store, clock=deps.clock, slack=client,
-                    respond=lambda message: _send(respond, message), clicked=body.get("message"),
+                    respond=tell, clicked=body.get("message"),
                 )  # fmt: skip
             except WorkspaceError as exc:
                 deps.on_command("retry_button", "api_error")
@@ -369,7 +378,7 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
                 follow.append(started.follow)
             return started.reply
 
-        await _answer(respond, start, what="retry button")
+        await answer_button(body, respond, start, "retry button")
         for step in follow:  # after the answer: following a job takes minutes
             try:
                 await step()

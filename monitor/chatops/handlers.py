@@ -83,6 +83,12 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 _FAILING = ("FAIL", "SKIP")
+#: `failed`'s listings (triggered tasks need their own): also the Home tab's source of task types.
+_FAILING_FILTERS = tuple(
+    TaskFilter(last_status=status, scheduled_type=kind)
+    for status in _FAILING
+    for kind in (None, "LIFE_CYCLE")
+)
 _RECORDS_SHOWN = 10
 
 
@@ -169,12 +175,7 @@ def _sorted(tasks: Sequence[ScheduledTask]) -> list[ScheduledTask]:
 
 
 async def _list(command: ListTasks | Failed, deps: Deps) -> SlackMessage:
-    if isinstance(command, Failed):
-        filters = [
-            TaskFilter(last_status=s, scheduled_type=k) for s in _FAILING for k in (None, "LIFE_CYCLE")
-        ]
-    else:
-        filters = list_filters(command)
+    filters = list(_FAILING_FILTERS) if isinstance(command, Failed) else list_filters(command)
     # Page 1 is a typed command: fresh. Later pages come from the buttons: the snapshot page 1 listed.
     listing = await deps.snapshots.listing(
         filters, deps.tasks.fetch_many, now=deps.clock(), reuse=command.page > 1
@@ -278,7 +279,9 @@ async def home_tab(deps: Deps, *, workspace_url: str | None, notice: str | None 
         refs = {alert.fingerprint: deps.store.message_ref(alert.fingerprint) for alert in alerts}
         return alerts, refs, deps.store.silences()
 
-    (alerts, refs, silences), status = await asyncio.gather(asyncio.to_thread(read), status_view(deps))
+    (alerts, refs, silences), status, task_types = await asyncio.gather(
+        asyncio.to_thread(read), status_view(deps), _failing_types(deps)
+    )
     data = HomeData(
         alerts=alerts,
         refs=refs,
@@ -287,8 +290,26 @@ async def home_tab(deps: Deps, *, workspace_url: str | None, notice: str | None 
         status=status,
         workspace_url=workspace_url,
         notice=notice,
+        retry=deps.retry is not None,
+        task_types=task_types,
     )
     return home_view(data, deps.clock())
+
+
+async def _failing_types(deps: Deps) -> dict[str, str]:
+    """With retries on: task id -> type of the failing tasks, which decides which alerts on the Home tab get
+    a Retry button (as their messages do). `/tasks failed`'s listing, shared with it (`Snapshots`: one in
+    flight for everyone, reused for 10 s); none when retries are off or the API fails (no Retry buttons)."""
+    if deps.retry is None:
+        return {}
+    try:
+        listing = await deps.snapshots.listing(
+            _FAILING_FILTERS, deps.tasks.fetch_many, now=deps.clock(), reuse=False
+        )
+    except WorkspaceError as exc:
+        log.warning("chatops.home_types_unavailable", error=str(exc)[:300])
+        return {}
+    return {task.id: task.task_type for task in listing.tasks if task.task_type}
 
 
 async def status_view(deps: Deps) -> StatusView:

@@ -16,12 +16,15 @@ import pytest
 
 from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps
+from monitor.chatops.retry import Retrier
 from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens, store_status
 from monitor.config import SlackSettings
+from monitor.devtools.sim.faults import parse_fault
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN
 from monitor.devtools.slackstub.interact import AppDriver, OverSocket, SignedHttp
 from monitor.devtools.slackstub.views import StubView
-from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.notifier import SlackNotifier
 from tests.support.slack import ADMIN, texts
 from tests.support.world import World, open_world
 
@@ -40,6 +43,11 @@ rules:
 """
 SECRET = "home-signing-secret-0123456789abcdef"
 STRANGER = "U0STRANGER"
+TASKS = [
+    {"task_name": "prod-reboot", "task_type": "REBOOT", "desktops": ["desk-01", "desk-02", "desk-03"]},
+    {"task_name": "prod-rebuild", "task_type": "REBUILD", "desktops": ["desk-21"]},
+    {"task_name": "lab-001", "task_type": "START", "desktops": ["desk-31"]},
+]
 
 
 @dataclass
@@ -52,8 +60,10 @@ class Home:
         return self.world.stub.state.views
 
     async def fail(self, *names: str) -> None:
+        """An execution of each task failing on its first desktop, and a cycle that posts the alerts."""
         for name in names:
-            self.world.execute(name, "FAIL", failed_desktops=["desk-01"], fail_reason="<!channel> boom")
+            first = self.world.sim.state.task(name).desktops[0].name
+            self.world.execute(name, "FAIL", failed_desktops=[first], fail_reason="<!channel> boom")
         await self.world.cycle()
 
     async def published(self, user: str, count: int) -> StubView:
@@ -73,10 +83,19 @@ class Home:
         return await self.published(user, count)
 
     async def press(self, action_id: str, fingerprint: str, user: str) -> StubView:
+        """Open the tab, press the button (confirming its dialog, if any), and the tab published after."""
         view = await self.open(user)
         count = len(self.views.published) + 1
         await self.driver.press(action_id, user=user, view=view, value=fingerprint)
         return await self.published(user, count)
+
+    async def thread_says(self, words: str) -> None:
+        [message] = self.world.stub.state.messages("desktop-ops")
+        async with asyncio.timeout(10):
+            while True:
+                if any(words in reply.text for reply in message.replies):
+                    return
+                await asyncio.sleep(0.01)
 
     def alert(self, name: str) -> str:
         [fingerprint] = [
@@ -97,8 +116,10 @@ def buttons(view: StubView) -> list[tuple[str, str]]:
 
 @pytest.fixture(params=["socket", "http"])
 async def home(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Home]:
-    async with open_world(tmp_path, RULES, tasks=("prod-reboot", "prod-stop", "lab-001")) as world:
+    async with open_world(tmp_path, RULES, tasks=TASKS) as world:
         runtime = world.runtime
+        assert isinstance(world.notifier, SlackNotifier)
+        world.notifier.retry = True  # slack.actions: [retry], on the messages and on the tab
         deps = Deps(
             tasks=world.client,
             store=world.store,
@@ -106,6 +127,7 @@ async def home(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
             access=Access.of([ADMIN], []),
             status=store_status(world.store, runtime.health),
             severities=lambda: {rule.name: rule.severity for rule in runtime.loaded.ruleset.rules},
+            retry=Retrier(world.client, interval=0, checks=5),
         )
         link: Callable[[ChatopsService], Any]
         if request.param == "http":
@@ -167,12 +189,7 @@ async def test_acknowledge_on_the_tab_acknowledges_notes_it_in_the_thread_and_sh
     assert f"Alert `{fingerprint}` acknowledged by u0admin001" in view.blocks[0]["text"]["text"]
     assert "👀 u0admin001" in text
     assert (ACK_ACTION_ID, fingerprint) not in buttons(view)  # as on the message, once acknowledged
-    [message] = home.world.stub.state.messages("desktop-ops")
-    async with asyncio.timeout(10):
-        while True:
-            if any("Acknowledged by u0admin001" in reply.text for reply in message.replies):
-                break
-            await asyncio.sleep(0.01)
+    await home.thread_says("Acknowledged by u0admin001")
 
 
 async def test_silence_on_the_tab_silences_the_alerts_rule_for_its_task(home: Home) -> None:
@@ -185,7 +202,7 @@ async def test_silence_on_the_tab_silences_the_alerts_rule_for_its_task(home: Ho
     assert "Active silences (1)" in shown(view)
 
 
-@pytest.mark.parametrize("action_id", [ACK_ACTION_ID, SILENCE_1H_ACTION_ID])
+@pytest.mark.parametrize("action_id", [ACK_ACTION_ID, SILENCE_1H_ACTION_ID, RETRY_ACTION_ID])
 async def test_a_non_admin_sees_the_tab_but_its_buttons_refuse_them_as_on_messages(
     home: Home, action_id: str
 ) -> None:
@@ -200,5 +217,45 @@ async def test_a_non_admin_sees_the_tab_but_its_buttons_refuse_them_as_on_messag
     )
     assert home.world.store.silences() == []
     assert home.world.store.load_alerts([fingerprint])[fingerprint].acknowledged_by is None
+    assert home.world.sim.state.jobs.actions == []
     [message] = home.world.stub.state.messages("desktop-ops")
     assert message.replies == []
+
+
+async def test_retry_is_on_the_tab_for_alerts_of_a_redoable_task_only_as_on_messages(home: Home) -> None:
+    await home.fail("prod-reboot", "prod-rebuild")
+    view = await home.open(ADMIN)
+    [retry] = [e for b in view.blocks if b["type"] == "actions" for e in b["elements"]
+               if e["action_id"] == RETRY_ACTION_ID]  # fmt: skip
+    assert retry["value"] == home.alert("prod-reboot")
+    assert "prod-reboot" in retry["confirm"]["text"]["text"]
+
+
+async def test_retry_on_the_tab_runs_once_confirmed_on_the_failed_desktops(home: Home) -> None:
+    await home.fail("prod-reboot")
+    fingerprint = home.alert("prod-reboot")
+    view = await home.open(ADMIN)
+    # The confirm dialog denied: Slack sends nothing, nothing runs.
+    assert (
+        await home.driver.press(RETRY_ACTION_ID, user=ADMIN, view=view, value=fingerprint, confirm=False)
+        is None
+    )
+    assert home.world.sim.state.jobs.actions == []
+    answered = await home.press(RETRY_ACTION_ID, fingerprint, ADMIN)
+    assert "Retry started (reboot on 1 desktop" in answered.blocks[0]["text"]["text"]
+    await home.thread_says("asked by u0admin001")
+    [action] = home.world.sim.state.jobs.actions
+    first = home.world.sim.state.task("prod-reboot").desktops[0].id
+    assert (action["desktop_ids"], action["op_type"]) == ([first], "reboot")
+
+
+async def test_the_tab_is_still_shown_without_retry_when_the_api_cannot_list_the_failing_tasks(
+    home: Home,
+) -> None:
+    await home.fail("prod-reboot")
+    home.world.sim.state.faults.add(
+        parse_fault({"kind": "status", "status": 500, "endpoint": "list", "count": 50})
+    )
+    view = await home.open(ADMIN)
+    assert "Firing alerts (1)" in shown(view)
+    assert [action for action, _ in buttons(view)] == [ACK_ACTION_ID, SILENCE_1H_ACTION_ID]
