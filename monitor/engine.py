@@ -33,6 +33,7 @@ from monitor.decide import (
 )
 from monitor.gc_pause import collector_paused, collector_running
 from monitor.history import sightings_of
+from monitor.notify.lookups import MAX_MESSAGE_LOOKUPS, MAX_SCRIPT_OUTPUTS, Wanted, plan_lookups, plan_outputs
 from monitor.notify.payload import MAX_FAILED_DESKTOPS, MAX_HISTORY, TaskSummary, build_payload, task_summary
 from monitor.rules.index import RuleSet
 from monitor.rules.index import match as match_rules
@@ -41,7 +42,7 @@ from monitor.rules.model import MatchedRoute, Rule
 from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
 from monitor.store.errors import StoreError
-from monitor.windows import WindowCache, effective_silences
+from monitor.workspace.actions import ScriptRecord
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import (
     AuthError,
@@ -69,8 +70,9 @@ log = structlog.get_logger(__name__)
 
 #: Kinds whose message shows the failed desktops of the latest execution (worth one more API call each).
 _SHOWS_DESKTOPS = frozenset({DecisionKind.NEW, DecisionKind.RECURRED, DecisionKind.CHANGED})
-#: At most this many per-desktop lookups in one cycle: a mass failure must not turn into 20,000 calls.
-MAX_DETAIL_LOOKUPS = 50
+#: At most this many lookups for messages (desktops, script records and outputs) in one cycle: a mass
+#: failure must not turn into 20,000 calls (`monitor.notify.lookups`).
+MAX_DETAIL_LOOKUPS = MAX_MESSAGE_LOOKUPS
 #: Where the alerts of rules with `pagerduty: true` also go (the `pagerduty` receiver, monitor.pagerduty):
 #: NEW when it notifies (a silenced alert pages nobody), RESOLVED and CLOSED always; the rest of an open
 #: alert's news (REPEAT, RECURRED, CHANGED) is the incident PagerDuty already pages for.
@@ -225,6 +227,7 @@ def outbox_entries(
     records: Mapping[str, TaskRecords],
     desktops: Mapping[str, Sequence[RecordDetail]],
     now: datetime,
+    scripts: Mapping[str, Sequence[ScriptRecord]] | None = None,
 ) -> list[OutboxEntry]:
     """An outbox row for every decision that posts, replies or edits a message."""
     entries = []
@@ -251,6 +254,7 @@ def outbox_entries(
             now=now,
             records=known.records if known else (),
             failed_desktops=desktops.get(state.task_id, ()),
+            script_records=scripts.get(state.task_id, ()) if scripts else (),
             summary=summary,
         )
         channel = (item.rule.channel if item.rule else None) or default_channel or ""
@@ -331,8 +335,6 @@ class Engine:
         self.records_forbidden = False
         # Where the next cycle's records lookups start among the tasks with alerts (see records_order).
         self._records_turn = 0
-        # When each maintenance window closes or opens, worked out once, not every cycle.
-        self._windows = WindowCache()
 
     async def run_cycle(self, *, persist: bool = True) -> CycleReport:
         """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
@@ -357,10 +359,7 @@ class Engine:
     async def _evaluate_listing(self, listing: Listing, started: datetime, *, persist: bool) -> CycleReport:
         now = self._clock()
         tasks = listing.tasks
-        # Maintenance windows become silences holding at `now` (monitor/windows.py).
-        silences = effective_silences(
-            self.ruleset, [*self.ruleset.silences, *self.store.silences()], now, cache=self._windows
-        )
+        silences = [*self.ruleset.silences, *self.store.silences()]
 
         routes = {task.id: match_rules(self.ruleset, task, self.project) for task in tasks}
         fingerprints = {
@@ -393,12 +392,13 @@ class Engine:
             confirmed, confirm_records = await self._confirm(evaluation.to_confirm, silences, now)
         evaluation.decided.extend(confirmed)
         records = {**records, **confirm_records}
-        desktops = await self._failed_desktops(evaluation.decided, records)
+        desktops, scripts = await self._message_details(evaluation.decided, records)
         entries = outbox_entries(
             evaluation.decided,
             default_channel=self.default_channel,
             records=records,
             desktops=desktops,
+            scripts=scripts,
             now=now,
         )
         if persist:
@@ -564,10 +564,13 @@ class Engine:
             return None
         return next((task for task in listing.tasks if task.id == task_id), None)
 
-    async def _failed_desktops(
+    async def _message_details(
         self, decided: Sequence[Decided], records: Mapping[str, TaskRecords]
-    ) -> dict[str, list[RecordDetail]]:
-        wanted: list[tuple[str, str]] = []
+    ) -> tuple[dict[str, list[RecordDetail]], dict[str, list[ScriptRecord]]]:
+        """The failed desktops, and for script tasks the failed desktops' script records with their output,
+        of the executions this cycle's messages are about: at most MAX_MESSAGE_LOOKUPS requests in all
+        (`monitor.notify.lookups`)."""
+        wanted: list[Wanted] = []
         for item in decided:
             known = records.get(item.state.task_id)
             latest = known.latest if known else None
@@ -577,10 +580,25 @@ class Engine:
                 and latest is not None
                 and (latest.failed_num or latest.skip_num)
             ):
-                wanted.append((item.state.task_id, latest.id))
-        wanted = list(dict.fromkeys(wanted))[:MAX_DETAIL_LOOKUPS]
-        found = await asyncio.gather(*(self._details(task_id, record_id) for task_id, record_id in wanted))
-        return {task_id: details for (task_id, _), details in zip(wanted, found, strict=True) if details}
+                task_type = latest.task_type or (item.task.task_type if item.task else None)
+                wanted.append(Wanted(item.state.task_id, latest.id, task_type == "EXECUTE_SCRIPT"))
+        plan = plan_lookups(wanted, MAX_DETAIL_LOOKUPS)
+        found, listed = await asyncio.gather(
+            asyncio.gather(*(self._details(item.task_id, item.record_id) for item in plan.details)),
+            asyncio.gather(*(self._failed_scripts(item.record_id) for item in plan.scripts)),
+        )
+        desktops = {one.task_id: details for one, details in zip(plan.details, found, strict=True) if details}
+        chosen = plan_outputs([[record.id for record in failed] for failed in listed], plan.spare)
+        read = await asyncio.gather(
+            *(asyncio.gather(*(self._script_output(record_id) for record_id in ids)) for ids in chosen)
+        )
+        outputs: dict[str, list[ScriptRecord]] = {}
+        for script, failed, full in zip(plan.scripts, listed, read, strict=True):
+            by_id = {record.id: record for record in full if record is not None}
+            shown = [by_id.get(record.id, record) for record in failed[:MAX_SCRIPT_OUTPUTS]]
+            if shown:
+                outputs[script.task_id] = shown
+        return desktops, outputs
 
     async def _details(self, task_id: str, record_id: str) -> list[RecordDetail]:
         try:
@@ -589,6 +607,24 @@ class Engine:
             log.warning("cycle.details_failed", task_id=task_id, error=str(exc))
             return []
         return [detail for detail in details if detail.exec_status != "SUCCESS"]
+
+    async def _failed_scripts(self, record_id: str) -> list[ScriptRecord]:
+        """The failed desktops' script records of a scheduled execution (without output). The script task
+        of a scheduled execution is taken to be its record id (the simulator's assumption: the API reference
+        does not say how the two are linked)."""
+        try:
+            found = await self.client.list_script_records(record_id)
+        except WorkspaceError as exc:
+            log.warning("cycle.script_records_failed", record_id=record_id, error=str(exc))
+            return []
+        return [record for record in found if record.status != "SUCCESS"]
+
+    async def _script_output(self, record_id: str) -> ScriptRecord | None:
+        try:
+            return await self.client.get_script_record(record_id)
+        except WorkspaceError as exc:
+            log.warning("cycle.script_output_failed", record_id=record_id, error=str(exc))
+            return None
 
 
 def _enough_failed(details: Sequence[RecordDetail]) -> bool:

@@ -43,7 +43,6 @@ from monitor.rules.load import RuleFileError, load_rules
 from monitor.selfwatch import SelfWatch
 from monitor.slack.client import web_client
 from monitor.slack.notifier import SlackNotifier
-from monitor.slack.report import ReportNotifier
 from monitor.store import StateLock, lock_state, open_store
 from monitor.store.base import Store
 from monitor.store.urls import url_secrets
@@ -387,8 +386,6 @@ def build(
         if isinstance(notifier, SlackNotifier):
             notifier.observer = metrics.slack_call
         delivery = DeliveryWatch(notifier, clock=clock)
-        # Reports (`reports:`) go to their own receiver, through Slack's client when Slack is the notifier.
-        receivers.append(ReportNotifier(notifier if isinstance(notifier, SlackNotifier) else None))
         app = None
         if chatops:
             from monitor.chatops.runner import chatops_for_daemon
@@ -406,7 +403,7 @@ def build(
         health.probes.append(lambda: delivery.problem(3 * health.poll_interval))
         undo.pop_all()
     slack = settings.slack
-    runtime = Runtime(
+    return Runtime(
         loaded=loaded,
         started_with=settings,
         replica=replica,
@@ -426,6 +423,3 @@ def build(
         chatops=app,
         state_lock=state_lock,
     )
-    if app is not None:  # the Home tab groups alerts by the severity of the rules loaded now (reloads too)
-        app.deps.severities = lambda: {rule.name: rule.severity for rule in runtime.loaded.ruleset.rules}
-    return runtime

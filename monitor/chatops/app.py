@@ -6,29 +6,26 @@ API), then parses, calls a handler from `monitor.chatops.handlers`, and answers 
 
     alert_ack / alert_silence_1h      on alert messages (value: the alert fingerprint); the answer is
                                       ephemeral, and a short note goes in the alert's thread for everyone
-    alert_retry                       "Retry failed desktops" (`slack.actions: [retry]`; on alert messages
-                                      and on `/tasks retry`'s answer): `monitor.chatops.retry` plans,
-                                      claims and starts it; the answer is ephemeral, progress and the
-                                      outcome go to the alert's thread, followed after the answer is sent
+                                      (Silence 1h is on messages posted before the Silence menu)
+    alert_silence_menu                the Silence menu (option "<duration>|<fingerprint>"): 1h, 4h, 1d, 1w
+                                      as the button; "Custom…" opens a modal (duration, reason) whose
+                                      submission (`alert_silence_custom`) silences or shows what is wrong
+    alert_script_output               "Full output" of a script record: a modal, opened at once (the
+                                      trigger_id lasts 3 s) and filled when the API answers; open to all
+    alert_runbook                     a link button: Slack opens the URL; the app only acks
     tasks_page_next / _previous       on a `/tasks list` answer (value: the command text of that page);
                                       the answer replaces the listing
 
-The Home tab: `app_home_opened` (tab home) publishes the tab (`monitor.chatops.home`) for that person with
-`views.publish`, built from the store when the tab is opened (never on a timer). Its Acknowledge and
-Silence 1h buttons (and Retry, with retries on) are the messages' (same action ids, same listeners); a
-press there has no response_url, so the answer is shown on top of the tab, published again, and the note
-goes in the alert's thread.
-
-Changing state (silence, unsilence, ack, retry, the alert buttons) needs `Access`; others get a polite
-refusal. In HTTP mode a verified request whose signature was seen in the last minutes is a replay: acked,
-dropped (`monitor.chatops.replay`). A request whose response_url is not Slack's is acked and dropped
+Changing state (silence, unsilence, ack, both alert buttons) needs `Access`; others get a polite refusal.
+In HTTP mode a verified request whose signature was seen in the last minutes is a replay: acked, dropped
+(`monitor.chatops.replay`). A request whose response_url is not Slack's is acked and dropped
 (`monitor.chatops.response_url`): answers are never posted anywhere a payload says.
 The app does not depend on HA leadership: every replica answers what it is asked.
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import math
 import re
 import time
@@ -45,17 +42,33 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.chatops.access import Caller
 from monitor.chatops.commands import CommandError, command_name, parse_command
-from monitor.chatops.handlers import Deps, acknowledge_alert, handle, home_tab, silence_alert
+from monitor.chatops.handlers import Deps, acknowledge_alert, handle, silence_alert
+from monitor.chatops.modals import (
+    SilenceTarget,
+    loading_modal,
+    output_modal,
+    read_silence_form,
+    silence_modal,
+    unavailable_modal,
+)
 from monitor.chatops.replay import RecentSignatures
 from monitor.chatops.replies import error_reply, refusal_reply
 from monitor.chatops.response_url import response_url_allowed
-from monitor.chatops.retry import begin_retry
-from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.durations import format_duration
+from monitor.slack.actions import (
+    ACK_ACTION_ID,
+    RUNBOOK_ACTION_ID,
+    SCRIPT_OUTPUT_ACTION_ID,
+    SILENCE_1H_ACTION_ID,
+    SILENCE_CUSTOM_CALLBACK_ID,
+    SILENCE_MENU_ACTION_ID,
+)
 from monitor.slack.client import respond_once
+from monitor.slack.controls import parse_silence_choice
 from monitor.slack.message import SlackMessage
 from monitor.slack.mrkdwn import user_text
 from monitor.store import StoreError
-from monitor.workspace.errors import WorkspaceError
+from monitor.workspace.errors import NotFoundError, WorkspaceError
 
 __all__ = ["COMMAND", "SILENCE_BUTTON_DURATION", "build_app", "caller_of"]
 
@@ -109,6 +122,27 @@ def _action_value(body: Mapping[str, Any]) -> str:
     return _str(first, "value")
 
 
+def _async(reply: SlackMessage) -> Callable[[], Awaitable[SlackMessage]]:
+    async def answer() -> SlackMessage:
+        return reply
+
+    return answer
+
+
+def _selected_value(body: Mapping[str, Any]) -> str:
+    """The value of the option chosen in a menu (`selected_option`)."""
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    return _str(first.get("selected_option") if isinstance(first, Mapping) else None, "value")
+
+
+def _message_of(body: Mapping[str, Any]) -> tuple[str, str]:
+    """(channel id, ts) of the message a control was used on; ("", "") on a view (the Home tab)."""
+    channel = _str(body.get("channel"), "id")
+    ts = _str(body.get("message"), "ts") or _str(body.get("container"), "message_ts")
+    return channel, ts
+
+
 async def _send(respond: AsyncRespond, reply: SlackMessage, *, replace: bool = False) -> None:
     """Answer at the response_url, once: bolt's `respond` would post again after a connection reset."""
     if respond.response_url is None:
@@ -119,38 +153,18 @@ async def _send(respond: AsyncRespond, reply: SlackMessage, *, replace: bool = F
     await respond_once(respond.response_url, message)
 
 
-def _from_home(body: Mapping[str, Any]) -> bool:
-    """Whether an action was pressed on the Home tab (a view; no response_url, no channel)."""
-    return _str(body.get("container"), "type") == "view" and _str(body.get("view"), "type") == "home"
-
-
-async def _note_in_thread(client: AsyncWebClient, channel: str, ts: str, text: str) -> None:
+async def _note_in_thread(client: AsyncWebClient, body: Mapping[str, Any], text: str) -> None:
     """Tell the channel, in the alert's thread, what someone did with its button (best effort)."""
+    await _note_at(client, *_message_of(body), text)
+
+
+async def _note_at(client: AsyncWebClient, channel: str, ts: str, text: str) -> None:
     if not channel or not ts:
         return
     try:
         await client.chat_postMessage(channel=channel, thread_ts=ts, text=text, unfurl_links=False)
     except SlackApiError as exc:
         log.warning("chatops.thread_note_failed", error=exc.response.get("error"), channel=channel)
-
-
-class WorkspaceUrl:
-    """`auth.test`'s `url` (https://acme.slack.com/), asked once it is needed and kept: links to messages
-    on the Home tab (whose event names no team domain). Unknown (Slack unreachable): asked again next time."""
-
-    def __init__(self) -> None:
-        self._url: str | None = None
-
-    async def get(self, client: AsyncWebClient) -> str | None:
-        if self._url is None:
-            try:
-                answer = await client.auth_test()
-            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-                log.info("chatops.workspace_url_unknown", error=repr(exc)[:200])
-                return None
-            url = answer.get("url")
-            self._url = url if isinstance(url, str) else None
-        return self._url
 
 
 async def _answer(
@@ -164,6 +178,9 @@ async def _answer(
     except Exception as exc:  # the listener's boundary: a bug must not become Slack's "dispatch_failed"
         log.error("chatops.listener_failed", what=what, error=repr(exc)[:300])
         reply = error_reply("Something went wrong answering that (it is logged); try again.")
+    if respond.response_url is None:  # a control on a view (the Home tab): no ephemeral answer there
+        log.info("chatops.no_response_url", what=what)
+        return
     try:
         await _send(respond, reply, replace=replace)
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -243,72 +260,22 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
             respond, lambda: run_text(_action_value(body), caller_of(body)), what="page", replace=True
         )
 
-    workspace_url = WorkspaceUrl()
-
-    async def publish_home(user: str, notice: str | None = None) -> None:
-        """Build the Home tab for `user` now and publish it (failures logged: the tab keeps its last view)."""
-        try:
-            view = await home_tab(deps, workspace_url=await workspace_url.get(client), notice=notice)
-            await client.views_publish(user_id=user, view=view)
-        except SlackApiError as exc:
-            deps.on_command("home", "slack_error")
-            log.warning("chatops.home_failed", error=exc.response.get("error"), user=user)
-        except StoreError as exc:
-            deps.on_command("home", "store_error")
-            log.error("chatops.home_failed", error=str(exc), user=user)
-        except Exception as exc:  # the listener's boundary, as `_answer`'s
-            deps.on_command("home", "failed")
-            log.error("chatops.home_failed", error=repr(exc)[:300], user=user)
-        else:
-            deps.on_command("home", "ok")
-
-    @app.event("app_home_opened")
-    async def on_home_opened(event: dict[str, Any]) -> None:
-        # The Messages tab opens this event too (tab "messages"): only the Home tab is ours.
-        if _str(event, "tab") == "home" and _str(event, "user"):
-            await publish_home(_str(event, "user"))
-
-    async def where_noted(body: Mapping[str, Any], alert: str) -> tuple[str, str]:
-        """Where the alert's message is (channel, ts): the one pressed, or the stored one (Home tab)."""
-        if not _from_home(body):
-            ts = _str(body.get("message"), "ts") or _str(body.get("container"), "message_ts")
-            return _str(body.get("channel"), "id"), ts
-        ref = await asyncio.to_thread(deps.store.message_ref, alert)
-        return (ref.channel, ref.ts) if ref is not None else ("", "")
-
     async def on_alert_button(
-        body: dict[str, Any], *, button: str, what: str, note: str, act: AlertAction
+        body: dict[str, Any], *, button: str, what: str, note: str, act: AlertAction, alert: str | None = None
     ) -> SlackMessage:
         caller = caller_of(body)
         if not deps.access.may_change(caller):
             deps.on_command(button, "refused")
             return refusal_reply(what)
-        alert = _action_value(body)
         try:
-            done, reply = await act(alert, caller)
-            channel, ts = await where_noted(body, alert) if done else ("", "")
+            done, reply = await act(_action_value(body) if alert is None else alert, caller)
         except StoreError as exc:
             deps.on_command(button, "store_error")
             return error_reply(f"The state store failed: {exc}.")
         deps.on_command(button, "ok")
         if done:
-            await _note_in_thread(client, channel, ts, f"{note} by {user_text(caller.shown, 80)}.")
+            await _note_in_thread(client, body, f"{note} by {user_text(caller.shown, 80)}.")
         return reply
-
-    async def answer_button(
-        body: dict[str, Any], respond: AsyncRespond, work: Callable[[], Awaitable[SlackMessage]], what: str
-    ) -> None:
-        """On a message: answered ephemerally at its response_url. On the Home tab: the answer on top of
-        the tab, published again (it shows the change too)."""
-        if not _from_home(body):
-            await _answer(respond, work, what=what)
-            return
-        try:
-            reply = await work()
-        except Exception as exc:  # the listener's boundary, as `_answer`'s
-            log.error("chatops.listener_failed", what=what, error=repr(exc)[:300])
-            reply = error_reply("Something went wrong answering that (it is logged); try again.")
-        await publish_home(caller_of(body).user_id, notice=reply.text)
 
     async def acknowledge(alert: str, caller: Caller) -> tuple[bool, SlackMessage]:
         return await acknowledge_alert(alert, caller, deps)
@@ -319,71 +286,137 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
     @app.action(ACK_ACTION_ID)
     async def on_ack(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await answer_button(
-            body,
+        await _answer(
             respond,
             lambda: on_alert_button(
                 body, button="ack_button", what="acknowledge alerts", note="👀 Acknowledged", act=acknowledge
             ),
-            "ack button",
+            what="ack button",
         )
 
     @app.action(SILENCE_1H_ACTION_ID)
     async def on_silence(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await answer_button(
-            body,
+        await _answer(
             respond,
             lambda: on_alert_button(
                 body, button="silence_button", what="silence alerts", note="🔕 Silenced for 1h", act=silence
             ),
-            "silence button",
+            what="silence button",
         )
 
-    @app.action(RETRY_ACTION_ID)
-    async def on_retry(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    @app.action(SILENCE_MENU_ACTION_ID)
+    async def on_silence_menu(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        follow: list[Callable[[], Awaitable[None]]] = []
-        from_home, user = _from_home(body), caller_of(body).user_id
+        choice = parse_silence_choice(_selected_value(body))
+        if choice is None:
+            log.warning("chatops.bad_menu_choice", value=_selected_value(body)[:80])
+            await _answer(
+                respond, _async(error_reply("That choice is not one the menu offers.")), what="menu"
+            )
+            return
+        alert, duration = choice
+        if duration is None:
+            problem = await open_custom_silence(body, alert)
+            if problem is not None:
+                await _answer(respond, _async(problem), what="silence modal")
+            return
 
-        async def tell(message: SlackMessage) -> None:
-            # The clicker again (an alert without a message): on the Home tab, on top of it.
-            if from_home:
-                await publish_home(user, notice=message.text)
-            else:
-                await _send(respond, message)
+        async def silence_for(alert: str, caller: Caller) -> tuple[bool, SlackMessage]:
+            return await silence_alert(alert, duration, caller, deps)
 
-        async def start() -> SlackMessage:
-            caller = caller_of(body)
-            if not deps.access.may_change(caller):
-                log.info("chatops.refused", user=caller.user_id, channel=caller.channel_id, command="retry")
-                deps.on_command("retry_button", "refused")
-                return refusal_reply("retry failed desktops")
-            if deps.retry is None:
-                deps.on_command("retry_button", "refused")
-                return error_reply("Retries from Slack are off (`slack.actions: [retry]` turns them on).")
-            try:
-                started = await begin_retry(
-                    _action_value(body), caller, deps.retry, deps.store, clock=deps.clock, slack=client,
-                    respond=tell, clicked=body.get("message"),
-                )  # fmt: skip
-            except WorkspaceError as exc:
-                deps.on_command("retry_button", "api_error")
-                return error_reply(f"The Workspace API failed: {exc}. Nothing was started.")
-            except StoreError as exc:
-                deps.on_command("retry_button", "store_error")
-                return error_reply(f"The state store failed: {exc}. Nothing was started.")
-            deps.on_command("retry_button", "ok")
-            if started.follow is not None:
-                follow.append(started.follow)
-            return started.reply
+        note = f"🔕 Silenced for {format_duration(duration)}"
+        await _answer(
+            respond,
+            lambda: on_alert_button(
+                body, button="silence_button", what="silence alerts", note=note, act=silence_for, alert=alert
+            ),
+            what="silence menu",
+        )
 
-        await answer_button(body, respond, start, "retry button")
-        for step in follow:  # after the answer: following a job takes minutes
-            try:
-                await step()
-            except Exception as exc:  # the listener's boundary, as in _answer
-                log.error("chatops.listener_failed", what="retry follow-up", error=repr(exc)[:300])
+    async def open_custom_silence(body: dict[str, Any], alert: str) -> SlackMessage | None:
+        """The custom silence modal for those who may silence: None when it opened, else what to answer."""
+        caller = caller_of(body)
+        if not deps.access.may_change(caller):
+            deps.on_command("silence_button", "refused")
+            return refusal_reply("silence alerts")
+        channel, ts = _message_of(body)
+        try:
+            await client.views_open(
+                trigger_id=_str(body, "trigger_id"), view=silence_modal(SilenceTarget(alert, channel, ts))
+            )
+        except Exception as exc:  # the listener's boundary, as `_answer`: a Slack refusal or a network error
+            log.warning("chatops.modal_failed", error=repr(exc)[:300], what="silence")
+            return error_reply("Slack did not open the form (it is logged); pick Custom… again.")
+        return None
+
+    @app.view(SILENCE_CUSTOM_CALLBACK_ID)
+    async def on_custom_silence(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        # Checked and done before the ack, so that anything wrong shows in the modal (a store write is fast).
+        target = SilenceTarget.from_metadata(view.get("private_metadata"))
+        form = read_silence_form(view)
+        if target is None:
+            await ack(response_action="errors", errors={"reason": "This form names no alert; use the menu."})
+            return
+        if isinstance(form, dict):
+            await ack(response_action="errors", errors=form)
+            return
+        caller = dataclasses.replace(caller_of(body), channel_id=target.channel)
+        if not deps.access.may_change(caller):
+            deps.on_command("silence_button", "refused")
+            await ack(response_action="errors", errors={"reason": refusal_reply("silence alerts").text[:150]})
+            return
+        try:
+            done, reply = await silence_alert(
+                target.fingerprint, form.duration, caller, deps, reason=form.reason
+            )
+        except StoreError as exc:
+            deps.on_command("silence_button", "store_error")
+            await ack(response_action="errors", errors={"reason": f"The state store failed: {exc}"[:150]})
+            return
+        if not done:
+            await ack(response_action="errors", errors={"reason": reply.text[:150]})
+            return
+        await ack()
+        deps.on_command("silence_button", "ok")
+        who, why = user_text(caller.shown, 80), user_text(form.reason, 300)
+        await _note_at(
+            client,
+            target.channel,
+            target.ts,
+            f"🔕 Silenced for {format_duration(form.duration)} by {who}: {why}",
+        )
+
+    @app.action(SCRIPT_OUTPUT_ACTION_ID)
+    async def on_script_output(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            opened = await client.views_open(trigger_id=_str(body, "trigger_id"), view=loading_modal())
+        except SlackApiError as exc:
+            log.warning("chatops.modal_failed", error=exc.response.get("error"), what="script output")
+            return
+        view_id = _str(opened.get("view"), "id")
+        record_id = _action_value(body)
+        try:
+            view = output_modal(await deps.tasks.get_script_record(record_id))
+            outcome = "ok"
+        except NotFoundError:
+            view, outcome = unavailable_modal("The API no longer has this script record."), "api_error"
+        except WorkspaceError as exc:
+            log.warning("chatops.command_failed", command="script_output", error=str(exc))
+            view, outcome = unavailable_modal(f"The Workspace API failed: {exc}. Try again."), "api_error"
+        except Exception as exc:  # the listener's boundary, as `_answer`
+            log.error("chatops.listener_failed", what="script output", error=repr(exc)[:300])
+            view, outcome = unavailable_modal("Something went wrong (it is logged); try again."), "api_error"
+        deps.on_command("output_button", outcome)
+        try:
+            await client.views_update(view_id=view_id, view=view)
+        except SlackApiError as exc:
+            log.warning("chatops.modal_failed", error=exc.response.get("error"), what="script output")
+
+    @app.action(RUNBOOK_ACTION_ID)
+    async def on_runbook(ack: AsyncAck) -> None:
+        await ack()  # Slack opened the link; the press is only acknowledged
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@
     silences                                           Silences
     unsilence <silence_id>                             Unsilence
     ack <alert_id>                                     Ack
-    retry <task_id|alert_id>                           Retry (its failed desktops; answered with a confirm)
     status                                             Status
 
 An empty text or an unknown subcommand is `Help` (carrying a note saying what was not understood), because a
@@ -40,7 +39,6 @@ __all__ = [
     "Failed",
     "Help",
     "ListTasks",
-    "Retry",
     "Show",
     "Silence",
     "Silences",
@@ -49,6 +47,7 @@ __all__ = [
     "command_name",
     "is_catch_all",
     "parse_command",
+    "silence_duration",
 ]
 
 #: Slack sends at most a few thousand characters; anything longer is not a command someone typed.
@@ -57,8 +56,7 @@ MAX_REASON = 300
 MAX_SILENCE = timedelta(days=90)
 MAX_PAGE = 10_000
 SUBCOMMANDS = (
-    "help", "list", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "retry",
-    "status",
+    "help", "list", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "status",
 )  # fmt: skip
 
 # Task ids are UUIDs on the real API; anything made of these characters is worth asking the API about.
@@ -157,19 +155,11 @@ class Ack:
 
 
 @dataclass(frozen=True)
-class Retry:
-    """Retry the failed desktops of an alert (`alert_id`) or of a task's open alert (`task_id`)."""
-
-    alert_id: str | None = None
-    task_id: str | None = None
-
-
-@dataclass(frozen=True)
 class Status:
     pass
 
 
-Command = Help | ListTasks | Failed | Show | Alerts | Silence | Silences | Unsilence | Ack | Retry | Status
+Command = Help | ListTasks | Failed | Show | Alerts | Silence | Silences | Unsilence | Ack | Status
 
 
 def command_name(command: Command) -> str:
@@ -246,6 +236,12 @@ def _parse_show(args: list[str]) -> Show:
     return Show(args[0])
 
 
+def silence_duration(text: str) -> timedelta:
+    """A silence's duration as people write it (30m, 4h, 3d, 2w), at most MAX_SILENCE; CommandError says
+    what is wrong (shared by `/tasks silence` and the Silence menu's custom modal)."""
+    return _duration(text)
+
+
 def _duration(text: str) -> timedelta:
     try:
         duration = parse_duration(text)
@@ -307,16 +303,6 @@ def _one_id(word: str, args: list[str], pattern: re.Pattern[str], what: str) -> 
     return args[0]
 
 
-def _parse_retry(args: list[str]) -> Retry:
-    if len(args) != 1:
-        raise CommandError("write `retry <task_id|alert_id>` (`alerts` shows the alert ids).")
-    if _ALERT_ID.fullmatch(args[0]):
-        return Retry(alert_id=args[0].lower())
-    if not _TASK_ID.fullmatch(args[0]):
-        raise CommandError(f"{_shown(args[0])!r} is not a task id or an alert id.")
-    return Retry(task_id=args[0])
-
-
 def _parse(text: str) -> Command:
     if len(text) > MAX_TEXT:
         raise CommandError(f"that is {len(text)} characters; a command is at most {MAX_TEXT}.")
@@ -343,8 +329,6 @@ def _parse(text: str) -> Command:
         return Unsilence(_one_id(word, args, _SILENCE_ID, "silence_id"))
     if word == "ack":
         return Ack(_one_id(word, args, _ALERT_ID, "alert_id").lower())
-    if word == "retry":
-        return _parse_retry(args)
     if word == "status":
         return _no_arguments(word, args, Status())
     return Help(note=f"unknown subcommand {_shown(words[0], 30)!r}")

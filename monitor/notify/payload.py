@@ -12,8 +12,11 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any, NotRequired, TypedDict, cast
 
-from monitor.decide import OVERDUE_STATUS, AlertState, Decision
+from monitor.decide import OVERDUE_STATUS, AlertState, Decision, DecisionKind
+from monitor.notify.lookups import output_tail
 from monitor.rules.model import Rule
+from monitor.rules.runbook import render_runbook
+from monitor.workspace.actions import ScriptRecord
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "AlertPayload",
     "DesktopFailure",
     "ExecutionSummary",
+    "ScriptOutput",
     "TaskSummary",
     "build_payload",
     "is_meta",
@@ -69,6 +73,17 @@ class DesktopFailure(TypedDict):
     fail_reason: str | None
 
 
+class ScriptOutput(TypedDict):
+    """A failed desktop's script record: why, and the end of what the script printed."""
+
+    record_id: str
+    desktop_name: str | None
+    result_code: str | None
+    reason: str | None
+    #: The last lines of the output (`lookups.output_tail`), raw; None when it could not be read.
+    output_tail: str | None
+
+
 class AlertPayload(TypedDict):
     """Schema version 1 of an outbox row's payload."""
 
@@ -93,6 +108,12 @@ class AlertPayload(TypedDict):
     failed_desktops: NotRequired[list[DesktopFailure]]
     #: Statuses of the latest executions, newest first (FAIL, SKIP, SUCCESS), for a history strip.
     history: NotRequired[list[str]]
+    #: EXECUTE_SCRIPT tasks: up to MAX_SCRIPT_OUTPUTS failed desktops' script records.
+    script_outputs: NotRequired[list[ScriptOutput]]
+    #: The rule's runbook_url with this alert's task fields, URL-escaped.
+    runbook_url: NotRequired[str]
+    #: A recovery reply that also goes to the channel (`notify_resolved: broadcast`).
+    broadcast: NotRequired[bool]
 
 
 def task_summary(state: AlertState, task: ScheduledTask | None) -> TaskSummary:
@@ -148,6 +169,7 @@ def build_payload(
     records: Sequence[ExecutionRecord] = (),
     failed_desktops: Sequence[RecordDetail] = (),
     summary: TaskSummary | None = None,
+    script_records: Sequence[ScriptRecord] = (),
 ) -> dict[str, Any]:
     """The payload of `decision` about the alert now in `state`. `records` newest first, when known;
     `summary`, `task_summary(state, task)` when the caller has it already (one task, several alerts)."""
@@ -190,4 +212,36 @@ def build_payload(
             }
             for detail in failed_desktops[:MAX_FAILED_DESKTOPS]
         ]
-    return cast(dict[str, Any], payload)  # a TypedDict is a dict: no copy
+    if script_records:
+        payload["script_outputs"] = [script_output(record) for record in script_records]
+    if rule is not None and rule.runbook_url:
+        url = render_runbook(rule.runbook_url, _runbook_fields(payload))
+        if url is not None:
+            payload["runbook_url"] = url
+    if rule is not None and rule.notify_resolved == "broadcast" and decision.kind is DecisionKind.RESOLVED:
+        payload["broadcast"] = True
+    return cast(dict[str, Any], payload)
+
+
+def script_output(record: ScriptRecord) -> ScriptOutput:
+    return {
+        "record_id": record.id,
+        "desktop_name": record.resource_name or record.resource_id,
+        "result_code": record.result_code,
+        "reason": record.reason,
+        "output_tail": output_tail(record.output) if record.output is not None else None,
+    }
+
+
+def _runbook_fields(payload: AlertPayload) -> dict[str, str | None]:
+    task = payload["task"]
+    return {
+        "task_id": task["id"],
+        "task_name": task["name"],
+        "task_type": task["type"],
+        "scheduled_type": task["scheduled_type"],
+        "life_cycle_type": task["life_cycle_type"],
+        "project": payload["project"],
+        "rule": payload["rule"],
+        "alert_id": payload["fingerprint"],
+    }  # a TypedDict is a dict: no copy

@@ -3,7 +3,8 @@
     render_alert(payload)         the alert's own message (NEW; also any first message of an episode)
     render_update(payload)        that message edited to the alert's current state: firing (count, status,
                                   acknowledged), resolved (no buttons), closed (greyed, no buttons)
-    render_thread_reply(payload)  REPEAT reminder, RECURRED "failed again", CHANGED, RESOLVED, CLOSED
+    render_thread_reply(payload)  REPEAT reminder, RECURRED "failed again", CHANGED, RESOLVED (also in the
+                                  channel with `notify_resolved: broadcast`), CLOSED
 
 Layout of the alert message (the edited one keeps it, so an update never jumps around):
 
@@ -11,9 +12,12 @@ Layout of the alert message (the edited one keeps it, so an update never jumps a
     section    <mention on NEW> *task name* / description, with fields: type, status, schedule, project,
                failed at, next run, rule
     section    latest run counts and the first failed desktops with their fail_reason (when known)
+    section    EXECUTE_SCRIPT: per failed desktop (up to 3) its script reason and the tail of its output
+               in a code block, with a "Full output" button (a modal)        (firing alerts only)
     context    history strip, oldest -> newest
     context    open since / acknowledged / resolved, why, alert id
-    actions    Acknowledge, Silence 1h, and with `slack.actions: [retry]` "Retry failed desktops" on
+    actions    Acknowledge, the Silence menu (1h, 4h, 1d, 1w, custom with a reason; a confirm), the rule's
+               Runbook link, and with `slack.actions: [retry]` "Retry failed desktops" on
                alerts of redoable task types (a confirm naming the action, the task, the desktop count)
                                                               (firing alerts only)
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID
 from monitor.slack.blocks import (
     MAX_FALLBACK_TEXT,
     Block,
@@ -37,6 +41,7 @@ from monitor.slack.blocks import (
     header,
     section,
 )
+from monitor.slack.controls import output_button, runbook_button, silence_menu
 from monitor.slack.facts import Facts, plain_word
 from monitor.slack.message import SlackMessage, alert_metadata
 from monitor.slack.mrkdwn import plain_user_text, safe_cut
@@ -93,11 +98,21 @@ def alert_buttons(facts: Facts, *, retry: bool = False) -> Block | None:
     elements = []
     if not facts.acknowledged_by:
         elements.append(button("Acknowledge", ACK_ACTION_ID, facts.fingerprint, style="primary"))
-    elements.append(button("Silence 1h", SILENCE_1H_ACTION_ID, facts.fingerprint))
+    menu = silence_menu(facts.fingerprint)
+    if menu is not None:
+        elements.append(menu)
     redo = retry_button(facts) if retry else None
     if redo is not None:
         elements.append(redo)
+    runbook = runbook_button(facts.runbook_url)
+    if runbook is not None:
+        elements.append(runbook)
     return actions(*elements)
+
+
+def _script_blocks(facts: Facts) -> list[Block]:
+    """A section per failed desktop's script record: reason and output tail, a "Full output" button."""
+    return [section(text, accessory=output_button(record_id)) for text, record_id in facts.script_sections()]
 
 
 def _words(facts: Facts, *, announce: bool) -> str:
@@ -224,6 +239,8 @@ def _full_message(payload: Mapping[str, Any], *, announce: bool, retry: bool) ->
     latest = _latest_run(facts, with_time=False)  # the "Last run" field shows when
     if latest is not None:
         blocks.append(latest)
+    if facts.firing:
+        blocks.extend(_script_blocks(facts))
     blocks.extend(_footer(facts))
     buttons = alert_buttons(facts, retry=retry)
     if buttons is not None:
@@ -276,6 +293,7 @@ def render_thread_reply(payload: Mapping[str, Any], *, retry: bool = False) -> S
         latest = _latest_run(facts, with_time=True)
         if latest is not None:
             blocks.append(latest)
+        blocks.extend(_script_blocks(facts))
     details = []
     if facts.history:
         details.append(f"Last {facts.history_count} runs, oldest → newest: {facts.history}")
@@ -287,4 +305,5 @@ def render_thread_reply(payload: Mapping[str, Any], *, retry: bool = False) -> S
         buttons = alert_buttons(facts, retry=retry)
         if buttons is not None:
             blocks.append(buttons)
-    return SlackMessage(_fallback(facts, what), blocks, alert_metadata(payload))
+    broadcast = kind == "RESOLVED" and facts.broadcast
+    return SlackMessage(_fallback(facts, what), blocks, alert_metadata(payload), broadcast=broadcast)

@@ -11,9 +11,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from monitor.notify.lookups import MAX_SCRIPT_OUTPUTS
 from monitor.notify.payload import MAX_FAILED_DESKTOPS
 from monitor.slack.mrkdwn import (
     api_time_epoch,
+    code_tail,
     history_strip,
     iso_epoch,
     mention_text,
@@ -39,6 +41,8 @@ REASON_LIMIT = 500
 DESKTOP_LIMIT = 80
 FAIL_REASON_LIMIT = 300
 WHO_LIMIT = 80
+#: A script output's tail as shown in a message (escaped); the full output is a button away.
+OUTPUT_LIMIT = 900
 _WORD = re.compile(r"[A-Z][A-Z_]{0,19}")
 _FINGERPRINT = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -245,3 +249,34 @@ class Facts:
         if failed is not None and failed > len(lines) and lines:
             lines.append(f"…and {failed - len(lines)} more")
         return lines
+
+    # Script output (EXECUTE_SCRIPT tasks), the runbook, broadcast recoveries.
+    def script_sections(self) -> list[tuple[str, object]]:
+        """(mrkdwn, script record id) for each failed desktop's script record the payload holds: the
+        desktop, its result code and reason, and the tail of its output as a code block."""
+        outputs = self.payload.get("script_outputs")
+        if not isinstance(outputs, list):
+            return []
+        sections = []
+        for output in [item for item in outputs if isinstance(item, Mapping)][:MAX_SCRIPT_OUTPUTS]:
+            name = user_text(output.get("desktop_name"), DESKTOP_LIMIT) or "?"
+            code = user_text(output.get("result_code"), SHORT_LIMIT)
+            reason = user_text(output.get("reason"), FAIL_REASON_LIMIT)
+            text = f"📜 *{name}*"
+            if code:
+                text += f" (exit {code})"
+            if reason:
+                text += f": {reason}"
+            tail = code_tail(output.get("output_tail"), OUTPUT_LIMIT)
+            if tail.strip():
+                text += f"\n```{tail}```"
+            sections.append((text, output.get("record_id")))
+        return sections
+
+    @property
+    def runbook_url(self) -> object:
+        return self.payload.get("runbook_url")
+
+    @property
+    def broadcast(self) -> bool:
+        return self.payload.get("broadcast") is True

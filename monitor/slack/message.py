@@ -31,6 +31,8 @@ class SlackMessage:
     text: str
     blocks: list[dict[str, Any]]
     metadata: dict[str, Any] | None = None
+    #: A thread reply that also shows in the channel (`reply_broadcast`, "also send to channel").
+    broadcast: bool = False
 
     def post_kwargs(self, channel: str, *, thread_ts: str | None = None) -> dict[str, Any]:
         """Arguments of `chat_postMessage`. Links are not unfurled (a task description with a URL must not
@@ -46,6 +48,8 @@ class SlackMessage:
             kwargs["metadata"] = self.metadata
         if thread_ts is not None:
             kwargs["thread_ts"] = thread_ts
+            if self.broadcast:
+                kwargs["reply_broadcast"] = True
         return kwargs
 
     def update_kwargs(self, channel: str, ts: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ __all__ = [
     "HISTORY_MARKS",
     "SEVERITY_MARKS",
     "api_time_epoch",
+    "code_tail",
     "escape_mrkdwn",
     "format_utc",
     "history_strip",
@@ -168,6 +169,30 @@ def plain_user_text(value: object, limit: int) -> str:
     while slack_len(cut) > limit - 1:
         cut = cut[:-1]
     return cut + ELLIPSIS
+
+
+def code_tail(value: object, limit: int) -> str:
+    """The end of a user value (a script's output) as the body of a code block: line breaks kept, control
+    and invisible characters cleaned, `&<>` escaped, backticks replaced (they would end the block), at
+    most `limit` long; when cut, the start goes and `…` marks it (what a script printed last is what
+    says why it failed)."""
+    text = "" if value is None else str(value)
+    if len(text) > limit * 2 + 64:  # cleaning only shrinks text: the tail this long is enough
+        text = text[-(limit * 2 + 64) :]
+    cleaned = _clean(text, False).replace("`", _LOOK_ALIKE["`"])
+    escaped = escape_mrkdwn(cleaned)
+    if slack_len(escaped) <= limit:
+        return escaped
+    out: list[str] = []
+    used = 0
+    for char in reversed(cleaned):
+        piece = escape_mrkdwn(char)
+        size = slack_len(piece)
+        if used + size > limit - 1:
+            break
+        out.append(piece)
+        used += size
+    return ELLIPSIS + "".join(reversed(out)).lstrip()
 
 
 def safe_cut(text: str, limit: int) -> str:

@@ -237,6 +237,7 @@ class SlackNotifier:
                 self._gone.add((ref.channel, ref.ts))
         log.warning("slack.thread_gone", channel=ref.channel, ts=ref.ts, fallback="posted in the channel")
         del kwargs["thread_ts"]
+        kwargs.pop("reply_broadcast", None)  # in the channel already
         return _posted(await self._send(ref.channel, kwargs), "chat_postMessage", ref.channel)
 
     async def _send(self, channel: str, kwargs: dict[str, Any]) -> Any:
@@ -341,6 +342,8 @@ class SlackNotifier:
                 metadata = _mapping(message.get("metadata"))
                 if metadata.get("event_type") != EVENT_TYPE or not isinstance(message.get("ts"), str):
                     continue
+                if message.get("thread_ts") not in (None, message["ts"]):
+                    continue  # a reply also sent to the channel (a broadcast recovery), not the alert
                 if (fingerprint, episode) in alerts_in_metadata(metadata):
                     digest = bool(_mapping(metadata.get("event_payload")).get("digest"))
                     return Posted(str(answer.get("channel") or channel), message["ts"], digest=digest)
@@ -375,11 +378,6 @@ class SlackNotifier:
         )  # fmt: skip
         messages = _mappings(answer.get("messages"))
         return dict(messages[0]) if messages and messages[0].get("ts") == ts else None
-
-    async def call(self, method: str, where: str, *, pace: bool = True, **kwargs: Any) -> Any:
-        """A Web API call (slack_sdk's method name) as every call of this receiver goes: paced per channel
-        `where`, errors as DeliveryErrors, observed; for receivers beside the alerts (slack.report)."""
-        return await self._call(method, where, pace=pace, **kwargs)
 
     async def _call(self, method: str, where: str, *, pace: bool = True, **kwargs: Any) -> Any:
         """Call `method`, paced per channel `where` (posting is limited to about 1 message/s/channel)."""

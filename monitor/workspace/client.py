@@ -64,6 +64,7 @@ from monitor.workspace.errors import (
     WorkspaceError,
 )
 from monitor.workspace.models import (
+    MAX_TEXT,
     ExecutionRecord,
     RecordDetail,
     ScheduledTask,
@@ -74,6 +75,7 @@ from monitor.workspace.models import (
 
 __all__ = [
     "MAX_ANSWER_BYTES",
+    "MAX_OUTPUT",
     "MAX_RECORD_DETAILS",
     "MAX_TOTAL_COUNT",
     "PAGE_LIMIT",
@@ -546,7 +548,8 @@ class WorkspaceClient:
         return [_parse(ScriptRecord, item, SCRIPT_RECORDS_ENDPOINT) for item in items]
 
     async def get_script_record(self, record_id: str) -> ScriptRecord:
-        """One desktop's script record with its `output` (clipped like all text)."""
+        """One desktop's script record with its `output`: its last MAX_OUTPUT characters (other text is
+        clipped as always)."""
         data = await self._request(SCRIPT_RECORD_ENDPOINT, self._path("script-execution-records", record_id))
         return _parse(ScriptRecord, data, SCRIPT_RECORD_ENDPOINT)
 
@@ -951,9 +954,31 @@ def _decoded_json(response: httpx.Response) -> Any:
     data = response.json()
     if _UNSTORABLE_ESCAPE.search(response.content):
         data = _replace_unstorable(data)
+    tails = _long_tails(data)
+    if tails:
+        data = {**data, **dict.fromkeys(tails, "")}
     if has_long_text(data):
         data = clip_text(data)
+    if tails:
+        data = {**data, **tails}
     return data
+
+
+#: Top-level text whose end is what matters - a script's `output` (`get_script_record`): a script fails at
+#: its end - kept as its last MAX_OUTPUT characters rather than cut to its first MAX_TEXT.
+MAX_OUTPUT = 20_000
+_TAIL_FIELDS = ("output",)
+
+
+def _long_tails(data: Any) -> dict[str, str]:
+    if not isinstance(data, dict):
+        return {}
+    tails = {}
+    for key in _TAIL_FIELDS:
+        value = data.get(key)
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            tails[key] = value if len(value) <= MAX_OUTPUT else "…" + value[-(MAX_OUTPUT - 1) :]
+    return tails
 
 
 def _replace_unstorable(value: Any) -> Any:

@@ -685,8 +685,11 @@ async def posted_alert(world: App) -> tuple[str, str, dict[str, str]]:
         for b in message.blocks or []
         if b["type"] == "actions"
         for e in b["elements"]
+        if "value" in e
     }
     [fingerprint] = world.store.load_open_alerts()
+    # Messages posted before the Silence menu carry "Silence 1h" (value: the fingerprint); it still works.
+    buttons.setdefault(SILENCE_1H_ACTION_ID, fingerprint)
     return message.ts, fingerprint, buttons
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "blocks_of",
     "blocks_text",
     "buttons",
+    "controls",
     "many",
     "minimal",
     "payload",
@@ -158,12 +159,24 @@ def blocks_of(message: SlackMessage, kind: str) -> list[dict[str, Any]]:
     return [block for block in message.blocks if block["type"] == kind]
 
 
-def buttons(message: SlackMessage) -> list[tuple[str, str]]:
+def _elements(message: SlackMessage) -> list[dict[str, Any]]:
     found = []
     for block in message.blocks:
         elements = block.get("elements", []) if block["type"] == "actions" else [block.get("accessory")]
-        found.extend((e["action_id"], e["value"]) for e in elements if e and e.get("type") == "button")
+        found.extend(e for e in elements if e)
     return found
+
+
+def buttons(message: SlackMessage) -> list[tuple[str, str]]:
+    """(action_id, value) of every button with a value (link buttons have a url instead)."""
+    return [
+        (e["action_id"], e["value"]) for e in _elements(message) if e.get("type") == "button" and "value" in e
+    ]
+
+
+def controls(message: SlackMessage) -> list[str]:
+    """The action_id of every interactive element: buttons (link buttons too), menus."""
+    return [e["action_id"] for e in _elements(message) if "action_id" in e]
 
 
 # Escaping and clipping.

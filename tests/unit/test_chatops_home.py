@@ -19,7 +19,7 @@ from monitor.chatops.replies import ProjectPoll, StatusView
 from monitor.decide import AlertState, AlertStatus
 from monitor.rules.load import compile_match
 from monitor.silences import Silence
-from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.actions import ACK_ACTION_ID, SILENCE_MENU_ACTION_ID
 from monitor.store.base import MessageRef
 from tests.support.slack import assert_no_user_markup, texts
 
@@ -114,8 +114,9 @@ def assert_valid_view(view: dict[str, Any]) -> None:
 
 
 def buttons(view: dict[str, Any]) -> list[tuple[str, str]]:
+    """(action_id, the alert it acts on) of each control: a button's value, a menu option's "...|<alert>"."""
     return [
-        (element["action_id"], element["value"])
+        (element["action_id"], element.get("value") or element["options"][0]["value"].partition("|")[2])
         for block in view["blocks"]
         if block["type"] == "actions"
         for element in block["elements"]
@@ -144,13 +145,13 @@ def test_one_alert_links_its_message_and_has_its_messages_buttons() -> None:
     one = alert(0)
     view = home_view(data([one]), NOW)
     assert "<https://acme.slack.com/archives/C0DESKOPS01/p1764403200000100|message>" in shown(view)
-    assert buttons(view) == [(ACK_ACTION_ID, one.fingerprint), (SILENCE_1H_ACTION_ID, one.fingerprint)]
+    assert buttons(view) == [(ACK_ACTION_ID, one.fingerprint), (SILENCE_MENU_ACTION_ID, one.fingerprint)]
     assert "🔴 *critical* (1)" in shown(view)
 
 
 def test_an_acknowledged_alert_has_no_acknowledge_button_as_on_its_message() -> None:
     view = home_view(data([alert(0, acknowledged_by="alice")]), NOW)
-    assert [action for action, _ in buttons(view)] == [SILENCE_1H_ACTION_ID]
+    assert [action for action, _ in buttons(view)] == [SILENCE_MENU_ACTION_ID]
     assert "👀 alice" in shown(view)
 
 
@@ -204,27 +205,3 @@ def test_a_notice_is_shown_on_top() -> None:
 def test_without_the_workspace_url_the_message_is_named_not_linked() -> None:
     view = home_view(data([alert(0)], workspace_url=None), NOW)
     assert "message 1764403200.000100 in <#C0DESKOPS01>" in shown(view)
-
-
-def test_with_retries_on_an_alert_of_a_redoable_task_has_retry_with_its_confirm() -> None:
-    reboot, rebuild, unknown = alert(0), alert(1), alert(2)
-    types = {reboot.task_id: "REBOOT", rebuild.task_id: "REBUILD"}
-    view = home_view(data([reboot, rebuild, unknown], retry=True, task_types=types), NOW)
-    assert_valid_view(view)
-    retries = [value for action, value in buttons(view) if action == RETRY_ACTION_ID]
-    assert retries == [reboot.fingerprint]
-    [element] = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
-                 if e["action_id"] == RETRY_ACTION_ID]  # fmt: skip
-    assert element["confirm"]["confirm"]["text"] == "Retry"
-
-
-def test_with_retries_off_no_alert_has_retry() -> None:
-    view = home_view(data([alert(0)], task_types={"t-0": "REBOOT"}), NOW)
-    assert RETRY_ACTION_ID not in [action for action, _ in buttons(view)]
-
-
-def test_500_alerts_with_retry_buttons_stay_within_block_kit_limits() -> None:
-    alerts = [alert(i) for i in range(500)]
-    view = home_view(data(alerts, retry=True, task_types={a.task_id: "REBOOT" for a in alerts}), NOW)
-    assert_valid_view(view)
-    assert len(buttons(view)) == 3 * ALERTS_SHOWN

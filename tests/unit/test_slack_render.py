@@ -17,7 +17,7 @@ from monitor.notify.payload import build_payload
 from monitor.notify.text import render_text
 from monitor.rules.load import compile_match
 from monitor.rules.model import Location, Rule
-from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
+from monitor.slack.actions import ACK_ACTION_ID, SILENCE_MENU_ACTION_ID
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.digest import render_digest
 from monitor.slack.message import EVENT_TYPE, alerts_in_metadata
@@ -38,6 +38,7 @@ from tests.support.slack import (
     all_text,
     assert_valid,
     buttons,
+    controls,
     many,
     minimal,
     payload,
@@ -203,10 +204,8 @@ def test_new_alert_message() -> None:
         "• *desk-01* FAIL (E001): timeout\n• *desk-02* FAIL\n…and 10 more"
     )
     assert message.blocks[3]["elements"][0]["text"] == "Last 5 runs, oldest → newest: ✅⏭️✅❌❌"
-    assert buttons(message) == [
-        (ACK_ACTION_ID, "0123456789abcdef"),
-        (SILENCE_1H_ACTION_ID, "0123456789abcdef"),
-    ]
+    assert buttons(message) == [(ACK_ACTION_ID, "0123456789abcdef")]
+    assert controls(message) == [ACK_ACTION_ID, SILENCE_MENU_ACTION_ID]
     assert message.text == (
         f"{MENTION} 🔴 [critical] Scheduled task failed: prod-reboot (REBOOT, FAIL) in project p-1, "
         "rule prod-reboots"
@@ -300,25 +299,25 @@ def test_a_malformed_payload_still_renders() -> None:
         (
             {"kind": "RECURRED", "occurrences": 3},
             "🔴 CRITICAL: scheduled task failed again · failed 3 times",
-            [ACK_ACTION_ID, SILENCE_1H_ACTION_ID],
+            [ACK_ACTION_ID, SILENCE_MENU_ACTION_ID],
             "*Occurrences*\nfailed 3 times",
         ),
         (
             {"kind": "CHANGED", "occurrences": 2, "task": {"last_status": "SKIP"}},
             "🔴 CRITICAL: scheduled task now SKIP · failed 2 times",
-            [ACK_ACTION_ID, SILENCE_1H_ACTION_ID],
+            [ACK_ACTION_ID, SILENCE_MENU_ACTION_ID],
             "*Status*\n⏭️ SKIP",
         ),
         (
             {"kind": "CHANGED", "task": {"last_status": "<!here>"}},
             "🔴 CRITICAL: scheduled task failing",
-            [ACK_ACTION_ID, SILENCE_1H_ACTION_ID],
+            [ACK_ACTION_ID, SILENCE_MENU_ACTION_ID],
             "*Status*\n❔ &lt;!here&gt;",
         ),
         (
             {"kind": "NEW", "acknowledged_by": "alice <@U9>"},
             "🔴 CRITICAL: scheduled task failing",
-            [SILENCE_1H_ACTION_ID],
+            [SILENCE_MENU_ACTION_ID],
             "👀 acknowledged by alice &lt;@U9&gt;",
         ),
         (
@@ -333,7 +332,7 @@ def test_updated_message(changes: dict[str, Any], title: str, button_ids: list[s
     message = render_update(payload(**changes))
     assert_valid(message)
     assert message.blocks[0]["text"]["text"] == title
-    assert [action for action, _ in buttons(message)] == button_ids
+    assert controls(message) == button_ids
     assert expect in all_text(message)
     assert "subteam" not in message.text + all_text(message)  # updates never mention
 
@@ -379,7 +378,7 @@ def test_thread_reply(kind: str, status: str, starts: str, button_ids: bool) -> 
     message = render_thread_reply(payload(kind=kind, alert_status=status, occurrences=4))
     assert_valid(message)
     assert message.blocks[0]["text"]["text"].startswith(starts)
-    assert bool(buttons(message)) is button_ids
+    assert bool(controls(message)) is button_ids
     assert "subteam" not in message.text + all_text(message)
     assert "header" not in {block["type"] for block in message.blocks}
     assert alerts_in_metadata(message.metadata) == [("0123456789abcdef", 1)]

@@ -91,6 +91,9 @@ class JobBook:
         self.actions: list[dict[str, Any]] = []  # every accepted action body, in order
         self.script_retries: list[tuple[str, str]] = []  # (task_id, record_id) of every accepted retry
         self._script_records: dict[str, list[SimScriptRecord]] = {}
+        #: What a failed desktop's script printed (desktop name -> output), for tests of hostile or huge
+        #: output; otherwise a few lines ending in the reason and "exit 1".
+        self.failed_outputs: dict[str, str] = {}
 
     def switches(self) -> dict[str, Any]:
         return {"fail_desktops": dict(self.fail_desktops), "hang": self.hang, "read_only": self.read_only}
@@ -256,7 +259,10 @@ class JobBook:
     ) -> SimScriptRecord:
         now = self._now()
         output = (
-            f"running {script_name} on {desktop_name}\nstep 1/2 ok\nstep 2/2 failed: {reason}\nexit 1"
+            self.failed_outputs.get(
+                desktop_name,
+                f"running {script_name} on {desktop_name}\nstep 1/2 ok\nstep 2/2 failed: {reason}\nexit 1",
+            )
             if failed
             else f"running {script_name} on {desktop_name}\nstep 1/2 ok\nstep 2/2 ok\nexit 0"
         )

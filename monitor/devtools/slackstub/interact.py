@@ -210,7 +210,7 @@ class AppDriver:
         }  # fmt: skip
         return await self._send("events_api", payload)
 
-    def _action(self, block_id: str, element: dict[str, Any]) -> dict[str, Any]:
+    def _action(self, block_id: str, element: dict[str, Any], option: str | None = None) -> dict[str, Any]:
         action = {
             "action_id": element.get("action_id"),
             "block_id": block_id,
@@ -220,6 +220,15 @@ class AppDriver:
         for key in ("value", "text", "style", "confirm", "url"):
             if key in element:
                 action[key] = element[key]
+        if option is not None:
+            # block_actions of a menu: the option chosen, as shown (api.slack.com/reference/interaction-
+            # payloads/block-actions: static_select and overflow send `selected_option`).
+            offered = [item for item in element.get("options") or [] if isinstance(item, dict)]
+            chosen = next((item for item in offered if item.get("value") == option), None)
+            if chosen is None:
+                raise LookupError(f"the menu {element.get('action_id')!r} offers no option {option!r}")
+            action["selected_option"] = chosen
+            action.pop("text", None)
         return action
 
     def _base(self, user: str) -> dict[str, Any]:
@@ -244,10 +253,12 @@ class AppDriver:
         message: tuple[str, str] | None = None,
         value: str | None = None,
         confirm: bool = True,
+        option: str | None = None,
     ) -> AppAnswer | None:
-        """Press the button `action_id` shown on `view` or on `message` (channel, ts). A button with a
-        confirm dialog is sent only when the person confirms; `confirm=False` denies it: None, nothing
-        is sent."""
+        """Press the button `action_id` shown on `view` or on `message` (channel, ts), or with `option`
+        choose that option (by value) of the menu `action_id` (a static_select or overflow: the action
+        carries `selected_option`). An element with a confirm dialog is sent only when the person
+        confirms; `confirm=False` denies it: None, nothing is sent."""
         if (view is None) == (message is None):
             raise ValueError("press a button on a view or on a message")
         if view is not None:
@@ -257,7 +268,7 @@ class AppDriver:
             payload = self._base(user) | {
                 "container": {"type": "view", "view_id": view.id},
                 "view": self._wire(view),
-                "actions": [self._action(block_id, element)],
+                "actions": [self._action(block_id, element, option)],
             }
             return await self._send("interactive", payload)
         assert message is not None
@@ -280,7 +291,7 @@ class AppDriver:
             "message": posted.wire(include_metadata=False),
             "state": {"values": {}},
             "response_url": self.stub.response_url(response_id),
-            "actions": [self._action(block_id, element)],
+            "actions": [self._action(block_id, element, option)],
         }
         return await self._send("interactive", payload)
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.devtools.slackstub.faults import FaultPlan
-from monitor.devtools.slackstub.files import StubFiles
 from monitor.devtools.slackstub.options import SlackStubOptions
 from monitor.devtools.slackstub.ratelimit import RateLimiter
 from monitor.devtools.slackstub.views import StubViews
@@ -102,12 +101,14 @@ class StubMessage:
     replies: list[StubMessage] = field(default_factory=list)
     edits: list[MessageVersion] = field(default_factory=list)
     edited_ts: str | None = None
-    #: Files shared by this message (files.completeUploadExternal), as `files` shows them.
-    files: list[dict[str, Any]] = field(default_factory=list)
+    #: A reply sent with `reply_broadcast`: also shown in the channel (subtype thread_broadcast).
+    broadcast: bool = False
 
     def wire(self, *, include_metadata: bool) -> dict[str, Any]:
         """The message as Slack's history and replies methods show it."""
         body: dict[str, Any] = {"type": "message", "user": self.user, "text": self.text, "ts": self.ts}
+        if self.broadcast:
+            body["subtype"] = "thread_broadcast"
         if self.bot_id is not None:
             body.update(bot_id=self.bot_id, app_id=self.app_id)
         if self.team is not None:
@@ -128,8 +129,6 @@ class StubMessage:
             )
         if self.edited_ts is not None:
             body["edited"] = {"user": self.user, "ts": self.edited_ts}
-        if self.files:
-            body["files"] = self.files
         return body
 
     def as_dict(self) -> dict[str, Any]:
@@ -189,9 +188,6 @@ class StubState:
         self.down = False
         #: The websocket URL `apps.connections.open` hands out (set by the runner once it listens).
         self.socket_url = ""
-        #: Where files.getUploadURLExternal sends uploads (set by the runner once it listens), and the files.
-        self.upload_url = ""
-        self.files = StubFiles()
         #: Home tabs, modals and trigger_ids (`views`).
         self.views = StubViews(lambda: self.options.clock())
         self._last_micros = 0
@@ -285,7 +281,11 @@ class StubState:
         blocks: list[dict[str, Any]] | None = None,
         metadata: dict[str, Any] | None = None,
         thread_ts: str | None = None,
+        reply_broadcast: bool = False,
     ) -> StubMessage:
+        """A message, or with `thread_ts` a reply in that thread; a reply with `reply_broadcast` ("also send
+        to channel", api.slack.com/methods/chat.postMessage) is in the channel's history too, as a message
+        of subtype `thread_broadcast` that keeps its `thread_ts` (an unthreaded message ignores the flag)."""
         channel = self._for_post(channel_ref)
         if channel.archived:
             raise SlackError("is_archived")
@@ -309,6 +309,9 @@ class StubState:
                 return message
             message.thread_ts = parent.ts
             parent.replies.append(message)
+            if reply_broadcast:
+                message.broadcast = True
+                channel.messages.append(message)
         self._messages[(channel.id, message.ts)] = message
         return message
 
