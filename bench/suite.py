@@ -41,6 +41,8 @@ BENCHES = (
           "match vs the naive every-rule loop", ("--runs", "5")),
     Bench("tasks_command", "tasks_command.py", "`/tasks list` over 10,000 tasks at 50 ms/request: ours vs "
           "the sequential client", ("--runs", "20", "--baseline-runs", "1")),
+    Bench("startup", "startup.py", "whole-process start-up: `--help` and a one-page `tasks --json` against "
+          "the simulator, medians, and the imports that cost most", ("--runs", "9")),
     Bench("delivery", "delivery.py", "~1,000 alerts in 5 channels: our dispatcher (digests, pacing) vs one "
           "chat.postMessage per alert, against Slack's posting limit", ("--runs", "3", "--scale", "0.01")),
     Bench("scaling", "scaling.py", "one real cycle at 1k..100k tasks, 1%..100% failing: wall, CPU, peak RSS",
