@@ -40,6 +40,9 @@ class Silence:
     created_at: datetime | None = None
     rules: frozenset[str] = frozenset()
     origin: SilenceOrigin = SilenceOrigin.RUNTIME
+    #: Names of time intervals (the rule set's `time_intervals:`): the silence mutes only while one is open.
+    #: `is_active` does not know the windows: `monitor.windows.effective_silences` resolves them each cycle.
+    time_intervals: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.until.tzinfo is None:

@@ -59,6 +59,17 @@ class Locator:
             line = (key_node or node).start_mark.line + 1
         return line
 
+    def scalar_text(self, path: Sequence[PathPart]) -> str | None:
+        """The text a scalar at `path` was written as (None: no such scalar). YAML 1.1 reads `22:00` and
+        `1:5` as base-60 numbers (1320, 65); a key whose values are clock times or ranges reads them here."""
+        node = self.root
+        for part in path:
+            child = _child(node, part) if node is not None else None
+            if child is None:
+                return None
+            node = child[1]
+        return node.value if isinstance(node, yaml.ScalarNode) else None
+
     def where(self, path: Sequence[PathPart]) -> str:
         return f"{self.filename}:{self.line_of(path)}"
 

@@ -19,6 +19,7 @@ from monitor.rules.matcher import (
 from monitor.rules.model import MatchedRoute, Rule
 from monitor.rules.patterns import LinearRegex, RegexScreen
 from monitor.silences import Silence
+from monitor.timeintervals import NamedTimeInterval
 from monitor.workspace.models import ScheduledTask
 
 
@@ -45,11 +46,13 @@ _named_of = attrgetter(NAMED.field or "")
 
 @dataclass(frozen=True)
 class RuleSet:
-    """Every rule in file order, the rule files' silences, and the files they came from."""
+    """Every rule in file order, the rule files' silences, the files they came from, and the named time
+    intervals (maintenance windows) that rules and silences refer to."""
 
     rules: tuple[Rule, ...]
     silences: tuple[Silence, ...] = ()
     files: tuple[str, ...] = ()
+    time_intervals: tuple[NamedTimeInterval, ...] = ()
     _by_name: dict[str, Rule] = field(init=False, repr=False, compare=False)
     # The route of each rule without group_by: the same for every task, so built once.
     _plain_routes: dict[str, MatchedRoute] = field(init=False, repr=False, compare=False)
@@ -104,6 +107,9 @@ class RuleSet:
 
     def rule(self, name: str) -> Rule | None:
         return self._by_name.get(name)
+
+    def time_interval(self, name: str) -> NamedTimeInterval | None:
+        return next((interval for interval in self.time_intervals if interval.name == name), None)
 
     def candidates(self, signature: TaskSignature) -> tuple[Rule, ...]:
         """The rules, in order, whose indexed keys accept `signature`, cut after the first that matches every

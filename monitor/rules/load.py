@@ -6,11 +6,12 @@ from __future__ import annotations
 import difflib
 import re
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -21,8 +22,27 @@ from pydantic_core import ErrorDetails
 from monitor.rules.index import RuleSet
 from monitor.rules.matcher import KEYS_BY_NAME, MATCH_KEYS, TaskMatcher
 from monitor.rules.model import Location, Rule
-from monitor.rules.schema import KEYS_BY_SECTION, MatchModel, RuleFileModel, RuleModel, SilenceModel
+from monitor.rules.schema import (
+    KEYS_BY_SECTION,
+    MatchModel,
+    NamedTimeIntervalModel,
+    RuleFileModel,
+    RuleModel,
+    SilenceModel,
+    section_of,
+)
 from monitor.silences import Silence, SilenceOrigin
+from monitor.timeintervals import (
+    DayRange,
+    NamedTimeInterval,
+    TimeInterval,
+    parse_days_of_month,
+    parse_location,
+    parse_months,
+    parse_time_range,
+    parse_weekdays,
+    parse_years,
+)
 from monitor.yamlfile import Locator, YamlError, duplicate_keys, parse_yaml
 
 #: Problems listed in one RuleFileError; the rest are counted in one last line.
@@ -53,6 +73,11 @@ class _FileContents:
     silences: list[tuple[Silence, Location]] = field(default_factory=list)
     #: (name, where) of every rule item with a text name, valid or not, to find duplicates across files.
     names: list[tuple[str, Location]] = field(default_factory=list)
+    intervals: list[NamedTimeInterval] = field(default_factory=list)
+    #: (name, where) of every time interval item with a text name, valid or not.
+    interval_names: list[tuple[str, Location]] = field(default_factory=list)
+    #: (name, where, who) of every time interval a rule or silence refers to.
+    interval_refs: list[tuple[str, Location, str]] = field(default_factory=list)
     problems: list[_Problem] = field(default_factory=list)
 
 
@@ -192,29 +217,98 @@ def _validated(data: dict[str, Any], locator: Locator) -> _FileContents:
     filename = locator.filename
     contents = _FileContents()
     raw_rules, raw_silences = _list_at(data, "rules"), _list_at(data, "silences")
+    raw_intervals = _list_at(data, "time_intervals")
+    _restore_clock_texts(raw_intervals, locator)
     for index, raw in enumerate(raw_rules):
         if isinstance(raw, dict) and isinstance(raw.get("name"), str):
             contents.names.append(
                 (raw["name"], Location(filename, locator.line_of(("rules", index, "name"))))
             )
+    for index, raw in enumerate(raw_intervals):
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            where = Location(filename, locator.line_of(("time_intervals", index, "name")))
+            contents.interval_names.append((raw["name"], where))
     try:
         file_model = RuleFileModel.model_validate(data)
         rule_models = list(enumerate(file_model.rules))
         silence_models = list(enumerate(file_model.silences))
+        interval_models = list(enumerate(file_model.time_intervals))
     except ValidationError as exc:
         contents.problems.extend(_located(error, data, locator) for error in exc.errors())
         # Keep the valid items, so that checks across rules (shadowing) still run on them.
         rule_models = _valid_items(RuleModel, raw_rules)
         silence_models = _valid_items(SilenceModel, raw_silences)
+        interval_models = _valid_items(NamedTimeIntervalModel, raw_intervals)
     for index, rule_model in rule_models:
         contents.rules.append(
             _compiled_rule(rule_model, Location(filename, locator.line_of(("rules", index))))
         )
+        for key in ("mute_time_intervals", "active_time_intervals"):
+            where = Location(filename, locator.line_of(("rules", index, key)))
+            who = f"rule {rule_model.name!r} {key}"
+            contents.interval_refs.extend((name, where, who) for name in getattr(rule_model, key))
     for index, silence_model in silence_models:
         where = Location(filename, locator.line_of(("silences", index)))
         names_line = Location(filename, locator.line_of(("silences", index, "rule")))
         contents.silences.append((_file_silence(silence_model, where), names_line))
+        refs_line = Location(filename, locator.line_of(("silences", index, "time_intervals")))
+        contents.interval_refs.extend(
+            (name, refs_line, "silence time_intervals") for name in silence_model.time_intervals or ()
+        )
+    contents.intervals.extend(_compiled_interval(model) for _, model in interval_models)
     return contents
+
+
+#: The keys of a time interval whose values may be clock times or `a:b` ranges.
+_CLOCK_KEYS = ("times", "weekdays", "days_of_month", "months", "years")
+
+
+def _restore_clock_texts(raw_intervals: list[Any], locator: Locator) -> None:
+    """Put back the text of `22:00` and `1:7` where YAML 1.1 read a base-60 number (1320, 427): Alertmanager's
+    YAML reads them as text, and so must we, in place, before validation."""
+
+    def restore(value: Any, path: tuple[str | int, ...]) -> Any:
+        if isinstance(value, dict):
+            return {key: restore(item, (*path, key)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [restore(item, (*path, index)) for index, item in enumerate(value)]
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = locator.scalar_text(path)
+            if text is not None and ":" in text:
+                return text
+        return value
+
+    for index, named in enumerate(raw_intervals):
+        items = named.get("time_intervals") if isinstance(named, dict) else None
+        for position, item in enumerate(items if isinstance(items, list) else ()):
+            if isinstance(item, dict):
+                for key in _CLOCK_KEYS:
+                    if key in item:
+                        item[key] = restore(
+                            item[key], ("time_intervals", index, "time_intervals", position, key)
+                        )
+
+
+def _compiled_interval(model: NamedTimeIntervalModel) -> NamedTimeInterval:
+    def ranges(texts: Sequence[str] | None, parse: Callable[[str], DayRange]) -> tuple[DayRange, ...] | None:
+        return None if texts is None else tuple(parse(text) for text in texts)
+
+    return NamedTimeInterval(
+        model.name,
+        tuple(
+            TimeInterval(
+                times=None
+                if item.times is None
+                else tuple(parse_time_range(r.start_time, r.end_time) for r in item.times),
+                weekdays=ranges(item.weekdays, parse_weekdays),
+                days_of_month=ranges(item.days_of_month, parse_days_of_month),
+                months=ranges(item.months, parse_months),
+                years=ranges(item.years, parse_years),
+                location=parse_location(item.location) if item.location else ZoneInfo("UTC"),
+            )
+            for item in model.time_intervals
+        ),
+    )
 
 
 def _file_silence(model: SilenceModel, where: Location) -> Silence:
@@ -226,6 +320,7 @@ def _file_silence(model: SilenceModel, where: Location) -> Silence:
         created_by="rule file",
         rules=frozenset(model.rule or ()),
         origin=SilenceOrigin.RULE_FILE,
+        time_intervals=tuple(model.time_intervals or ()),
     )
 
 
@@ -259,6 +354,7 @@ def _assemble(parsed: Sequence[_FileContents], *, files: Sequence[str]) -> RuleS
         for silence, where in contents.silences:
             for name in sorted(silence.rules - first_use.keys()):
                 problems.append(_Problem(where, f"silence names rule {name!r}, which does not exist"))
+    problems.extend(_interval_problems(parsed))
     if not problems and not rules:
         problems.append(_Problem(Location(files[-1], 1), "no rules: nothing would ever alert"))
     if problems:
@@ -266,7 +362,28 @@ def _assemble(parsed: Sequence[_FileContents], *, files: Sequence[str]) -> RuleS
         problems.sort(key=lambda p: (file_order.get(p.location.filename, 0), p.location.line or 0))
         raise RuleFileError(_capped(problems))
     silences = tuple(silence for contents in parsed for silence, _ in contents.silences)
-    return RuleSet(tuple(rules), silences, tuple(files))
+    intervals = tuple(interval for contents in parsed for interval in contents.intervals)
+    return RuleSet(tuple(rules), silences, tuple(files), time_intervals=intervals)
+
+
+def _interval_problems(parsed: Sequence[_FileContents]) -> Iterable[_Problem]:
+    """Time interval names used twice (across files too), and references to names defined nowhere."""
+    defined: dict[str, Location] = {}
+    for contents in parsed:
+        for name, where in contents.interval_names:
+            if name in defined:
+                yield _Problem(where, f"time interval name {name!r} is already used at {defined[name]}")
+            else:
+                defined[name] = where
+    for contents in parsed:
+        for name, where, who in contents.interval_refs:
+            if name not in defined:
+                known = f" (defined: {', '.join(sorted(defined))})" if defined else " (none is defined)"
+                yield _Problem(
+                    where,
+                    f"{who}: no time interval named {name!r} under time_intervals:{known}"
+                    + _did_you_mean(name, defined),
+                )
 
 
 def _capped(problems: Sequence[_Problem]) -> list[str]:
@@ -322,11 +439,13 @@ def _located(error: ErrorDetails, data: Mapping[str, Any], locator: Locator) -> 
 
 def _context(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
     """`rule 'prod-reboots': match.task_type` for ("rules", 0, "match", "task_type", 1)."""
-    if len(loc) >= 2 and loc[0] in ("rules", "silences") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("rules", "silences", "time_intervals") and isinstance(loc[1], int):
         section, index, rest = loc[0], loc[1], loc[2:]
         item = data[section][index]
         if section == "rules" and isinstance(item, dict) and isinstance(item.get("name"), str):
             owner = f"rule {item['name']!r}"
+        elif section == "time_intervals" and isinstance(item, dict) and isinstance(item.get("name"), str):
+            owner = f"time interval {item['name']!r}"
         else:
             owner = f"{section}[{index}]"
         return f"{owner}: {_dotted(rest)}" if _dotted(rest) else owner
@@ -342,10 +461,11 @@ def _explain(error: ErrorDetails, parent: Sequence[int | str]) -> str:
     kind, value = error["type"], error.get("input")
     key = next((part for part in reversed(error["loc"]) if isinstance(part, str)), "")
     if kind == "extra_forbidden":
-        section = next((p for p in reversed(parent) if isinstance(p, str) and p in KEYS_BY_SECTION), None)
-        return f"unknown key {key!r}" + _did_you_mean(key, KEYS_BY_SECTION[section])
+        return f"unknown key {key!r}" + _did_you_mean(key, KEYS_BY_SECTION[section_of(parent)])
     if kind == "missing":
         return "missing (required)"
+    if kind == "too_short":
+        return "an empty list: give at least one item, or remove the key"
     if kind == "literal_error":
         options = re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
         match_key = KEYS_BY_NAME.get(key) if "match" in parent else None
@@ -409,6 +529,8 @@ def _compiled_rule(model: RuleModel, location: Location) -> Rule:
         continue_matching=model.continue_,
         group_by=tuple(model.group_by),
         mention=model.mention,
+        mute_time_intervals=tuple(model.mute_time_intervals),
+        active_time_intervals=tuple(model.active_time_intervals),
         min_failures=model.min_failures,
         pagerduty=model.pagerduty,
         runbook_url=model.runbook_url,

@@ -46,6 +46,10 @@ class Rule:
     #: Also alert (OVERDUE) when a matched task's `next_execution_time` is older than this and no run
     #: started since (monitor.overdue); None: missed runs are not watched.
     overdue_after: timedelta | None = None
+    #: Names of the rule set's time intervals during which its alerts are held back (sent when they close).
+    mute_time_intervals: tuple[str, ...] = ()
+    #: Names of the rule set's time intervals outside which its alerts are held back (sent when one opens).
+    active_time_intervals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
@@ -30,6 +31,15 @@ from monitor.rules.matcher import MATCH_KEYS, KeyKind, MatchKey
 from monitor.rules.model import DEFAULT_REPEAT_INTERVAL, Severity
 from monitor.rules.patterns import NamePattern
 from monitor.rules.runbook import RUNBOOK_FIELDS, check_runbook_template
+from monitor.timeintervals import (
+    parse_days_of_month,
+    parse_location,
+    parse_months,
+    parse_time_of_day,
+    parse_time_range,
+    parse_weekdays,
+    parse_years,
+)
 
 _RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 # Slack channel names are lowercase without spaces; ids are C.../G.../D... in capitals.
@@ -37,6 +47,10 @@ _CHANNEL = re.compile(r"#[^\sA-Z#<>@,]{1,80}|[CGD][A-Z0-9]{6,}")
 _MENTION = re.compile(
     r"<!subteam\^[A-Z0-9]+(?:\|[^<>]+)?>|<@[UW][A-Z0-9]+>|<!(?:here|channel|everyone)>|@[\w.-]+"
 )
+_TIME_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+_MUTE_INTERVALS_DOC = "names of time_intervals during which this rule's alerts wait (sent when they close)"
+_ACTIVE_INTERVALS_DOC = "names of time_intervals outside which this rule's alerts wait (sent when one opens)"
+_SILENCE_INTERVALS_DOC = "names of time_intervals: the silence mutes only while one of them is open"
 _SCHEMA_TITLE = "workspace-monitor rule file"
 _DURATION_SCHEMA = {
     "anyOf": [{"type": "string", "pattern": r"^(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"}, {"const": 0}],
@@ -116,6 +130,29 @@ _RUNBOOK_DOC = (
     + ", ".join("{" + name + "}" for name in RUNBOOK_FIELDS)
     + " (URL-escaped), after the host"
 )
+
+
+def _check_time_of_day(text: str) -> str:
+    parse_time_of_day(text)
+    return text
+
+
+def _check_location(text: str) -> str:
+    parse_location(text)
+    return text
+
+
+def _range_text(parse: Callable[[str], object], what: str) -> Any:
+    """A range item (`monday:friday`, `-7:-1`, `12`): text, or a number for days, months and years; kept as
+    text once `parse` accepts it."""
+
+    def check(value: object) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"expected {what} or a range of them (first:last), like the examples")
+        parse(str(value))
+        return str(value)
+
+    return Annotated[StrictStr, BeforeValidator(check)]
 
 
 def _priority_ranges(value: object) -> object:
@@ -269,15 +306,27 @@ class RuleModel(_StrictModel):
         ]
         | None
     ) = None
+    #: Names of `time_intervals:` during which the rule's alerts are held back (sent when they close).
+    mute_time_intervals: Annotated[
+        list[StrictStr], _one_or_many(StrictStr), Field(description=_MUTE_INTERVALS_DOC)
+    ] = Field(default_factory=list)
+    #: Names of `time_intervals:` outside which the rule's alerts are held back (sent when one opens).
+    active_time_intervals: Annotated[
+        list[StrictStr], _one_or_many(StrictStr), Field(description=_ACTIVE_INTERVALS_DOC)
+    ] = Field(default_factory=list)
 
 
 class SilenceModel(_StrictModel):
-    """Mutes matching tasks' alerts (of the named rules, or all) until `until`."""
+    """Mutes matching tasks' alerts (of the named rules, or all) until `until`; with `time_intervals`, only
+    while one of those is open."""
 
     match: MatchModel
     rule: Annotated[list[StrictStr] | None, _one_or_many(StrictStr)] = None
     until: AwareDatetime
     comment: Annotated[StrictStr, Field(min_length=1)]
+    time_intervals: Annotated[
+        list[StrictStr] | None, _one_or_many(StrictStr), Field(description=_SILENCE_INTERVALS_DOC)
+    ] = None
 
     @field_validator("match")
     @classmethod
@@ -287,11 +336,66 @@ class SilenceModel(_StrictModel):
         return value
 
 
+class TimeRangeModel(_StrictModel):
+    """Minutes of the day: from start_time (inclusive) to end_time (exclusive), HH:MM, 24:00 allowed."""
+
+    start_time: Annotated[StrictStr, AfterValidator(_check_time_of_day), Field(pattern=_TIME_PATTERN)]
+    end_time: Annotated[StrictStr, AfterValidator(_check_time_of_day), Field(pattern=_TIME_PATTERN)]
+
+    @model_validator(mode="after")
+    def _check_order(self) -> TimeRangeModel:
+        parse_time_range(self.start_time, self.end_time)
+        return self
+
+
+class TimeIntervalModel(_StrictModel):
+    """When, as Alertmanager's time_interval: every key given must hold (a key left out always does), on the
+    wall clock of `location` (UTC when absent). Ranges are inclusive, `first:last`."""
+
+    times: Annotated[list[TimeRangeModel], Field(min_length=1)] | None = None
+    weekdays: Annotated[
+        list[_range_text(parse_weekdays, "a weekday")] | None,  # type: ignore[valid-type]
+        _one_or_many(StrictStr),
+        Field(description="monday:friday, saturday (sunday = 0; a range cannot wrap)"),
+    ] = None
+    days_of_month: Annotated[
+        list[_range_text(parse_days_of_month, "a day of the month")] | None,  # type: ignore[valid-type]
+        _one_or_many(StrictStr | StrictInt),
+        Field(description="1, 1:7, -1 (the last day), -7:-1"),
+    ] = None
+    months: Annotated[
+        list[_range_text(parse_months, "a month")] | None,  # type: ignore[valid-type]
+        _one_or_many(StrictStr | StrictInt),
+        Field(description="december, 1:3, may:august"),
+    ] = None
+    years: Annotated[
+        list[_range_text(parse_years, "a year")] | None,  # type: ignore[valid-type]
+        _one_or_many(StrictStr | StrictInt),
+        Field(description="2026, 2026:2027"),
+    ] = None
+    location: (
+        Annotated[
+            StrictStr, AfterValidator(_check_location), Field(description="an IANA zone: Europe/Berlin")
+        ]
+        | None
+    ) = None
+
+
+class NamedTimeIntervalModel(_StrictModel):
+    """A named time interval (a maintenance window): open while any of its `time_intervals` is."""
+
+    name: Annotated[
+        StrictStr, AfterValidator(_check_rule_name), Field(json_schema_extra={"pattern": _RULE_NAME.pattern})
+    ]
+    time_intervals: Annotated[list[TimeIntervalModel], Field(min_length=1)]
+
+
 class RuleFileModel(_StrictModel):
     """A workspace-monitor rule file."""
 
     rules: list[RuleModel] = Field(default_factory=list)
     silences: list[SilenceModel] = Field(default_factory=list)
+    time_intervals: list[NamedTimeIntervalModel] = Field(default_factory=list)
 
 
 KEYS_BY_SECTION: dict[str | None, frozenset[str]] = {
@@ -300,7 +404,19 @@ KEYS_BY_SECTION: dict[str | None, frozenset[str]] = {
     "silences": frozenset(SilenceModel.model_fields),
     "match": frozenset(MatchModel.model_fields),
     "priority": frozenset(PriorityRangeModel.model_fields),
+    "time_intervals": frozenset(NamedTimeIntervalModel.model_fields),
+    #: An item of a named interval's `time_intervals` (see `section_of`).
+    "interval": frozenset(TimeIntervalModel.model_fields),
+    "times": frozenset(TimeRangeModel.model_fields),
 }
+
+
+def section_of(parent: Sequence[int | str]) -> str | None:
+    """The KEYS_BY_SECTION entry of the mapping at `parent` (a path into the file)."""
+    names = [part for part in parent if isinstance(part, str)]
+    if names[:2] == ["time_intervals", "time_intervals"] and len(names) == 2:
+        return "interval"
+    return next((part for part in reversed(names) if part in KEYS_BY_SECTION), None)
 
 
 class _JsonSchemaOfFile(GenerateJsonSchema):

@@ -459,7 +459,7 @@ class TestJsonSchema:
     def test_top_level(self) -> None:
         schema = rule_file_json_schema()
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-        assert set(schema["properties"]) == {"rules", "silences"}
+        assert set(schema["properties"]) == {"rules", "silences", "time_intervals"}
         assert schema["additionalProperties"] is False
 
     def test_rule_keys_and_defaults(self) -> None:
@@ -469,6 +469,7 @@ class TestJsonSchema:
         assert set(rule["properties"]) == {
             "name", "match", "channel", "severity", "repeat_interval", "notify_resolved", "continue",
             "group_by", "mention", "min_failures", "pagerduty", "runbook_url", "overdue_after",
+            "mute_time_intervals", "active_time_intervals",
         }  # fmt: skip
         assert rule["properties"]["repeat_interval"]["default"] == "4h"
 
