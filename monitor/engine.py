@@ -42,6 +42,7 @@ from monitor.rules.model import MatchedRoute, Rule
 from monitor.silences import Silence, is_muted
 from monitor.store.base import CycleChanges, OutboxEntry, Store
 from monitor.store.errors import StoreError
+from monitor.windows import WindowCache, effective_silences
 from monitor.workspace.actions import ScriptRecord
 from monitor.workspace.client import Listing, TaskFilter, WorkspaceClient
 from monitor.workspace.errors import (
@@ -335,6 +336,8 @@ class Engine:
         self.records_forbidden = False
         # Where the next cycle's records lookups start among the tasks with alerts (see records_order).
         self._records_turn = 0
+        # When each maintenance window closes or opens, worked out once, not every cycle.
+        self._windows = WindowCache()
 
     async def run_cycle(self, *, persist: bool = True) -> CycleReport:
         """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
@@ -359,7 +362,10 @@ class Engine:
     async def _evaluate_listing(self, listing: Listing, started: datetime, *, persist: bool) -> CycleReport:
         now = self._clock()
         tasks = listing.tasks
-        silences = [*self.ruleset.silences, *self.store.silences()]
+        # Maintenance windows become silences holding at `now` (monitor/windows.py).
+        silences = effective_silences(
+            self.ruleset, [*self.ruleset.silences, *self.store.silences()], now, cache=self._windows
+        )
 
         routes = {task.id: match_rules(self.ruleset, task, self.project) for task in tasks}
         fingerprints = {
