@@ -20,6 +20,7 @@ import json
 import os
 import socket
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ from monitor.preflight import start_problems
 from monitor.rules.schema import rule_file_json_schema
 from monitor.runtime import Loaded, LoadError, Runtime, build, load_all, make_notifier
 from monitor.store import StoreError
+from monitor.windows import check_lines
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
 
 if TYPE_CHECKING:
@@ -72,6 +74,9 @@ def check(config: Path | None, rules_override: Path | None, console: Console, *,
         _check_line(console, problem, "red")
     for finding in findings:
         _check_line(console, finding.line, _FINDING_STYLES[finding.status])
+    if loaded is not None:
+        for line in check_lines(loaded.ruleset, datetime.now(UTC)):  # when each maintenance window opens
+            _check_line(console, line)
     problems.extend(finding.line for finding in findings if finding.status == "problem")
     notes = [finding.line for finding in findings if finding.status == "warning"]
     verdict = check_verdict(len(problems), len(notes), _loaded_summary(loaded))

@@ -308,6 +308,7 @@ class Runtime:
         self.selfwatch.threshold = settings.workspace.outage_cycles
         if self.chatops is not None:
             self.chatops.reload(settings)  # who may silence; the mode and tokens need a restart
+            self.chatops.deps.ruleset = loaded.ruleset  # /tasks silences shows its time intervals
         self.health.poll_interval = settings.workspace.poll_interval
         self.metrics.poll_interval.set(settings.workspace.poll_interval.total_seconds())
 
@@ -397,6 +398,7 @@ def build(
                 on_slack_call=metrics.slack_call,
             )  # fmt: skip
             if app is not None:
+                app.deps.ruleset = loaded.ruleset
                 service = app.service
                 metrics.watch_app(service.mode, lambda: service.problem() is None)
         # After the app's probe: /healthz names a down Slack link before the deliveries it holds up.

@@ -34,7 +34,7 @@ from monitor.rules.model import Rule
 from monitor.silences import Silence, SilenceOrigin
 from monitor.timeintervals import HORIZON, NamedTimeInterval, Window, next_window
 
-__all__ = ["WindowCache", "WindowState", "effective_silences", "window_states"]
+__all__ = ["WindowCache", "WindowState", "check_lines", "effective_silences", "window_states"]
 
 log = structlog.get_logger(__name__)
 
@@ -206,3 +206,12 @@ def window_states(ruleset: RuleSet, now: datetime, *, cache: WindowCache | None 
             )
         )
     return states
+
+
+def check_lines(ruleset: RuleSet, now: datetime) -> list[str]:
+    """What `check` says of each time interval: its next window (or that it is open now), and who uses it."""
+    lines = []
+    for state in window_states(ruleset, now):
+        users = "used by " + ", ".join(state.used_by) if state.used_by else "used by no rule or silence"
+        lines.append(f"time interval {state.name}: {state.describe(now)}; {users}")
+    return lines

@@ -54,10 +54,12 @@ from monitor.chatops.replies import (
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
 from monitor.pagerduty.notifier import queue_acknowledge
+from monitor.rules.index import RuleSet
 from monitor.rules.load import compile_match
 from monitor.silences import Silence as StoredSilence
 from monitor.slack.message import SlackMessage
 from monitor.store import MessageRef, Store, StoreError
+from monitor.windows import window_states
 from monitor.workspace.actions import ScriptRecord
 from monitor.workspace.client import Listing, TaskFilter
 from monitor.workspace.errors import NotFoundError, WorkspaceError
@@ -142,6 +144,8 @@ class Deps:
     rate: PerUserRate = field(default_factory=PerUserRate)
     #: Told of each command and button: (name, outcome), `Metrics.chatops_command`.
     on_command: Callable[[str, str], None] = lambda command, outcome: None
+    #: The rules in force (set at start and on each reload): `/tasks silences` shows their time intervals.
+    ruleset: RuleSet | None = None
 
 
 def list_filters(command: ListTasks) -> list[TaskFilter]:
@@ -290,7 +294,9 @@ async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessag
         case Silence():
             return await _silence(command, caller, deps)
         case Silences():
-            return silences_reply(await asyncio.to_thread(deps.store.silences), deps.clock())
+            now = deps.clock()
+            windows = window_states(deps.ruleset, now) if deps.ruleset is not None else []
+            return silences_reply(await asyncio.to_thread(deps.store.silences), now, windows)
         case Unsilence(silence_id=silence_id):
             removed = await asyncio.to_thread(deps.store.delete_silence, silence_id)
             log.info("chatops.unsilenced", silence=silence_id, removed=removed, by=caller.user_id)

@@ -39,6 +39,7 @@ from monitor.slack.mrkdwn import (
     user_text,
 )
 from monitor.store.base import MessageRef
+from monitor.windows import WindowState
 from monitor.workspace.models import (
     ExecutionRecord,
     RecordDetail,
@@ -69,6 +70,7 @@ __all__ = [
     "status_fields",
     "status_reply",
     "unsilence_reply",
+    "window_line",
 ]
 
 PAGE_SIZE = 20
@@ -85,7 +87,7 @@ _HELP = {
     "show": "`show <task_id>` - a task's details, latest executions and failed desktops",
     "alerts": "`alerts` - firing alerts, with links to their messages",
     "silence": "`silence <task_id|name-glob> <duration> [reason]` - e.g. `silence prod-* 2h maintenance`",
-    "silences": "`silences` - active silences",
+    "silences": "`silences` - active silences and maintenance windows",
     "unsilence": "`unsilence <silence_id>` - end a silence now",
     "ack": "`ack <alert_id>` - acknowledge an alert (no more reminders for this failure)",
     "status": "`status` - last poll, its duration, API and Slack errors, outbox backlog",
@@ -346,16 +348,40 @@ def silence_added_reply(silence: Silence, now: datetime) -> SlackMessage:
     )
 
 
-def silences_reply(silences: Sequence[Silence], now: datetime) -> SlackMessage:
+def silences_reply(
+    silences: Sequence[Silence], now: datetime, windows: Sequence[WindowState] = ()
+) -> SlackMessage:
+    """The active silences, then the rule files' maintenance windows (time intervals): open now or when
+    next, and which rules and silences use them."""
     active = [silence for silence in silences if silence.is_active(now)]
-    if not active:
-        return _message("No active silences.", [section("No active silences.")])
-    lines = [silence_line(silence, now) for silence in sorted(active, key=lambda s: s.until)[:MAX_ROWS]]
-    blocks: list[Block] = [section(f"*{len(active)} active silence{'s' if len(active) != 1 else ''}*")]
-    blocks.extend(section("\n".join(lines[start : start + 8])) for start in range(0, len(lines), 8))
-    if len(active) > MAX_ROWS:
-        blocks.append(context(f"… and {len(active) - MAX_ROWS} more."))
-    return _message(f"{len(active)} active silences", blocks)
+    blocks: list[Block] = []
+    if active:
+        lines = [silence_line(silence, now) for silence in sorted(active, key=lambda s: s.until)[:MAX_ROWS]]
+        blocks.append(section(f"*{len(active)} active silence{'s' if len(active) != 1 else ''}*"))
+        blocks.extend(section("\n".join(lines[start : start + 8])) for start in range(0, len(lines), 8))
+        if len(active) > MAX_ROWS:
+            blocks.append(context(f"… and {len(active) - MAX_ROWS} more."))
+        text = f"{len(active)} active silences"
+    else:
+        blocks.append(section("No active silences."))
+        text = "No active silences."
+    if windows:
+        opened = sum(1 for window in windows if window.open_now)
+        plural = "s" if len(windows) != 1 else ""
+        blocks.append(section(f"*{len(windows)} maintenance window{plural}* ({opened} open now)"))
+        lines = [window_line(window, now) for window in windows[:MAX_ROWS]]
+        blocks.extend(section("\n".join(lines[start : start + 8])) for start in range(0, len(lines), 8))
+        if len(windows) > MAX_ROWS:
+            blocks.append(context(f"… and {len(windows) - MAX_ROWS} more."))
+        text += f"; {opened} of {len(windows)} maintenance windows open now"
+    return _message(text, blocks)
+
+
+def window_line(window: WindowState, now: datetime) -> str:
+    """One maintenance window: open now or not, until or from when, and who uses it (escaped)."""
+    mark = "🛠️ *open*" if window.open_now else "🕒"
+    users = "used by " + ", ".join(window.used_by) if window.used_by else "used by no rule or silence"
+    return f"{mark} `{_plain(window.name, 100)}` · {_plain(window.describe(now), 200)} · {_plain(users, 300)}"
 
 
 def unsilence_reply(silence_id: str, removed: bool) -> SlackMessage:

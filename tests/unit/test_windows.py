@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.chatops.replies import silences_reply
 from monitor.rules.load import load_rules_text
 from monitor.silences import Silence, is_muted
-from monitor.windows import WindowCache, effective_silences, window_states
+from monitor.windows import WindowCache, check_lines, effective_silences, window_states
 from monitor.workspace.models import ScheduledTask
 
 RULES = """
@@ -144,3 +145,31 @@ def test_window_states_say_what_is_open_and_who_uses_it() -> None:
     assert patch.describe(SATURDAY_3AM) == "open now, until Sat 2026-03-28 06:00"
     assert (office.name, office.open_now, office.used_by) == ("office", False, ("rule lab (active)",))
     assert office.describe(SATURDAY_3AM) == "next Mon 2026-03-30 09:00 - 17:00 UTC"
+
+
+def test_check_says_each_interval_s_next_window_and_who_uses_it() -> None:
+    assert check_lines(RULESET, SATURDAY_NOON) == [
+        "time interval patch: next Sat 2026-04-04 02:00 - 06:00 UTC; "
+        f"used by rule ops (mute), silence {PILOT.id}",
+        "time interval office: next Mon 2026-03-30 09:00 - 17:00 UTC; used by rule lab (active)",
+    ]
+
+
+def test_check_says_when_an_interval_never_opens() -> None:
+    never = load_rules_text(
+        "time_intervals:\n  - name: old\n    time_intervals:\n      - years: [2020]\nrules:\n  - name: r\n",
+        "r.yaml",
+    )
+    assert check_lines(never, SATURDAY_NOON) == [
+        "time interval old: no window in the next ten years; used by no rule or silence"
+    ]
+
+
+def test_the_silences_reply_lists_windows_after_silences() -> None:
+    reply = silences_reply([PLAIN], SATURDAY_3AM, window_states(RULESET, SATURDAY_3AM))
+    text = str(reply.blocks)
+    assert "1 active silence" in text
+    assert "2 maintenance windows* (1 open now)" in text
+    assert text.index("active silence") < text.index("maintenance windows")
+    assert "🛠️ *open* `patch` · open now, until Sat 2026-03-28 06:00" in text
+    assert reply.text == "1 active silences; 1 of 2 maintenance windows open now"

@@ -1,0 +1,105 @@
+"""`/tasks silences` shows the rule files' maintenance windows, open now or when next, through the real
+slack-bolt app driven by signed requests; and `check` prints each interval's next window.
+
+START is Sunday 2026-11-29 08:00 UTC (09:00 in Berlin)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.chatops.access import Access
+from monitor.chatops.handlers import Deps, RuntimeStatus
+from monitor.chatops.runner import ChatopsService, SlackTokens
+from monitor.config import SlackSettings
+from monitor.devtools.sim import SimulatorThread
+from monitor.workspace.client import RetryPolicy
+from tests.integration.test_chatops_app import OPS_ROOM, SECRET, App
+from tests.integration.test_cli_once import run, setup
+from tests.integration.test_cli_once import sim as sim
+from tests.support.simapi import http_client
+from tests.support.slack import ADMIN, blocks_text
+from tests.support.world import open_world
+
+RULES = """
+time_intervals:
+  - name: patch
+    time_intervals:
+      - weekdays: [sunday]
+        times: [{start_time: "09:30", end_time: "11:00"}]
+        location: Europe/Berlin
+  - name: unused
+    time_intervals:
+      - months: [february]
+rules:
+  - name: prod
+    match: {task_name: "prod-*"}
+    channel: "#desktop-ops"
+    mute_time_intervals: [patch]
+"""
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[App]:
+    tasks = [{"task_name": "prod-reboot", "last_status": "SUCCESS", "enable": True}]
+    async with (
+        open_world(
+            tmp_path,
+            RULES,
+            tasks=tasks,
+            default_channel="#desktop-ops",
+            sim_options={"seed": 5},
+            retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
+        ) as opened,
+        http_client() as http,
+    ):
+        status = RuntimeStatus()
+        deps = Deps(
+            tasks=opened.client,
+            store=opened.store,
+            clock=lambda: opened.now[0],
+            access=Access.of([ADMIN], [OPS_ROOM[0]]),
+            status=lambda: status,
+            ruleset=opened.runtime.loaded.ruleset,
+        )
+        settings = SlackSettings.model_construct(
+            mode="http", listen="127.0.0.1:0", api_url=opened.stub.api_url
+        )
+        service = ChatopsService(settings, SlackTokens(bot=opened.stub.token, signing_secret=SECRET), deps)
+        await service.start()
+        try:
+            yield App(opened, service, http, status)
+        finally:
+            await service.stop()
+
+
+async def test_silences_lists_the_windows_and_when_they_open(world: App) -> None:
+    text = blocks_text(await world.command("silences"))
+    assert "No active silences." in text
+    assert "2 maintenance windows* (0 open now)" in text
+    assert "`patch` · next Sun 2026-11-29 09:30 - 11:00 Europe/Berlin · used by rule prod (mute)" in text
+    assert (
+        "`unused` · next Mon 2027-02-01 00:00 - Mon 2027-03-01 00:00 UTC · used by no rule or silence" in text
+    )
+
+
+async def test_silences_says_which_window_is_open_now(world: App) -> None:
+    world.now[0] += timedelta(minutes=45)
+    text = blocks_text(await world.command("silences"))
+    assert "2 maintenance windows* (1 open now)" in text
+    assert "*open* `patch` · open now, until Sun 2026-11-29 11:00 · used by rule prod (mute)" in text
+
+
+def test_check_prints_the_next_window_of_each_interval(tmp_path: Path, sim: SimulatorThread) -> None:
+    env = setup(tmp_path, sim, RULES)
+    # This checkout's package, not the one installed in the environment.
+    result = run("check", cwd=tmp_path, env={**env, "PYTHONPATH": str(Path(__file__).parents[2])})
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stdout
+    [patch] = [line for line in lines if line.startswith("time interval patch:")]
+    assert patch.endswith("Europe/Berlin; used by rule prod (mute)") or "open now, until" in patch, patch
+    assert any(line.startswith("time interval unused: ") for line in lines), result.stdout
+    assert lines[-1].startswith("OK: 1 rules")
