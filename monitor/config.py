@@ -159,6 +159,9 @@ class WorkspaceSettings(_Section):
     retry_attempts: int = Field(default=5, ge=1, le=20)
     #: Failing cycles in a row (unreachable, 5xx, throttled, garbage) before the ops channel is told.
     outage_cycles: int = Field(default=3, ge=1, le=1000)
+    #: Every how many cycles every task (not only the failing ones) is listed, for the rules' `overdue_after`
+    #: (missed runs): 1 is every cycle; the listing costs one request per 50 tasks (bench/findings.md).
+    overdue_every: int = Field(default=5, ge=1, le=1000)
     #: TLS verification is always on; this names an extra CA bundle (a corporate proxy's) to trust.
     ca_bundle: str | None = None
     #: Several projects (and regions) in one daemon, each polled every cycle; instead of `project_id`.

@@ -7,6 +7,10 @@
                 execution) and RESOLVED or CLOSED only when that confirms it
     persist   = new alert states + outbox rows + meta, in one store transaction
 
+Every `overdue_every` cycles (when some rule has `overdue_after`), every task is listed too, beside the
+failing ones, and the missed-run alerts are decided from that listing (monitor.overdue); between those
+cycles they are left as they are (the failing listing cannot tell whether a task ran).
+
 The pure part (`evaluate`, `outbox_entries`) works on plain data and is what the engine benchmark measures;
 `Engine.run_cycle` adds the I/O around it. Nothing is sent here: the dispatcher reads the outbox.
 """
@@ -29,12 +33,14 @@ from monitor.decide import (
     alert_fingerprint,
     consecutive_failures,
     decide,
+    overdue_fingerprint,
     unseen_alerts,
 )
 from monitor.gc_pause import collector_paused, collector_running
 from monitor.history import sightings_of
 from monitor.notify.lookups import MAX_MESSAGE_LOOKUPS, MAX_SCRIPT_OUTPUTS, Wanted, plan_lookups, plan_outputs
 from monitor.notify.payload import MAX_FAILED_DESKTOPS, MAX_HISTORY, TaskSummary, build_payload, task_summary
+from monitor.overdue import OverdueRoutes, evaluate_overdue, late_tasks
 from monitor.rules.index import RuleSet
 from monitor.rules.index import match as match_rules
 from monitor.rules.matcher import TaskSignature
@@ -82,6 +88,11 @@ _PAGES = frozenset({DecisionKind.NEW})
 _UNPAGES = frozenset({DecisionKind.RESOLVED, DecisionKind.CLOSED})
 #: Tasks whose execution records one cycle fetches (one request each); beyond, the listing decides alone.
 MAX_RECORD_LOOKUPS = 500
+#: Late tasks whose latest execution an overdue cycle looks up (one request each), those without an open
+#: missed-run alert first; beyond, the listing decides alone (its next_execution_time did not move on).
+MAX_OVERDUE_LOOKUPS = 100
+#: Every how many cycles all tasks are listed for missed runs (`workspace.overdue_every`).
+DEFAULT_OVERDUE_EVERY = 5
 
 
 def utc_now() -> datetime:
@@ -233,7 +244,7 @@ def outbox_entries(
     """An outbox row for every decision that posts, replies or edits a message."""
     entries = []
     # A listed task's summary is the same in the payload of each of its alerts: built once.
-    summaries: dict[str, TaskSummary] = {}
+    summaries: dict[tuple[str, bool], TaskSummary] = {}
     # A digest's group key as text: the same few values for thousands of alerts.
     group_keys: dict[tuple[tuple[str, str], ...], str] = {}
     for item in decided:
@@ -244,9 +255,10 @@ def outbox_entries(
         known = records.get(state.task_id)
         summary = None
         if item.task is not None:
-            summary = summaries.get(item.task.id)
+            summary_key = (item.task.id, state.overdue)
+            summary = summaries.get(summary_key)
             if summary is None:
-                summary = summaries[item.task.id] = task_summary(state, item.task)
+                summary = summaries[summary_key] = task_summary(state, item.task)
         payload = build_payload(
             decision,
             state,
@@ -322,8 +334,15 @@ class Engine:
         default_channel: str | None,
         clock: Callable[[], datetime] = utc_now,
         cycle_deadline: float | None = None,
+        overdue_every: int = DEFAULT_OVERDUE_EVERY,
     ) -> None:
         self.client = client
+        #: Every how many cycles all tasks are listed for missed runs (1: every cycle).
+        self.overdue_every = max(1, overdue_every)
+        # Cycles left before the next listing of all tasks: 0 lists now (the first cycle does). A failed
+        # listing of all tasks leaves it at 0, so the next cycle tries again.
+        self._overdue_countdown = 0
+        self._overdue_routes: OverdueRoutes | None = None
         #: The most one cycle may take (seconds); past it the cycle fails as an API failure would.
         self.cycle_deadline = cycle_deadline
         self.store = store
@@ -343,13 +362,28 @@ class Engine:
         """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
         started = self._clock()
         deadline = asyncio.timeout(self.cycle_deadline)
+        overdue_turn = bool(self.overdue_routes) and self._overdue_countdown <= 0
+        if not overdue_turn:
+            self._overdue_countdown -= 1
         try:
             async with deadline:
-                listing = await self.client.fetch_failing()
+                everything: Listing | None = None
+                if overdue_turn:
+                    # Side by side: the two listings share the client's concurrency bound and throttle.
+                    listing, everything = await asyncio.gather(
+                        self.client.fetch_failing(), self._list_everything()
+                    )
+                else:
+                    listing = await self.client.fetch_failing()
                 # See monitor/gc_pause.py for why the collector is paused, and why it runs during the lookups.
                 with collector_paused():
                     # Persisting is synchronous: the deadline can end the cycle before it, never inside it.
-                    return await self._evaluate_listing(listing, started, persist=persist)
+                    report = await self._evaluate_listing(
+                        listing, started, persist=persist, everything=everything
+                    )
+                if everything is not None:
+                    self._overdue_countdown = self.overdue_every - 1
+                return report
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -359,7 +393,26 @@ class Engine:
                 hint="check the API's health and workspace.timeout",
             ) from None
 
-    async def _evaluate_listing(self, listing: Listing, started: datetime, *, persist: bool) -> CycleReport:
+    @property
+    def overdue_routes(self) -> OverdueRoutes:
+        """The rules watching for missed runs (worked out again when the rule set is replaced)."""
+        routes = self._overdue_routes
+        if routes is None or routes.ruleset is not self.ruleset:
+            routes = self._overdue_routes = OverdueRoutes(self.ruleset)
+        return routes
+
+    async def _list_everything(self) -> Listing | None:
+        """Every scheduled task (LIFE_CYCLE ones, which never miss a run, are listed only when asked for),
+        paged as the failing listing is; None when it failed (missed runs wait for the next cycle)."""
+        try:
+            return await self.client.fetch_tasks(TaskFilter())
+        except WorkspaceError as exc:
+            log.warning("cycle.overdue_listing_failed", project=self.project, error=str(exc))
+            return None
+
+    async def _evaluate_listing(
+        self, listing: Listing, started: datetime, *, persist: bool, everything: Listing | None = None
+    ) -> CycleReport:
         now = self._clock()
         tasks = listing.tasks
         # Maintenance windows become silences holding at `now` (monitor/windows.py).
@@ -372,9 +425,11 @@ class Engine:
             task_id: [alert_fingerprint(route.rule.name, self.project, task_id) for route in task_routes]
             for task_id, task_routes in routes.items()
         }
-        states, open_alerts = load_states(
+        states, all_open = load_states(
             self.store, [fp for fps in fingerprints.values() for fp in fps], project=self.project
         )
+        # Missed-run alerts are decided from the listing of all tasks only (see _evaluate_overdue).
+        open_alerts = {fp: alert for fp, alert in all_open.items() if not alert.overdue}
         changed = [task for task in tasks if _changed(task, [states.get(fp) for fp in fingerprints[task.id]])]
         fresh = {task.id for task in changed if all(states.get(fp) is None for fp in fingerprints[task.id])}
         wanted = records_order(changed, fresh, turn=self._records_turn, limit=MAX_RECORD_LOOKUPS)
@@ -398,6 +453,11 @@ class Engine:
             confirmed, confirm_records = await self._confirm(evaluation.to_confirm, silences, now)
         evaluation.decided.extend(confirmed)
         records = {**records, **confirm_records}
+        if everything is not None:
+            with collector_running():  # up to MAX_OVERDUE_LOOKUPS records lookups, and the deleted tasks'
+                overdue, overdue_records = await self._evaluate_overdue(everything, all_open, silences, now)
+            evaluation.decided.extend(overdue)
+            records = {**overdue_records, **records}
         desktops, scripts = await self._message_details(evaluation.decided, records)
         entries = outbox_entries(
             evaluation.decided,
@@ -416,6 +476,11 @@ class Engine:
                         "last_cycle_at": now.isoformat(),
                         "last_cycle_complete": "yes" if listing.complete else "no",
                         "last_cycle_tasks": str(len(tasks)),
+                        **(
+                            {"last_overdue_check_at": now.isoformat()}
+                            if everything is not None and everything.complete
+                            else {}
+                        ),
                     },
                 )
             )
@@ -437,7 +502,7 @@ class Engine:
             finished_at=self._clock(),
             complete=listing.complete,
             tasks=len(tasks),
-            requests=listing.requests,
+            requests=listing.requests + (everything.requests if everything is not None else 0),
             decisions=notes,
             outbox=entries,
             problems=list(listing.problems),
@@ -478,6 +543,62 @@ class Engine:
             return
         if counted:
             log.debug("cycle.runs_counted", project=self.project, runs=counted)
+
+    async def _evaluate_overdue(
+        self,
+        everything: Listing,
+        open_alerts: Mapping[str, AlertState],
+        silences: Sequence[Silence],
+        now: datetime,
+    ) -> tuple[list[Decided], dict[str, TaskRecords]]:
+        """The missed-run alerts' decisions from the listing of all tasks, and the records looked up."""
+        routes = self.overdue_routes
+        late = late_tasks(everything.tasks, routes, now=now)
+        fingerprints = [
+            overdue_fingerprint(route.rule.name, self.project, task.id)
+            for task in late
+            for route in routes.match(task, self.project)
+        ]
+        states = {fp: open_alerts[fp] for fp in fingerprints if fp in open_alerts}
+        states.update(self.store.load_alerts(fp for fp in fingerprints if fp not in open_alerts))
+        alerted = {state.task_id for state in states.values() if state.is_open}
+        # New candidates first: an alert about to be raised is worth the lookup most.
+        wanted = sorted(late, key=lambda task: task.id in alerted)[:MAX_OVERDUE_LOOKUPS]
+        if len(late) > len(wanted):
+            log.warning(
+                "cycle.overdue_lookups_capped", looked_up=len(wanted), without_records=len(late) - len(wanted)
+            )
+        records = await self._records(wanted)
+        latest_starts = {
+            task_id: found.latest.started_at if found.latest is not None else None
+            for task_id, found in records.items()
+        }
+        evaluation = evaluate_overdue(
+            everything.tasks,
+            routes=routes,
+            project=self.project,
+            states=states,
+            open_alerts=open_alerts.values(),
+            silences=silences,
+            latest_starts=latest_starts,
+            complete=everything.complete,
+            now=now,
+        )
+        decided = [Decided(*item) for item in evaluation.decided]
+        for alert in evaluation.to_look_up:
+            try:
+                await self.client.get_task(alert.task_id)
+            except NotFoundError:
+                observation = Observation.looked_up(alert.task_id, alert.project, exists=False)
+                rule = self.ruleset.rule(alert.rule_name)
+                decision = decide(alert, observation, rule, silence=None, now=now, listing_complete=True)
+                if decision.new_state is not None:
+                    decided.append(Decided(decision, decision.new_state, rule, None))
+            except ConfigurationError:
+                raise
+            except WorkspaceError as exc:
+                log.warning("cycle.lookup_failed", task_id=alert.task_id, error=str(exc))
+        return decided, records
 
     async def _records(self, tasks: Sequence[ScheduledTask], *, skipped: int = 0) -> dict[str, TaskRecords]:
         if self.records_forbidden or not tasks:
@@ -583,6 +704,7 @@ class Engine:
             if (
                 item.decision.notify
                 and item.decision.kind in _SHOWS_DESKTOPS
+                and not item.state.overdue  # a missed run has no desktops; the last run's are old news
                 and latest is not None
                 and (latest.failed_num or latest.skip_num)
             ):

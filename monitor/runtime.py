@@ -215,6 +215,7 @@ def watch_projects(
                 default_channel=settings.slack.default_channel,
                 clock=clock,
                 cycle_deadline=cycle_deadline(settings.workspace),
+                overdue_every=settings.workspace.overdue_every,
             ),
         )
         for name, client in clients
@@ -304,6 +305,7 @@ class Runtime:
             project.engine.ruleset = loaded.ruleset
             project.engine.default_channel = settings.slack.default_channel
             project.engine.cycle_deadline = cycle_deadline(settings.workspace)
+            project.engine.overdue_every = settings.workspace.overdue_every
         self.selfwatch.ops_channel = settings.slack.ops_channel or settings.slack.default_channel
         self.selfwatch.threshold = settings.workspace.outage_cycles
         if self.chatops is not None:

@@ -20,7 +20,7 @@ __all__ = ["HISTORY_MARKS", "history_strip", "meta_text", "render_text", "summar
 #: overrides and isolates that make a terminal show text in another order than it is.
 _TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
-HISTORY_MARKS = {"SUCCESS": "✅", "FAIL": "❌", "SKIP": "⏭"}
+HISTORY_MARKS = {"SUCCESS": "✅", "FAIL": "❌", "SKIP": "⏭", "OVERDUE": "⏰"}
 _KIND_TITLE = {
     "NEW": "new alert",
     "REPEAT": "reminder",

@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 RETRY_LABEL = "Retry failed desktops"
+#: A missed-run alert's task status in its payload (monitor.decide.OVERDUE_STATUS; renderers read payloads).
+OVERDUE_STATUS = "OVERDUE"
 
 
 def _times(count: int) -> str:
@@ -82,6 +84,8 @@ def retry_button(facts: Facts) -> Block | None:
     task_type = facts.task.get("type")
     if not facts.fingerprint or not isinstance(task_type, str) or task_type not in REDOABLE_TYPES:
         return None
+    if facts.last_status_raw == OVERDUE_STATUS:
+        return None  # a missed run has no failed desktops to retry
     name = facts.task.get("name") or facts.task.get("id")
     confirm = confirm_dialog(
         "Retry failed desktops?", retry_confirm_text(task_type, name, facts.failed_num), confirm="Retry"
@@ -121,6 +125,10 @@ def _words(facts: Facts, *, announce: bool) -> str:
         return "scheduled task recovered"
     if facts.status == "closed":
         return "alert closed"
+    if facts.last_status_raw == OVERDUE_STATUS:
+        return "scheduled task missed its run" + (
+            f" · {facts.occurrences} runs" if facts.occurrences > 1 else ""
+        )
     if announce and facts.kind in ("NEW", ""):
         return "scheduled task failed"
     if facts.kind == "CHANGED" and plain_word(facts.last_status_raw):
@@ -260,13 +268,32 @@ def render_update(payload: Mapping[str, Any], *, retry: bool = False) -> SlackMe
     return _full_message(payload, announce=False, retry=retry)
 
 
+def _overdue_reply(facts: Facts, name: str, kind: str) -> tuple[str, str]:
+    """The thread reply about a missed-run alert (monitor.overdue): what, and its text."""
+    if kind == "REPEAT":
+        return "Reminder", (
+            f"🔁 *Reminder:* {name} is still overdue ({facts.status_mark} no run since {facts.next_run}), "
+            f"open since {facts.moment('opened_at')}."
+        )
+    if kind == "RECURRED":
+        return "Missed again", f"⏰ *Missed again:* {name} did not run at {facts.next_run} either."
+    return (
+        "Resolved",
+        f"✅ *Resolved:* {name} is on schedule again; it was overdue since {facts.moment('opened_at')}.",
+    )
+
+
 def render_thread_reply(payload: Mapping[str, Any], *, retry: bool = False) -> SlackMessage:
     """A short reply in the alert's thread saying what just happened."""
     facts = Facts(payload)
     name = f"*{facts.name()}*"
     kind = facts.kind
     blocks: list[Block] = []
-    if kind == "REPEAT":
+    overdue = facts.last_status_raw == OVERDUE_STATUS
+    if overdue and kind in ("REPEAT", "RECURRED", "RESOLVED"):
+        # A missed run: no execution failed, none "succeeded"; the task did not run, or ran again.
+        what, text = _overdue_reply(facts, name, kind)
+    elif kind == "REPEAT":
         what = "Reminder"
         text = (
             f"🔁 *Reminder:* {name} is still failing ({facts.status_mark} {facts.last_status}), "

@@ -54,7 +54,8 @@ __all__ = [
 ]
 
 ELLIPSIS = "…"
-HISTORY_MARKS = {"SUCCESS": "✅", "FAIL": "❌", "SKIP": "⏭️"}
+#: OVERDUE is no execution's status: a missed-run alert's (monitor.overdue).
+HISTORY_MARKS = {"SUCCESS": "✅", "FAIL": "❌", "SKIP": "⏭️", "OVERDUE": "⏰"}
 UNKNOWN_MARK = "❔"
 SEVERITY_MARKS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 

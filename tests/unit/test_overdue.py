@@ -382,3 +382,39 @@ def test_the_json_schema_describes_overdue_after() -> None:
     described = rule_file_json_schema()["$defs"]["RuleModel"]["properties"]["overdue_after"]
     assert described["type"] == "string"
     assert "OVERDUE" in described["description"]
+
+
+# ---- what people read -------------------------------------------------------------------------------------
+
+
+def overdue_payload(kind: DecisionKind) -> dict[str, Any]:
+    from monitor.notify.payload import build_payload
+
+    state = opened()
+    decision = decide(state, Observation.overdue(task(), PROJECT), rule(), silence=None,
+                      now=T0 + timedelta(hours=5), listing_complete=True)  # fmt: skip
+    payload = build_payload(decision, state, rule(), task=task(), now=T0)
+    return {**payload, "kind": kind.value}
+
+
+def test_slack_tells_a_missed_run_in_its_own_words() -> None:
+    import json
+
+    from monitor.slack.alert import render_alert, render_thread_reply
+
+    posted = json.dumps(
+        render_alert(overdue_payload(DecisionKind.NEW), retry=True).blocks, ensure_ascii=False
+    )
+    assert "⏰ OVERDUE" in posted
+    assert "scheduled task missed its run" in posted
+    assert "Retry failed desktops" not in posted, "a missed run has no failed desktops"
+    reminder = json.dumps(
+        render_thread_reply(overdue_payload(DecisionKind.REPEAT)).blocks, ensure_ascii=False
+    )
+    assert "still overdue" in reminder
+    assert "failing" not in reminder
+    resolved = json.dumps(
+        render_thread_reply(overdue_payload(DecisionKind.RESOLVED)).blocks, ensure_ascii=False
+    )
+    assert "on schedule again" in resolved
+    assert "succeeded" not in resolved

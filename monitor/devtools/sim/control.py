@@ -11,6 +11,7 @@ scenario steps and token expiry. Each handler is a thin JSON wrapper over one `S
     PATCH  /_sim/tasks/{id}                set fields -> the task
     DELETE /_sim/tasks/{id}
     POST   /_sim/tasks/{id}/executions     {"status", "failed_desktops"?, "fail_reason"?} -> 201, the record
+    POST   /_sim/tasks/{id}/missed-run     {"late_by_seconds"?: 3600} -> the task, a run missed that long ago
     POST   /_sim/scenario/advance          run the next scenario step
     POST   /_sim/tokens/expire             every issued IAM token is expired from now on
     GET    /_sim/jobs                      the write side: switches, accepted actions and script retries, jobs
@@ -22,6 +23,7 @@ scenario steps and token expiry. Each handler is a thin JSON wrapper over one `S
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -104,6 +106,18 @@ async def _add_execution(state: SimState, request: web.Request) -> web.Response:
     return reply(answer, 201)
 
 
+async def _miss_run(state: SimState, request: web.Request) -> web.Response:
+    body = await _object_body(request)
+    unknown = set(body) - {"late_by_seconds"}
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+    late_by = body.get("late_by_seconds", 3600)
+    if isinstance(late_by, bool) or not isinstance(late_by, int):
+        raise ValueError("late_by_seconds must be a whole number of seconds")
+    task = state.miss_run(request.match_info["task"], late_by=timedelta(seconds=late_by))
+    return reply(wire.list_entry(task))
+
+
 async def _advance(state: SimState, _request: web.Request) -> web.Response:
     if state.scenario is None or state.scenario.done:
         return reply(
@@ -141,6 +155,7 @@ def add_control_routes(app: web.Application) -> None:
     routes.add_patch("/_sim/tasks/{task}", _guarded(_patch_task))
     routes.add_delete("/_sim/tasks/{task}", _guarded(_delete_task))
     routes.add_post("/_sim/tasks/{task}/executions", _guarded(_add_execution))
+    routes.add_post("/_sim/tasks/{task}/missed-run", _guarded(_miss_run))
     routes.add_post("/_sim/scenario/advance", _guarded(_advance))
     routes.add_post("/_sim/tokens/expire", _guarded(_expire_tokens))
     routes.add_get("/_sim/jobs", _guarded(_jobs))

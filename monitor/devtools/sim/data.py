@@ -26,6 +26,7 @@ __all__ = [
     "make_record",
     "new_task",
     "new_uuid",
+    "rebuild_history",
     "refresh_next_execution",
 ]
 
@@ -291,6 +292,14 @@ def _history(rng: random.Random, task: SimTask, now: datetime, last_status: str 
         task.records.append(make_record(rng, task, status, started))
         period = _PERIODS.get(task.scheduled_type, timedelta(hours=rng.randrange(2, 48)))
         started -= period
+
+
+def rebuild_history(task: SimTask, now: datetime, seed: object) -> None:
+    """The task's past executions again, for the schedule it has now (a created task's schedule and zone,
+    given after its history was drawn for another one, would leave runs at times it never ran at: some in
+    the future). Its own generator, so the simulator's other draws stay as they were."""
+    task.records.clear()
+    _history(random.Random(f"{seed}:history:{task.id}"), task, now, task.last_status)
 
 
 def refresh_next_execution(task: SimTask, now: datetime) -> None:

@@ -3,6 +3,7 @@
     steps:                                  # or the list of steps at the top level
       - - {action: execute, task: prod-reboot-nightly-017, status: FAIL, failed_desktops: [ws-prod-0042]}
         - {action: patch, task: 5b0c...-uuid, set: {enable: false}}
+        - {action: miss, task: prod-reboot-nightly-018, late_by_seconds: 3600}
       - - {action: execute, task: prod-reboot-nightly-017, status: SUCCESS}
         - {action: create, set: {id: my-task, task_name: "new task", last_status: FAIL}}
         - {action: delete, task: my-task}
@@ -27,8 +28,8 @@ from monitor.devtools.sim.faults import parse_fault
 
 __all__ = ["ACTIONS", "Action", "Scenario", "load_scenario", "parse_scenario"]
 
-ACTIONS = ("execute", "patch", "create", "delete", "fault", "clear_faults", "expire_tokens")
-_NEEDS_TASK = frozenset({"execute", "patch", "delete"})
+ACTIONS = ("execute", "miss", "patch", "create", "delete", "fault", "clear_faults", "expire_tokens")
+_NEEDS_TASK = frozenset({"execute", "miss", "patch", "delete"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ def _action(raw: Any, where: str) -> Action:
         raise ValueError(f"{where}: {kind} needs 'task' (a task id or exact name)")
     if kind == "execute" and raw.get("status") not in ("SUCCESS", "FAIL", "SKIP"):
         raise ValueError(f"{where}: execute needs status SUCCESS, FAIL or SKIP")
+    late_by = raw.get("late_by_seconds", 3600)
+    if kind == "miss" and (isinstance(late_by, bool) or not isinstance(late_by, int) or late_by <= 0):
+        raise ValueError(f"{where}: miss takes late_by_seconds, a positive whole number")
     if kind in ("patch", "create") and not isinstance(raw.get("set", {}), Mapping):
         raise ValueError(f"{where}: 'set' must be a mapping of task fields")
     if kind == "fault":

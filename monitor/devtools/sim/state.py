@@ -33,7 +33,7 @@ from monitor.devtools.sim.jobs import JobBook
 from monitor.devtools.sim.options import SimOptions
 from monitor.devtools.sim.query import TaskFilters, select_tasks
 from monitor.devtools.sim.scenario import Action, Scenario, load_scenario, parse_scenario
-from monitor.devtools.sim.schedule import parse_api_time
+from monitor.devtools.sim.schedule import format_api_time, parse_api_time
 from monitor.devtools.sim.stats import Stats
 from monitor.workspace.vocabulary import LAST_STATUSES
 
@@ -167,6 +167,30 @@ class SimState:
         log.info("sim.task_executed", task_id=task.id, status=status, failed=record.count("FAIL"))
         return record
 
+    def miss_run(self, task_id: str, *, late_by: timedelta) -> SimTask:
+        """The scheduler missed the task's run: its `next_execution_time` is `late_by` in the past and no
+        execution record was written, so nothing moved it on (the task stays as it was otherwise).
+
+        The API reference (ListScheduledTasks, support.huaweicloud.com/api-workspace/ListScheduledTasks.html)
+        defines `next_execution_time` as the next execution's time, "yyyy-MM-dd HH:mm:ss" in the task's
+        `time_zone`; an execution moves it on (here: `add_execution`). What the live service lists after a run
+        it missed is not documented: the simulator shows the time that passed, which is what a missed run
+        looks like to a client (docs/reliability.md). Records started since that time are dropped: those
+        runs did not happen."""
+        if late_by <= timedelta(0):
+            raise ValueError("late_by must be positive: a missed run is in the past")
+        task = self.task(task_id)
+        if task.triggered:
+            raise ValueError("a LIFE_CYCLE task runs when its event fires: it has no scheduled run to miss")
+        due = self.clock() - late_by
+        task.next_execution_time = format_api_time(due, task.time_zone)
+        # The runs it missed did not happen: records from then on go, and last_status is the last run's.
+        task.records = [r for r in task.records if parse_api_time(r.start_time, task.time_zone) < due]
+        task.last_status = task.records[0].status if task.records else None
+        self._changed()
+        log.info("sim.task_missed_run", task_id=task.id, next_execution_time=task.next_execution_time)
+        return task
+
     def patch_task(self, task_id: str, fields: Mapping[str, Any]) -> SimTask:
         task = self.task(task_id)
         checked = validate_fields(fields, rng=self.rng, allow_id=False)
@@ -203,6 +227,8 @@ class SimState:
             task.life_cycle_type = None
         if "next_execution_time" not in checked:
             data.refresh_next_execution(task, self.clock())
+        if SCHEDULE_FIELDS & checked.keys() and task.records:
+            data.rebuild_history(task, self.clock(), self.options.seed)
         if front:
             self.tasks.insert(0, task)
         else:
@@ -336,6 +362,9 @@ class SimState:
                 args.get("fail_reason"),
             )
             return f"execute {action.task} -> {record.status}"
+        if action.action == "miss":
+            late_by = timedelta(seconds=int(args.get("late_by_seconds", 3600)))
+            return f"miss {self.miss_run(action.task, late_by=late_by).id}"
         if action.action == "patch":
             return f"patch {self.patch_task(action.task, args.get('set') or {}).id}"
         if action.action == "create":
