@@ -244,3 +244,16 @@ class TestJsonSchema:
         defs = rule_file_json_schema()["$defs"]
         assert {"mute_time_intervals", "active_time_intervals"} <= set(defs["RuleModel"]["properties"])
         assert "time_intervals" in defs["SilenceModel"]["properties"]
+
+
+def test_the_readme_s_maintenance_window_example_loads() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Maintenance windows") :]
+    start = section.index("```yaml\n") + len("```yaml\n")
+    example = section[start : section.index("```", start)]
+    ruleset = load_rules_text(example, "README.md")
+    assert [interval.name for interval in ruleset.time_intervals] == ["patch-night", "office-hours"]
+    assert [rule.mute_time_intervals or rule.active_time_intervals for rule in ruleset.rules] == [
+        ("patch-night",),
+        ("office-hours",),
+    ]
