@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 
 from monitor import engine as engine_module
 from monitor.decide import OVERDUE_STATUS, DecisionKind, overdue_fingerprint
@@ -19,6 +20,8 @@ from monitor.devtools.sim import DEFAULT_PROJECT_ID
 from monitor.engine import CycleReport
 from monitor.notify.dispatch import Dispatcher
 from monitor.pagerduty.notifier import PagerDutyNotifier
+from monitor.runtime import Loaded
+from monitor.workspace.errors import TransportError
 from tests.support.world import World, open_world
 
 RULES = """
@@ -222,3 +225,39 @@ async def test_a_missed_run_of_a_pagerduty_rule_triggers_and_its_run_resolves(
         await world.cycle()
     assert [action for action, _ in pd.server.events] == ["trigger", "resolve"]
     assert [i.status for i in pd.server.incidents] == ["resolved"]
+
+
+async def test_a_failed_listing_of_every_task_is_tried_again_the_next_cycle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failing listing goes on as usual; missed runs wait one cycle, not `overdue_every`."""
+    async with open_world(tmp_path, RULES, tasks=[daily("prod-reboot")]) as world:
+        world.engine.overdue_every = 5
+        at(world, "2026-11-30 02:01:00")
+        real = world.client.fetch_tasks
+        refused = []
+
+        async def fail_once(*args: Any, **kwargs: Any) -> Any:
+            if not refused:
+                refused.append(True)
+                raise TransportError("connection reset (injected)")
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(world.client, "fetch_tasks", fail_once)
+        with structlog.testing.capture_logs() as logs:
+            assert kinds(await world.cycle()) == []
+        assert [e["event"] for e in logs if e["event"] == "cycle.overdue_listing_failed"] == [
+            "cycle.overdue_listing_failed"
+        ]
+        assert kinds(await world.cycle()) == [("prod-reboot", DecisionKind.NEW)]
+
+
+async def test_the_daemon_sets_overdue_every_and_a_reload_changes_it(tmp_path: Path) -> None:
+    async with open_world(tmp_path, RULES, tasks=[daily("prod-reboot")]) as world:
+        assert world.engine.overdue_every == 5, "the default"
+        loaded = world.runtime.loaded
+        workspace = loaded.settings.workspace.model_copy(update={"overdue_every": 2})
+        world.runtime.apply(
+            Loaded(loaded.settings.model_copy(update={"workspace": workspace}), loaded.ruleset)
+        )
+        assert world.engine.overdue_every == 2

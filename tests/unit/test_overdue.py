@@ -418,3 +418,18 @@ def test_slack_tells_a_missed_run_in_its_own_words() -> None:
     )
     assert "on schedule again" in resolved
     assert "succeeded" not in resolved
+
+
+@pytest.mark.parametrize(("value", "accepted"), [(1, True), (5, True), (1000, True), (0, False), (-1, False)])
+def test_workspace_overdue_every_is_a_positive_count(value: int, accepted: bool) -> None:
+    from pydantic import ValidationError
+
+    from monitor.config import Settings
+
+    if accepted:
+        assert (
+            Settings.model_validate({"workspace": {"overdue_every": value}}).workspace.overdue_every == value
+        )
+    else:
+        with pytest.raises(ValidationError, match="overdue_every"):
+            Settings.model_validate({"workspace": {"overdue_every": value}})
