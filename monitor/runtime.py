@@ -310,7 +310,7 @@ class Runtime:
         self.selfwatch.threshold = settings.workspace.outage_cycles
         if self.chatops is not None:
             self.chatops.reload(settings)  # who may silence; the mode and tokens need a restart
-            self.chatops.deps.ruleset = loaded.ruleset  # /tasks silences shows its time intervals
+            self.chatops.deps.ruleset = loaded.ruleset  # /tasks silences' time intervals, report's rules
         self.health.poll_interval = settings.workspace.poll_interval
         self.metrics.poll_interval.set(settings.workspace.poll_interval.total_seconds())
 

@@ -11,6 +11,7 @@
     unsilence <silence_id>                             Unsilence
     ack <alert_id>                                     Ack
     status                                             Status
+    report [7d|30d]                                    Report (the run history's numbers, 1 to 90 days)
 
 An empty text or an unknown subcommand is `Help` (carrying a note saying what was not understood), because a
 person who typed something we do not know wants to see what we do know. Everything else that cannot be read is
@@ -39,6 +40,7 @@ __all__ = [
     "Failed",
     "Help",
     "ListTasks",
+    "Report",
     "Show",
     "Silence",
     "Silences",
@@ -57,7 +59,10 @@ MAX_SILENCE = timedelta(days=90)
 MAX_PAGE = 10_000
 SUBCOMMANDS = (
     "help", "list", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "status",
+    "report",
 )  # fmt: skip
+#: The longest period `report` covers (the run history keeps 400 days; a message shows 90 well).
+MAX_REPORT_DAYS = 90
 
 # Task ids are UUIDs on the real API; anything made of these characters is worth asking the API about.
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -159,7 +164,14 @@ class Status:
     pass
 
 
-Command = Help | ListTasks | Failed | Show | Alerts | Silence | Silences | Unsilence | Ack | Status
+@dataclass(frozen=True)
+class Report:
+    """The run history's report of the last `days` days (today included), against the days before."""
+
+    days: int = 7
+
+
+Command = Help | ListTasks | Failed | Show | Alerts | Silence | Silences | Unsilence | Ack | Status | Report
 
 
 def command_name(command: Command) -> str:
@@ -303,6 +315,19 @@ def _one_id(word: str, args: list[str], pattern: re.Pattern[str], what: str) -> 
     return args[0]
 
 
+def _parse_report(args: list[str]) -> Report:
+    if not args:
+        return Report()
+    text = args[0].lower()
+    days = text.removesuffix("d")
+    if len(args) > 1 or not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_REPORT_DAYS:
+        raise CommandError(
+            f"write `report`, `report 7d` or `report 30d` (1 to {MAX_REPORT_DAYS} days; "
+            f"got {_shown(' '.join(args))!r})."
+        )
+    return Report(days=int(days))
+
+
 def _parse(text: str) -> Command:
     if len(text) > MAX_TEXT:
         raise CommandError(f"that is {len(text)} characters; a command is at most {MAX_TEXT}.")
@@ -331,6 +356,8 @@ def _parse(text: str) -> Command:
         return Ack(_one_id(word, args, _ALERT_ID, "alert_id").lower())
     if word == "status":
         return _no_arguments(word, args, Status())
+    if word == "report":
+        return _parse_report(args)
     return Help(note=f"unknown subcommand {_shown(words[0], 30)!r}")
 
 

@@ -14,7 +14,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 import structlog
@@ -27,6 +27,7 @@ from monitor.chatops.commands import (
     Failed,
     Help,
     ListTasks,
+    Report,
     Show,
     Silence,
     Silences,
@@ -54,10 +55,13 @@ from monitor.chatops.replies import (
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
 from monitor.pagerduty.notifier import queue_acknowledge
+from monitor.reports.build import Scope
+from monitor.reports.queue import report_payload
 from monitor.rules.index import RuleSet
 from monitor.rules.load import compile_match
 from monitor.silences import Silence as StoredSilence
 from monitor.slack.message import SlackMessage
+from monitor.slack.report import render_report
 from monitor.store import MessageRef, Store, StoreError
 from monitor.windows import window_states
 from monitor.workspace.actions import ScriptRecord
@@ -144,7 +148,8 @@ class Deps:
     rate: PerUserRate = field(default_factory=PerUserRate)
     #: Told of each command and button: (name, outcome), `Metrics.chatops_command`.
     on_command: Callable[[str, str], None] = lambda command, outcome: None
-    #: The rules in force (set at start and on each reload): `/tasks silences` shows their time intervals.
+    #: The rules in force (set at start and on each reload): `/tasks silences` shows their time intervals,
+    #: `report` counts per rule.
     ruleset: RuleSet | None = None
 
 
@@ -305,7 +310,19 @@ async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessag
             return (await acknowledge_alert(alert_id, caller, deps))[1]
         case Status():
             return await _status(deps)
+        case Report(days=days):
+            return await _report(days, deps)
     return help_reply()  # pragma: no cover - the match covers every Command
+
+
+async def _report(days: int, deps: Deps) -> SlackMessage:
+    """`report [Nd]`: the scheduled reports' numbers for the last `days` days (today so far included, UTC
+    days), with the chart's numbers as a table: an ephemeral answer cannot carry an upload."""
+    end = deps.clock().astimezone(UTC).date() + timedelta(days=1)
+    payload = await asyncio.to_thread(
+        report_payload, deps.store, deps.ruleset, name=f"last {days} days", end=end, days=days, scope=Scope()
+    )
+    return render_report(payload, table=True)
 
 
 async def handle(command: Command, caller: Caller, deps: Deps) -> SlackMessage:

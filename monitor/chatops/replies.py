@@ -91,6 +91,7 @@ _HELP = {
     "unsilence": "`unsilence <silence_id>` - end a silence now",
     "ack": "`ack <alert_id>` - acknowledge an alert (no more reminders for this failure)",
     "status": "`status` - last poll, its duration, API and Slack errors, outbox backlog",
+    "report": "`report [7d|30d]` - runs, success rates per task type and rule, top failing tasks",
     "help": "`help [subcommand]` - this list",
 }
 
