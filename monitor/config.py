@@ -43,6 +43,8 @@ __all__ = [
     "MetricsSettings",
     "PagerDutySettings",
     "ProjectSettings",
+    "ReportScope",
+    "ReportSettings",
     "Settings",
     "SlackSettings",
     "StateSettings",
@@ -284,6 +286,47 @@ class PagerDutySettings(_Section):
     events_url: HttpUrl = "https://events.pagerduty.com/v2/enqueue"
 
 
+class ReportScope(_Section):
+    """What a report covers; each left empty means all."""
+
+    #: Rule names: tasks one of these rules would alert on.
+    rules: tuple[str, ...] = ()
+    #: Task name globs ("prod-*").
+    tasks: tuple[str, ...] = ()
+    #: Project names (workspace.projects), or the project id with one project.
+    projects: tuple[str, ...] = ()
+
+
+class ReportSettings(_Section):
+    """One periodic report (monitor.reports): posted by the leader once per firing of `schedule`."""
+
+    #: Names the report in its message and in the state (each firing is queued once under it).
+    name: str = Field(pattern=_PROJECT_NAME)
+    channel: Channel
+    #: Five cron fields, minute hour day-of-month month day-of-week, in `zone`: "0 9 * * mon".
+    schedule: str
+    zone: str = "UTC"
+    #: How many days before the firing's day the report covers, compared with as many days before those.
+    days: int = Field(default=7, ge=1, le=180)
+    scope: ReportScope = ReportScope()
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_reads(cls, value: str) -> str:
+        from monitor.reports.schedule import cron_trigger
+
+        cron_trigger(value, "UTC")
+        return value
+
+    @field_validator("zone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        from monitor.reports.schedule import report_zone
+
+        report_zone(value)
+        return value
+
+
 class Settings(_Section):
     workspace: WorkspaceSettings = WorkspaceSettings()
     state: StateSettings = StateSettings()
@@ -291,8 +334,19 @@ class Settings(_Section):
     slack: SlackSettings = SlackSettings()
     metrics: MetricsSettings = MetricsSettings()
     pagerduty: PagerDutySettings = PagerDutySettings()
+    #: Periodic reports with a chart (monitor.reports), each to its channel on its schedule.
+    reports: tuple[ReportSettings, ...] = ()
     #: Where the settings came from, for messages ("config.yaml" or "(defaults)").
     source: str = Field(default="(defaults)", exclude=True)
+
+    @field_validator("reports")
+    @classmethod
+    def _report_names_differ(cls, reports: tuple[ReportSettings, ...]) -> tuple[ReportSettings, ...]:
+        names = [report.name for report in reports]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"report names must differ: {', '.join(twice)} more than once")
+        return reports
 
 
 class ConfigError(Exception):

@@ -7,6 +7,7 @@ process.
       dispatch  every few seconds: deliver what is due in the outbox (retries, backlog after an outage)
     Delivery never holds up polling: a Slack that takes connections and never answers leaves the cycles
     running at their interval, and /healthz names Slack (`monitor.delivery_watch`), not the API.
+      reports   every 10 s: queue the reports (`reports:`) that are due, once per firing (leader only)
       prune     every hour: delete notifications sent longer ago than state.outbox_retention, and run history
                 older than 400 days (leader only)
       leader    every state.lease/2: confirm or take leadership (PostgreSQL state; SQLite's replica always
@@ -47,6 +48,7 @@ from monitor.engine import CycleReport
 from monitor.history import HISTORY_RETENTION
 from monitor.metrics import start_metrics_server
 from monitor.preflight import Transient, start_problems
+from monitor.reports.queue import queue_due
 from monitor.runtime import Loaded, LoadError, Runtime, WatchedProject, build, load_all
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import workspace_check
@@ -61,6 +63,8 @@ log = structlog.get_logger(__name__)
 
 DISPATCH_EVERY = timedelta(seconds=5)
 PRUNE_EVERY = timedelta(hours=1)
+#: How often the leader looks whether a report (`reports:`) is due: a report comes at most this late.
+REPORTS_EVERY = timedelta(seconds=10)
 #: How long a stop waits for a running cycle, then for the outbox flush.
 STOP_CYCLE_WAIT = 30.0
 STOP_FLUSH_WAIT = 10.0
@@ -145,6 +149,14 @@ class Daemon:
             "interval",
             seconds=DISPATCH_EVERY.total_seconds(),
             id="dispatch",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self._tracked(self.reports),
+            "interval",
+            seconds=REPORTS_EVERY.total_seconds(),
+            id="reports",
             max_instances=1,
             coalesce=True,
         )
@@ -321,6 +333,22 @@ class Daemon:
             log.error("dispatch.failed", error=str(exc))
             return
         self._watch(self.runtime.selfwatch.deliveries, report.delivered_channels, report.refused_channels)
+
+    async def reports(self) -> None:
+        """Queue each report (`reports:`) whose firing is due and not queued yet, then deliver it (leader
+        only; `monitor.reports.queue`: once per firing across restarts and failover)."""
+        settings = self.runtime.loaded.settings
+        if not settings.reports or not self.runtime.leader.leading:
+            return
+        try:
+            queued = await asyncio.to_thread(
+                queue_due, self.runtime.store, settings.reports, self.runtime.loaded.ruleset, _now()
+            )
+        except StoreError as exc:
+            log.error("report.queue_failed", error=str(exc))
+            return
+        if queued:
+            await self.dispatch()
 
     async def prune(self) -> None:
         """Delete the notifications done with for longer than state.outbox_retention, so that the state file

@@ -94,6 +94,8 @@ class DecisionKind(StrEnum):
     NONE = "NONE"
     #: Not decided by a cycle: a person acknowledged the alert in Slack (only escalations are told).
     ACKNOWLEDGED = "ACKNOWLEDGED"
+    #: Not about an alert: a scheduled report (monitor.reports), queued once per period by the leader.
+    REPORT = "REPORT"
 
 
 class AlertStatus(StrEnum):

@@ -66,7 +66,13 @@ async def online_findings(settings: Settings, env: Mapping[str, str]) -> list[Fi
             _workspace_finding(name, prefix, workspace, env)
             for name, prefix, workspace in settings.workspace.per_project()
         ),
-        _slack_findings(settings.slack, tokens.bot, tokens.app, chat_app=app_enabled(settings.slack, tokens)),
+        _slack_findings(
+            settings.slack,
+            tokens.bot,
+            tokens.app,
+            chat_app=app_enabled(settings.slack, tokens),
+            reports=bool(settings.reports),
+        ),
     )
     return [finding for group in groups for finding in group] + pagerduty_findings(settings, env)
 
@@ -130,7 +136,7 @@ def workspace_error_finding(where: str, exc: WorkspaceError) -> Finding:
 
 
 async def _slack_findings(
-    settings: SlackSettings, bot: str | None, app: str | None, *, chat_app: bool
+    settings: SlackSettings, bot: str | None, app: str | None, *, chat_app: bool, reports: bool = False
 ) -> list[Finding]:
     from monitor.slack.client import web_client
     from monitor.slack.scopes import oauth_scopes
@@ -147,7 +153,9 @@ async def _slack_findings(
         else:
             who = f"team {answer.get('team')}, bot user {answer.get('user')}"
             findings.append(Finding("ok", f"slack auth.test: SLACK_BOT_TOKEN works ({who})"))
-            findings.extend(scope_findings(oauth_scopes(answer.headers), settings, chat_app=chat_app))
+            findings.extend(
+                scope_findings(oauth_scopes(answer.headers), settings, chat_app=chat_app, reports=reports)
+            )
     if app and settings.mode == "socket":
         try:
             await web_client(app, api_url, timeout=TIMEOUT_SECONDS).apps_connections_open(app_token=app)
@@ -193,7 +201,7 @@ def slack_error_finding(method: str, token: str, exc: SlackApiError) -> Finding:
 
 
 def scope_findings(
-    granted: frozenset[str] | None, settings: SlackSettings, *, chat_app: bool
+    granted: frozenset[str] | None, settings: SlackSettings, *, chat_app: bool, reports: bool = False
 ) -> list[Finding]:
     """The token's scopes against what this configuration needs: one line per missing scope (✗ when
     something configured cannot work, ! when only a safety net is lost), or one ✓."""
@@ -203,7 +211,7 @@ def scope_findings(
         unknown = "slack scopes: Slack did not say which scopes the token has (no x-oauth-scopes header)"
         return [Finding("warning", unknown)]
     fix = "add it (OAuth & Permissions > Bot Token Scopes) and reinstall the app"
-    missing = missing_scopes(granted, settings, chat_app=chat_app)
+    missing = missing_scopes(granted, settings, chat_app=chat_app, reports=reports)
     if not missing:
         has = ", ".join(sorted(granted))
         return [Finding("ok", f"slack scopes: the token has every scope this config needs ({has})")]

@@ -43,6 +43,7 @@ from monitor.rules.load import RuleFileError, load_rules
 from monitor.selfwatch import SelfWatch
 from monitor.slack.client import web_client
 from monitor.slack.notifier import SlackNotifier
+from monitor.slack.report import ReportNotifier
 from monitor.store import StateLock, lock_state, open_store
 from monitor.store.base import Store
 from monitor.store.urls import url_secrets
@@ -389,6 +390,8 @@ def build(
         if isinstance(notifier, SlackNotifier):
             notifier.observer = metrics.slack_call
         delivery = DeliveryWatch(notifier, clock=clock)
+        # Reports (`reports:`) go to their own receiver, through Slack's client when Slack is the notifier.
+        receivers.append(ReportNotifier(notifier if isinstance(notifier, SlackNotifier) else None))
         app = None
         if chatops:
             from monitor.chatops.runner import chatops_for_daemon

@@ -379,6 +379,11 @@ class SlackNotifier:
         messages = _mappings(answer.get("messages"))
         return dict(messages[0]) if messages and messages[0].get("ts") == ts else None
 
+    async def call(self, method: str, where: str, *, pace: bool = True, **kwargs: Any) -> Any:
+        """A Web API call (slack_sdk's method name) as every call of this receiver goes: paced per channel
+        `where`, errors as DeliveryErrors, observed; for receivers beside the alerts (slack.report)."""
+        return await self._call(method, where, pace=pace, **kwargs)
+
     async def _call(self, method: str, where: str, *, pace: bool = True, **kwargs: Any) -> Any:
         """Call `method`, paced per channel `where` (posting is limited to about 1 message/s/channel)."""
         lock = self._locks.setdefault(where, asyncio.Lock())

@@ -9,6 +9,7 @@ work without it (a problem, `check` fails) and *degraded* when only a safety net
     channels:history, groups:history    degraded: the crash reconcile cannot look a lost post up
     channels:read, groups:read          degraded, or required when slack.allowed_channels names `#name`s
     users:read                          required when slack.admins names `@handle`s (else not needed)
+    files:write                         degraded when `reports:` are configured: their charts become tables
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ BOT_SCOPES: tuple[BotScope, ...] = (
     BotScope("channels:read", "public channel names to ids (the crash check; `#name`s in allowed_channels)"),
     BotScope("groups:read", "private channel names to ids (the crash check; `#name`s in allowed_channels)"),
     BotScope("users:read", "`@handle`s in slack.admins to member ids"),
+    BotScope("files:write", "the charts of `reports:` (without it, each report carries a text table)"),
 )  # fmt: skip
 
 
@@ -48,8 +50,9 @@ class MissingScope:
     required: bool  # True: something configured cannot work (a problem); False: degraded (a warning)
 
 
-def needed_scopes(settings: SlackSettings, *, chat_app: bool) -> dict[str, bool]:
-    """scope -> required, for this configuration (`chat_app`: the /tasks app runs)."""
+def needed_scopes(settings: SlackSettings, *, chat_app: bool, reports: bool = False) -> dict[str, bool]:
+    """scope -> required, for this configuration (`chat_app`: the /tasks app runs; `reports`: some are
+    configured)."""
     names = any(channel.startswith("#") for channel in settings.allowed_channels)
     needed = {"chat:write": True, "channels:history": False, "groups:history": False}
     needed |= {"channels:read": names, "groups:read": names}
@@ -57,12 +60,16 @@ def needed_scopes(settings: SlackSettings, *, chat_app: bool) -> dict[str, bool]
         needed["commands"] = True
     if any(admin.startswith("@") for admin in settings.admins):
         needed["users:read"] = True
+    if reports:
+        needed["files:write"] = False
     return needed
 
 
-def missing_scopes(granted: frozenset[str], settings: SlackSettings, *, chat_app: bool) -> list[MissingScope]:
+def missing_scopes(
+    granted: frozenset[str], settings: SlackSettings, *, chat_app: bool, reports: bool = False
+) -> list[MissingScope]:
     """The scopes this configuration needs and the token lacks, in the table's order."""
-    needed = needed_scopes(settings, chat_app=chat_app)
+    needed = needed_scopes(settings, chat_app=chat_app, reports=reports)
     return [
         MissingScope(entry.scope, entry.serves, needed[entry.scope])
         for entry in BOT_SCOPES

@@ -185,7 +185,17 @@ class Store(Protocol):
         ...
 
     def prune_history(self, *, before: datetime) -> int:
-        """Forget the summary's days before `before` (and marks of tasks not run since); how many days."""
+        """Forget the summary's days before `before` (and marks of tasks not run since, and report firings
+        queued before it); how many days."""
+        ...
+
+    def report_queued(self, key: str) -> bool:
+        """Whether the report firing `key` was queued already."""
+        ...
+
+    def queue_report(self, key: str, entry: OutboxEntry) -> bool:
+        """Queue the report firing `key` as the outbox row `entry`, unless it was queued before (by this
+        replica or another): the two in one transaction, so a firing is posted once. True when queued now."""
         ...
 
     def get_meta(self, key: str) -> str | None: ...

@@ -29,7 +29,7 @@ from monitor.decide import AlertState
 from monitor.history import Mark, Sighting, TaskDay, runs_seen
 from monitor.rules.load import RuleFileError
 from monitor.silences import Silence
-from monitor.store.base import CycleChanges, MessageRef, OutboxRow
+from monitor.store.base import CycleChanges, MessageRef, OutboxEntry, OutboxRow
 from monitor.store.errors import CorruptStateError, PermanentStoreError
 from monitor.store.rows import (
     alert_from_values,
@@ -206,6 +206,11 @@ ORDER BY day, project, task_id
 """
 PRUNE_TASK_DAYS = "DELETE FROM task_days WHERE day < :before"
 PRUNE_TASK_MARKS = "DELETE FROM task_marks WHERE counted_until < :before"
+# A report's firing, queued once: the insert that changes no row means another replica (or an earlier
+# start) queued it already.
+QUEUE_REPORT = "INSERT INTO reports (key, queued_at) VALUES (:key, :now) ON CONFLICT (key) DO NOTHING"
+IS_REPORT_QUEUED = "SELECT 1 FROM reports WHERE key = :key"
+PRUNE_REPORTS = "DELETE FROM reports WHERE queued_at < :before"
 
 #: Schema migrations, in SQLite's DDL: step N (1-based) brings a version N-1 state to version N. Append, never
 #: edit. PostgreSQL reads them through `postgres_ddl`, so a schema version means the same tables in both.
@@ -333,6 +338,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX task_days_by_day ON task_days (day)",
     ),
+    # 5: the report firings queued (monitor.reports), so each is posted once across restarts and failover.
+    ("CREATE TABLE reports (key TEXT PRIMARY KEY, queued_at TEXT NOT NULL)",),
 )
 
 #: How long an outbox claim holds unless the configuration says otherwise (state.claim_lease).
@@ -384,6 +391,9 @@ class Statements:
     select_task_days: str
     prune_task_days: str
     prune_task_marks: str
+    queue_report: str
+    is_report_queued: str
+    prune_reports: str
 
     @classmethod
     def in_style(cls, named: Callable[[str], str], marker: str) -> Statements:
@@ -418,6 +428,9 @@ class Statements:
             select_task_days=named(SELECT_TASK_DAYS),
             prune_task_days=named(PRUNE_TASK_DAYS),
             prune_task_marks=named(PRUNE_TASK_MARKS),
+            queue_report=named(QUEUE_REPORT),
+            is_report_queued=named(IS_REPORT_QUEUED),
+            prune_reports=named(PRUNE_REPORTS),
         )
 
 
@@ -640,7 +653,25 @@ class SqlStore(ABC, Generic[Db]):
                 db, self.statements.prune_task_days, {"before": before.date().isoformat()}
             )
             self._execute(db, self.statements.prune_task_marks, {"before": to_db_time(before)})
+            self._execute(db, self.statements.prune_reports, {"before": to_db_time(before)})
         return deleted
+
+    def report_queued(self, key: str) -> bool:
+        with self._read() as db:
+            return bool(self._rows(db, self.statements.is_report_queued, {"key": key}))
+
+    def queue_report(self, key: str, entry: OutboxEntry) -> bool:
+        with self._write() as db:
+            self._before_cycle(db)
+            if (
+                self._execute(
+                    db, self.statements.queue_report, {"key": key, "now": to_db_time(entry.created_at)}
+                )
+                != 1
+            ):
+                return False
+            self._executemany(db, self.statements.insert_outbox, [outbox_row(entry)])
+            return True
 
     # Schema.
 

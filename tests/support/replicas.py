@@ -115,6 +115,9 @@ class Cluster:
     lease: timedelta = timedelta(seconds=2)
     poll_interval: timedelta = timedelta(seconds=1)
     replicas: list[Replica] = field(default_factory=list)
+    #: state.claim_lease (the daemon's default when None); more top-level config sections (`reports:`).
+    claim_lease: timedelta | None = None
+    extra_config: str = ""
 
     @property
     def application_name(self) -> str:
@@ -124,8 +127,9 @@ class Cluster:
         return f"{self.url}&application_name={self.application_name}"
 
     def config(self) -> str:
-        return textwrap.dedent(
-            f"""\
+        return (
+            textwrap.dedent(
+                f"""\
             workspace:
               endpoint: {self.sim.base_url}
               project_id: {DEFAULT_PROJECT_ID}
@@ -134,11 +138,14 @@ class Cluster:
             state:
               url: "{self.state_url()}"
               lease: {self.lease.total_seconds():g}s
+              {f"claim_lease: {self.claim_lease.total_seconds():g}s" if self.claim_lease else ""}
             rules: rules.yaml
             slack:
               mode: none
               api_url: {self.slack.api_url}
             """
+            )
+            + self.extra_config
         )
 
     def start(self, count: int) -> list[Replica]:

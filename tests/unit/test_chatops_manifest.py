@@ -38,5 +38,6 @@ def test_the_bot_has_the_scopes_of_every_method_we_call() -> None:
         "groups:history",
         "channels:read",  # conversations.list (channel ids)
         "groups:read",
+        "files:write",  # files.getUploadURLExternal, files.completeUploadExternal (report charts)
     }
     assert set(manifest()["oauth_config"]["scopes"]["bot"]) == needed

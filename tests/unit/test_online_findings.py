@@ -82,3 +82,10 @@ def test_a_failed_listing_says_what_to_do(error: WorkspaceError, says: str) -> N
     finding = workspace_error_finding("workspace project p", error)
     assert finding.status == "problem"
     assert finding.line.startswith(f"✗ workspace project p: {says}")
+
+
+def test_reports_without_files_write_only_degrade() -> None:
+    """Without files:write a report carries a text table instead of its chart: a warning, not a problem."""
+    found = missing_scopes(ALL - {"files:write"}, SlackSettings(), chat_app=True, reports=True)
+    assert [(scope.scope, scope.required) for scope in found] == [("files:write", False)]
+    assert missing_scopes(ALL - {"files:write"}, SlackSettings(), chat_app=True) == []

@@ -13,6 +13,7 @@
     views.publish          user_id, view (type home), hash -> view (the Home tab, `views`)
     views.open             trigger_id, view (type modal) -> view
     views.update           view_id or external_id, view, hash -> view
+    files.getUploadURLExternal, files.completeUploadExternal   the two Web API steps of an upload (`files`)
 
 Parameters arrive as slack_sdk sends them: a JSON body for chat.* (blocks and metadata as objects), a query
 string for GET methods, or a form body where blocks and metadata are JSON strings. Errors are Slack's codes
@@ -318,6 +319,44 @@ def views_update(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def files_get_upload_url_external(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """An upload URL and file id (docs.slack.dev/reference/methods/files.getUploadURLExternal)."""
+    filename = _need(params, "filename")
+    length = _int(params, "length", 0)
+    if length <= 0:
+        raise SlackError("missing_argument")
+    if state.options.file_uploads_disabled:
+        raise SlackError("file_uploads_disabled")
+    upload = state.files.start(filename, length)
+    return {"ok": True, "upload_url": f"{state.upload_url}/{upload.id}", "file_id": upload.id}
+
+
+def files_complete_upload_external(state: StubState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Finish uploads; with channel_id, share them there in one message (initial_comment, else blocks)
+    (docs.slack.dev/reference/methods/files.completeUploadExternal)."""
+    wanted = _json(params, "files", "invalid_arguments")
+    if not isinstance(wanted, list) or not wanted or not all(isinstance(f, dict) for f in wanted):
+        raise _invalid("files must be a non-empty array of {id, title}")
+    done = []
+    for item in wanted:
+        upload = state.files.uploaded(str(item.get("id") or ""))
+        if upload is None:
+            raise SlackError("file_not_found")
+        upload.title = str(item["title"]) if item.get("title") else upload.title
+        done.append(upload)
+    channel = _str(params, "channel_id")
+    if channel is not None:
+        comment = _str(params, "initial_comment")
+        blocks = None if comment is not None else _blocks(state, params)
+        message = state.post_message(
+            channel, text=comment or "", blocks=blocks, thread_ts=_str(params, "thread_ts")
+        )
+        message.files = [upload.wire() for upload in done]
+        for upload in done:
+            upload.shared_in, upload.ts = message.channel, message.ts
+    return {"ok": True, "files": [upload.wire() for upload in done]}
+
+
 METHODS: dict[str, Method] = {
     "apps.connections.open": apps_connections_open,
     "auth.test": auth_test,
@@ -331,4 +370,6 @@ METHODS: dict[str, Method] = {
     "views.open": views_open,
     "views.publish": views_publish,
     "views.update": views_update,
+    "files.getUploadURLExternal": files_get_upload_url_external,
+    "files.completeUploadExternal": files_complete_upload_external,
 }

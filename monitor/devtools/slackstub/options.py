@@ -24,7 +24,15 @@ DEFAULT_CHANNELS = {"desktop-ops": "C0DESKOPS01", "general": "C0GENERAL01"}
 DEFAULT_USERS = {"U0DEMOALICE": "alice", "U0DEMOBOB1": "bob"}
 #: The bot token's scopes: those slack/manifest.yml asks for (a unit test keeps the two equal).
 DEFAULT_SCOPES = frozenset(
-    {"commands", "chat:write", "channels:history", "groups:history", "channels:read", "groups:read"}
+    {
+        "commands",
+        "chat:write",
+        "channels:history",
+        "groups:history",
+        "channels:read",
+        "groups:read",
+        "files:write",
+    }
 )
 
 
@@ -52,6 +60,9 @@ class SlackStubOptions:
     #: as Slack does ("the parent message no longer exists", slackapi/bolt-js#2307); True accepts it and
     #: keeps it in `orphans`, shown nowhere.
     orphan_replies: bool = False
+    #: The workspace's admins turned file uploads off: files.getUploadURLExternal answers
+    #: `file_uploads_disabled` (one of the method's documented errors).
+    file_uploads_disabled: bool = False
     #: Check blocks with slack_sdk's models and Block Kit limits (`invalid_blocks`, `msg_blocks_too_long`).
     validate_blocks: bool = True
     #: Slack's undocumented cap on all the text in one message's blocks (slackapi/bolt-js#2509).

@@ -112,6 +112,7 @@ async def start_slack_stub(options: SlackStubOptions | None = None) -> AsyncIter
     switch.attach(stop_listening, listen_again)
     stub = SlackStub(state=state, host=str(host), port=int(port), switch=switch, socket=app[SOCKET_KEY])
     state.socket_url = f"ws://{stub.base_url.removeprefix('http://')}{SOCKET_PATH}"
+    state.upload_url = f"{stub.base_url}/upload"
     log.info("slackstub.started", url=stub.base_url)
     try:
         yield stub

@@ -6,6 +6,7 @@
     conversations.list                                   channels:read for public_channel, groups:read for
                                                          private_channel, mpim:read, im:read
     users.list                                           users:read
+    files.getUploadURLExternal, files.completeUploadExternal   files:write
     auth.test, apps.connections.open                     none (the app token's connections:write aside)
     views.publish, views.open, views.update              none ("No scope required"; the Home tab is turned
                                                          on in the app's settings instead: `not_enabled`)
@@ -42,6 +43,8 @@ def needed_scopes(state: StubState, method: str, params: Mapping[str, Any]) -> l
         return ["groups:history" if channel is not None and channel.private else "channels:history"]
     if method == "users.list":
         return ["users:read"]
+    if method in ("files.getUploadURLExternal", "files.completeUploadExternal"):
+        return ["files:write"]
     if method == "conversations.list":
         types = str(params.get("types") or "public_channel").split(",")
         return [LIST_TYPES[kind.strip()] for kind in types if kind.strip() in LIST_TYPES]

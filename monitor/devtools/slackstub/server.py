@@ -261,6 +261,24 @@ def _refused_response(state: StubState, response_id: str, body: Any) -> web.Resp
     return None
 
 
+async def _upload(request: web.Request) -> web.StreamResponse:
+    """The second step of an upload: the file's bytes POSTed to the URL files.getUploadURLExternal gave,
+    raw or multipart (field `file`); Slack answers 200 "OK - <length>" (see slackstub/files.py)."""
+    state = request.app[STATE_KEY]
+    if state.down:
+        _drop(request)
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        field = form.get("file")
+        data = field.file.read() if isinstance(field, web.FileField) else str(field or "").encode()
+    else:
+        data = await request.read()
+    if not state.files.receive(request.match_info["file_id"], data):
+        return web.Response(status=404, text="file_not_found", content_type="text/plain")
+    return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+
 def add_api_routes(app: web.Application) -> None:
     app.router.add_route("*", "/api/{method}", _api)
+    app.router.add_post("/upload/{file_id}", _upload)
     app.router.add_post("/response/{response_id}", _response_url)

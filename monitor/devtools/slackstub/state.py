@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.devtools.slackstub.faults import FaultPlan
+from monitor.devtools.slackstub.files import StubFiles
 from monitor.devtools.slackstub.options import SlackStubOptions
 from monitor.devtools.slackstub.ratelimit import RateLimiter
 from monitor.devtools.slackstub.views import StubViews
@@ -103,6 +104,8 @@ class StubMessage:
     edited_ts: str | None = None
     #: A reply sent with `reply_broadcast`: also shown in the channel (subtype thread_broadcast).
     broadcast: bool = False
+    #: Files shared by this message (files.completeUploadExternal), as `files` shows them.
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     def wire(self, *, include_metadata: bool) -> dict[str, Any]:
         """The message as Slack's history and replies methods show it."""
@@ -129,6 +132,8 @@ class StubMessage:
             )
         if self.edited_ts is not None:
             body["edited"] = {"user": self.user, "ts": self.edited_ts}
+        if self.files:
+            body["files"] = self.files
         return body
 
     def as_dict(self) -> dict[str, Any]:
@@ -188,6 +193,9 @@ class StubState:
         self.down = False
         #: The websocket URL `apps.connections.open` hands out (set by the runner once it listens).
         self.socket_url = ""
+        #: Where files.getUploadURLExternal sends uploads (set by the runner once it listens), and the files.
+        self.upload_url = ""
+        self.files = StubFiles()
         #: Home tabs, modals and trigger_ids (`views`).
         self.views = StubViews(lambda: self.options.clock())
         self._last_micros = 0

@@ -1,0 +1,77 @@
+"""Reports out of the store: `report_payload` builds one (for a firing, or for `/tasks report` on demand),
+`queue_due` queues each firing once as an outbox row to the `report` receiver (monitor.slack.report).
+
+The leader runs `queue_due` every minute. A firing's key goes into the store in the same transaction as its
+outbox row (`Store.queue_report`), behind the leadership term (PostgreSQL), so across restarts and failover
+each firing is queued once; the dispatcher then sends it as it sends alerts (claimed, retried, and looked
+for in the channel before a resend).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import structlog
+
+from monitor.config import ReportSettings
+from monitor.decide import DecisionKind
+from monitor.reports.build import Scope, build_report, period_days
+from monitor.reports.schedule import cron_trigger, latest_fire, period_end, report_key
+from monitor.rules.index import RuleSet
+from monitor.store.base import OutboxEntry, Store
+
+__all__ = ["REPORT_CHANNEL_PREFIX", "queue_due", "report_payload", "scope_of"]
+
+log = structlog.get_logger(__name__)
+
+#: Report rows go to the `report` receiver (notify.dispatch routes by a channel's `kind:`).
+REPORT_CHANNEL_PREFIX = "report:"
+
+
+def scope_of(report: ReportSettings) -> Scope:
+    return Scope(rules=report.scope.rules, tasks=report.scope.tasks, projects=report.scope.projects)
+
+
+def report_payload(
+    store: Store, ruleset: RuleSet | None, *, name: str, end: date, days: int, scope: Scope
+) -> dict[str, Any]:
+    """The report of the `days` days before `end`, from the store's run history and open alerts."""
+    before, _, end_day = period_days(end, days)
+    rows = store.task_days(before, end_day)
+    open_alerts = store.load_open_alerts().values()
+    return build_report(
+        name=name, end=end, days=days, rows=rows, ruleset=ruleset, open_alerts=open_alerts, scope=scope
+    )
+
+
+def queue_due(
+    store: Store, reports: Sequence[ReportSettings], ruleset: RuleSet | None, now: datetime
+) -> list[str]:
+    """Queue every report whose latest firing is not queued yet; the keys queued now."""
+    queued = []
+    for report in reports:
+        fire = latest_fire(cron_trigger(report.schedule, report.zone), now)
+        if fire is None:
+            continue
+        key = report_key(report.name, fire)
+        if store.report_queued(key):
+            continue
+        payload = report_payload(
+            store, ruleset, name=report.name, end=period_end(fire), days=report.days, scope=scope_of(report)
+        )
+        payload["key"] = key
+        entry = OutboxEntry(
+            fingerprint=f"report:{key}",
+            episode=0,
+            kind=DecisionKind.REPORT,
+            channel=REPORT_CHANNEL_PREFIX + report.channel,
+            payload=payload,
+            created_at=now,
+            group_key=f"report:{key}",
+        )
+        if store.queue_report(key, entry):
+            log.info("report.queued", report=report.name, key=key, runs=payload["totals"]["runs"])
+            queued.append(key)
+    return queued

@@ -1,0 +1,68 @@
+"""When a report is due: its cron schedule in its zone (APScheduler's CronTrigger), the latest firing at or
+before now, and the key that names that firing (what makes it queued once, by whichever replica leads).
+
+A firing missed by more than `LATE_LIMIT` (the daemon was down over report time, say) is not posted late:
+the next one comes as scheduled.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+__all__ = ["LATE_LIMIT", "cron_trigger", "latest_fire", "period_end", "report_key", "report_zone"]
+
+LATE_LIMIT = timedelta(days=1)
+#: The most firings looked through for the latest one (a minute-by-minute cron over LATE_LIMIT: 1,440).
+_MAX_STEPS = 2000
+
+
+def report_zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`; ValueError says what to write."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"{name!r} is not a time zone: write an IANA name like Europe/Berlin or UTC"
+        ) from None
+
+
+def cron_trigger(expression: str, zone: str) -> CronTrigger:
+    """The schedule: five cron fields (minute hour day-of-month month day-of-week) in `zone`; ValueError
+    says what is wrong with it."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"{expression!r} is not a cron schedule: write five fields, minute hour day month weekday, "
+            'e.g. "0 9 * * mon" for Mondays at 09:00'
+        )
+    try:
+        return CronTrigger.from_crontab(expression, timezone=report_zone(zone))
+    except ValueError as exc:
+        raise ValueError(f"{expression!r} is not a cron schedule: {exc}") from None
+
+
+def latest_fire(
+    trigger: CronTrigger, now: datetime, *, late_limit: timedelta = LATE_LIMIT
+) -> datetime | None:
+    """The latest firing in (now - late_limit, now], or None."""
+    latest = None
+    fire = trigger.get_next_fire_time(None, now - late_limit + timedelta(microseconds=1))
+    for _ in range(_MAX_STEPS):
+        if fire is None or fire > now:
+            break
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return latest
+
+
+def period_end(fire: datetime) -> date:
+    """The day a firing's period ends on (excluded): the firing's date in the report's zone."""
+    return fire.date()
+
+
+def report_key(name: str, fire: datetime) -> str:
+    """Names one firing of one report: the same on every replica."""
+    return f"{name}@{fire.isoformat(timespec='minutes')}"

@@ -1,0 +1,68 @@
+"""`reports:` in the config: each report's name, channel, cron schedule and zone checked at load, problems
+reported at their file:line like every other setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.config import ConfigError, load_settings
+
+
+def load(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "config.yaml"
+    path.write_text("workspace:\n  project_id: abc\nreports:\n" + text)
+    try:
+        load_settings(path, {})
+    except ConfigError as exc:
+        return [problem.replace(str(path), "config.yaml") for problem in exc.problems]
+    return []
+
+
+def test_a_report_reads(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "reports:\n  - name: weekly\n    channel: '#desktop-ops'\n    schedule: '0 9 * * mon'\n"
+        "    zone: Europe/Berlin\n    days: 7\n    scope: {rules: [prod], tasks: ['prod-*']}\n"
+    )
+    [report] = load_settings(path, {}).reports
+    assert (report.name, report.schedule, report.zone, report.scope.tasks) == (
+        "weekly", "0 9 * * mon", "Europe/Berlin", ("prod-*",)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param(
+            "  - name: w\n    channel: '#ops'\n    schedule: '0 25 * * *'\n",
+            "config.yaml:6: reports.0.schedule: '0 25 * * *' is not a cron schedule",
+            id="an hour past 23",
+        ),
+        pytest.param(
+            "  - name: w\n    channel: '#ops'\n    schedule: 'daily'\n",
+            "config.yaml:6: reports.0.schedule: 'daily' is not a cron schedule: write five fields",
+            id="not five fields",
+        ),
+        pytest.param(
+            "  - name: w\n    channel: '#ops'\n    schedule: '0 9 * * *'\n    zone: Mars/Base\n",
+            "config.yaml:7: reports.0.zone: 'Mars/Base' is not a time zone",
+            id="an unknown zone",
+        ),
+        pytest.param(
+            "  - name: w\n    channel: 'Ops Room'\n    schedule: '0 9 * * *'\n",
+            "config.yaml:5: reports.0.channel: 'Ops Room' is not a Slack channel",
+            id="not a channel",
+        ),
+        pytest.param(
+            "  - name: w\n    channel: '#a'\n    schedule: '0 9 * * *'\n"
+            "  - name: w\n    channel: '#b'\n    schedule: '0 9 * * *'\n",
+            "config.yaml:3: reports: report names must differ: w more than once",
+            id="two reports of one name",
+        ),
+    ],
+)
+def test_a_wrong_report_is_refused_at_its_line(tmp_path: Path, text: str, problem: str) -> None:
+    [found] = load(tmp_path, text)
+    assert found.startswith(problem), found
