@@ -484,7 +484,8 @@ class Engine:
                     },
                 )
             )
-            self._record_runs(tasks, evaluation.decided, records, now)
+            every_task = everything.tasks if everything is not None else ()
+            self._record_runs([*tasks, *every_task], evaluation.decided, records, now)
         notes = [
             DecisionNote(
                 item.decision.kind,
@@ -526,12 +527,17 @@ class Engine:
         records: Mapping[str, TaskRecords],
         now: datetime,
     ) -> None:
-        """Count the runs the listing (and the tasks looked up) show into the run history (monitor.history),
-        with the records this cycle fetched anyway. After the cycle's own write: a failure here loses no
+        """Count the runs the listings (the failing one, and every task on an overdue turn, whose successes
+        only it shows) and the tasks looked up show into the run history (monitor.history), with the records
+        this cycle fetched anyway; each task once. After the cycle's own write: a failure here loses no
         alert, and the runs are counted by a later cycle (the marks did not move)."""
-        listed = {task.id for task in tasks}
-        looked_up = {item.task.id: item.task for item in decided if item.task is not None}
-        seen = [*tasks, *(task for task_id, task in looked_up.items() if task_id not in listed)]
+        by_id: dict[str, ScheduledTask] = {}
+        for task in tasks:
+            by_id.setdefault(task.id, task)
+        for item in decided:
+            if item.task is not None:
+                by_id.setdefault(item.task.id, item.task)
+        seen = list(by_id.values())
         try:
             counted = self.store.record_runs(
                 self.project,

@@ -621,6 +621,7 @@ class SqlStore(ABC, Generic[Db]):
             for seen in sightings:
                 before = marks.get(seen.task_id)
                 after, runs = runs_seen(before, seen, now)
+                marks[seen.task_id] = after  # a task sighted twice in one call counts its runs once
                 if after != before:
                     next_at = None if after.next_at is None else to_db_time(after.next_at)
                     changed_marks.append({"project": project, "task_id": seen.task_id, "next_at": next_at,

@@ -56,3 +56,17 @@ async def test_without_records_the_moved_next_time_counts_the_run(
         assert world.sim.state.stats_snapshot()["requests"].get("records", {}) == records
     assert totals(rows) == (1, 1, 0)
     assert rows[0].day >= START.date().isoformat()
+
+
+async def test_a_successful_run_is_counted_from_the_listing_of_every_task(tmp_path: Path) -> None:
+    """A task that never fails is only in the listing of every task (an overdue turn, every
+    `overdue_every` cycles): its next_execution_time moving on there counts its successful run."""
+    rules = 'rules:\n  - name: ops\n    channel: "#ops"\n    overdue_after: 1d\n'
+    async with open_world(tmp_path, rules, tasks=("prod-start",)) as world:
+        await world.cycle()  # an overdue turn: every task listed, first sight
+        world.advance(DAY)
+        world.execute("prod-start", "SUCCESS")
+        for _ in range(world.engine.overdue_every):
+            await world.cycle()
+        rows = world.store.task_days("2026-01-01", "2027-01-01")
+    assert totals(rows) == (1, 0, 0)

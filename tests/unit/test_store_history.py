@@ -79,3 +79,9 @@ def test_days_before_the_retention_are_pruned(store: Store) -> None:
     assert [row.day for row in store.task_days("2026-01-01", "2026-04-01")] == ["2026-02-24", "2026-02-26"]
     assert store.prune_history(before=T0 - 4 * DAY) == 1
     assert [row.day for row in store.task_days("2026-01-01", "2026-04-01")] == ["2026-02-26"]
+
+
+def test_a_task_sighted_twice_in_one_call_counts_once(store: Store) -> None:
+    """The failing listing and the listing of every task may both hold a task."""
+    store.record_runs("p", [sighting("a", 0)], T0 - DAY)
+    assert store.record_runs("p", [sighting("a", 1, "FAIL"), sighting("a", 1, "FAIL")], T0 + DAY / 2) == 1
