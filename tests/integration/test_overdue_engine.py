@@ -261,3 +261,17 @@ async def test_the_daemon_sets_overdue_every_and_a_reload_changes_it(tmp_path: P
             Loaded(loaded.settings.model_copy(update={"workspace": workspace}), loaded.ruleset)
         )
         assert world.engine.overdue_every == 2
+
+
+async def test_a_run_recorded_while_the_listing_still_shows_the_missed_time_resolves(tmp_path: Path) -> None:
+    """The records say it ran (at 02:40Z, after its 01:30Z slot) though its next_execution_time did not move
+    on (a stale listing, a one-off task): resolved, not left open."""
+    async with open_world(tmp_path, RULES, tasks=[daily("prod-reboot")]) as world:
+        world.engine.overdue_every = 1
+        at(world, "2026-11-30 02:01:00")
+        assert kinds(await world.cycle()) == [("prod-reboot", DecisionKind.NEW)]
+        missed = world.sim.state.task("prod-reboot").next_execution_time
+        at(world, "2026-11-30 02:40:00")
+        world.execute("prod-reboot", "SUCCESS")
+        world.sim.state.patch_task("prod-reboot", {"next_execution_time": missed})
+        assert kinds(await world.cycle()) == [("prod-reboot", DecisionKind.RESOLVED)]
