@@ -209,6 +209,9 @@ def _summary(all_facts: Sequence[Facts]) -> str:
 def _title(all_facts: Sequence[Facts]) -> str:
     count = len(all_facts)
     if all(f.kind == "NEW" for f in all_facts):
+        # OVERDUE (monitor.decide.OVERDUE_STATUS): the tasks did not run, none failed.
+        if all(f.last_status_raw == "OVERDUE" for f in all_facts):
+            return f"⏰ {count} scheduled tasks missed their run"
         return f"🚨 {count} scheduled tasks failed"
     return f"🚨 {count} scheduled task alerts"
 

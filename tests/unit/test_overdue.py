@@ -433,3 +433,13 @@ def test_workspace_overdue_every_is_a_positive_count(value: int, accepted: bool)
     else:
         with pytest.raises(ValidationError, match="overdue_every"):
             Settings.model_validate({"workspace": {"overdue_every": value}})
+
+
+def test_a_digest_of_missed_runs_says_so() -> None:
+    import json
+
+    from monitor.slack.digest import render_digest
+
+    payloads = [{**overdue_payload(DecisionKind.NEW), "fingerprint": f"{n:016x}"} for n in range(3)]
+    [message] = render_digest(payloads)
+    assert "3 scheduled tasks missed their run" in json.dumps(message.blocks, ensure_ascii=False)
