@@ -20,8 +20,8 @@ from monitor.chatops.access import Access
 from monitor.chatops.handlers import Deps
 from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens
 from monitor.config import SlackSettings
-from monitor.devtools.slackstub import SlackStubOptions
-from monitor.devtools.slackstub.interact import AppDriver, SignedHttp
+from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, SlackStubOptions
+from monitor.devtools.slackstub.interact import AppDriver, AppLink, OverSocket, SignedHttp
 from monitor.devtools.slackstub.state import StubMessage
 from monitor.slack.actions import (
     RUNBOOK_ACTION_ID,
@@ -115,7 +115,9 @@ async def _tick() -> None:
 
 
 @pytest.fixture
-async def controls(tmp_path: Path) -> AsyncIterator[Controls]:
+async def controls(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Controls]:
+    """The app in HTTP mode (signed requests), or with `indirect` "socket" in Socket Mode (envelopes)."""
+    mode = getattr(request, "param", "http")
     tasks = [
         {"task_name": "prod-reboot", "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY",
          "task_type": "REBOOT"},
@@ -125,14 +127,24 @@ async def controls(tmp_path: Path) -> AsyncIterator[Controls]:
     async with open_world(tmp_path, RULES, tasks=tasks, stub_options=frozen) as world:
         deps = Deps(tasks=world.client, store=world.store, clock=lambda: world.now[0],
                     access=Access.of([ADMIN], []))  # fmt: skip
-        settings = SlackSettings.model_construct(
-            mode="http", listen="127.0.0.1:0", api_url=world.stub.api_url
-        )
-        service = ChatopsService(settings, SlackTokens(bot=world.stub.token, signing_secret=SECRET), deps)
+        if mode == "socket":
+            settings = SlackSettings(mode="socket", api_url=world.stub.api_url)
+            tokens = SlackTokens(bot=world.stub.token, app=DEFAULT_APP_TOKEN)
+        else:
+            settings = SlackSettings.model_construct(
+                mode="http", listen="127.0.0.1:0", api_url=world.stub.api_url
+            )
+            tokens = SlackTokens(bot=world.stub.token, signing_secret=SECRET)
+        service = ChatopsService(settings, tokens, deps)
         await service.start()
         try:
-            driver = AppDriver(world.stub, SignedHttp(f"http://{service.address}{EVENTS_PATH}", SECRET))
-            yield Controls(world, driver, [])
+            link: AppLink
+            if mode == "socket":
+                await world.stub.socket.wait_connected()
+                link = OverSocket(world.stub.socket)
+            else:
+                link = SignedHttp(f"http://{service.address}{EVENTS_PATH}", SECRET)
+            yield Controls(world, AppDriver(world.stub, link), [])
         finally:
             await service.stop()
 
@@ -140,6 +152,7 @@ async def controls(tmp_path: Path) -> AsyncIterator[Controls]:
 # -- the Silence menu ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("controls", ["http", "socket"], indirect=True)
 @pytest.mark.parametrize(
     ("option", "duration", "note"),
     [("1h", timedelta(hours=1), "1h"), ("4h", timedelta(hours=4), "4h"), ("1d", timedelta(days=1), "1d"),
@@ -170,6 +183,7 @@ async def test_a_denied_confirm_sends_nothing_and_silences_nothing(controls: Con
     assert controls.driver.sent == []
 
 
+@pytest.mark.parametrize("controls", ["http", "socket"], indirect=True)
 async def test_a_stranger_is_refused_by_the_menu_and_by_custom(controls: Controls) -> None:
     message = await controls.alert()
     fingerprint = controls.fingerprint()
@@ -181,6 +195,7 @@ async def test_a_stranger_is_refused_by_the_menu_and_by_custom(controls: Control
     assert controls.world.store.silences() == []
 
 
+@pytest.mark.parametrize("controls", ["http", "socket"], indirect=True)
 async def test_custom_opens_a_modal_and_its_submission_silences_with_the_reason(controls: Controls) -> None:
     message = await controls.alert()
     await controls.choose(message, f"custom|{controls.fingerprint()}")
@@ -270,6 +285,7 @@ async def test_a_broadcast_rules_recovery_is_in_the_thread_and_the_channel(contr
 # -- the script's full output ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("controls", ["http", "socket"], indirect=True)
 async def test_full_output_opens_a_modal_with_the_end_of_the_escaped_output(controls: Controls) -> None:
     controls.world.sim.state.jobs.failed_outputs["desk-01"] = HOSTILE_OUTPUT
     message = await controls.alert("prod-patch")
