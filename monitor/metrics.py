@@ -67,7 +67,7 @@ SLACK_METHODS = ("chat.postMessage", "chat.update", "conversations.history", "co
 #: `/tasks` commands (`monitor.chatops.commands.command_name`), the alert buttons, text that is no command.
 CHATOPS_COMMANDS = (
     "help", "list_tasks", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "status",
-    "ack_button", "silence_button", "output_button", "unparsed",
+    "retry", "report", "ack_button", "silence_button", "retry_button", "output_button", "unparsed",
 )  # fmt: skip
 #: ok; refused (may not change alerts); invalid (not a command); rate_limited (too many a minute);
 #: api_error / store_error (answered with the failure).

@@ -13,18 +13,29 @@ API), then parses, calls a handler from `monitor.chatops.handlers`, and answers 
     alert_script_output               "Full output" of a script record: a modal, opened at once (the
                                       trigger_id lasts 3 s) and filled when the API answers; open to all
     alert_runbook                     a link button: Slack opens the URL; the app only acks
+    alert_retry                       "Retry failed desktops" (`slack.actions: [retry]`; on alert messages
+                                      and on `/tasks retry`'s answer): `monitor.chatops.retry` plans,
+                                      claims and starts it; the answer is ephemeral, progress and the
+                                      outcome go to the alert's thread, followed after the answer is sent
     tasks_page_next / _previous       on a `/tasks list` answer (value: the command text of that page);
                                       the answer replaces the listing
 
-Changing state (silence, unsilence, ack, both alert buttons) needs `Access`; others get a polite refusal.
-In HTTP mode a verified request whose signature was seen in the last minutes is a replay: acked, dropped
-(`monitor.chatops.replay`). A request whose response_url is not Slack's is acked and dropped
+The Home tab: `app_home_opened` (tab home) publishes the tab (`monitor.chatops.home`) for that person with
+`views.publish`, built from the store when the tab is opened (never on a timer). Its Acknowledge and
+Silence 1h buttons (and Retry, with retries on) are the messages' (same action ids, same listeners); a
+press there has no response_url, so the answer is shown on top of the tab, published again, and the note
+goes in the alert's thread.
+
+Changing state (silence, unsilence, ack, retry, the alert buttons) needs `Access`; others get a polite
+refusal. In HTTP mode a verified request whose signature was seen in the last minutes is a replay: acked,
+dropped (`monitor.chatops.replay`). A request whose response_url is not Slack's is acked and dropped
 (`monitor.chatops.response_url`): answers are never posted anywhere a payload says.
 The app does not depend on HA leadership: every replica answers what it is asked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import re
@@ -42,7 +53,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.chatops.access import Caller
 from monitor.chatops.commands import CommandError, command_name, parse_command
-from monitor.chatops.handlers import Deps, acknowledge_alert, handle, silence_alert
+from monitor.chatops.handlers import Deps, acknowledge_alert, handle, home_tab, silence_alert
 from monitor.chatops.modals import (
     SilenceTarget,
     loading_modal,
@@ -54,9 +65,11 @@ from monitor.chatops.modals import (
 from monitor.chatops.replay import RecentSignatures
 from monitor.chatops.replies import error_reply, refusal_reply
 from monitor.chatops.response_url import response_url_allowed
+from monitor.chatops.retry import begin_retry
 from monitor.durations import format_duration
 from monitor.slack.actions import (
     ACK_ACTION_ID,
+    RETRY_ACTION_ID,
     RUNBOOK_ACTION_ID,
     SCRIPT_OUTPUT_ACTION_ID,
     SILENCE_1H_ACTION_ID,
@@ -136,13 +149,6 @@ def _selected_value(body: Mapping[str, Any]) -> str:
     return _str(first.get("selected_option") if isinstance(first, Mapping) else None, "value")
 
 
-def _message_of(body: Mapping[str, Any]) -> tuple[str, str]:
-    """(channel id, ts) of the message a control was used on; ("", "") on a view (the Home tab)."""
-    channel = _str(body.get("channel"), "id")
-    ts = _str(body.get("message"), "ts") or _str(body.get("container"), "message_ts")
-    return channel, ts
-
-
 async def _send(respond: AsyncRespond, reply: SlackMessage, *, replace: bool = False) -> None:
     """Answer at the response_url, once: bolt's `respond` would post again after a connection reset."""
     if respond.response_url is None:
@@ -153,18 +159,38 @@ async def _send(respond: AsyncRespond, reply: SlackMessage, *, replace: bool = F
     await respond_once(respond.response_url, message)
 
 
-async def _note_in_thread(client: AsyncWebClient, body: Mapping[str, Any], text: str) -> None:
+def _from_home(body: Mapping[str, Any]) -> bool:
+    """Whether an action was pressed on the Home tab (a view; no response_url, no channel)."""
+    return _str(body.get("container"), "type") == "view" and _str(body.get("view"), "type") == "home"
+
+
+async def _note_in_thread(client: AsyncWebClient, channel: str, ts: str, text: str) -> None:
     """Tell the channel, in the alert's thread, what someone did with its button (best effort)."""
-    await _note_at(client, *_message_of(body), text)
-
-
-async def _note_at(client: AsyncWebClient, channel: str, ts: str, text: str) -> None:
     if not channel or not ts:
         return
     try:
         await client.chat_postMessage(channel=channel, thread_ts=ts, text=text, unfurl_links=False)
     except SlackApiError as exc:
         log.warning("chatops.thread_note_failed", error=exc.response.get("error"), channel=channel)
+
+
+class WorkspaceUrl:
+    """`auth.test`'s `url` (https://acme.slack.com/), asked once it is needed and kept: links to messages
+    on the Home tab (whose event names no team domain). Unknown (Slack unreachable): asked again next time."""
+
+    def __init__(self) -> None:
+        self._url: str | None = None
+
+    async def get(self, client: AsyncWebClient) -> str | None:
+        if self._url is None:
+            try:
+                answer = await client.auth_test()
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                log.info("chatops.workspace_url_unknown", error=repr(exc)[:200])
+                return None
+            url = answer.get("url")
+            self._url = url if isinstance(url, str) else None
+        return self._url
 
 
 async def _answer(
@@ -178,9 +204,6 @@ async def _answer(
     except Exception as exc:  # the listener's boundary: a bug must not become Slack's "dispatch_failed"
         log.error("chatops.listener_failed", what=what, error=repr(exc)[:300])
         reply = error_reply("Something went wrong answering that (it is logged); try again.")
-    if respond.response_url is None:  # a control on a view (the Home tab): no ephemeral answer there
-        log.info("chatops.no_response_url", what=what)
-        return
     try:
         await _send(respond, reply, replace=replace)
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -260,6 +283,39 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
             respond, lambda: run_text(_action_value(body), caller_of(body)), what="page", replace=True
         )
 
+    workspace_url = WorkspaceUrl()
+
+    async def publish_home(user: str, notice: str | None = None) -> None:
+        """Build the Home tab for `user` now and publish it (failures logged: the tab keeps its last view)."""
+        try:
+            view = await home_tab(deps, workspace_url=await workspace_url.get(client), notice=notice)
+            await client.views_publish(user_id=user, view=view)
+        except SlackApiError as exc:
+            deps.on_command("home", "slack_error")
+            log.warning("chatops.home_failed", error=exc.response.get("error"), user=user)
+        except StoreError as exc:
+            deps.on_command("home", "store_error")
+            log.error("chatops.home_failed", error=str(exc), user=user)
+        except Exception as exc:  # the listener's boundary, as `_answer`'s
+            deps.on_command("home", "failed")
+            log.error("chatops.home_failed", error=repr(exc)[:300], user=user)
+        else:
+            deps.on_command("home", "ok")
+
+    @app.event("app_home_opened")
+    async def on_home_opened(event: dict[str, Any]) -> None:
+        # The Messages tab opens this event too (tab "messages"): only the Home tab is ours.
+        if _str(event, "tab") == "home" and _str(event, "user"):
+            await publish_home(_str(event, "user"))
+
+    async def where_noted(body: Mapping[str, Any], alert: str) -> tuple[str, str]:
+        """Where the alert's message is (channel, ts): the one pressed, or the stored one (Home tab)."""
+        if not _from_home(body):
+            ts = _str(body.get("message"), "ts") or _str(body.get("container"), "message_ts")
+            return _str(body.get("channel"), "id"), ts
+        ref = await asyncio.to_thread(deps.store.message_ref, alert)
+        return (ref.channel, ref.ts) if ref is not None else ("", "")
+
     async def on_alert_button(
         body: dict[str, Any], *, button: str, what: str, note: str, act: AlertAction, alert: str | None = None
     ) -> SlackMessage:
@@ -267,15 +323,32 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         if not deps.access.may_change(caller):
             deps.on_command(button, "refused")
             return refusal_reply(what)
+        alert = _action_value(body) if alert is None else alert
         try:
-            done, reply = await act(_action_value(body) if alert is None else alert, caller)
+            done, reply = await act(alert, caller)
+            channel, ts = await where_noted(body, alert) if done else ("", "")
         except StoreError as exc:
             deps.on_command(button, "store_error")
             return error_reply(f"The state store failed: {exc}.")
         deps.on_command(button, "ok")
         if done:
-            await _note_in_thread(client, body, f"{note} by {user_text(caller.shown, 80)}.")
+            await _note_in_thread(client, channel, ts, f"{note} by {user_text(caller.shown, 80)}.")
         return reply
+
+    async def answer_button(
+        body: dict[str, Any], respond: AsyncRespond, work: Callable[[], Awaitable[SlackMessage]], what: str
+    ) -> None:
+        """On a message: answered ephemerally at its response_url. On the Home tab: the answer on top of
+        the tab, published again (it shows the change too)."""
+        if not _from_home(body):
+            await _answer(respond, work, what=what)
+            return
+        try:
+            reply = await work()
+        except Exception as exc:  # the listener's boundary, as `_answer`'s
+            log.error("chatops.listener_failed", what=what, error=repr(exc)[:300])
+            reply = error_reply("Something went wrong answering that (it is logged); try again.")
+        await publish_home(caller_of(body).user_id, notice=reply.text)
 
     async def acknowledge(alert: str, caller: Caller) -> tuple[bool, SlackMessage]:
         return await acknowledge_alert(alert, caller, deps)
@@ -286,24 +359,71 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
     @app.action(ACK_ACTION_ID)
     async def on_ack(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await _answer(
+        await answer_button(
+            body,
             respond,
             lambda: on_alert_button(
                 body, button="ack_button", what="acknowledge alerts", note="👀 Acknowledged", act=acknowledge
             ),
-            what="ack button",
+            "ack button",
         )
 
     @app.action(SILENCE_1H_ACTION_ID)
     async def on_silence(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await _answer(
+        await answer_button(
+            body,
             respond,
             lambda: on_alert_button(
                 body, button="silence_button", what="silence alerts", note="🔕 Silenced for 1h", act=silence
             ),
-            what="silence button",
+            "silence button",
         )
+
+    @app.action(RETRY_ACTION_ID)
+    async def on_retry(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        follow: list[Callable[[], Awaitable[None]]] = []
+        from_home, user = _from_home(body), caller_of(body).user_id
+
+        async def tell(message: SlackMessage) -> None:
+            # The clicker again (an alert without a message): on the Home tab, on top of it.
+            if from_home:
+                await publish_home(user, notice=message.text)
+            else:
+                await _send(respond, message)
+
+        async def start() -> SlackMessage:
+            caller = caller_of(body)
+            if not deps.access.may_change(caller):
+                log.info("chatops.refused", user=caller.user_id, channel=caller.channel_id, command="retry")
+                deps.on_command("retry_button", "refused")
+                return refusal_reply("retry failed desktops")
+            if deps.retry is None:
+                deps.on_command("retry_button", "refused")
+                return error_reply("Retries from Slack are off (`slack.actions: [retry]` turns them on).")
+            try:
+                started = await begin_retry(
+                    _action_value(body), caller, deps.retry, deps.store, clock=deps.clock, slack=client,
+                    respond=tell, clicked=body.get("message"),
+                )  # fmt: skip
+            except WorkspaceError as exc:
+                deps.on_command("retry_button", "api_error")
+                return error_reply(f"The Workspace API failed: {exc}. Nothing was started.")
+            except StoreError as exc:
+                deps.on_command("retry_button", "store_error")
+                return error_reply(f"The state store failed: {exc}. Nothing was started.")
+            deps.on_command("retry_button", "ok")
+            if started.follow is not None:
+                follow.append(started.follow)
+            return started.reply
+
+        await answer_button(body, respond, start, "retry button")
+        for step in follow:  # after the answer: following a job takes minutes
+            try:
+                await step()
+            except Exception as exc:  # the listener's boundary, as in _answer
+                log.error("chatops.listener_failed", what="retry follow-up", error=repr(exc)[:300])
 
     @app.action(SILENCE_MENU_ACTION_ID)
     async def on_silence_menu(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -311,27 +431,27 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         choice = parse_silence_choice(_selected_value(body))
         if choice is None:
             log.warning("chatops.bad_menu_choice", value=_selected_value(body)[:80])
-            await _answer(
-                respond, _async(error_reply("That choice is not one the menu offers.")), what="menu"
-            )
+            reply = error_reply("That choice is not one the menu offers.")
+            await answer_button(body, respond, _async(reply), "silence menu")
             return
         alert, duration = choice
         if duration is None:
             problem = await open_custom_silence(body, alert)
             if problem is not None:
-                await _answer(respond, _async(problem), what="silence modal")
+                await answer_button(body, respond, _async(problem), "silence modal")
             return
 
         async def silence_for(alert: str, caller: Caller) -> tuple[bool, SlackMessage]:
             return await silence_alert(alert, duration, caller, deps)
 
         note = f"🔕 Silenced for {format_duration(duration)}"
-        await _answer(
+        await answer_button(
+            body,
             respond,
             lambda: on_alert_button(
                 body, button="silence_button", what="silence alerts", note=note, act=silence_for, alert=alert
             ),
-            what="silence menu",
+            "silence menu",
         )
 
     async def open_custom_silence(body: dict[str, Any], alert: str) -> SlackMessage | None:
@@ -340,8 +460,8 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         if not deps.access.may_change(caller):
             deps.on_command("silence_button", "refused")
             return refusal_reply("silence alerts")
-        channel, ts = _message_of(body)
         try:
+            channel, ts = await where_noted(body, alert)
             await client.views_open(
                 trigger_id=_str(body, "trigger_id"), view=silence_modal(SilenceTarget(alert, channel, ts))
             )
@@ -380,7 +500,7 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         await ack()
         deps.on_command("silence_button", "ok")
         who, why = user_text(caller.shown, 80), user_text(form.reason, 300)
-        await _note_at(
+        await _note_in_thread(
             client,
             target.channel,
             target.ts,

@@ -10,6 +10,7 @@
     silences                                           Silences
     unsilence <silence_id>                             Unsilence
     ack <alert_id>                                     Ack
+    retry <task_id|alert_id>                           Retry (its failed desktops; answered with a confirm)
     status                                             Status
     report [7d|30d]                                    Report (the run history's numbers, 1 to 90 days)
 
@@ -41,6 +42,7 @@ __all__ = [
     "Help",
     "ListTasks",
     "Report",
+    "Retry",
     "Show",
     "Silence",
     "Silences",
@@ -58,8 +60,8 @@ MAX_REASON = 300
 MAX_SILENCE = timedelta(days=90)
 MAX_PAGE = 10_000
 SUBCOMMANDS = (
-    "help", "list", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "status",
-    "report",
+    "help", "list", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "retry",
+    "status", "report",
 )  # fmt: skip
 #: The longest period `report` covers (the run history keeps 400 days; a message shows 90 well).
 MAX_REPORT_DAYS = 90
@@ -160,6 +162,14 @@ class Ack:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """Retry the failed desktops of an alert (`alert_id`) or of a task's open alert (`task_id`)."""
+
+    alert_id: str | None = None
+    task_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Status:
     pass
 
@@ -171,7 +181,9 @@ class Report:
     days: int = 7
 
 
-Command = Help | ListTasks | Failed | Show | Alerts | Silence | Silences | Unsilence | Ack | Status | Report
+Command = (
+    Help | ListTasks | Failed | Show | Alerts | Silence | Silences | Unsilence | Ack | Retry | Status | Report
+)
 
 
 def command_name(command: Command) -> str:
@@ -328,6 +340,16 @@ def _parse_report(args: list[str]) -> Report:
     return Report(days=int(days))
 
 
+def _parse_retry(args: list[str]) -> Retry:
+    if len(args) != 1:
+        raise CommandError("write `retry <task_id|alert_id>` (`alerts` shows the alert ids).")
+    if _ALERT_ID.fullmatch(args[0]):
+        return Retry(alert_id=args[0].lower())
+    if not _TASK_ID.fullmatch(args[0]):
+        raise CommandError(f"{_shown(args[0])!r} is not a task id or an alert id.")
+    return Retry(task_id=args[0])
+
+
 def _parse(text: str) -> Command:
     if len(text) > MAX_TEXT:
         raise CommandError(f"that is {len(text)} characters; a command is at most {MAX_TEXT}.")
@@ -354,6 +376,8 @@ def _parse(text: str) -> Command:
         return Unsilence(_one_id(word, args, _SILENCE_ID, "silence_id"))
     if word == "ack":
         return Ack(_one_id(word, args, _ALERT_ID, "alert_id").lower())
+    if word == "retry":
+        return _parse_retry(args)
     if word == "status":
         return _no_arguments(word, args, Status())
     if word == "report":

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -28,6 +28,7 @@ from monitor.chatops.commands import (
     Help,
     ListTasks,
     Report,
+    Retry,
     Show,
     Silence,
     Silences,
@@ -35,6 +36,7 @@ from monitor.chatops.commands import (
     Unsilence,
     command_name,
 )
+from monitor.chatops.home import HomeData, home_view
 from monitor.chatops.limits import PerUserRate
 from monitor.chatops.replies import (
     DESKTOPS_SHOWN,
@@ -52,6 +54,7 @@ from monitor.chatops.replies import (
     status_reply,
     unsilence_reply,
 )
+from monitor.chatops.retry import Retrier, prepare_retry, retry_prompt
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
 from monitor.pagerduty.notifier import queue_acknowledge
@@ -68,6 +71,7 @@ from monitor.workspace.actions import ScriptRecord
 from monitor.workspace.client import Listing, TaskFilter
 from monitor.workspace.errors import NotFoundError, WorkspaceError
 from monitor.workspace.models import ExecutionRecord, RecordDetail, ScheduledTask, TaskDetail
+from monitor.workspace.redo import why_no_redo
 
 __all__ = [
     "Deps",
@@ -75,6 +79,7 @@ __all__ = [
     "TaskSource",
     "acknowledge_alert",
     "handle",
+    "home_tab",
     "list_filters",
     "silence_alert",
     "status_view",
@@ -85,6 +90,12 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 _FAILING = ("FAIL", "SKIP")
+#: `failed`'s listings (triggered tasks need their own): also the Home tab's source of task types.
+_FAILING_FILTERS = tuple(
+    TaskFilter(last_status=status, scheduled_type=kind)
+    for status in _FAILING
+    for kind in (None, "LIFE_CYCLE")
+)
 _RECORDS_SHOWN = 10
 
 
@@ -151,6 +162,10 @@ class Deps:
     #: The rules in force (set at start and on each reload): `/tasks silences` shows their time intervals,
     #: `report` counts per rule.
     ruleset: RuleSet | None = None
+    #: Retries from Slack (`slack.actions: [retry]`); None: off.
+    retry: Retrier | None = None
+    #: Rule name -> severity, of the rules loaded now (the Home tab groups alerts by it).
+    severities: Callable[[], Mapping[str, str]] = dict
 
 
 def list_filters(command: ListTasks) -> list[TaskFilter]:
@@ -172,12 +187,7 @@ def _sorted(tasks: Sequence[ScheduledTask]) -> list[ScheduledTask]:
 
 
 async def _list(command: ListTasks | Failed, deps: Deps) -> SlackMessage:
-    if isinstance(command, Failed):
-        filters = [
-            TaskFilter(last_status=s, scheduled_type=k) for s in _FAILING for k in (None, "LIFE_CYCLE")
-        ]
-    else:
-        filters = list_filters(command)
+    filters = list(_FAILING_FILTERS) if isinstance(command, Failed) else list_filters(command)
     # Page 1 is a typed command: fresh. Later pages come from the buttons: the snapshot page 1 listed.
     listing = await deps.snapshots.listing(
         filters, deps.tasks.fetch_many, now=deps.clock(), reuse=command.page > 1
@@ -220,7 +230,22 @@ async def _show(command: Show, deps: Deps) -> SlackMessage:
         desktops = [detail for detail in details or [] if detail.exec_status != "SUCCESS"]
         problems.extend([problem] if problem else [])
     failed_total = (failed.failed_num or 0) + (failed.skip_num or 0) if failed is not None else 0
-    return show_reply(task, listed, records or [], desktops, problems=problems, failed_total=failed_total)
+    return show_reply(
+        task, listed, records or [], desktops, problems=problems, failed_total=failed_total,
+        retry_note=_retry_note(task, deps),
+    )  # fmt: skip
+
+
+def _retry_note(task: TaskDetail, deps: Deps) -> str | None:
+    """With retries on: how to retry this task's failed desktops, or why it has no retry."""
+    if deps.retry is None:
+        return None
+    why = why_no_redo(task.task_type)
+    if why is not None:
+        return f"No retry from Slack: {why}."
+    return (
+        f"🔁 `/tasks retry {task.id}` (or the alert's button) redoes its action on the desktops that failed."
+    )
 
 
 def _enough_shown(details: Sequence[RecordDetail]) -> bool:
@@ -257,6 +282,48 @@ async def _silence(command: Silence, caller: Caller, deps: Deps) -> SlackMessage
     return silence_added_reply(silence, now)
 
 
+async def home_tab(deps: Deps, *, workspace_url: str | None, notice: str | None = None) -> dict[str, Any]:
+    """The Home tab as it is now (`monitor.chatops.home`): firing alerts and where their messages are, the
+    active silences and the daemon's status, read when someone opens the tab."""
+
+    def read() -> tuple[list[AlertState], dict[str, MessageRef | None], list[StoredSilence]]:
+        alerts = [a for a in deps.store.load_open_alerts().values() if a.status is AlertStatus.FIRING]
+        refs = {alert.fingerprint: deps.store.message_ref(alert.fingerprint) for alert in alerts}
+        return alerts, refs, deps.store.silences()
+
+    (alerts, refs, silences), status, task_types = await asyncio.gather(
+        asyncio.to_thread(read), status_view(deps), _failing_types(deps)
+    )
+    data = HomeData(
+        alerts=alerts,
+        refs=refs,
+        severities=deps.severities(),
+        silences=silences,
+        status=status,
+        workspace_url=workspace_url,
+        notice=notice,
+        retry=deps.retry is not None,
+        task_types=task_types,
+    )
+    return home_view(data, deps.clock())
+
+
+async def _failing_types(deps: Deps) -> dict[str, str]:
+    """With retries on: task id -> type of the failing tasks, which decides which alerts on the Home tab get
+    a Retry button (as their messages do). `/tasks failed`'s listing, shared with it (`Snapshots`: one in
+    flight for everyone, reused for 10 s); none when retries are off or the API fails (no Retry buttons)."""
+    if deps.retry is None:
+        return {}
+    try:
+        listing = await deps.snapshots.listing(
+            _FAILING_FILTERS, deps.tasks.fetch_many, now=deps.clock(), reuse=False
+        )
+    except WorkspaceError as exc:
+        log.warning("chatops.home_types_unavailable", error=str(exc)[:300])
+        return {}
+    return {task.id: task.task_type for task in listing.tasks if task.task_type}
+
+
 async def status_view(deps: Deps) -> StatusView:
     """What `/tasks status` and the Home tab show of the daemon: its status and the outbox's backlog."""
     now = deps.clock()
@@ -283,7 +350,39 @@ async def _status(deps: Deps) -> SlackMessage:
     return status_reply(await status_view(deps), deps.clock())
 
 
-_CHANGES = {Silence: "silence alerts", Unsilence: "end silences", Ack: "acknowledge alerts"}
+_CHANGES = {
+    Silence: "silence alerts",
+    Unsilence: "end silences",
+    Ack: "acknowledge alerts",
+    Retry: "retry failed desktops",
+}
+
+
+async def _retry(command: Retry, deps: Deps) -> SlackMessage:
+    """`retry`: the plan and the button with its confirm (pressing it is what starts the retry)."""
+    if deps.retry is None:
+        return error_reply(
+            "Retries from Slack are off: `slack.actions: [retry]` in the config turns them on (the IAM "
+            "user then needs the write actions the README's *Fixing from Slack* names)."
+        )
+    fingerprint = command.alert_id
+    if fingerprint is None:
+        open_alerts = await asyncio.to_thread(deps.store.load_open_alerts)
+        firing = sorted(
+            a.fingerprint for a in open_alerts.values()
+            if a.task_id == command.task_id and a.status is AlertStatus.FIRING
+        )  # fmt: skip
+        if not firing:
+            return error_reply(
+                f"No alert is firing for task {command.task_id}: a retry redoes a firing alert's failed "
+                f"run (`/tasks show {command.task_id}` shows its runs)."
+            )
+        fingerprint = firing[0]
+    planned, refusal = await prepare_retry(fingerprint, deps.store, deps.retry.client)
+    if planned is None:
+        assert refusal is not None
+        return refusal
+    return retry_prompt(planned)
 
 
 async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessage:
@@ -308,6 +407,8 @@ async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessag
             return unsilence_reply(silence_id, removed)
         case Ack(alert_id=alert_id):
             return (await acknowledge_alert(alert_id, caller, deps))[1]
+        case Retry():
+            return await _retry(command, deps)
         case Status():
             return await _status(deps)
         case Report(days=days):

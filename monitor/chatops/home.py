@@ -3,8 +3,9 @@
 What it shows, top to bottom: the daemon's health (the fields `/tasks status` shows, from the same
 `StatusView`, and each project's last successful poll as `/healthz` judges it), the firing alerts grouped by
 severity (critical, warning, info, then any other), each with a link to its message and the buttons its
-message has (Acknowledge, Silence 1h: the same action ids, so the same listeners serve them), and the
-active silences. It is built when someone opens the tab (`app_home_opened`), never on a timer.
+message has (Acknowledge, Silence 1h, and Retry failed desktops with retries on and a redoable task type:
+the same action ids, so the same listeners serve them), and the active silences. It is built when someone
+opens the tab (`app_home_opened`), never on a timer.
 
 Slack's limits for a view (api.slack.com/reference/surfaces/views): at most 100 blocks, every block as in a
 message. An alert takes two blocks (its line, its buttons), so the tab shows the first `ALERTS_SHOWN`
@@ -16,7 +17,7 @@ API is escaped (`monitor.slack.mrkdwn`), as in messages.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,10 @@ class HomeData:
     workspace_url: str | None = None
     #: The answer to what the viewer just did on the tab (a button), shown on top; our words, escaped.
     notice: str | None = None
+    #: Retries are on (`slack.actions: [retry]`): alerts of a redoable task type get Retry, as messages do.
+    retry: bool = False
+    #: Task id -> task type, where known (the failing tasks' listing).
+    task_types: Mapping[str, str] = field(default_factory=dict)
 
 
 def _severity(alert: AlertState, severities: Mapping[str, str]) -> str:
@@ -75,15 +80,17 @@ def _grouped(data: HomeData) -> list[tuple[str, list[AlertState]]]:
     ]
 
 
-def _buttons(alert: AlertState) -> Block | None:
-    """The alert message's own buttons (`monitor.slack.alert.alert_buttons`), from what the store holds."""
+def _buttons(alert: AlertState, data: HomeData) -> Block | None:
+    """The alert message's own buttons (`monitor.slack.alert.alert_buttons`), from what the store holds:
+    Retry only when its task's type is known to be redoable."""
+    task_type = data.task_types.get(alert.task_id)
     payload = {
         "fingerprint": alert.fingerprint,
         "alert_status": "firing",
         "acknowledged_by": alert.acknowledged_by,
-        "task": {"id": alert.task_id, "name": alert.task_name},
+        "task": {"id": alert.task_id, "name": alert.task_name, "type": task_type},
     }
-    return alert_buttons(Facts(payload))
+    return alert_buttons(Facts(payload), retry=data.retry and task_type is not None)
 
 
 def _projects(view: StatusView, now: datetime) -> str:
@@ -116,7 +123,7 @@ def _alert_blocks(data: HomeData) -> list[Block]:
         room -= len(shown)
         for alert in shown:
             blocks.append(section(alert_line(alert, data.refs.get(alert.fingerprint), data.workspace_url)))
-            buttons = _buttons(alert)
+            buttons = _buttons(alert, data)
             if buttons is not None:
                 blocks.append(buttons)
         if len(alerts) > len(shown):

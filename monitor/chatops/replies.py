@@ -90,6 +90,7 @@ _HELP = {
     "silences": "`silences` - active silences and maintenance windows",
     "unsilence": "`unsilence <silence_id>` - end a silence now",
     "ack": "`ack <alert_id>` - acknowledge an alert (no more reminders for this failure)",
+    "retry": "`retry <task_id|alert_id>` - redo a failing task's action on its failed desktops (asks first)",
     "status": "`status` - last poll, its duration, API and Slack errors, outbox backlog",
     "report": "`report [7d|30d]` - runs, success rates per task type and rule, top failing tasks",
     "help": "`help [subcommand]` - this list",
@@ -235,9 +236,11 @@ def show_reply(
     *,
     problems: Sequence[str] = (),
     failed_total: int = 0,
+    retry_note: str | None = None,
 ) -> SlackMessage:
     """`failed_total`: how many desktops the execution says failed or were skipped, when more than the
-    desktops listed (those are read up to a cap)."""
+    desktops listed (those are read up to a cap). `retry_note`: whether and how the task's failed desktops
+    can be retried from Slack (with retries on)."""
     name = _plain(task.task_name or task.id)
     status = listed.last_status if listed is not None else (records[0].status if records else None)
     fields = [
@@ -270,6 +273,8 @@ def show_reply(
         if total > shown:
             lines.append(f"… and {total - shown} more")
         blocks.append(section("\n".join(lines)))
+    if retry_note:
+        blocks.append(context(user_text(retry_note, 400, keep_marks=True)))
     if problems:
         blocks.append(context(*(f"⚠️ {_plain(problem, 300)}" for problem in problems)))
     return _message(f"Task {name}: {_plain(status or 'unknown')}", blocks)

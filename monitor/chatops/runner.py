@@ -5,7 +5,8 @@
                          `/tasks list` over 10,000 tasks answers in about a second; its requests capped by
                          `monitor.chatops.limits`), the daemon's store, a status read from the store's meta
                          (shared by HA replicas: a follower answers `/tasks status` about the leader's polls),
-                         a `/healthz` probe; `DaemonChatops.reload` for who may silence
+                         a `/healthz` probe; `DaemonChatops.reload` for who may silence; retries
+                         (`slack.actions: [retry]`) with the same client
     ChatopsService       runs the app next to the daemon's scheduler, in the same event loop, in its mode
 
 Modes:
@@ -51,6 +52,7 @@ from monitor.chatops.handlers import Deps, RuntimeStatus
 from monitor.chatops.limits import API_BURST, API_RATE, CappedTransport, TokenBucket
 from monitor.chatops.names import resolve_names
 from monitor.chatops.replies import ProjectPoll
+from monitor.chatops.retry import Retrier
 from monitor.chatops.tokens import TOKEN_ERRORS, Backoff, TokenKind, TokenState
 from monitor.config import Credentials, Settings, SlackSettings, split_listen
 from monitor.logs import register_secret
@@ -340,8 +342,8 @@ class DaemonChatops:
     _lookup: asyncio.Task[None] | None = None
 
     def reload(self, settings: Settings) -> None:
-        """SIGHUP: new admins and allowed channels at once (names looked up again); a new mode, URL or
-        token needs a restart."""
+        """SIGHUP: new admins and allowed channels at once (names looked up again); a new mode, URL,
+        token or `slack.actions` needs a restart."""
         self.admins, self.channels = settings.slack.admins, settings.slack.allowed_channels
         self.deps.access = Access.of(self.admins, self.channels)
         if (settings.slack.mode, settings.slack.api_url, settings.slack.listen) != (
@@ -350,6 +352,8 @@ class DaemonChatops:
             self.service.settings.listen,
         ):
             log.warning("chatops.restart_needed", reason="slack.mode, api_url or listen changed")
+        if settings.slack.retry_enabled != (self.deps.retry is not None):
+            log.warning("chatops.restart_needed", reason="slack.actions changed")
         log.info(
             "chatops.reloaded", admins=len(self.deps.access.admins), channels=len(self.deps.access.channels)
         )
@@ -452,6 +456,8 @@ def chatops_for_daemon(
         clock=clock,
         access=Access.of(settings.slack.admins, settings.slack.allowed_channels),
         status=store_status(store, health, replica),
+        # Retries write with the app's client (its writes are never resent: `WorkspaceClient._write`).
+        retry=Retrier(client) if settings.slack.retry_enabled else None,
     )
     if on_command is not None:
         deps.on_command = on_command

@@ -100,6 +100,15 @@ class Controls:
             await _tick()
         raise AssertionError(f"no modal for {user}")
 
+    async def replies(self, message: StubMessage, count: int) -> list[StubMessage]:
+        """The replies in `message`'s thread once there are `count` (notes are posted after the ack)."""
+        for _ in range(1500):
+            found: list[StubMessage] = self.stub.state.message("desktop-ops", message.ts).replies
+            if len(found) >= count:
+                return found
+            await _tick()
+        raise AssertionError(f"{count} replies expected")
+
     async def answered(self, count: int) -> list[str]:
         for _ in range(1500):
             if len(self.stub.state.responses) >= count:
@@ -171,7 +180,7 @@ async def test_each_silence_choice_silences_the_alerts_task_for_that_long(
     assert silence.rules == frozenset({"prod"})
     assert silence.matcher.to_spec() == {"id": [controls.world.task_id("prod-reboot")]}
     assert silence.id in said
-    [reply] = controls.stub.state.message("desktop-ops", message.ts).replies
+    [reply] = await controls.replies(message, 1)
     assert reply.text.startswith("🔕 Silenced for ")
     assert reply.text.endswith(" by u0admin001.")
 
@@ -212,7 +221,7 @@ async def test_custom_opens_a_modal_and_its_submission_silences_with_the_reason(
     [silence] = controls.world.store.silences()
     assert silence.until == START + timedelta(days=3)
     assert silence.comment == "patching <!channel> until Friday"
-    [reply] = controls.stub.state.message("desktop-ops", message.ts).replies
+    [reply] = await controls.replies(message, 1)  # the note comes after the ack
     assert reply.text == "🔕 Silenced for 3d by u0admin001: patching &lt;!channel&gt; until Friday"
 
 

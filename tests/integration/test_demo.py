@@ -84,10 +84,25 @@ def test_a_recovery_edits_its_alerts_message_and_says_so_in_the_thread(
     outcome, _ = story
     name = RECOVERS[0]
     [message] = [m for m in outcome.slack["desktop-ops"] if name in said(m) and m["replies"]]
-    assert len(message["edits"]) == 1
+    # Edited for the retry ("retry running" on, then off) and once for the recovery.
     assert "failed" in message["edits"][0]["text"]
     assert "recovered" in message["text"]
+    assert "recovered" not in json.dumps(message["edits"])
     assert [reply["text"] for reply in message["replies"] if "Resolved" in reply["text"]] != []
+
+
+def test_a_retry_from_the_alert_message_is_told_in_its_thread_and_is_not_a_recovery(
+    story: tuple[StoryOutcome, str],
+) -> None:
+    outcome, _ = story
+    [message] = [m for m in outcome.slack["desktop-ops"] if RECOVERS[0] in said(m) and m["replies"]]
+    replies = [reply["text"] for reply in message["replies"]]
+    asked = next(i for i, text in enumerate(replies) if "Retry* asked by alice" in text)
+    done = next(i for i, text in enumerate(replies) if "Retry job" in text and "succeeded" in text)
+    resolved = next(i for i, text in enumerate(replies) if "Resolved" in text)
+    assert asked < done < resolved  # the recovery came from the next successful run, not from the retry
+    assert [e for e in message["edits"] if "Retry running" in json.dumps(e["blocks"])] != []
+    assert "Retry running" not in json.dumps(message["blocks"])
 
 
 def test_the_slash_commands_were_answered_and_the_silenced_task_never_posted(

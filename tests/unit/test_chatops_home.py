@@ -19,7 +19,7 @@ from monitor.chatops.replies import ProjectPoll, StatusView
 from monitor.decide import AlertState, AlertStatus
 from monitor.rules.load import compile_match
 from monitor.silences import Silence
-from monitor.slack.actions import ACK_ACTION_ID, SILENCE_MENU_ACTION_ID
+from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID, SILENCE_MENU_ACTION_ID
 from monitor.store.base import MessageRef
 from tests.support.slack import assert_no_user_markup, texts
 
@@ -205,3 +205,27 @@ def test_a_notice_is_shown_on_top() -> None:
 def test_without_the_workspace_url_the_message_is_named_not_linked() -> None:
     view = home_view(data([alert(0)], workspace_url=None), NOW)
     assert "message 1764403200.000100 in <#C0DESKOPS01>" in shown(view)
+
+
+def test_with_retries_on_an_alert_of_a_redoable_task_has_retry_with_its_confirm() -> None:
+    reboot, rebuild, unknown = alert(0), alert(1), alert(2)
+    types = {reboot.task_id: "REBOOT", rebuild.task_id: "REBUILD"}
+    view = home_view(data([reboot, rebuild, unknown], retry=True, task_types=types), NOW)
+    assert_valid_view(view)
+    retries = [value for action, value in buttons(view) if action == RETRY_ACTION_ID]
+    assert retries == [reboot.fingerprint]
+    [element] = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == RETRY_ACTION_ID]  # fmt: skip
+    assert element["confirm"]["confirm"]["text"] == "Retry"
+
+
+def test_with_retries_off_no_alert_has_retry() -> None:
+    view = home_view(data([alert(0)], task_types={"t-0": "REBOOT"}), NOW)
+    assert RETRY_ACTION_ID not in [action for action, _ in buttons(view)]
+
+
+def test_500_alerts_with_retry_buttons_stay_within_block_kit_limits() -> None:
+    alerts = [alert(i) for i in range(500)]
+    view = home_view(data(alerts, retry=True, task_types={a.task_id: "REBOOT" for a in alerts}), NOW)
+    assert_valid_view(view)
+    assert len(buttons(view)) == 3 * ALERTS_SHOWN

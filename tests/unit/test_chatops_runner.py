@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -60,3 +61,37 @@ def test_there_is_no_service_for_mode_none() -> None:
     deps = Deps(tasks=None, store=None, clock=lambda: None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"slack\.mode is none"):
         ChatopsService(SlackSettings(mode="none"), SlackTokens(bot=BOT), deps)
+
+
+@pytest.mark.parametrize(("actions", "retries"), [((), False), (("retry",), True)])
+async def test_retries_reach_the_app_only_when_the_config_asks(
+    tmp_path: Any, actions: tuple[str, ...], retries: bool
+) -> None:
+    """`slack.actions: [retry]` gives the app a Retrier (writing with the app's own client); without it the
+    app can only read, so a read-only IAM user keeps working."""
+    from monitor.chatops.runner import chatops_for_daemon
+    from monitor.config import Credentials, Settings
+    from monitor.metrics import Health
+    from monitor.store import SQLiteStore
+
+    settings = Settings.model_validate(
+        {
+            "workspace": {"endpoint": "http://127.0.0.1:9", "project_id": "p" * 32},
+            "slack": {"mode": "http", "actions": list(actions)},
+        }
+    )
+    store = SQLiteStore.open(tmp_path / "state.db")
+    env = {"SLACK_BOT_TOKEN": BOT, "SLACK_SIGNING_SECRET": SECRET}
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    health = Health(poll_interval=timedelta(minutes=1), started_at=now)
+    credentials = Credentials(access_key="ak", secret_key="sk")
+    app = chatops_for_daemon(settings, credentials, store, health, clock=lambda: now, env=env)
+    try:
+        assert app is not None
+        assert (app.deps.retry is not None) is retries
+        if app.deps.retry is not None:
+            assert app.deps.retry.client is app.client
+    finally:
+        if app is not None:
+            await app.client.aclose()
+        store.close()

@@ -118,6 +118,8 @@ def demo_config(target: SlackTarget, *, sim_url: str, state_dir: Path, api_url: 
         "slack:",
         "  mode: socket",
         f"  default_channel: {json.dumps(target.channel)}",
+        # The simulator is the API: retrying its desktops from Slack harms nothing, so the demo shows it.
+        "  actions: [retry]",
     ]
     if api_url is not None:
         lines.append(f"  api_url: {api_url}")

@@ -6,7 +6,10 @@ reminders every 15 s), starts the daemon on them, then changes the simulator and
 does about it, showing on the terminal what arrives at Slack as it arrives:
 
     three prod tasks fail at once         one digest message
-    one of them succeeds again            the digest edited, "resolved" in its thread
+    another fails on its own              a message of its own, with "Retry failed desktops"
+    alice presses Retry (and confirms)    "retry running" on the message; who asked and the job's outcome in
+                                          its thread; the alert still fires (a retry is not a recovery)
+    its next run succeeds                 the message edited, "resolved" in its thread
     alice: /tasks silence lab-* 10m       the ephemeral answer (Socket Mode envelope, as Slack sends it)
     lab-rebuild fails, silenced           nothing, for two polls
     alice: /tasks failed                  the ephemeral answer
@@ -51,6 +54,7 @@ from monitor.devtools.sim import SimOptions, start_simulator
 from monitor.devtools.sim.runner import Simulator
 from monitor.devtools.slackstub import StubMessage, start_slack_stub
 from monitor.devtools.slackstub.runner import SlackStub
+from monitor.slack.actions import RETRY_ACTION_ID
 
 __all__ = ["StoryOutcome", "play_story", "run_daemon_story"]
 
@@ -143,6 +147,8 @@ def _log_line(event: dict[str, Any]) -> str | None:
         return f"cycle.done: {event.get('decisions')} decisions, {event.get('outbox')} to send"
     if name in ("chatops.connected", "chatops.silenced", "daemon.stopping", "daemon.stopped"):
         return name
+    if name == "chatops.retry_started":
+        return f"chatops.retry_started: job {event.get('job')}, desktops={event.get('desktops')}"
     if name == "chatops.command":
         return f"chatops.command: {event.get('command')}"
     if name == "notify.delivery_failed":
@@ -244,6 +250,36 @@ async def _slash(story: _Story, stub: SlackStub, text: str, response_id: str) ->
         story.outcome.checks[f"/tasks {text} acked within 3 s"] = False
 
 
+async def _press_retry(story: _Story, stub: SlackStub, message: StubMessage, response_id: str) -> None:
+    """alice presses "Retry failed desktops" on `message` and confirms: the `block_actions` envelope Slack
+    sends after the confirm dialog (the dialog itself is Slack's, client side)."""
+    value = next(
+        element["value"]
+        for block in message.blocks or []
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+        if element.get("action_id") == RETRY_ACTION_ID
+    )
+    story.console.print(Text(f'{STUB_ADMIN} presses "Retry failed desktops" and confirms', style="magenta"))
+    channel = stub.state.channel(story.target.channel)
+    payload = {
+        "type": "block_actions", "team": {"id": stub.state.options.team_id},
+        "user": {"id": STUB_ADMIN_ID, "username": STUB_ADMIN, "name": STUB_ADMIN},
+        "api_app_id": stub.state.options.app_id, "trigger_id": f"demo.{response_id}",
+        "container": {"type": "message", "message_ts": message.ts, "channel_id": channel.id},
+        "channel": {"id": channel.id, "name": channel.name},
+        "message": {"type": "message", "ts": message.ts, "text": message.text, "blocks": message.blocks},
+        "response_url": stub.response_url(response_id),
+        "actions": [{"action_id": RETRY_ACTION_ID, "block_id": "retry", "value": value, "type": "button"}],
+    }  # fmt: skip
+    envelope = await stub.socket.send("interactive", payload)
+    try:
+        await stub.socket.ack(envelope)
+        story.outcome.checks["the retry button acked within 3 s"] = True
+    except TimeoutError:
+        story.outcome.checks["the retry button acked within 3 s"] = False
+
+
 async def _stub_story(story: _Story, stub: SlackStub) -> None:
     channel = story.target.channel
     names = [name for name, _ in TEAM_TASKS]
@@ -264,6 +300,26 @@ async def _stub_story(story: _Story, stub: SlackStub) -> None:
     story.step(f"{RECOVERS[0]} fails on its own a little later: a message of its own")
     story.execute([RECOVERS[0]], "FAIL")
     await story.until(f"a message about {RECOVERS[0]}", lambda: top(RECOVERS[0]) is not None)
+
+    story.step(f"alice retries {RECOVERS[0]}'s failed desktops from its message: the outcome in its thread")
+    alone = top(RECOVERS[0])
+    if alone is not None and RETRY_ACTION_ID in _said(alone):
+        await _press_retry(story, stub, alone, "retry")
+
+        def retried() -> bool:
+            replies = [_said(reply) for reply in alone.replies]
+            return any("Retry* asked by" in r for r in replies) and any("Retry job" in r for r in replies)
+
+        await story.until("who asked and the retry job's outcome in the alert's thread", retried)
+        shown = [version.blocks for version in alone.edits] + [alone.blocks]
+        story.outcome.checks["'retry running' shown on the message meanwhile"] = any(
+            "Retry running" in json.dumps(blocks) for blocks in shown
+        )
+        story.outcome.checks["the alert still fires: a retry is not a recovery"] = (
+            "recovered" not in alone.text
+        )
+    else:
+        story.outcome.checks[f"a retry button on {RECOVERS[0]}'s message"] = False
 
     story.step(f"{RECOVERS[0]} succeeds again: its message is edited and the recovery said in its thread")
     story.execute([RECOVERS[0]], "SUCCESS")
