@@ -6,7 +6,9 @@
     failed                                             Failed (FAIL and SKIP now)
     show <task_id>                                     Show
     alerts                                             Alerts (firing, with links to their messages)
-    silence <task_id|name-glob> <duration> [reason]    Silence (globs only: no `re:`, no catch-all)
+    silence <task_id|name-glob> <duration|time-interval> [reason]
+                                                       Silence (globs only: no `re:`, no catch-all); a
+                                                       time interval's name: during its next window only
     silences                                           Silences
     unsilence <silence_id>                             Unsilence
     ack <alert_id>                                     Ack
@@ -72,6 +74,8 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _ALERT_ID = re.compile(r"[0-9a-fA-F]{16}")
 _SILENCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NAME = 128
+#: A time interval's name, as the rule file allows it (`rules.schema._RULE_NAME`).
+_INTERVAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 # What a glob matches besides its literal characters: `*`, `?` and bracket sets (`[a-z]`, `[!x]`).
 _GLOB_WILDCARDS = re.compile(r"\[!?\]?[^\]]*\]|[*?]")
 
@@ -134,12 +138,15 @@ class Alerts:
 
 @dataclass(frozen=True)
 class Silence:
-    """Mute the alerts of one task (`task_id`) or of every task whose name matches `name_glob`."""
+    """Mute the alerts of one task (`task_id`) or of every task whose name matches `name_glob`: for
+    `duration`, or, with `time_interval` (a name from the rule files' `time_intervals:`, checked by the
+    handler), during that interval's next window (the one open now, if one is)."""
 
-    duration: timedelta
+    duration: timedelta | None
     reason: str
     task_id: str | None = None
     name_glob: str | None = None
+    time_interval: str | None = None
 
     @property
     def target(self) -> str:
@@ -285,14 +292,15 @@ def _duration(text: str) -> timedelta:
 def _parse_silence(args: list[str]) -> Silence:
     if len(args) < 2:
         raise CommandError(
-            "write `silence <task_id|name-glob> <duration> [reason]`, e.g. `silence prod-* 2h maintenance`."
+            "write `silence <task_id|name-glob> <duration|time-interval> [reason]`, e.g. "
+            "`silence prod-* 2h maintenance` or `silence prod-* patch-night`."
         )
-    target, duration = args[0], _duration(args[1])
-    reason = " ".join(args[2:])
+    target, reason = args[0], " ".join(args[2:])
+    duration, window = _duration_or_window(args[1])
     if len(reason) > MAX_REASON:
         raise CommandError(f"the reason is longer than {MAX_REASON} characters.")
     if _UUID.fullmatch(target):
-        return Silence(duration=duration, reason=reason, task_id=target.lower())
+        return Silence(duration, reason, task_id=target.lower(), time_interval=window)
     if len(target) > _NAME:
         raise CommandError(f"the name pattern is longer than {_NAME} characters.")
     if target.startswith("re:"):
@@ -308,7 +316,18 @@ def _parse_silence(args: list[str]) -> Silence:
         compile_match({"task_name": target}, where="silence")
     except RuleFileError as exc:
         raise CommandError(f"bad name pattern: {_shown('; '.join(exc.problems), 160)}") from None
-    return Silence(duration=duration, reason=reason, name_glob=target)
+    return Silence(duration, reason, name_glob=target, time_interval=window)
+
+
+def _duration_or_window(text: str) -> tuple[timedelta | None, str | None]:
+    """A duration (`2h`), or else the name of a time interval (`patch-night`: a word with a letter that no
+    duration starts like); the handler says when no interval has that name."""
+    try:
+        return _duration(text), None
+    except CommandError:
+        if _INTERVAL_NAME.fullmatch(text) and not text[0].isdigit():
+            return None, text
+        raise
 
 
 def is_catch_all(glob: str) -> bool:

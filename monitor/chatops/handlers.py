@@ -21,6 +21,7 @@ import structlog
 
 from monitor.chatops.access import Access, Caller
 from monitor.chatops.commands import (
+    MAX_SILENCE,
     Ack,
     Alerts,
     Command,
@@ -57,6 +58,7 @@ from monitor.chatops.replies import (
 from monitor.chatops.retry import Retrier, prepare_retry, retry_prompt
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
+from monitor.durations import format_duration
 from monitor.pagerduty.notifier import queue_acknowledge
 from monitor.reports.build import Scope
 from monitor.reports.queue import report_payload
@@ -66,6 +68,7 @@ from monitor.silences import Silence as StoredSilence
 from monitor.slack.message import SlackMessage
 from monitor.slack.report import render_report
 from monitor.store import MessageRef, Store, StoreError
+from monitor.timeintervals import next_window
 from monitor.windows import window_states
 from monitor.workspace.actions import ScriptRecord
 from monitor.workspace.client import Listing, TaskFilter
@@ -261,24 +264,53 @@ async def _alerts(caller: Caller, deps: Deps) -> SlackMessage:
     return alerts_reply(alerts, refs, team_domain=caller.team_domain)
 
 
-def _stored_silence(command: Silence, caller: Caller, now: datetime, silence_id: str) -> StoredSilence:
+def _stored_silence(
+    command: Silence, caller: Caller, now: datetime, silence_id: str, *, until: datetime | None = None
+) -> StoredSilence:
     spec = {"id": command.task_id} if command.task_id else {"task_name": command.name_glob}
+    assert until is not None or command.duration is not None  # the parser gives one or the other
     return StoredSilence(
         id=silence_id,
         matcher=compile_match(spec, where="/tasks silence"),
-        until=now + command.duration,
+        until=until if until is not None else now + (command.duration or timedelta(0)),
         comment=command.reason,
         created_by=caller.shown,
         created_at=now,
+        time_intervals=(command.time_interval,) if command.time_interval else (),
     )
+
+
+def _window_for(command: Silence, now: datetime, deps: Deps) -> datetime | SlackMessage:
+    """When the silence of a time interval ends (its next window's close), or the reply saying why not."""
+    name = command.time_interval or ""
+    interval = deps.ruleset.time_interval(name) if deps.ruleset is not None else None
+    if interval is None:
+        known = [each.name for each in deps.ruleset.time_intervals] if deps.ruleset is not None else []
+        defined = f"the rule files define {', '.join(known)}" if known else "the rule files define none"
+        return error_reply(
+            f"bad duration {name!r}: not a duration (30m, 2h, 1d) nor a time interval ({defined})."
+        )
+    window = next_window(interval, now)
+    if window is None or window.closes is None or window.closes - now > MAX_SILENCE:
+        return error_reply(
+            f"time interval {name!r} has no window closing within {format_duration(MAX_SILENCE)}; "
+            "for good, name it in the rule file (mute_time_intervals, or a silence's time_intervals)."
+        )
+    return window.closes
 
 
 async def _silence(command: Silence, caller: Caller, deps: Deps) -> SlackMessage:
     now = deps.clock()
-    silence = _stored_silence(command, caller, now, deps.new_silence_id())
+    until = None
+    if command.time_interval is not None:
+        found = _window_for(command, now, deps)
+        if isinstance(found, SlackMessage):
+            return found
+        until = found
+    silence = _stored_silence(command, caller, now, deps.new_silence_id(), until=until)
     await asyncio.to_thread(deps.store.add_silence, silence)
     log.info("chatops.silenced", silence=silence.id, target=command.target, by=caller.user_id,
-             seconds=command.duration.total_seconds())  # fmt: skip
+             seconds=(silence.until - now).total_seconds(), time_interval=command.time_interval)  # fmt: skip
     return silence_added_reply(silence, now)
 
 

@@ -86,7 +86,11 @@ _HELP = {
     "failed": "`failed` - tasks failing or skipped now",
     "show": "`show <task_id>` - a task's details, latest executions and failed desktops",
     "alerts": "`alerts` - firing alerts, with links to their messages",
-    "silence": "`silence <task_id|name-glob> <duration> [reason]` - e.g. `silence prod-* 2h maintenance`",
+    "silence": (
+        "`silence <task_id|name-glob> <duration|time-interval> [reason]` - e.g. "
+        "`silence prod-* 2h maintenance`; `silence prod-* patch-night` mutes during that time interval's "
+        "next window only"
+    ),
     "silences": "`silences` - active silences and maintenance windows",
     "unsilence": "`unsilence <silence_id>` - end a silence now",
     "ack": "`ack <alert_id>` - acknowledge an alert (no more reminders for this failure)",
@@ -340,8 +344,10 @@ def silence_line(silence: Silence, now: datetime) -> str:
     """One silence: id, what it matches, until when, who made it and why (escaped)."""
     left = format_duration(silence.until - now) if silence.until > now else "ended"
     reason = f" · {_plain(silence.comment, 200)}" if silence.comment else ""
+    names = ", ".join(f"`{_plain(name, 100)}`" for name in silence.time_intervals)
+    during = f" · only while {names} is open" if names else ""
     return (
-        f"🔕 `{_plain(silence.id, 64)}` {_silence_target(silence)} · until "
+        f"🔕 `{_plain(silence.id, 64)}` {_silence_target(silence)}{during} · until "
         f"{slack_date(int(silence.until.timestamp()))} ({left} left) · "
         f"by {_plain(silence.created_by, 40)}{reason}"
     )

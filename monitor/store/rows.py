@@ -219,6 +219,7 @@ def silence_params(silence: Silence) -> dict[str, Any]:
         "comment": silence.comment,
         "created_by": silence.created_by,
         "created_at": _optional_time(silence.created_at),
+        "time_intervals": json.dumps(list(silence.time_intervals)) if silence.time_intervals else None,
     }
 
 
@@ -265,4 +266,5 @@ def silence_from_row(row: Mapping[str, Any]) -> Silence:
         created_at=_optional_from_db(row["created_at"]),
         rules=frozenset(json.loads(row["rule_names"])),
         origin=SilenceOrigin.RUNTIME,
+        time_intervals=tuple(json.loads(row["time_intervals"])) if row["time_intervals"] else (),
     )

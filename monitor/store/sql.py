@@ -159,11 +159,11 @@ SELECT_MESSAGE_REF = (
 )
 
 INSERT_SILENCE = """
-INSERT INTO silences (id, match_spec, rule_names, until, comment, created_by, created_at)
-VALUES (:id, :match_spec, :rule_names, :until, :comment, :created_by, :created_at)
+INSERT INTO silences (id, match_spec, rule_names, until, comment, created_by, created_at, time_intervals)
+VALUES (:id, :match_spec, :rule_names, :until, :comment, :created_by, :created_at, :time_intervals)
 """
 SELECT_SILENCES = """
-SELECT id, match_spec, rule_names, until, comment, created_by, created_at FROM silences
+SELECT id, match_spec, rule_names, until, comment, created_by, created_at, time_intervals FROM silences
 ORDER BY created_at, id
 """
 DELETE_SILENCE = "DELETE FROM silences WHERE id = :id"
@@ -340,6 +340,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 5: the report firings queued (monitor.reports), so each is posted once across restarts and failover.
     ("CREATE TABLE reports (key TEXT PRIMARY KEY, queued_at TEXT NOT NULL)",),
+    # 6: the time intervals a runtime silence is limited to (`/tasks silence prod-* patch-night`): a JSON list
+    # of names, NULL for a silence that mutes until its `until` throughout.
+    ("ALTER TABLE silences ADD COLUMN time_intervals TEXT",),
 )
 
 #: How long an outbox claim holds unless the configuration says otherwise (state.claim_lease).

@@ -378,7 +378,7 @@ async def test_commands_are_counted_by_name_and_outcome(world: App) -> None:
     """What people ask of the app, and what came of it, for /metrics; what they type never becomes a label."""
     await world.command("status")
     await world.command("silence prod-* 1h", user=STRANGER)
-    await world.command("silence prod-* soon")
+    await world.command("silence prod-* 90")
     await world.command("frobnicate <!channel>")
     metrics = world.world.runtime.metrics
 

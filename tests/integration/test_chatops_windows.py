@@ -22,7 +22,7 @@ from tests.integration.test_cli_once import run, setup
 from tests.integration.test_cli_once import sim as sim
 from tests.support.simapi import http_client
 from tests.support.slack import ADMIN, blocks_text
-from tests.support.world import open_world
+from tests.support.world import START, open_world
 
 RULES = """
 time_intervals:
@@ -39,12 +39,18 @@ rules:
     match: {task_name: "prod-*"}
     channel: "#desktop-ops"
     mute_time_intervals: [patch]
+  - name: lab
+    match: {task_name: "lab-*"}
+    channel: "#desktop-ops"
+    repeat_interval: 0
 """
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[App]:
-    tasks = [{"task_name": "prod-reboot", "last_status": "SUCCESS", "enable": True}]
+    tasks = [
+        {"task_name": name, "last_status": "SUCCESS", "enable": True} for name in ("prod-reboot", "lab-1")
+    ]
     async with (
         open_world(
             tmp_path,
@@ -93,6 +99,40 @@ async def test_silences_says_which_window_is_open_now(world: App) -> None:
     assert "*open* `patch` · open now, until Sun 2026-11-29 11:00 · used by rule prod (mute)" in text
 
 
+async def test_a_silence_from_slack_may_name_a_time_interval(world: App) -> None:
+    """`silence lab-* patch` mutes lab-* during patch's next window only: a failure inside it is posted
+    once, when the window closes (09:30-11:00 Berlin is 08:30-10:00 UTC)."""
+    answer = blocks_text(await world.command("silence lab-* patch kernel update"))
+    assert "only while `patch` is open" in answer
+    [stored] = world.store.silences()
+    assert (stored.time_intervals, stored.until) == (("patch",), START + timedelta(hours=2))
+
+    world.now[0] = START + timedelta(minutes=40)
+    world.fail("lab-1")
+    await world.cycle()
+    assert world.stub.state.messages("desktop-ops") == []
+    world.now[0] = START + timedelta(hours=2)
+    await world.cycle()
+    await world.cycle()
+    assert len(world.stub.state.messages("desktop-ops")) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "silence lab-* nightly",
+            "bad duration 'nightly': not a duration (30m, 2h, 1d) nor a time interval (the rule files define "
+            "patch, unused)",
+        ),
+        ("silence lab-* unused", "time interval 'unused' has no window closing within 12w6d"),
+    ],
+)
+async def test_a_silence_naming_no_usable_interval_is_refused(world: App, text: str, says: str) -> None:
+    assert says in blocks_text(await world.command(text))
+    assert world.store.silences() == []
+
+
 def test_check_prints_the_next_window_of_each_interval(tmp_path: Path, sim: SimulatorThread) -> None:
     env = setup(tmp_path, sim, RULES)
     # This checkout's package, not the one installed in the environment.
@@ -102,4 +142,4 @@ def test_check_prints_the_next_window_of_each_interval(tmp_path: Path, sim: Simu
     [patch] = [line for line in lines if line.startswith("time interval patch:")]
     assert patch.endswith("Europe/Berlin; used by rule prod (mute)") or "open now, until" in patch, patch
     assert any(line.startswith("time interval unused: ") for line in lines), result.stdout
-    assert lines[-1].startswith("OK: 1 rules")
+    assert lines[-1].startswith("OK: 2 rules")

@@ -100,7 +100,7 @@ def test_help_lists_every_subcommand_and_says_what_was_not_understood() -> None:
 def test_help_on_one_topic() -> None:
     message = help_reply("silence")
     assert_valid(message)
-    assert "silence &lt;task_id|name-glob&gt; &lt;duration&gt; [reason]" in text_of(message)
+    assert "silence &lt;task_id|name-glob&gt; &lt;duration|time-interval&gt; [reason]" in text_of(message)
     assert "`unsilence" not in text_of(message)
 
 
