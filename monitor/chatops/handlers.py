@@ -410,7 +410,7 @@ async def _retry(command: Retry, deps: Deps) -> SlackMessage:
                 f"run (`/tasks show {command.task_id}` shows its runs)."
             )
         fingerprint = firing[0]
-    planned, refusal = await prepare_retry(fingerprint, deps.store, deps.retry.client)
+    planned, refusal = await prepare_retry(fingerprint, deps.store, deps.retry)
     if planned is None:
         assert refusal is not None
         return refusal

@@ -89,6 +89,9 @@ class Retrier:
     #: (or whose answer was lost) cannot be started again by a second click.
     claim_ttl: timedelta = timedelta(minutes=15)
     sleep: Callable[[float], Awaitable[object]] = field(default=asyncio.sleep)
+    #: The project `client` reaches (its name in alerts); an alert of another project is refused, not
+    #: looked up in the wrong one. None: any (one project).
+    project: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,13 +138,19 @@ def _problem(text: str) -> SlackMessage:
 
 
 async def prepare_retry(
-    fingerprint: str, store: Store, client: WorkspaceClient
+    fingerprint: str, store: Store, retrier: Retrier
 ) -> tuple[Planned | None, SlackMessage | None]:
     """The retry of this alert's failed execution, or the answer saying why there is none."""
+    client = retrier.client
     states = await asyncio.to_thread(store.load_alerts, [fingerprint])
     state = states.get(fingerprint)
     if state is None or state.status is not AlertStatus.FIRING:
         return None, _problem(f"Alert {user_text(fingerprint, 40)} is not firing; there is nothing to retry.")
+    if retrier.project is not None and state.project != retrier.project:
+        return None, _problem(
+            f"This alert is of project {user_text(state.project, 80)}; retries from Slack reach only the "
+            f"first project listed ({user_text(retrier.project, 80)}). Retry it from the console."
+        )
     if not state.record_id:
         return None, _problem(
             "The alert names no execution record (the records API did not answer): nothing to retry yet."
@@ -263,7 +272,7 @@ async def begin_retry(
 ) -> RetryStart:
     """Plan, claim, write once; the follow-up reports the outcome in the alert's thread (access was
     checked by the caller). `respond` reaches the clicker again when the alert has no message."""
-    planned, refusal = await prepare_retry(fingerprint, store, retrier.client)
+    planned, refusal = await prepare_retry(fingerprint, store, retrier)
     if planned is None:
         assert refusal is not None
         return RetryStart(refusal)

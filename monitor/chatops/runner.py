@@ -438,7 +438,7 @@ def chatops_for_daemon(
     if not app_enabled(settings.slack, tokens):
         return None
     # With several projects, /tasks answers about the first one listed (alerts and silences: all of them).
-    _, prefix, first = settings.workspace.per_project()[0]
+    project, prefix, first = settings.workspace.per_project()[0]
     if prefix:
         credentials = Credentials.from_env(os.environ if env is None else env, prefix)
     workspace = first.model_copy(update={"concurrency": max(first.concurrency, LIST_CONCURRENCY)})
@@ -457,7 +457,7 @@ def chatops_for_daemon(
         access=Access.of(settings.slack.admins, settings.slack.allowed_channels),
         status=store_status(store, health, replica),
         # Retries write with the app's client (its writes are never resent: `WorkspaceClient._write`).
-        retry=Retrier(client) if settings.slack.retry_enabled else None,
+        retry=Retrier(client, project=project) if settings.slack.retry_enabled else None,
     )
     if on_command is not None:
         deps.on_command = on_command

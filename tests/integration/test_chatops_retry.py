@@ -392,3 +392,15 @@ async def test_a_read_only_iam_user_is_told_the_missing_action_and_nothing_ran(b
     # Refused means nothing ran: once the policy is fixed, the same retry may be asked again.
     bot.world.sim.state.jobs.read_only = False
     assert "Retry started" in blocks_text(await bot.press(fingerprint, message))
+
+
+async def test_an_alert_of_another_project_is_refused_not_looked_up_in_the_wrong_one(bot: Bot) -> None:
+    """The app's client reaches the first project listed; another project's alert says so."""
+    bot.fail("prod-reboot", desktops=1)
+    message, fingerprint = await bot.alert("prod-reboot")
+    assert bot.deps.retry is not None
+    bot.deps.retry.project = "eu-prod"
+    answer = await bot.press(fingerprint, message)
+    assert "retries from Slack reach only the first project listed (eu-prod)" in blocks_text(answer)
+    assert bot.actions() == []
+    assert message.replies == []

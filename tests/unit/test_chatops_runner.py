@@ -91,6 +91,7 @@ async def test_retries_reach_the_app_only_when_the_config_asks(
         assert (app.deps.retry is not None) is retries
         if app.deps.retry is not None:
             assert app.deps.retry.client is app.client
+            assert app.deps.retry.project == "p" * 32  # alerts of one project are named by its id
     finally:
         if app is not None:
             await app.client.aclose()
