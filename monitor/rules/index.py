@@ -54,6 +54,8 @@ class RuleSet:
     files: tuple[str, ...] = ()
     time_intervals: tuple[NamedTimeInterval, ...] = ()
     _by_name: dict[str, Rule] = field(init=False, repr=False, compare=False)
+    # Asked for each rule with time intervals, every cycle (monitor.windows).
+    _intervals_by_name: dict[str, NamedTimeInterval] = field(init=False, repr=False, compare=False)
     # The route of each rule without group_by: the same for every task, so built once.
     _plain_routes: dict[str, MatchedRoute] = field(init=False, repr=False, compare=False)
     # Candidate rules per task signature, filled as signatures are met (see `match`).
@@ -82,6 +84,7 @@ class RuleSet:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {rule.name: rule for rule in self.rules})
+        object.__setattr__(self, "_intervals_by_name", {each.name: each for each in self.time_intervals})
         plain = {rule.name: MatchedRoute(rule) for rule in self.rules if not rule.group_by}
         object.__setattr__(self, "_plain_routes", plain)
         prefixes = frozenset(
@@ -109,7 +112,7 @@ class RuleSet:
         return self._by_name.get(name)
 
     def time_interval(self, name: str) -> NamedTimeInterval | None:
-        return next((interval for interval in self.time_intervals if interval.name == name), None)
+        return self._intervals_by_name.get(name)
 
     def candidates(self, signature: TaskSignature) -> tuple[Rule, ...]:
         """The rules, in order, whose indexed keys accept `signature`, cut after the first that matches every

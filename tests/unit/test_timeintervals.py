@@ -264,6 +264,9 @@ def test_ranges_are_read(parse: object, text: str, expected: DayRange) -> None:
         (parse_location, "Mars/Olympus", "is not a time zone"),
         (parse_location, "../../etc/passwd", "is not a time zone"),
         (parse_location, "Local", "depends on the server's zone"),
+        (parse_location, "Europe", "'Europe' is not a time zone"),  # a directory of the zone database
+        (parse_location, "z" * 5000, "zzz...' is not a time zone"),  # too long for a file name; shortened
+        (parse_location, "europe/berlin", "is not a time zone"),
     ],
 )
 def test_bad_text_is_refused_with_a_reason(parse: object, text: str, problem: str) -> None:
