@@ -410,7 +410,7 @@ def build(
         health.probes.append(lambda: delivery.problem(3 * health.poll_interval))
         undo.pop_all()
     slack = settings.slack
-    runtime = Runtime(
+    return Runtime(
         loaded=loaded,
         started_with=settings,
         replica=replica,
@@ -430,6 +430,3 @@ def build(
         chatops=app,
         state_lock=state_lock,
     )
-    if app is not None:  # the Home tab groups alerts by the severity of the rules loaded now (reloads too)
-        app.deps.severities = lambda: {rule.name: rule.severity for rule in runtime.loaded.ruleset.rules}
-    return runtime

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -163,12 +163,10 @@ class Deps:
     #: Told of each command and button: (name, outcome), `Metrics.chatops_command`.
     on_command: Callable[[str, str], None] = lambda command, outcome: None
     #: The rules in force (set at start and on each reload): `/tasks silences` shows their time intervals,
-    #: `report` counts per rule.
+    #: `report` counts per rule, the Home tab groups alerts by their severity.
     ruleset: RuleSet | None = None
     #: Retries from Slack (`slack.actions: [retry]`); None: off.
     retry: Retrier | None = None
-    #: Rule name -> severity, of the rules loaded now (the Home tab groups alerts by it).
-    severities: Callable[[], Mapping[str, str]] = dict
 
 
 def list_filters(command: ListTasks) -> list[TaskFilter]:
@@ -329,7 +327,7 @@ async def home_tab(deps: Deps, *, workspace_url: str | None, notice: str | None 
     data = HomeData(
         alerts=alerts,
         refs=refs,
-        severities=deps.severities(),
+        severities={rule.name: rule.severity for rule in deps.ruleset.rules} if deps.ruleset else {},
         silences=silences,
         status=status,
         workspace_url=workspace_url,

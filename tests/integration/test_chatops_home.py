@@ -9,6 +9,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ async def home(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
             clock=lambda: world.now[0],
             access=Access.of([ADMIN], []),
             status=store_status(world.store, runtime.health),
-            severities=lambda: {rule.name: rule.severity for rule in runtime.loaded.ruleset.rules},
+            ruleset=runtime.loaded.ruleset,
             retry=Retrier(world.client, interval=0, checks=5),
         )
         link: Callable[[ChatopsService], Any]
@@ -266,3 +267,33 @@ async def test_the_tab_is_still_shown_without_retry_when_the_api_cannot_list_the
     view = await home.open(ADMIN)
     assert "Firing alerts (1)" in shown(view)
     assert [action for action, _ in buttons(view)] == [ACK_ACTION_ID, SILENCE_MENU_ACTION_ID]
+
+
+async def test_a_custom_silence_from_the_tab_opens_its_form_and_silences_on_submit(home: Home) -> None:
+    """ "Custom…" in the tab's Silence menu (of the second alert shown) opens the form with the press's
+    trigger_id; its submission silences that alert for the duration given, with the reason, and says so in
+    the alert's thread."""
+    await home.fail("prod-reboot", "lab-001")
+    fingerprint = home.alert("lab-001")
+    view = await home.open(ADMIN)
+    await home.driver.press(SILENCE_MENU_ACTION_ID, user=ADMIN, view=view, option=f"custom|{fingerprint}")
+    async with asyncio.timeout(10):
+        while True:
+            opened = home.views.open_modals(ADMIN)
+            if opened:
+                break
+            await asyncio.sleep(0.01)
+    form = {"duration": {"value": "2h"}, "reason": {"value": "patching <!here>"}}
+    answer = await home.driver.submit(opened[0].id, form, user=ADMIN)
+    assert answer.body == {}
+    [silence] = home.world.store.silences()
+    assert silence.rules == frozenset({"lab"})
+    assert silence.until - silence.created_at == timedelta(hours=2)
+    assert silence.comment == "patching <!here>"
+    assert home.views.open_modals(ADMIN) == []
+    [message] = [m for m in home.world.stub.state.messages("desktop-ops") if "lab-001" in m.text]
+    async with asyncio.timeout(10):
+        while True:
+            if any("Silenced for 2h by u0admin001" in reply.text for reply in message.replies):
+                break
+            await asyncio.sleep(0.01)

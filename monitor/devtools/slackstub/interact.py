@@ -144,13 +144,17 @@ def _elements(blocks: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any
 
 
 def find_element(
-    blocks: list[dict[str, Any]], action_id: str, value: str | None = None
+    blocks: list[dict[str, Any]], action_id: str, value: str | None = None, option: str | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """The block_id and element a person would press: the first with `action_id` (and `value`, if given)."""
+    """The block_id and element a person would use: the first with `action_id` (and `value`, if given; a
+    menu offering `option`, if given: several alerts' menus share an action_id, not their options)."""
     for block_id, element in _elements(blocks):
-        if element.get("action_id") == action_id and value in (None, element.get("value")):
+        if element.get("action_id") != action_id or value not in (None, element.get("value")):
+            continue
+        offered = [item.get("value") for item in element.get("options") or [] if isinstance(item, dict)]
+        if option is None or option in offered:
             return block_id, element
-    raise LookupError(f"no element {action_id!r} (value {value!r}) is shown")
+    raise LookupError(f"no element {action_id!r} (value {value!r}, option {option!r}) is shown")
 
 
 @dataclass
@@ -262,7 +266,7 @@ class AppDriver:
         if (view is None) == (message is None):
             raise ValueError("press a button on a view or on a message")
         if view is not None:
-            block_id, element = find_element(view.blocks, action_id, value)
+            block_id, element = find_element(view.blocks, action_id, value, option)
             if "confirm" in element and not confirm:
                 return None
             payload = self._base(user) | {
@@ -275,7 +279,7 @@ class AppDriver:
         channel_ref, ts = message
         channel = self.stub.state.channel(channel_ref)
         posted = self.stub.state.message(channel.id, ts)
-        block_id, element = find_element(posted.blocks, action_id, value)
+        block_id, element = find_element(posted.blocks, action_id, value, option)
         if "confirm" in element and not confirm:
             return None
         self._responses += 1
