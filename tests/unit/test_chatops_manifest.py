@@ -1,5 +1,5 @@
 """slack/manifest.yml creates the app the code expects: the same slash command, Socket Mode and
-interactivity on, and the bot scopes every Web API method we call needs."""
+interactivity on, the Home tab with its event, and the bot scopes every Web API method we call needs."""
 
 from __future__ import annotations
 
@@ -28,6 +28,15 @@ def test_socket_mode_and_interactivity_are_on() -> None:
     settings = manifest()["settings"]
     assert settings["socket_mode_enabled"] is True
     assert settings["interactivity"]["is_enabled"] is True
+
+
+def test_the_home_tab_is_on_and_its_event_subscribed() -> None:
+    """views.publish answers `not_enabled` without the Home tab; the app publishes on `app_home_opened`.
+    Neither needs a scope (api.slack.com/methods/views.publish, api.slack.com/events/app_home_opened)."""
+    data = manifest()
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    assert data["features"]["app_home"]["messages_tab_enabled"] is False
+    assert data["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
 
 
 def test_the_bot_has_the_scopes_of_every_method_we_call() -> None:
