@@ -28,7 +28,7 @@ READING = ("conversations.history", "conversations.replies", "conversations.list
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    options = SlackStubOptions(scopes=frozenset({"chat:write"}))
+    options = SlackStubOptions(scopes=frozenset({"chat:write"}), rate_limits=False)  # unpaced, as open_world
     async with open_world(tmp_path, RULES, stub_options=options) as opened:
         yield opened
 

@@ -35,7 +35,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         RULES,
         tasks=("prod-reboot", "prod-stop", "prod-start", "lost-task"),
         default_channel="#desktop-ops",
-        stub_options=SlackStubOptions(strict_channels=True),
+        stub_options=SlackStubOptions(strict_channels=True, rate_limits=False),  # unpaced, as open_world's
         retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
     ) as opened:
         yield opened

@@ -38,8 +38,8 @@ T0 = 1732860000.0
 
 
 def options(**changes: Any) -> SlackStubOptions:
-    """A stub whose clock stands still, so every ts is predictable."""
-    values: dict[str, Any] = {"clock": lambda: T0}
+    """A stub whose clock stands still, so every ts is predictable (and rate limits off: no bucket would refill)."""
+    values: dict[str, Any] = {"clock": lambda: T0, "rate_limits": False}
     values.update(changes)
     return SlackStubOptions(**values)
 

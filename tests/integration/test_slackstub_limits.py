@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from monitor.decide import alert_fingerprint
 from monitor.devtools.sim import DEFAULT_PROJECT_ID
-from monitor.devtools.slackstub import SlackStubOptions, start_slack_stub
+from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, SlackStubOptions, start_slack_stub
 from monitor.devtools.slackstub.runner import SlackStub
 from monitor.slack.message import alerts_in_metadata
 from tests.support.world import open_world
@@ -134,3 +134,14 @@ async def test_block_kit_is_checked_with_slack_sdks_models(stub: SlackStub, bloc
     with pytest.raises(SlackApiError) as caught:
         await stub.client().chat_postMessage(channel="#general", text="x", blocks=blocks)
     assert caught.value.response["error"] == "invalid_blocks"
+
+
+async def test_a_default_stub_limits_as_slack_does() -> None:
+    """Rate limits are on unless a test turns them off; a Tier 1 method takes its first call and refuses the
+    next within the minute (on the real clock: the first call once met a bucket born a moment after it)."""
+    async with start_slack_stub() as running:
+        client = running.client(retry_handlers=[])
+        assert await status(client.apps_connections_open(app_token=DEFAULT_APP_TOKEN)) == (200, None)
+        code, retry_after = await status(client.apps_connections_open(app_token=DEFAULT_APP_TOKEN))
+    assert code == 429
+    assert retry_after is not None and 1 <= int(retry_after) <= 60

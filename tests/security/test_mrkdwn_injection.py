@@ -79,7 +79,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         RULES,
         tasks=tasks,
         default_channel="#desktop-ops",
-        stub_options=SlackStubOptions(strict_channels=True),
+        stub_options=SlackStubOptions(strict_channels=True, rate_limits=False),  # unpaced, as open_world's
         retry=RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0),
     ) as opened:
         yield opened

@@ -54,8 +54,9 @@ class SlackStubOptions:
     strict_channels: bool = False
     #: Channel names or ids the bot is not a member of: posts there answer `not_in_channel`.
     not_in_channel: frozenset[str] = frozenset()
-    #: Slack's per-method tiers and 1 message/s/channel (`ratelimit.py`); off by default.
-    rate_limits: bool = False
+    #: Slack's per-method tiers and 1 message/s/channel (`ratelimit.py`); on, as on Slack. Tests that post
+    #: faster than Slack allows on purpose turn it off.
+    rate_limits: bool = True
     #: A reply to a message that is not there (deleted, or never was): False answers `thread_not_found`,
     #: as Slack does ("the parent message no longer exists", slackapi/bolt-js#2307); True accepts it and
     #: keeps it in `orphans`, shown nowhere.

@@ -9,8 +9,9 @@
 Each limit is a token bucket: a tier's bucket holds a minute's calls and refills evenly; a channel's posting
 bucket holds `POST_BURST` messages and refills one a second. A call finding its bucket empty is answered
 HTTP 429 `{"ok": false, "error": "ratelimited"}` with `Retry-After` in whole seconds, and changes nothing.
-Off unless `SlackStubOptions.rate_limits` is set: most tests post faster than Slack allows on purpose (the
-product paces itself to about one message a second a channel, `SlackNotifier(per_channel_interval=1.0)`).
+On by default, as on Slack (`SlackStubOptions.rate_limits`); tests that post faster than Slack allows on
+purpose (unpaced, on a clock they move) turn it off. The product paces itself to about one message a second
+a channel (`SlackNotifier(per_channel_interval=1.0)`).
 """
 
 from __future__ import annotations
@@ -61,19 +62,21 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[tuple[str, str], _Bucket] = {}
 
-    def _bucket(self, key: tuple[str, str], capacity: float, per_second: float) -> _Bucket:
+    def _bucket(self, key: tuple[str, str], capacity: float, per_second: float, now: float) -> _Bucket:
+        # Born full at `now`, the moment of the call: a later reading would put the call before the bucket
+        # and take a sliver off a one-call bucket (Tier 1), refusing the very first call.
         if key not in self._buckets:
-            self._buckets[key] = _Bucket(capacity, per_second, capacity, self._clock())
+            self._buckets[key] = _Bucket(capacity, per_second, capacity, now)
         return self._buckets[key]
 
     def retry_after(self, method: str, channel: str | None) -> int | None:
         """None when the call may go (it is counted); else the Retry-After, in whole seconds."""
         now = self._clock()
         if method == "chat.postMessage":
-            wait = self._bucket((method, channel or ""), POST_BURST, 1.0).take(now)
+            wait = self._bucket((method, channel or ""), POST_BURST, 1.0, now).take(now)
         elif method in METHOD_TIERS:
             per_minute = TIER_PER_MINUTE[METHOD_TIERS[method]]
-            wait = self._bucket((method, ""), per_minute, per_minute / 60).take(now)
+            wait = self._bucket((method, ""), per_minute, per_minute / 60, now).take(now)
         else:
             return None
         return None if wait <= 0 else max(1, math.ceil(wait))
