@@ -38,7 +38,7 @@ T0 = 1732860000.0
 
 
 def options(**changes: Any) -> SlackStubOptions:
-    """A stub whose clock stands still, so every ts is predictable (and rate limits off: no bucket would refill)."""
+    """A stub whose clock stands still, so every ts is predictable (rate limits off: nothing would refill)."""
     values: dict[str, Any] = {"clock": lambda: T0, "rate_limits": False}
     values.update(changes)
     return SlackStubOptions(**values)

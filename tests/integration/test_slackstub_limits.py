@@ -144,4 +144,5 @@ async def test_a_default_stub_limits_as_slack_does() -> None:
         assert await status(client.apps_connections_open(app_token=DEFAULT_APP_TOKEN)) == (200, None)
         code, retry_after = await status(client.apps_connections_open(app_token=DEFAULT_APP_TOKEN))
     assert code == 429
-    assert retry_after is not None and 1 <= int(retry_after) <= 60
+    assert retry_after is not None
+    assert 1 <= int(retry_after) <= 60

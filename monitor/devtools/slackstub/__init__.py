@@ -13,8 +13,8 @@ It is unkind where Slack is: answers carry Slack's error codes; the token has sc
 manifest's) and a call without its scope answers `missing_scope` with `needed` and `provided`; blocks are
 checked with slack_sdk's models; rate limits by tier and 1 message/s/channel (`rate_limits`, on unless
 turned off); faults (429 with Retry-After, 5xx, dropped connections, delays, any error code, a call carried
-out and then its connection reset or answered 500, and a down switch) are injected from Python or the `/_stub/` control API. What was posted, edited and
-replied is kept as plain data for assertions.
+out and then its connection reset or answered 500, and a down switch) are injected from Python or the
+`/_stub/` control API. What was posted, edited and replied is kept as plain data for assertions.
 
 Modules, one job each: `options` (settings, default token, scopes and channels), `faults` (fault kinds and
 the plan), `state` (channels, messages, every change, inspection), `api` (the Web API methods), `scopes`
