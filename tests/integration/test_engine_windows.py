@@ -9,7 +9,7 @@ START is Sunday 2026-11-29 08:00 UTC, 09:00 in Berlin (CET, UTC+1).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,18 @@ time_intervals:
       - weekdays: [monday:friday]
         times: [{start_time: "09:00", end_time: "17:00"}]   # 08:00-16:00 UTC
         location: Europe/Berlin
+  - name: fall-back-night
+    time_intervals:
+      - days_of_month: [25]
+        months: [october]
+        times: [{start_time: "01:00", end_time: "04:00"}]   # 2026-10-25: 23:00 UTC (CEST) - 03:00 UTC (CET)
+        location: Europe/Berlin
 rules:
+  - name: nightly
+    match: {task_name: "nightly-*"}
+    channel: "#nightly"
+    repeat_interval: 0
+    mute_time_intervals: [fall-back-night]
   - name: ops
     match: {task_name: "prod-*"}
     channel: "#ops"
@@ -58,6 +69,7 @@ TASKS = (
     ("prod-snapshot", "CREATE_SNAPSHOT"),
     ("lab-script", "EXECUTE_SCRIPT"),
     ("pilot-reboot", "REBOOT"),
+    ("nightly-reboot", "REBOOT"),
 )
 OPENS = START + timedelta(minutes=30)  # 09:30 Berlin
 CLOSES = START + timedelta(hours=2)  # 11:00 Berlin
@@ -66,7 +78,10 @@ SECOND = timedelta(seconds=1)
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    tasks = [{"task_name": name, "task_type": kind, "last_status": "SUCCESS"} for name, kind in TASKS]
+    tasks = [
+        {"task_name": name, "task_type": kind, "last_status": "SUCCESS", "enable": True}
+        for name, kind in TASKS
+    ]
     async with open_world(
         tmp_path,
         RULES,
@@ -167,4 +182,17 @@ async def test_a_silence_naming_a_window_mutes_only_inside_it(world: World) -> N
     assert await cycle(world) == [], "the second failure, in the window: held"
     at(world, CLOSES)
     assert [call[2] for call in await cycle(world)] == ["RECURRED", "RECURRED"], "reply and update, once"
+    assert await cycle(world) == []
+
+
+async def test_a_window_across_the_dst_change_keeps_its_wall_clock_hours(world: World) -> None:
+    """01:00-04:00 in Berlin on the night the clock falls back from 03:00 CEST to 02:00 CET lasts four
+    hours: from 23:00 UTC to 03:00 UTC (a window kept in UTC offsets would close at 02:00 UTC)."""
+    at(world, datetime(2026, 10, 25, 2, 30, tzinfo=UTC))  # 03:30 CET: after the repeated hour, inside
+    world.execute("nightly-reboot", "FAIL")
+    assert await cycle(world) == []
+    at(world, datetime(2026, 10, 25, 3, 0, tzinfo=UTC) - SECOND)
+    assert await cycle(world) == []
+    at(world, datetime(2026, 10, 25, 3, 0, tzinfo=UTC))  # 04:00 CET: closed
+    assert posts(await cycle(world)) == [("post", "#nightly", "NEW", "nightly-reboot")]
     assert await cycle(world) == []
