@@ -162,6 +162,7 @@ def build_report(
         "report": name,
         "days": days,
         "first": first,
+        "last": (end - timedelta(days=1)).isoformat(),
         "end": end_day,
         "previous_first": before,
         "totals": total.as_dict(earlier),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,22 +41,19 @@ def render_chart(report: Mapping[str, Any]) -> bytes:
     FigureCanvasAgg(figure)
     rates, kinds = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     labels = [day[5:] for day in data["days"]]  # mm-dd
-    shown = [
-        (label, value) for label, value in zip(labels, data["success_rate"], strict=True) if value is not None
-    ]
-    rates.plot([label for label, _ in shown], [value for _, value in shown], marker="o", color="#2e7d32")
+    # Every day has its place; a day without runs is a gap in the line, not a point at 0 or a skipped day.
+    rates_or_gaps = [math.nan if value is None else value for value in data["success_rate"]]
+    rates.plot(range(len(labels)), rates_or_gaps, marker="o", color="#2e7d32")
     rates.set_ylim(0, 105)
     rates.set_ylabel("success rate %")
     rates.set_title("Success rate per day")
     rates.grid(True, alpha=0.3)
-    step = max(1, len(shown) // 10)
-    rates.set_xticks(
-        range(0, len(shown), step), [label for label, _ in shown][::step], rotation=45, fontsize=8
-    )
+    step = max(1, len(labels) // 12)
+    rates.set_xticks(range(0, len(labels), step), labels[::step], rotation=45, fontsize=8)
     kinds.bar(data["task_types"] or ["none"], data["failures"] or [0], color="#c62828")
     kinds.set_title("Failures per task type")
     kinds.tick_params(axis="x", labelrotation=45, labelsize=8)
-    figure.suptitle(f"{report.get('report', '')}: {report.get('first', '')} to {report.get('end', '')}")
+    figure.suptitle(f"{report.get('report', '')}: {report.get('first', '')} to {report.get('last', '')}")
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png", metadata={DATA_KEY: json.dumps(data, sort_keys=True)})

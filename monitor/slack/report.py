@@ -82,7 +82,7 @@ def _alert_lines(title: str, alerts: Mapping[str, Any]) -> str:
 
 
 def _period(report: Mapping[str, Any]) -> str:
-    return f"{report.get('first', '?')} to {report.get('end', '?')} (excluded)"
+    return f"{report.get('first', '?')} to {report.get('last', '?')}"
 
 
 def render_report(report: Mapping[str, Any], *, fingerprint: str = "", table: bool = False) -> SlackMessage:
@@ -205,7 +205,7 @@ class ReportNotifier:
         try:
             answer = await slack.call(
                 "files_upload_v2", channel, content=png, filename=f"{name}-{report.get('first', '')}.png",
-                title=f"Report {name}: {report.get('first', '')} to {report.get('end', '')}",
+                title=f"Report {name}: {report.get('first', '')} to {report.get('last', '')}",
                 alt_txt="Success rate per day, failures per task type", channel=channel,
             )  # fmt: skip
         except SlackRequestError as exc:  # the POST of the bytes to the upload URL failed
