@@ -41,6 +41,8 @@ BENCHES = (
           "match vs the naive every-rule loop", ("--runs", "5")),
     Bench("overdue", "overdue.py", "missed runs: a real cycle with the listing of every task (~10,000 at 50 "
           "ms/request) against one without", ("--runs", "2")),
+    Bench("reports", "reports.py", "a scheduled report from 10,000 tasks x 90 days of run history: read, "
+          "build, chart; build vs matching every row against the rules again", ("--runs", "2")),
     Bench("tasks_command", "tasks_command.py", "`/tasks list` over 10,000 tasks at 50 ms/request: ours vs "
           "the sequential client", ("--runs", "20", "--baseline-runs", "1")),
     Bench("startup", "startup.py", "whole-process start-up: `--help` and a one-page `tasks --json` against "
