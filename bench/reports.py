@@ -5,15 +5,17 @@ and day: 1 to 4 runs, about 3% failed and 1% skipped; seven task types; names pr
 rules (task_type, name globs, `continue: true` ones), and 500 open alerts. Then, per report period (7 and 30
 days), the phases of what the leader does at report time, timed in wall and CPU (`time.process_time`):
 
-    read    store.task_days of the period and the one before (2 x days x tasks rows)
+    read    what report_payload reads: the period day by day (store.task_days, days x tasks rows) and the
+            period before as totals per task (store.task_totals, a GROUP BY: tasks rows)
     build   build_report: per task type, per rule (each task matched once), top failing, daily series
     chart   render_chart: the PNG (matplotlib Agg)
     total   the three, what a report costs the leader once a period
 
 The baseline is the same build with every row matched against the rules again (no per-task cache), what a
 plain implementation does: its build time over ours is the ratio printed. Each figure is the median of
-`--runs` runs. Target: a 30-day report of 10,000 tasks under 10 s in total (the leader's poll goes on
-beside it: the report runs in a thread). Exits 1 when missed.
+`--runs` runs. Target: a 30-day report of 10,000 tasks under 3 s of CPU in total (CPU, since the machines
+this runs on are shared: wall time is printed too; the leader's poll goes on beside it, the report runs in
+a thread). Exits 1 when missed.
 
     .venv/bin/python bench/reports.py [--tasks 10000] [--days 90] [--runs 3]
 """
@@ -42,7 +44,7 @@ from monitor.store import SQLiteStore
 
 END = date(2026, 12, 7)
 TYPES = ("REBOOT", "START", "STOP", "HIBERNATE", "REBUILD", "EXECUTE_SCRIPT", "CREATE_SNAPSHOT")
-TARGET_SECONDS = 10.0
+TARGET_CPU_SECONDS = 3.0
 
 
 def rules_text() -> str:
@@ -96,7 +98,7 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float, float]:
 
 
 class _Uncached(build_module._Rules):
-    def of(self, row: TaskDay) -> tuple[str, ...]:
+    def of(self, row: TaskDay) -> tuple[str, ...] | None:
         self._known.clear()
         return super().of(row)
 
@@ -119,10 +121,14 @@ def main() -> int:
         store = SQLiteStore.open(path)
         try:
             for period in (7, 30):
-                before, _, end = period_days(END, period)
+                before, first, end = period_days(END, period)
                 figures: dict[str, list[float]] = {}
                 for _ in range(args.runs):
-                    rows, wall, cpu = timed(lambda b=before, e=end: store.task_days(b, e))  # type: ignore[misc]
+
+                    def read(b: str = before, f: str = first, e: str = end) -> list[TaskDay]:
+                        return [*store.task_totals(b, f), *store.task_days(f, e)]
+
+                    rows, wall, cpu = timed(read)
                     figures.setdefault("read_wall", []).append(wall)
                     figures.setdefault("read_cpu", []).append(cpu)
 
@@ -170,10 +176,10 @@ def main() -> int:
             f"{m['build_wall']:.2f} / {m['build_cpu']:.2f} | {m['chart_wall']:.2f} / {m['chart_cpu']:.2f} | "
             f"{m['total_wall']:.2f} / {m['total_cpu']:.2f} | {m['naive_build_cpu']:.2f} | {ratio:.1f}x |"
         )
-        if period == 30 and m["total_wall"] > TARGET_SECONDS:
+        if period == 30 and m["total_cpu"] > TARGET_CPU_SECONDS:
             failed = True
     verdict = "FAIL" if failed else "ok"
-    print(f"\ntarget: a 30-day report under {TARGET_SECONDS:g} s in total: {verdict}")
+    print(f"\ntarget: a 30-day report under {TARGET_CPU_SECONDS:g} s of CPU in total: {verdict}")
     return 1 if failed else 0
 
 

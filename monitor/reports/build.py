@@ -56,24 +56,29 @@ def rate(runs: int, fails: int, skips: int) -> float | None:
 
 
 class _Rules:
-    """The rule names that would alert on each task (matched once per task: a report reads each many days)."""
+    """Per task, once (a report reads each task's many days): the rules that would alert on it, in scope,
+    or None when the task is out of scope."""
 
-    def __init__(self, ruleset: RuleSet | None) -> None:
+    def __init__(self, ruleset: RuleSet | None, scope: Scope) -> None:
         self._ruleset = ruleset
-        self._known: dict[tuple[str, str, str | None, str | None], tuple[str, ...]] = {}
+        self._scope = scope
+        self._known: dict[tuple[str, str, str | None, str | None], tuple[str, ...] | None] = {}
 
-    def of(self, row: TaskDay) -> tuple[str, ...]:
+    def of(self, row: TaskDay) -> tuple[str, ...] | None:
         key = (row.project, row.task_id, row.task_name, row.task_type)
-        found = self._known.get(key)
-        if found is None:
-            if self._ruleset is None:
-                found = ()
-            else:
-                task = ScheduledTask(
-                    id=row.task_id, task_name=row.task_name, task_type=row.task_type, last_status="FAIL"
-                )
-                found = tuple(route.rule.name for route in match_rules(self._ruleset, task, row.project))
-            self._known[key] = found
+        if key in self._known:
+            return self._known[key]
+        matched: tuple[str, ...] = ()
+        if self._ruleset is not None:
+            task = ScheduledTask(
+                id=row.task_id, task_name=row.task_name, task_type=row.task_type, last_status="FAIL"
+            )
+            matched = tuple(route.rule.name for route in match_rules(self._ruleset, task, row.project))
+        scope = self._scope
+        found = None
+        if _in_scope(scope, row.project, row.task_name, matched):
+            found = tuple(rule for rule in matched if not scope.rules or rule in scope.rules)
+        self._known[key] = found
         return found
 
 
@@ -119,9 +124,10 @@ def build_report(
     scope: Scope = Scope(),
 ) -> dict[str, Any]:
     """The report of the `days` days before `end` (excluded); `rows` hold the summary of those days and of
-    the period before them (store.task_days(period_days(end, days)[0], ...)), more are ignored."""
+    the period before them (day by day, or per task dated the first day of that period: only its totals
+    count), more are ignored."""
     before, first, end_day = period_days(end, days)
-    rules = _Rules(ruleset)
+    rules = _Rules(ruleset, scope)
     total, earlier = _Count(), _Count()
     types: dict[str, _Count] = {}
     types_before: dict[str, _Count] = {}
@@ -133,15 +139,14 @@ def build_report(
         if not before <= row.day < end_day:
             continue
         matched = rules.of(row)
-        if not _in_scope(scope, row.project, row.task_name, matched):
+        if matched is None:
             continue
         current = row.day >= first
         (total if current else earlier).add(row)
         kind = row.task_type or "?"
         (types if current else types_before).setdefault(kind, _Count()).add(row)
         for rule in matched:
-            if not scope.rules or rule in scope.rules:
-                (by_rule if current else by_rule_before).setdefault(rule, _Count()).add(row)
+            (by_rule if current else by_rule_before).setdefault(rule, _Count()).add(row)
         if current:
             daily[row.day].add(row)
             task = tasks.setdefault((row.project, row.task_id), [row.task_name, row.task_type, 0, 0, 0])

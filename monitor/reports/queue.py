@@ -38,8 +38,9 @@ def report_payload(
     store: Store, ruleset: RuleSet | None, *, name: str, end: date, days: int, scope: Scope
 ) -> dict[str, Any]:
     """The report of the `days` days before `end`, from the store's run history and open alerts."""
-    before, _, end_day = period_days(end, days)
-    rows = store.task_days(before, end_day)
+    before, first, end_day = period_days(end, days)
+    # The period day by day (the daily series), the period before per task (its totals are all it shows).
+    rows = [*store.task_totals(before, first), *store.task_days(first, end_day)]
     open_alerts = store.load_open_alerts().values()
     return build_report(
         name=name, end=end, days=days, rows=rows, ruleset=ruleset, open_alerts=open_alerts, scope=scope

@@ -184,6 +184,10 @@ class Store(Protocol):
         """The daily summary's rows of the days `first` (yyyy-mm-dd) up to `end` (excluded), by day."""
         ...
 
+    def task_totals(self, first: str, end: str) -> list[TaskDay]:
+        """The summary of the days `first` up to `end` (excluded) per task, each dated `first`."""
+        ...
+
     def prune_history(self, *, before: datetime) -> int:
         """Forget the summary's days before `before` (and marks of tasks not run since, and report firings
         queued before it); how many days."""

@@ -204,6 +204,14 @@ SELECT project, task_id, day, task_type, task_name, runs, fails, skips FROM task
 WHERE day >= :first AND day < :end
 ORDER BY day, project, task_id
 """
+# Per task over a span of days, dated its first day: a report's period before (only its totals count).
+SELECT_TASK_TOTALS = """
+SELECT project, task_id, MAX(task_type), MAX(task_name), SUM(runs), SUM(fails), SUM(skips)
+FROM task_days
+WHERE day >= :first AND day < :end
+GROUP BY project, task_id
+ORDER BY project, task_id
+"""
 PRUNE_TASK_DAYS = "DELETE FROM task_days WHERE day < :before"
 PRUNE_TASK_MARKS = "DELETE FROM task_marks WHERE counted_until < :before"
 # A report's firing, queued once: the insert that changes no row means another replica (or an earlier
@@ -392,6 +400,7 @@ class Statements:
     upsert_task_mark: str
     add_task_runs: str
     select_task_days: str
+    select_task_totals: str
     prune_task_days: str
     prune_task_marks: str
     queue_report: str
@@ -429,6 +438,7 @@ class Statements:
             upsert_task_mark=named(UPSERT_TASK_MARK),
             add_task_runs=named(ADD_TASK_RUNS),
             select_task_days=named(SELECT_TASK_DAYS),
+            select_task_totals=named(SELECT_TASK_TOTALS),
             prune_task_days=named(PRUNE_TASK_DAYS),
             prune_task_marks=named(PRUNE_TASK_MARKS),
             queue_report=named(QUEUE_REPORT),
@@ -650,6 +660,12 @@ class SqlStore(ABC, Generic[Db]):
         with self._read() as db:
             rows = self._rows(db, self.statements.select_task_days, {"first": first, "end": end})
         return [TaskDay(*row) for row in rows]
+
+    def task_totals(self, first: str, end: str) -> list[TaskDay]:
+        with self._read() as db:
+            rows = self._rows(db, self.statements.select_task_totals, {"first": first, "end": end})
+        return [TaskDay(project, task_id, first, kind, name, int(runs), int(fails), int(skips))
+                for project, task_id, kind, name, runs, fails, skips in rows]  # fmt: skip
 
     def prune_history(self, *, before: datetime) -> int:
         with self._write() as db:

@@ -120,3 +120,13 @@ def test_the_chart_is_a_png_carrying_what_it_draws() -> None:
         "REBOOT": 1,
         "STOP": 1,
     }
+
+
+def test_the_period_before_may_come_as_totals_per_task() -> None:
+    """The store hands the period before as one row per task (Store.task_totals): the same report."""
+    before = [r for r in ROWS if r.day < "2026-03-02"]
+    totals = [TaskDay("p", "id-prod-reboot", "2026-02-23", "REBOOT", "prod-reboot",
+                      sum(r.runs for r in before), sum(r.fails for r in before), 0)]  # fmt: skip
+    rows = [*totals, *(r for r in ROWS if r.day >= "2026-03-02")]
+    by_day = build_report(name="w", end=END, days=7, rows=ROWS, ruleset=RULES, open_alerts=())
+    assert build_report(name="w", end=END, days=7, rows=rows, ruleset=RULES, open_alerts=()) == by_day

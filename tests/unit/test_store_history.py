@@ -85,3 +85,14 @@ def test_a_task_sighted_twice_in_one_call_counts_once(store: Store) -> None:
     """The failing listing and the listing of every task may both hold a task."""
     store.record_runs("p", [sighting("a", 0)], T0 - DAY)
     assert store.record_runs("p", [sighting("a", 1, "FAIL"), sighting("a", 1, "FAIL")], T0 + DAY / 2) == 1
+
+
+def test_task_totals_sum_a_span_per_task(store: Store) -> None:
+    """What a report reads of the period before its own: each task's totals, dated the span's first day."""
+    store.record_runs("p", [sighting("a", -3), sighting("b", -3)], T0 - 4 * DAY)
+    store.record_runs("p", [sighting("a", -2, "FAIL"), sighting("b", -2)], T0 - 2 * DAY)
+    store.record_runs("p", [sighting("a", -1, "SKIP")], T0 - DAY)
+    assert store.task_totals("2026-02-20", "2026-03-01") == [
+        TaskDay("p", "a", "2026-02-20", "REBOOT", "name-a", 2, 1, 1),
+        TaskDay("p", "b", "2026-02-20", "REBOOT", "name-b", 1, 0, 0),
+    ]
