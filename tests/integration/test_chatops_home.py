@@ -20,12 +20,14 @@ from monitor.chatops.handlers import Deps
 from monitor.chatops.retry import Retrier
 from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens, store_status
 from monitor.config import SlackSettings
+from monitor.decide import AlertState, AlertStatus
 from monitor.devtools.sim.faults import parse_fault
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN
 from monitor.devtools.slackstub.interact import AppDriver, OverSocket, SignedHttp
 from monitor.devtools.slackstub.views import StubView
 from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID, SILENCE_MENU_ACTION_ID
 from monitor.slack.notifier import SlackNotifier
+from monitor.store.base import CycleChanges
 from tests.support.slack import ADMIN, texts
 from tests.support.world import World, open_world
 
@@ -297,3 +299,27 @@ async def test_a_custom_silence_from_the_tab_opens_its_form_and_silences_on_subm
             if any("Silenced for 2h by u0admin001" in reply.text for reply in message.replies):
                 break
             await asyncio.sleep(0.01)
+
+
+async def test_with_500_firing_alerts_the_tab_published_is_one_slack_takes(home: Home) -> None:
+    """500 firing alerts in the store: the stand-in (slack_sdk's View model, 100 blocks, 250 kB) takes the
+    tab, which shows the first 30 with their controls and counts the rest."""
+    now = home.world.now[0]
+    alerts = [
+        AlertState(
+            fingerprint=f"{index:016x}", rule_name=("prod", "lab")[index % 2], project="p",
+            task_id=f"t-{index}", task_name=f"prod-{index:03d} <!channel>", status=AlertStatus.FIRING,
+            episode=1, last_status="FAIL", record_id=None, next_execution_time=None, occurrences=1,
+            consecutive_failures=1, opened_at=now - timedelta(minutes=index), updated_at=now,
+        )
+        for index in range(500)
+    ]  # fmt: skip
+    home.world.store.apply_cycle(CycleChanges(alerts=alerts))
+    view = await home.open(ADMIN)
+    text = shown(view)
+    assert "Firing alerts (500)" in text
+    assert "… and 220 more critical" in text
+    assert "… and 250 more info" in text
+    assert len(view.blocks) <= 100
+    assert "&lt;!channel&gt;" in text
+    assert home.world.stub.state.count("views.publish", ok=False) == 0
