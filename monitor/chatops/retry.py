@@ -22,6 +22,7 @@ repeats it by accident. A refused write (IAM, a bad request) releases the claim:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -74,6 +75,8 @@ log = structlog.get_logger(__name__)
 MARK_BLOCK_ID = "retry_running"
 #: Desktops named one by one in a thread reply; the rest are counted.
 NAMED_DESKTOPS = 20
+#: How long a stopping monitor spends saying that a retry's outcome will not be followed.
+_STOP_NOTE_SECONDS = 5.0
 _UNFINISHED_SCRIPT = frozenset({"RUNNING", "WAITING", "INIT", "PENDING"})
 
 
@@ -290,7 +293,8 @@ async def begin_retry(
     thread = _Thread(slack, ref.channel if ref else None, ref.ts if ref else None, respond)
     who = user_text(caller.shown, 80)
     await thread.say(f"🔁 *Retry* asked by {who}: {planned.what()} ({_names(planned)}).")
-    original = await thread.current(clicked)
+    # A digest shows many alerts: a line there would not say which one is being retried.
+    original = await thread.current(clicked) if ref is not None and ref.digest is not True else None
     if original is not None:
         await thread.replace(_with_mark(original, f"🔁 Retry running: {planned.what()}, asked by {who}"))
     try:
@@ -316,8 +320,15 @@ async def begin_retry(
             text = f"⚠️ The retry was refused: {user_text(str(exc), 300)}. Nothing ran."
         await _finish(thread, original, text)
         return RetryStart(_message(text))
+    except Exception as exc:  # a bug: whether the write left is unknown, so it counts as "may have run"
+        log.error("chatops.retry_failed", alert=fingerprint, error=repr(exc)[:300])
+        text = "⚠️ The retry failed unexpectedly (it is logged): it *may have run, check the job*."
+        await _finish(thread, original, text)
+        return RetryStart(_message(text))
     log.info("chatops.retry_started", alert=fingerprint, by=caller.user_id, job=started.job_id,
              script_task=started.script_task_id, desktops=planned.desktops)  # fmt: skip
+
+    job = started.job_id or started.script_task_id or "?"
 
     async def follow() -> None:
         try:
@@ -327,11 +338,20 @@ async def begin_retry(
                 f"⚠️ Could not follow the retry: {user_text(str(exc), 300)}. Check it in the console.",
                 False,
             )
+        except asyncio.CancelledError:
+            # The monitor is stopping while the job runs: say so and take the line off the message (a few
+            # seconds at most), then stop. The claim stays: the job may still be running.
+            stopped = (
+                f"⏹ The monitor stopped before retry job `{user_text(job, 64)}` ended: check it in the "
+                f"console. {_NOT_RECOVERY}"
+            )
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(_finish(thread, original, stopped), _STOP_NOTE_SECONDS)
+            raise
         if finished:
             await asyncio.to_thread(store.release_action, key)
         await _finish(thread, original, text)
 
-    job = started.job_id or started.script_task_id or "?"
     answer = _message(
         f"🔁 Retry started ({planned.what()}, job `{user_text(job, 64)}`). Progress and the outcome go to "
         "the alert's thread; the next poll decides whether the alert recovers."

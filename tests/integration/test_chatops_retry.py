@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from monitor.chatops.access import Access
+from monitor.chatops.access import Access, Caller
 from monitor.chatops.handlers import Deps
-from monitor.chatops.retry import MARK_BLOCK_ID, Retrier
+from monitor.chatops.retry import MARK_BLOCK_ID, Retrier, begin_retry
 from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens
 from monitor.config import SlackSettings
 from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT_SECRET_KEY
@@ -404,3 +404,57 @@ async def test_an_alert_of_another_project_is_refused_not_looked_up_in_the_wrong
     assert "retries from Slack reach only the first project listed (eu-prod)" in blocks_text(answer)
     assert bot.actions() == []
     assert message.replies == []
+
+
+async def test_a_monitor_stopping_mid_job_says_so_and_takes_the_line_off(bot: Bot) -> None:
+    """The follow-up is cancelled when the daemon stops: the thread says the outcome will not be followed,
+    the message loses its "retry running" line, and the claim stays (the job may still be running)."""
+    bot.world.sim.state.jobs.hang = True
+    bot.fail("prod-reboot", desktops=1)
+    message, fingerprint = await bot.alert("prod-reboot")
+    assert bot.deps.retry is not None
+    patient = Retrier(bot.world.client, interval=0.05, checks=1000)
+    answers: list[str] = []
+
+    async def respond(reply: Any) -> None:
+        answers.append(reply.text)
+
+    started = await begin_retry(
+        fingerprint, Caller(user_id=ADMIN, user_name="u0admin001"), patient, bot.world.store,
+        clock=lambda: bot.world.now[0], slack=bot.world.stub.client(), respond=respond,
+    )  # fmt: skip
+    assert started.follow is not None
+    following = asyncio.create_task(started.follow())
+    async with asyncio.timeout(10):
+        while bot.world.sim.state.stats.count("job") < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert any(b.get("block_id") == MARK_BLOCK_ID for b in message.blocks)
+    following.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await following
+    said = await bot.thread_says(message, "The monitor stopped before retry job")
+    assert "check it in the console" in said
+    assert not any(b.get("block_id") == MARK_BLOCK_ID for b in message.blocks)
+    assert "already running" in blocks_text(await bot.press(fingerprint, message))
+    assert len(bot.actions()) == 1
+
+
+async def test_a_digest_is_not_marked_but_its_thread_hears_the_retry(bot: Bot) -> None:
+    """Alerts posted together share one digest message: a "retry running" line there would not say which
+    alert is meant, so only the thread tells (the retry itself is as ever, via `/tasks retry`)."""
+    bot.fail("prod-reboot", desktops=1)
+    bot.fail("prod-script", desktops=1)
+    await bot.world.cycle()
+    [digest] = bot.world.top_level("desktop-ops")
+    fingerprint = next(
+        a.fingerprint for a in bot.world.store.load_open_alerts().values() if a.task_name == "prod-reboot"
+    )
+    ref = bot.world.store.message_ref(fingerprint)
+    assert ref is not None
+    assert (ref.ts, ref.digest) == (digest.ts, True)
+    prompt = await bot.command(f"retry {fingerprint}")
+    assert RETRY_ACTION_ID in json.dumps(prompt["blocks"])
+    await bot.press(fingerprint, digest)
+    await bot.thread_says(digest, "succeeded on 1 desktop")
+    assert not any(MARK_BLOCK_ID in json.dumps(v.blocks) for v in digest.edits)
+    assert not any(b.get("block_id") == MARK_BLOCK_ID for b in digest.blocks)
