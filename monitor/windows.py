@@ -165,7 +165,7 @@ class WindowState:
             return "no window in the next ten years"
         closes = "" if window.closes is None else _local(window.closes, self.zone)
         if self.open_now:
-            return f"open now, until {closes or 'further than ten years ahead'}"
+            return f"open now, until {closes} {self.zone.key}" if closes else "open now, for over ten years"
         opens = _local(window.opens, self.zone)
         if window.closes is not None:
             local_opens, local_closes = (

@@ -96,7 +96,10 @@ async def test_silences_says_which_window_is_open_now(world: App) -> None:
     world.now[0] += timedelta(minutes=45)
     text = blocks_text(await world.command("silences"))
     assert "2 maintenance windows* (1 open now)" in text
-    assert "*open* `patch` · open now, until Sun 2026-11-29 11:00 · used by rule prod (mute)" in text
+    assert (
+        "*open* `patch` · open now, until Sun 2026-11-29 11:00 Europe/Berlin · used by rule prod (mute)"
+        in text
+    )
 
 
 async def test_a_silence_from_slack_may_name_a_time_interval(world: App) -> None:

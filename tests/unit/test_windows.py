@@ -142,7 +142,7 @@ def test_window_states_say_what_is_open_and_who_uses_it() -> None:
         True,
         ("rule ops (mute)", f"silence {PILOT.id}"),
     )
-    assert patch.describe(SATURDAY_3AM) == "open now, until Sat 2026-03-28 06:00"
+    assert patch.describe(SATURDAY_3AM) == "open now, until Sat 2026-03-28 06:00 UTC"
     assert (office.name, office.open_now, office.used_by) == ("office", False, ("rule lab (active)",))
     assert office.describe(SATURDAY_3AM) == "next Mon 2026-03-30 09:00 - 17:00 UTC"
 
@@ -171,5 +171,5 @@ def test_the_silences_reply_lists_windows_after_silences() -> None:
     assert "1 active silence" in text
     assert "2 maintenance windows* (1 open now)" in text
     assert text.index("active silence") < text.index("maintenance windows")
-    assert "🛠️ *open* `patch` · open now, until Sat 2026-03-28 06:00" in text
+    assert "🛠️ *open* `patch` · open now, until Sat 2026-03-28 06:00 UTC" in text
     assert reply.text == "1 active silences; 1 of 2 maintenance windows open now"
