@@ -29,6 +29,7 @@ from monitor.slack.alert import alert_buttons
 from monitor.slack.blocks import Block, context, divider, header, section
 from monitor.slack.facts import Facts
 from monitor.slack.mrkdwn import SEVERITY_MARKS, slack_date, user_text
+from monitor.store.base import MessageRef
 
 __all__ = ["ALERTS_SHOWN", "HOME_CALLBACK_ID", "MAX_VIEW_BLOCKS", "SILENCES_SHOWN", "HomeData", "home_view"]
 
@@ -48,7 +49,7 @@ class HomeData:
 
     #: Firing alerts, with where their messages are (fingerprint -> ref).
     alerts: Sequence[AlertState]
-    refs: Mapping[str, Any]
+    refs: Mapping[str, MessageRef | None]
     #: Rule name -> its severity (the rules loaded now); an alert of a rule no longer loaded is "other".
     severities: Mapping[str, str]
     silences: Sequence[Silence]
