@@ -458,3 +458,13 @@ async def test_a_digest_is_not_marked_but_its_thread_hears_the_retry(bot: Bot) -
     await bot.thread_says(digest, "succeeded on 1 desktop")
     assert not any(MARK_BLOCK_ID in json.dumps(v.blocks) for v in digest.edits)
     assert not any(b.get("block_id") == MARK_BLOCK_ID for b in digest.blocks)
+
+
+async def test_a_script_failing_again_on_a_desktop_is_reported_with_its_reason(bot: Bot) -> None:
+    failed = bot.fail("prod-script", desktops=2)
+    bot.world.sim.state.jobs.fail_desktops = {failed[1]: "disk full"}
+    message, fingerprint = await bot.alert("prod-script")
+    await bot.press(fingerprint, message)
+    text = await bot.thread_says(message, "failed on 1 of 2 desktops again")
+    assert "• desk-12: disk full" in text
+    assert "desk-11" not in text.split("again:")[1]
