@@ -135,6 +135,8 @@ def runs_seen(mark: Mark | None, seen: Sighting, now: datetime) -> tuple[Mark, l
         ran_at = min(mark.next_at, now)
         if mark.counted_until < ran_at:
             runs = [Run(_day(ran_at, seen.zone), seen.last_status or "SUCCESS")]
-            counted_until = ran_at
+            # Counted up to now, not to the run's time: its record (started a little after it was due, and
+            # perhaps fetched by a later cycle) must not count it again.
+            counted_until = now
     next_at = seen.next_at if seen.next_at is not None else mark.next_at
     return Mark(next_at, counted_until or now), runs

@@ -31,7 +31,7 @@ def seen(
             Mark(NOW - H, NOW - 2 * H),
             seen(NOW + 23 * H, "FAIL"),
             [Run("2026-03-10", "FAIL")],
-            NOW - H,
+            NOW,
             id="next time moved on: one run at the old one, as last_status says",
         ),
         pytest.param(Mark(NOW + H, NOW - H), seen(NOW + H, "FAIL"), [], NOW - H, id="same next time: no run"),
@@ -115,3 +115,11 @@ def test_sightings_read_the_listing_and_the_finished_records() -> None:
     assert sighting.next_at == datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
     assert sighting.records == ((datetime(2026, 3, 8, 18, 0, 1, tzinfo=UTC), "FAIL"),)
     assert sightings_of([task], {})[0].records is None
+
+
+def test_a_run_counted_from_the_listing_is_not_counted_again_from_its_record() -> None:
+    """Its record started a few seconds after it was due and is fetched by a later cycle."""
+    mark, first = runs_seen(Mark(NOW - H, NOW - 2 * H), seen(NOW + 23 * H, "FAIL"), NOW)
+    record = ((NOW - H + timedelta(seconds=5), "FAIL"),)
+    _, again = runs_seen(mark, seen(NOW + 23 * H, "FAIL", record), NOW + timedelta(minutes=1))
+    assert (len(first), again) == (1, [])

@@ -90,8 +90,8 @@ def test_a_task_sighted_twice_in_one_call_counts_once(store: Store) -> None:
 def test_task_totals_sum_a_span_per_task(store: Store) -> None:
     """What a report reads of the period before its own: each task's totals, dated the span's first day."""
     store.record_runs("p", [sighting("a", -3), sighting("b", -3)], T0 - 4 * DAY)
-    store.record_runs("p", [sighting("a", -2, "FAIL"), sighting("b", -2)], T0 - 2 * DAY)
-    store.record_runs("p", [sighting("a", -1, "SKIP")], T0 - DAY)
+    store.record_runs("p", [sighting("a", -2, "FAIL"), sighting("b", -2)], T0 - 2.5 * DAY)
+    store.record_runs("p", [sighting("a", -1, "SKIP")], T0 - 1.5 * DAY)
     assert store.task_totals("2026-02-20", "2026-03-01") == [
         TaskDay("p", "a", "2026-02-20", "REBOOT", "name-a", 2, 1, 1),
         TaskDay("p", "b", "2026-02-20", "REBOOT", "name-b", 1, 0, 0),
