@@ -13,10 +13,12 @@
 
 While it runs the alert's message carries a "retry running" line (a block of ours, `MARK_BLOCK_ID`, added to
 the message as it reads now and removed afterwards; reading it needs `channels:history`/`groups:history`,
-without them the message the button was pressed on is used, and `/tasks retry` shows no mark). A retry is not
-a recovery: the next poll decides, as ever. A write whose answer was lost (`OutcomeUnknownError`) is never
-sent again: the thread says "may have run, check the job" and the claim stays until it expires, so nobody
-repeats it by accident. A refused write (IAM, a bad request) releases the claim: nothing ran.
+without them the message the button was pressed on is used, and `/tasks retry` shows no mark; a digest is
+never marked: the line would not say which of its alerts is meant). A monitor stopping while it follows a
+job says so in the thread and takes the line off. A retry is not a recovery: the next poll decides, as ever.
+A write whose answer was lost (`OutcomeUnknownError`) is never sent again: the thread says "may have run,
+check the job" and the claim stays until it expires, so nobody repeats it by accident. A refused write (IAM,
+a bad request) releases the claim: nothing ran.
 """
 
 from __future__ import annotations
@@ -73,8 +75,10 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 MARK_BLOCK_ID = "retry_running"
-#: Desktops named one by one in a thread reply; the rest are counted.
-NAMED_DESKTOPS = 20
+#: Desktops named one by one in a thread reply (each line at most ~220 characters, so a reply stays within
+#: a section's 3,000); the rest are counted.
+NAMED_DESKTOPS = 10
+_REASON = 150
 #: How long a stopping monitor spends saying that a retry's outcome will not be followed.
 _STOP_NOTE_SECONDS = 5.0
 _UNFINISHED_SCRIPT = frozenset({"RUNNING", "WAITING", "INIT", "PENDING"})
@@ -407,7 +411,7 @@ async def _outcome(retrier: Retrier, planned: Planned, started: RedoStarted) -> 
 
 def _refused(failure: DesktopFailure) -> tuple[str, str]:
     name = user_text(failure.desktop_name or failure.desktop_id or "?", 60)
-    return name, user_text(failure.error_msg or failure.error_code or "refused", 200) + " (refused)"
+    return name, user_text(failure.error_msg or failure.error_code or "refused", _REASON) + " (refused)"
 
 
 def _job_text(outcome: JobOutcome, refused: list[tuple[str, str]], planned: Planned) -> str:
@@ -420,7 +424,7 @@ def _job_text(outcome: JobOutcome, refused: list[tuple[str, str]], planned: Plan
     failed = [
         (
             user_text(d.desktop_name or planned.names.get(d.desktop_id, d.desktop_id), 60),
-            user_text(d.reason, 200),
+            user_text(d.reason, _REASON),
         )
         for d in outcome.failed_desktops
     ] + refused
@@ -450,7 +454,7 @@ async def _script_outcome(retrier: Retrier, script_task_id: str) -> tuple[str, b
     failed = [
         (
             user_text(r.resource_name or r.resource_id or "?", 60),
-            user_text(r.reason or r.result_code or r.status or "failed", 200),
+            user_text(r.reason or r.result_code or r.status or "failed", _REASON),
         )
         for r in records
         if r.status != "SUCCESS"
