@@ -64,19 +64,17 @@ class _Rules:
         self._scope = scope
         self._known: dict[tuple[str, str, str | None, str | None], tuple[str, ...] | None] = {}
 
-    def of(self, row: TaskDay) -> tuple[str, ...] | None:
-        key = (row.project, row.task_id, row.task_name, row.task_type)
+    def of(self, project: str, task_id: str, name: str | None, kind: str | None) -> tuple[str, ...] | None:
+        key = (project, task_id, name, kind)
         if key in self._known:
             return self._known[key]
         matched: tuple[str, ...] = ()
         if self._ruleset is not None:
-            task = ScheduledTask(
-                id=row.task_id, task_name=row.task_name, task_type=row.task_type, last_status="FAIL"
-            )
-            matched = tuple(route.rule.name for route in match_rules(self._ruleset, task, row.project))
+            task = ScheduledTask(id=task_id, task_name=name, task_type=kind, last_status="FAIL")
+            matched = tuple(route.rule.name for route in match_rules(self._ruleset, task, project))
         scope = self._scope
         found = None
-        if _in_scope(scope, row.project, row.task_name, matched):
+        if _in_scope(scope, project, name, matched):
             found = tuple(rule for rule in matched if not scope.rules or rule in scope.rules)
         self._known[key] = found
         return found
@@ -90,16 +88,19 @@ def _in_scope(scope: Scope, project: str, name: str | None, rules: Iterable[str]
     return not scope.rules or any(rule in scope.rules for rule in rules)
 
 
+_UNSEEN: list[Any] = []
+
+
 class _Count:
     __slots__ = ("fails", "runs", "skips")
 
     def __init__(self) -> None:
         self.runs = self.fails = self.skips = 0
 
-    def add(self, row: TaskDay) -> None:
-        self.runs += row.runs
-        self.fails += row.fails
-        self.skips += row.skips
+    def add_sums(self, runs: int, fails: int, skips: int) -> None:
+        self.runs += runs
+        self.fails += fails
+        self.skips += skips
 
     def as_dict(self, previous: _Count | None) -> dict[str, Any]:
         return {
@@ -133,27 +134,54 @@ def build_report(
     types_before: dict[str, _Count] = {}
     by_rule: dict[str, _Count] = {}
     by_rule_before: dict[str, _Count] = {}
-    daily = {(end - timedelta(days=n)).isoformat(): _Count() for n in range(days, 0, -1)}
+    daily = {(end - timedelta(days=n)).isoformat(): [0, 0, 0] for n in range(days, 0, -1)}
+    # One pass over the rows (days x tasks) adding into per-task sums; scope, rules and types are per task.
+    # Per (project, task, name, type): [rules, runs, fails, skips, before: runs, fails, skips, last day].
+    sums: dict[tuple[str, str, str | None, str | None], list[Any] | None] = {}
+    for project, task_id, day, kind, task_name, runs, fails, skips in rows:
+        if day < before or day >= end_day:
+            continue
+        key = (project, task_id, task_name, kind)
+        acc = sums.get(key, _UNSEEN)
+        if acc is _UNSEEN:
+            matched = rules.of(project, task_id, task_name, kind)
+            acc = sums[key] = None if matched is None else [matched, 0, 0, 0, 0, 0, 0, ""]
+        if acc is None:
+            continue
+        if day >= first:
+            acc[1] += runs
+            acc[2] += fails
+            acc[3] += skips
+            acc[7] = max(acc[7], day)
+            counts = daily[day]
+            counts[0] += runs
+            counts[1] += fails
+            counts[2] += skips
+        else:
+            acc[4] += runs
+            acc[5] += fails
+            acc[6] += skips
     tasks: dict[tuple[str, str], list[Any]] = {}
-    for row in rows:
-        if not before <= row.day < end_day:
+    for (project, task_id, task_name, kind), acc in sums.items():
+        if acc is None:
             continue
-        matched = rules.of(row)
-        if matched is None:
-            continue
-        current = row.day >= first
-        (total if current else earlier).add(row)
-        kind = row.task_type or "?"
-        (types if current else types_before).setdefault(kind, _Count()).add(row)
-        for rule in matched:
-            (by_rule if current else by_rule_before).setdefault(rule, _Count()).add(row)
-        if current:
-            daily[row.day].add(row)
-            task = tasks.setdefault((row.project, row.task_id), [row.task_name, row.task_type, 0, 0, 0])
-            task[0], task[1] = row.task_name or task[0], row.task_type or task[1]
-            task[2] += row.runs
-            task[3] += row.fails
-            task[4] += row.skips
+        now_sums, before_sums = acc[1:4], acc[4:7]
+        total.add_sums(*now_sums)
+        earlier.add_sums(*before_sums)
+        types.setdefault(kind or "?", _Count()).add_sums(*now_sums)
+        types_before.setdefault(kind or "?", _Count()).add_sums(*before_sums)
+        for rule in acc[0]:
+            by_rule.setdefault(rule, _Count()).add_sums(*now_sums)
+            by_rule_before.setdefault(rule, _Count()).add_sums(*before_sums)
+        if acc[1]:
+            task = tasks.setdefault((project, task_id), [task_name, kind, 0, 0, 0, ""])
+            if acc[7] >= task[5]:  # the name and type of its latest day
+                task[0], task[1], task[5] = task_name or task[0], kind or task[1], acc[7]
+            task[2] += acc[1]
+            task[3] += acc[2]
+            task[4] += acc[3]
+    types = {kind: count for kind, count in types.items() if count.runs}
+    by_rule = {rule: count for rule, count in by_rule.items() if count.runs}
     failing = sorted(
         ((key, task) for key, task in tasks.items() if task[3] + task[4] > 0),
         key=lambda item: (-(item[1][3] + item[1][4]), item[1][0] or "", item[0]),
@@ -187,7 +215,10 @@ def build_report(
         ],
         "open_alerts": {"count": len(alerts), "items": [_alert(a) for a in alerts[:OPEN_SHOWN]]},
         "overdue": {"count": len(overdue), "items": [_alert(a) for a in overdue[:OPEN_SHOWN]]},
-        "daily": [{"day": day, **count.as_dict(None)} for day, count in daily.items()],
+        "daily": [
+            {"day": day, "runs": r, "fails": f, "skips": k, "rate": rate(r, f, k), "previous_rate": None}
+            for day, (r, f, k) in daily.items()
+        ],
         "failures_by_type": [
             {"task_type": kind, "fails": count.fails, "skips": count.skips}
             for kind, count in sorted(
