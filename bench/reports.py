@@ -13,9 +13,9 @@ days), the phases of what the leader does at report time, timed in wall and CPU 
 
 The baseline reads both periods day by day (store.task_days of 2 x days: what a plain implementation
 reads) and builds the same report from them: its read + build CPU over ours is the ratio printed. Each
-figure is the median of `--runs` runs. Target: a 30-day report of 10,000 tasks under 3 s of CPU in total (CPU, since the machines
-this runs on are shared: wall time is printed too; the leader's poll goes on beside it, the report runs in
-a thread). Exits 1 when missed.
+figure is the median of `--runs` runs. Target: a 30-day report of 10,000 tasks under 3 s of CPU in total
+(CPU, since the machines this runs on are shared: wall time is printed too; the leader's poll goes on
+beside it, the report runs in a thread). Exits 1 when missed.
 
     .venv/bin/python bench/reports.py [--tasks 10000] [--days 90] [--runs 3]
 """
