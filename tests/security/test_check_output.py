@@ -41,3 +41,22 @@ def test_escape_sequences_in_a_rule_files_name_and_keys_never_reach_the_terminal
     assert "bogus" in result.stdout
     for control in ("\x1b", "\x07"):
         assert control not in result.stdout + result.stderr
+
+
+def test_escape_sequences_in_rule_names_and_values_never_reach_the_terminal(tmp_path: Path) -> None:
+    """A rule's name, a time interval's name and a runbook link's text, each carrying an escape sequence,
+    are refused with the value shown, its control characters made visible."""
+    write_config(tmp_path, "http://127.0.0.1:9")
+    (tmp_path / "rules.yaml").write_text(
+        f'rules:\n  - name: "ops{YAML_ESCAPE}"\n    match:\n      task_name: "*"\n'
+        f'    runbook_url: "https://wiki.example/{YAML_ESCAPE}{{bogus}}"\n'
+        f'time_intervals:\n  - name: "night{YAML_ESCAPE}"\n'
+        "    time_intervals:\n      - weekdays: [saturday]\n"
+    )
+    result = check(tmp_path)
+    assert result.returncode == 1
+    assert "rules.yaml:2: rule 'ops" in result.stdout
+    assert "rules.yaml:7: time interval 'night" in result.stdout
+    assert "bogus" in result.stdout
+    for control in ("\x1b", "\x07"):
+        assert control not in result.stdout + result.stderr
