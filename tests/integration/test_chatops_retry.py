@@ -30,6 +30,7 @@ from monitor.devtools.slackstub import DEFAULT_APP_TOKEN
 from monitor.devtools.slackstub.interact import AppDriver, OverSocket, SignedHttp
 from monitor.devtools.slackstub.state import StubMessage
 from monitor.slack.actions import RETRY_ACTION_ID
+from monitor.slack.message import SlackMessage
 from monitor.slack.notifier import SlackNotifier
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
@@ -52,6 +53,7 @@ TASKS = [
     {"task_name": "prod-reboot", "task_type": "REBOOT", "desktops": ["desk-01", "desk-02", "desk-03"]},
     {"task_name": "prod-script", "task_type": "EXECUTE_SCRIPT", "desktops": ["desk-11", "desk-12"]},
     {"task_name": "prod-rebuild", "task_type": "REBUILD", "desktops": ["desk-21"]},
+    {"task_name": "prod-fleet", "task_type": "STOP", "desktops": [f"fleet-{i:02d}" for i in range(14)]},
 ]
 
 
@@ -468,3 +470,17 @@ async def test_a_script_failing_again_on_a_desktop_is_reported_with_its_reason(b
     text = await bot.thread_says(message, "failed on 1 of 2 desktops again")
     assert "• desk-12: disk full" in text
     assert "desk-11" not in text.split("again:")[1]
+
+
+async def test_many_desktops_failing_again_are_named_up_to_ten_and_counted_within_block_kit(bot: Bot) -> None:
+    failed = bot.fail("prod-fleet", desktops=14)
+    bot.world.sim.state.jobs.fail_desktops = {d: "<!channel> " + "x" * 400 for d in failed}
+    message, fingerprint = await bot.alert("prod-fleet")
+    await bot.press(fingerprint, message)
+    await bot.thread_says(message, "failed on 14 of 14 desktops again")
+    [reply] = [r for r in message.replies if "again" in r.text]
+    assert reply.text.count("• fleet-") == 10
+    assert "• and 4 more" in reply.text
+    assert "<!channel>" not in reply.text + json.dumps(reply.blocks)
+    assert "&lt;!channel&gt; xxx" in reply.text
+    assert_valid(SlackMessage(reply.text, reply.blocks))
