@@ -8,7 +8,9 @@ it works degraded (and what is lost):
   this configuration needs (`monitor.slack.scopes`), each missing one named with what it serves;
 - in Socket Mode, the app-level token: `apps.connections.open` (its URL is thrown away unused);
 - with `pagerduty:` configured, the routing key's format (32 letters and digits), asked of nobody: an event
-  is the only test PagerDuty offers, and it would page the on-call.
+  is the only test PagerDuty offers, and it would page the on-call;
+- with retries on (`slack.actions: [retry]`), the IAM actions they need, said and not tried: the only test
+  of a write is the write (a reboot), so a refused retry names the missing action when it happens.
 
 Nothing is written, posted or opened beyond those requests.
 """
@@ -31,6 +33,7 @@ __all__ = [
     "Finding",
     "online_findings",
     "pagerduty_findings",
+    "retry_findings",
     "scope_findings",
     "slack_error_finding",
     "workspace_error_finding",
@@ -74,7 +77,20 @@ async def online_findings(settings: Settings, env: Mapping[str, str]) -> list[Fi
             reports=bool(settings.reports),
         ),
     )
-    return [finding for group in groups for finding in group] + pagerduty_findings(settings, env)
+    found = [finding for group in groups for finding in group]
+    return found + pagerduty_findings(settings, env) + retry_findings(settings)
+
+
+def retry_findings(settings: Settings) -> list[Finding]:
+    """With retries on, the write actions they need: named, never tried (trying one would act)."""
+    from monitor.workspace.actions import IAM_ACTIONS
+
+    if not settings.slack.retry_enabled:
+        return []
+    needed = ", ".join(sorted(set(IAM_ACTIONS.values())))
+    return [Finding("warning", f"retries from Slack are on (slack.actions: [retry]): the IAM user needs "
+                               f"{needed}; not tried (a test would act on desktops), a refused retry names "
+                               "the missing one")]  # fmt: skip
 
 
 def pagerduty_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding]:

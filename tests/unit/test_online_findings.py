@@ -89,3 +89,15 @@ def test_reports_without_files_write_only_degrade() -> None:
     found = missing_scopes(ALL - {"files:write"}, SlackSettings(), chat_app=True, reports=True)
     assert [(scope.scope, scope.required) for scope in found] == [("files:write", False)]
     assert missing_scopes(ALL - {"files:write"}, SlackSettings(), chat_app=True) == []
+
+
+def test_retries_on_name_the_write_actions_they_need_without_trying_them() -> None:
+    from monitor.config import Settings
+    from monitor.online import retry_findings
+
+    assert retry_findings(Settings.model_validate({"slack": {"mode": "none"}})) == []
+    [finding] = retry_findings(Settings.model_validate({"slack": {"actions": ["retry"]}}))
+    assert finding.status == "warning"
+    for action in ("workspace:desktops:operate", "workspace:jobs:get", "workspace:scripts:retry"):
+        assert action in finding.text
+    assert "not tried" in finding.text
