@@ -77,6 +77,11 @@ def check(config: Path | None, rules_override: Path | None, console: Console, *,
     if loaded is not None:
         for line in check_lines(loaded.ruleset, datetime.now(UTC)):  # when each maintenance window opens
             _check_line(console, line)
+        from monitor.reports.schedule import next_fire_line
+
+        for report in loaded.settings.reports:  # when each report is next posted
+            _check_line(console, next_fire_line(report.name, report.schedule, report.zone, report.channel,
+                                                report.days, datetime.now(UTC)))  # fmt: skip
     problems.extend(finding.line for finding in findings if finding.status == "problem")
     notes = [finding.line for finding in findings if finding.status == "warning"]
     verdict = check_verdict(len(problems), len(notes), _loaded_summary(loaded))

@@ -50,6 +50,7 @@ from monitor.store.urls import url_secrets
 from monitor.workspace.client import WorkspaceClient
 from monitor.workspace.errors import ConfigurationError
 from monitor.workspace.factory import build_client
+from monitor.yamlfile import YamlError, parse_yaml
 
 if TYPE_CHECKING:
     from monitor.chatops.runner import DaemonChatops
@@ -125,9 +126,38 @@ def load_all(config: Path | None, rules_override: Path | None = None) -> Loaded:
             for rule in ruleset.rules
             if rule.pagerduty
         )
+    problems.extend(report_scope_problems(settings, ruleset))
     if problems:
         raise LoadError(problems)
     return Loaded(settings, ruleset)
+
+
+def report_scope_problems(settings: Settings, ruleset: RuleSet) -> list[str]:
+    """A report scoped to a rule that does not exist would count nothing: each such name, at its line."""
+    known = {rule.name for rule in ruleset.rules}
+    unknown = [
+        (index, position, name)
+        for index, report in enumerate(settings.reports)
+        for position, name in enumerate(report.scope.rules)
+        if name not in known
+    ]
+    if not unknown:
+        return []
+    where = _config_locator(settings)
+    return [
+        f"{where(['reports', index, 'scope', 'rules', position])}: reports.{index}.scope.rules: "
+        f"no rule named {name!r} (the rules: {', '.join(sorted(known)) or 'none'})"
+        for index, position, name in unknown
+    ]
+
+
+def _config_locator(settings: Settings) -> Callable[[list[str | int]], str]:
+    """`file:line` of a path in the config file (read again: only for a problem found after loading)."""
+    try:
+        _, locator = parse_yaml(Path(settings.source).read_text(encoding="utf-8"), settings.source)
+    except (OSError, UnicodeDecodeError, YamlError):
+        return lambda path: settings.source
+    return locator.where
 
 
 def make_notifier(

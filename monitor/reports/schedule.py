@@ -12,7 +12,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
-__all__ = ["LATE_LIMIT", "cron_trigger", "latest_fire", "period_end", "report_key", "report_zone"]
+__all__ = [
+    "LATE_LIMIT",
+    "cron_trigger",
+    "latest_fire",
+    "next_fire_line",
+    "period_end",
+    "report_key",
+    "report_zone",
+]
 
 LATE_LIMIT = timedelta(days=1)
 #: The most firings looked through for the latest one (a minute-by-minute cron over LATE_LIMIT: 1,440).
@@ -66,3 +74,10 @@ def period_end(fire: datetime) -> date:
 def report_key(name: str, fire: datetime) -> str:
     """Names one firing of one report: the same on every replica."""
     return f"{name}@{fire.isoformat(timespec='minutes')}"
+
+
+def next_fire_line(name: str, schedule: str, zone: str, channel: str, days: int, now: datetime) -> str:
+    """What `check` says of a report: when it is next posted, where, and what it covers."""
+    fire = cron_trigger(schedule, zone).get_next_fire_time(None, now)
+    when = "never (the schedule has no next firing)" if fire is None else f"{fire:%Y-%m-%d %H:%M} {zone}"
+    return f"report {name}: next {when}, to {channel}, the {days} days before that day"

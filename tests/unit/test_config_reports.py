@@ -66,3 +66,20 @@ def test_a_report_reads(tmp_path: Path) -> None:
 def test_a_wrong_report_is_refused_at_its_line(tmp_path: Path, text: str, problem: str) -> None:
     [found] = load(tmp_path, text)
     assert found.startswith(problem), found
+
+
+def test_a_report_scoped_to_an_unknown_rule_is_refused_at_its_line(tmp_path: Path) -> None:
+    """It would count nothing: `check` and `run` refuse it (runtime.load_all), at the name's line."""
+    from monitor.runtime import LoadError, load_all
+
+    (tmp_path / "rules.yaml").write_text('rules:\n  - name: prod\n    channel: "#ops"\n')
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "workspace:\n  project_id: abc\nrules: rules.yaml\nreports:\n  - name: w\n    channel: '#ops'\n"
+        "    schedule: '0 9 * * *'\n    scope:\n      rules:\n        - prod\n        - prdo\n"
+    )
+    with pytest.raises(LoadError) as refused:
+        load_all(path)
+    assert refused.value.problems == [
+        f"{path}:11: reports.0.scope.rules: no rule named 'prdo' (the rules: prod)"
+    ]
