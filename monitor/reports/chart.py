@@ -1,6 +1,7 @@
 """A report's chart as PNG bytes: the success rate per day (a line) and the failures per task type (bars).
 
-Drawn with matplotlib's Agg canvas on a Figure of its own (no pyplot: no global state, safe in a thread).
+Drawn with matplotlib's Agg canvas on a Figure of its own (no pyplot: no global state, safe in a thread),
+imported when the first chart is drawn.
 The numbers drawn are also written into the PNG as a text chunk (`DATA_KEY`, JSON), so a test, or anyone,
 can check the picture against the store without reading pixels.
 """
@@ -12,9 +13,6 @@ import json
 import math
 from collections.abc import Mapping
 from typing import Any
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 __all__ = ["DATA_KEY", "chart_data", "render_chart"]
 
@@ -36,6 +34,11 @@ def chart_data(report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def render_chart(report: Mapping[str, Any]) -> bytes:
+    # matplotlib only when a chart is drawn: importing it takes about a second, which `check`, the chat app
+    # and a daemon without reports should not pay.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     data = chart_data(report)
     figure = Figure(figsize=_SIZE, dpi=100)
     FigureCanvasAgg(figure)
