@@ -69,7 +69,8 @@ CHATOPS_COMMANDS = (
     "help", "list_tasks", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "status",
     "retry", "report", "ack_button", "silence_button", "retry_button", "output_button", "unparsed",
 )  # fmt: skip
-#: ok; refused (may not change alerts); invalid (not a command); rate_limited (too many a minute);
+#: ok; refused (may not change alerts); invalid (not a command, or naming what is not there: an unknown
+#: time interval); rate_limited (too many a minute);
 #: api_error / store_error (answered with the failure).
 COMMAND_OUTCOMES = ("ok", "refused", "invalid", "rate_limited", "api_error", "store_error")
 

@@ -92,6 +92,16 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
+
+class ArgumentRefusedError(Exception):
+    """A command that parsed but names what does not exist or cannot be done (an unknown time interval):
+    answered with `message` and counted as invalid, like text that is no command."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 _FAILING = ("FAIL", "SKIP")
 #: `failed`'s listings (triggered tasks need their own): also the Home tab's source of task types.
 _FAILING_FILTERS = tuple(
@@ -278,19 +288,20 @@ def _stored_silence(
     )
 
 
-def _window_for(command: Silence, now: datetime, deps: Deps) -> datetime | SlackMessage:
-    """When the silence of a time interval ends (its next window's close), or the reply saying why not."""
+def _window_for(command: Silence, now: datetime, deps: Deps) -> datetime:
+    """When the silence of a time interval ends (its next window's close); `ArgumentRefusedError` saying
+    why when no interval has that name or its next window closes too far ahead."""
     name = command.time_interval or ""
     interval = deps.ruleset.time_interval(name) if deps.ruleset is not None else None
     if interval is None:
         known = [each.name for each in deps.ruleset.time_intervals] if deps.ruleset is not None else []
         defined = f"the rule files define {', '.join(known)}" if known else "the rule files define none"
-        return error_reply(
+        raise ArgumentRefusedError(
             f"bad duration {name!r}: not a duration (30m, 2h, 1d) nor a time interval ({defined})."
         )
     window = next_window(interval, now)
     if window is None or window.closes is None or window.closes - now > MAX_SILENCE:
-        return error_reply(
+        raise ArgumentRefusedError(
             f"time interval {name!r} has no window closing within {format_duration(MAX_SILENCE)}; "
             "for good, name it in the rule file (mute_time_intervals, or a silence's time_intervals)."
         )
@@ -299,12 +310,7 @@ def _window_for(command: Silence, now: datetime, deps: Deps) -> datetime | Slack
 
 async def _silence(command: Silence, caller: Caller, deps: Deps) -> SlackMessage:
     now = deps.clock()
-    until = None
-    if command.time_interval is not None:
-        found = _window_for(command, now, deps)
-        if isinstance(found, SlackMessage):
-            return found
-        until = found
+    until = _window_for(command, now, deps) if command.time_interval is not None else None
     silence = _stored_silence(command, caller, now, deps.new_silence_id(), until=until)
     await asyncio.to_thread(deps.store.add_silence, silence)
     log.info("chatops.silenced", silence=silence.id, target=command.target, by=caller.user_id,
@@ -469,6 +475,10 @@ async def handle(command: Command, caller: Caller, deps: Deps) -> SlackMessage:
         return refusal_reply(what)
     try:
         reply = await _dispatch(command, caller, deps)
+    except ArgumentRefusedError as exc:
+        log.info("chatops.argument_refused", command=type(command).__name__, user=caller.user_id)
+        deps.on_command(name, "invalid")
+        return error_reply(exc.message)
     except WorkspaceError as exc:
         log.warning("chatops.command_failed", command=type(command).__name__, error=str(exc))
         deps.on_command(name, "api_error")

@@ -70,6 +70,7 @@ async def world(tmp_path: Path) -> AsyncIterator[App]:
             access=Access.of([ADMIN], [OPS_ROOM[0]]),
             status=lambda: status,
             ruleset=opened.runtime.loaded.ruleset,
+            on_command=opened.runtime.metrics.chatops_command,
         )
         settings = SlackSettings.model_construct(
             mode="http", listen="127.0.0.1:0", api_url=opened.stub.api_url
@@ -132,8 +133,16 @@ async def test_a_silence_from_slack_may_name_a_time_interval(world: App) -> None
     ],
 )
 async def test_a_silence_naming_no_usable_interval_is_refused(world: App, text: str, says: str) -> None:
+    """Refused as invalid input, in the answer and in /metrics (not counted as a silence that worked)."""
     assert says in blocks_text(await world.command(text))
     assert world.store.silences() == []
+
+    def counted(outcome: str) -> float | None:
+        labels = {"command": "silence", "outcome": outcome}
+        registry = world.world.runtime.metrics.registry
+        return registry.get_sample_value("workspace_monitor_chatops_commands_total", labels)
+
+    assert (counted("invalid"), counted("ok")) == (1, 0)
 
 
 def test_check_prints_the_next_window_of_each_interval(tmp_path: Path, sim: SimulatorThread) -> None:
