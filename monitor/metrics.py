@@ -64,14 +64,16 @@ NOTIFICATION_OUTCOMES = ("sent", "retrying", "failed")
 SLACK_RESULTS = ("ok", "rate_limited", "rejected", "refused", "error", "network")
 #: The Slack methods the notifier calls, present at 0 from the start.
 SLACK_METHODS = ("chat.postMessage", "chat.update", "conversations.history", "conversations.replies")
-#: `/tasks` commands (`monitor.chatops.commands.command_name`), the alert buttons, text that is no command.
+#: `/tasks` commands (`monitor.chatops.commands.command_name`), the alert buttons (on messages and the Home
+#: tab; the Silence menu and its Custom form are `silence_button`), the Home tab's builds (`home`: each time
+#: someone opens it), text that is no command.
 CHATOPS_COMMANDS = (
     "help", "list_tasks", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "status",
-    "retry", "report", "ack_button", "silence_button", "retry_button", "output_button", "unparsed",
+    "retry", "report", "ack_button", "silence_button", "retry_button", "output_button", "home", "unparsed",
 )  # fmt: skip
 #: ok; refused (may not change alerts); invalid (not a command, or naming what is not there: an unknown
 #: time interval); rate_limited (too many a minute);
-#: api_error / store_error (answered with the failure).
+#: api_error / store_error (answered with the failure; api_error is also a Home tab Slack did not take).
 COMMAND_OUTCOMES = ("ok", "refused", "invalid", "rate_limited", "api_error", "store_error")
 
 

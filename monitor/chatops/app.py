@@ -291,13 +291,13 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
             view = await home_tab(deps, workspace_url=await workspace_url.get(client), notice=notice)
             await client.views_publish(user_id=user, view=view)
         except SlackApiError as exc:
-            deps.on_command("home", "slack_error")
+            deps.on_command("home", "api_error")
             log.warning("chatops.home_failed", error=exc.response.get("error"), user=user)
         except StoreError as exc:
             deps.on_command("home", "store_error")
             log.error("chatops.home_failed", error=str(exc), user=user)
-        except Exception as exc:  # the listener's boundary, as `_answer`'s
-            deps.on_command("home", "failed")
+        except Exception as exc:  # the listener's boundary, as `_answer`'s; counted as output_button's are
+            deps.on_command("home", "api_error")
             log.error("chatops.home_failed", error=repr(exc)[:300], user=user)
         else:
             deps.on_command("home", "ok")

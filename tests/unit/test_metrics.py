@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import platform
 import typing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from monitor import __version__
 from monitor.chatops.commands import Command, command_name
-from monitor.metrics import CHATOPS_COMMANDS, CYCLE_OUTCOMES, Health, Metrics
+from monitor.metrics import CHATOPS_COMMANDS, COMMAND_OUTCOMES, CYCLE_OUTCOMES, Health, Metrics
 
 START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -82,6 +84,10 @@ def test_api_anomalies_are_counted_apart_from_requests() -> None:
         'workspace_monitor_slack_rate_limited_total{method="chat.postMessage"} 0.0',
         'workspace_monitor_slack_rate_limit_wait_seconds_total{method="chat.update"} 0.0',
         'workspace_monitor_chatops_commands_total{command="silence",outcome="refused"} 0.0',
+        'workspace_monitor_chatops_commands_total{command="home",outcome="ok"} 0.0',
+        'workspace_monitor_chatops_commands_total{command="retry_button",outcome="api_error"} 0.0',
+        'workspace_monitor_chatops_commands_total{command="output_button",outcome="ok"} 0.0',
+        'workspace_monitor_chatops_commands_total{command="report",outcome="ok"} 0.0',
         'workspace_monitor_slack_app_connected{mode="none"} 0.0',
     ],
 )
@@ -145,6 +151,40 @@ def test_the_app_link_is_read_at_each_scrape() -> None:
 @pytest.mark.parametrize("command", typing.get_args(Command))
 def test_every_command_has_its_series(command: type) -> None:
     assert command_name(command.__new__(command)) in CHATOPS_COMMANDS
+
+
+def _counted_names() -> set[tuple[str, str]]:
+    """Every (name, value) the chatops package counts by a literal: `on_command("home", "ok")` gives
+    ("command", "home") and ("outcome", "ok"); a `button="ack_button"` argument gives ("command", ...)."""
+    found: set[tuple[str, str]] = set()
+    for path in (Path(__file__).parents[2] / "monitor" / "chatops").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "on_command":
+                for kind, arg in zip(("command", "outcome"), node.args, strict=False):
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        found.add((kind, arg.value))
+            for keyword in node.keywords:
+                value = keyword.value
+                if (
+                    keyword.arg == "button"
+                    and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)
+                ):
+                    found.add(("command", value.value))
+    return found
+
+
+def test_every_name_the_app_counts_has_its_series_from_the_start() -> None:
+    """A command, button or outcome counted under a name not created at zero (the Home tab's `home` once)
+    makes its first `increase()` miss, and an outcome outside COMMAND_OUTCOMES is a series nobody graphs."""
+    counted = _counted_names()
+    assert ("command", "home") in counted  # the scan sees the app
+    assert ("outcome", "refused") in counted
+    known = {("command", c) for c in CHATOPS_COMMANDS} | {("outcome", o) for o in COMMAND_OUTCOMES}
+    assert counted - known == set()
 
 
 def test_with_several_projects_healthz_names_the_one_that_is_stale() -> None:
