@@ -129,3 +129,19 @@ async def test_an_ack_of_an_alert_without_an_incident_is_not_sent(
     assert await _ack(world)
     await world.flush()
     assert pd.server.requests == 0
+
+
+async def test_a_task_deleted_while_paged_resolves_its_incident(
+    world: World, pd: PagerDutyStubThread
+) -> None:
+    """CLOSED (the task is gone) ends the incident as RESOLVED does: nobody is paged for a task that no
+    longer exists."""
+    _escalate(world, pd)
+    world.execute("prod-reboot", "FAIL")
+    await world.cycle()
+    world.sim.state.delete_task("prod-reboot")
+    world.advance(timedelta(minutes=5))
+    await world.cycle()
+
+    assert [action for action, _ in pd.server.events] == ["trigger", "resolve"]
+    assert [i.status for i in pd.server.incidents] == ["resolved"]
