@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from monitor.chatops.app import COMMAND
+from monitor.chatops.commands import SUBCOMMANDS
 
 MANIFEST = Path(__file__).parents[2] / "slack" / "manifest.yml"
 
@@ -22,6 +23,19 @@ def test_the_slash_command_is_the_one_the_app_listens_to() -> None:
     [command] = manifest()["features"]["slash_commands"]
     assert command["command"] == COMMAND
     assert command["should_escape"] is False  # the app reads channel and user ids, not <#C..> markup
+
+
+def test_the_usage_hint_names_every_subcommand_and_the_silence_forms() -> None:
+    """What Slack shows while /tasks is typed: every word the parser takes, a silence's duration or time
+    interval, within the 1,000 characters Slack's manifest schema allows (slackapi/manifest-schema,
+    schemas/manifest.schema.1.0.0.json: features.slash_commands[].usage_hint maxLength 1000)."""
+    [command] = manifest()["features"]["slash_commands"]
+    hint = command["usage_hint"]
+    words = {part.split()[0] for part in hint.split(" | ")}
+    assert words == set(SUBCOMMANDS)
+    assert "silence <task|glob> <2h|time-interval>" in hint
+    assert "retry <task_id|alert_id>" in hint
+    assert len(hint) <= 1000
 
 
 def test_socket_mode_and_interactivity_are_on() -> None:
