@@ -23,7 +23,7 @@ from typing import Any
 from monitor.chatops.commands import MAX_REASON, CommandError, silence_duration
 from monitor.slack.actions import SILENCE_CUSTOM_CALLBACK_ID
 from monitor.slack.blocks import Block, context, section
-from monitor.slack.mrkdwn import code_tail, user_text
+from monitor.slack.mrkdwn import code_tail, slack_len, user_text
 from monitor.workspace.actions import ScriptRecord
 
 __all__ = [
@@ -174,18 +174,29 @@ def unavailable_modal(problem: str) -> dict[str, Any]:
 
 
 def _chunks(text: str, size: int) -> list[str]:
-    """Escaped text in pieces of at most `size`, cut at a line break when one is near, never in an entity."""
-    pieces = []
-    while len(text) > size:
-        cut = text.rfind("\n", size // 2, size)
-        if cut == -1:
-            cut = size
-            amp = text.rfind("&", cut - 5, cut)
-            if amp != -1 and ";" not in text[amp:cut]:
-                cut = amp
-        pieces.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    pieces.append(text)
+    """Escaped text in pieces of at most `size` as Slack counts (UTF-16 units), cut at a line break when
+    one is in the second half of a piece, never inside an entity."""
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        used, end, newline = 0, start, -1
+        while end < len(text):
+            step = slack_len(text[end])
+            if used + step > size:
+                break
+            if text[end] == "\n" and used >= size // 2:
+                newline = end
+            used += step
+            end += 1
+        if end < len(text):
+            if newline != -1:
+                end = newline
+            else:
+                amp = text.rfind("&", max(start, end - 5), end)
+                if amp > start and ";" not in text[amp:end]:
+                    end = amp
+        pieces.append(text[start:end])
+        start = end + 1 if end < len(text) and text[end] == "\n" else end
     return [piece for piece in pieces if piece.strip()]
 
 

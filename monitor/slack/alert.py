@@ -33,8 +33,10 @@ from typing import Any
 from monitor.slack.actions import ACK_ACTION_ID, RETRY_ACTION_ID
 from monitor.slack.blocks import (
     MAX_FALLBACK_TEXT,
+    MAX_MESSAGE_WEIGHT,
     Block,
     actions,
+    blocks_weight,
     button,
     confirm_dialog,
     context,
@@ -114,9 +116,24 @@ def alert_buttons(facts: Facts, *, retry: bool = False) -> Block | None:
     return actions(*elements)
 
 
-def _script_blocks(facts: Facts) -> list[Block]:
-    """A section per failed desktop's script record: reason and output tail, a "Full output" button."""
-    return [section(text, accessory=output_button(record_id)) for text, record_id in facts.script_sections()]
+#: How much of each output tail a message tries, longest first, until the whole message is light enough
+#: for Slack (`MAX_MESSAGE_WEIGHT`: an output of emoji weighs 30 times its length).
+_OUTPUT_LIMITS = (900, 400, 150, 0)
+
+
+def _script_blocks(facts: Facts, others: list[Block]) -> list[Block]:
+    """A section per failed desktop's script record: reason and output tail, a "Full output" button; the
+    tails as long as `others` (the rest of the message) leave room for."""
+    room = MAX_MESSAGE_WEIGHT - blocks_weight(others)
+    blocks: list[Block] = []
+    for limit in _OUTPUT_LIMITS:
+        blocks = [
+            section(text, accessory=output_button(record_id))
+            for text, record_id in facts.script_sections(limit)
+        ]
+        if blocks_weight(blocks) <= room:
+            return blocks
+    return []
 
 
 def _words(facts: Facts, *, announce: bool) -> str:
@@ -247,12 +264,13 @@ def _full_message(payload: Mapping[str, Any], *, announce: bool, retry: bool) ->
     latest = _latest_run(facts, with_time=False)  # the "Last run" field shows when
     if latest is not None:
         blocks.append(latest)
-    if facts.firing:
-        blocks.extend(_script_blocks(facts))
-    blocks.extend(_footer(facts))
+    footer = _footer(facts)
     buttons = alert_buttons(facts, retry=retry)
     if buttons is not None:
-        blocks.append(buttons)
+        footer.append(buttons)
+    if facts.firing:
+        blocks.extend(_script_blocks(facts, blocks + footer))
+    blocks.extend(footer)
     what = _words(facts, announce=announce).capitalize()
     return SlackMessage(_fallback(facts, what, mention=mention), blocks, alert_metadata(payload))
 
@@ -320,17 +338,20 @@ def render_thread_reply(payload: Mapping[str, Any], *, retry: bool = False) -> S
         latest = _latest_run(facts, with_time=True)
         if latest is not None:
             blocks.append(latest)
-        blocks.extend(_script_blocks(facts))
+    tail: list[Block] = []
     details = []
     if facts.history:
         details.append(f"Last {facts.history_count} runs, oldest → newest: {facts.history}")
     if facts.reason:
         details.append(f"Why: {facts.reason}")
     if details:
-        blocks.append(context(*details))
+        tail.append(context(*details))
     if kind in ("REPEAT", "RECURRED", "CHANGED"):
         buttons = alert_buttons(facts, retry=retry)
         if buttons is not None:
-            blocks.append(buttons)
+            tail.append(buttons)
+    if kind in ("RECURRED", "REPEAT"):
+        blocks.extend(_script_blocks(facts, blocks + tail))
+    blocks.extend(tail)
     broadcast = kind == "RESOLVED" and facts.broadcast
     return SlackMessage(_fallback(facts, what), blocks, alert_metadata(payload), broadcast=broadcast)

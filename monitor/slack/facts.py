@@ -251,9 +251,10 @@ class Facts:
         return lines
 
     # Script output (EXECUTE_SCRIPT tasks), the runbook, broadcast recoveries.
-    def script_sections(self) -> list[tuple[str, object]]:
+    def script_sections(self, output_limit: int = OUTPUT_LIMIT) -> list[tuple[str, object]]:
         """(mrkdwn, script record id) for each failed desktop's script record the payload holds: the
-        desktop, its result code and reason, and the tail of its output as a code block."""
+        desktop, its result code and reason, and the tail of its output (at most `output_limit`; none
+        for 0) as a code block."""
         outputs = self.payload.get("script_outputs")
         if not isinstance(outputs, list):
             return []
@@ -267,7 +268,7 @@ class Facts:
                 text += f" (exit {code})"
             if reason:
                 text += f": {reason}"
-            tail = code_tail(output.get("output_tail"), OUTPUT_LIMIT)
+            tail = code_tail(output.get("output_tail"), output_limit) if output_limit > 0 else ""
             if tail.strip():
                 text += f"\n```{tail}```"
             sections.append((text, output.get("record_id")))

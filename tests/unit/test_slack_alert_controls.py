@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock, StaticSelectElement
 
+from monitor.chatops.modals import output_modal
 from monitor.decide import AlertState, AlertStatus, Decision, DecisionKind
 from monitor.notify.payload import build_payload
 from monitor.rules.load import load_rules_text
@@ -21,6 +22,7 @@ from monitor.slack.actions import (
 from monitor.slack.alert import render_alert, render_thread_reply, render_update
 from monitor.slack.blocks import MAX_MESSAGE_WEIGHT, blocks_weight
 from monitor.slack.controls import parse_silence_choice, silence_menu
+from monitor.slack.mrkdwn import slack_len
 from monitor.workspace.actions import ScriptRecord
 from monitor.workspace.models import ScheduledTask
 from tests.support.slack import MENTION, all_text, assert_valid, buttons, controls, payload
@@ -265,3 +267,22 @@ def test_an_actions_block_parses_as_slack_sdk_sees_it() -> None:
         "StaticSelectElement",
         "ButtonElement",
     ]
+
+
+def test_output_of_emoji_is_shortened_until_the_message_is_light_enough_for_slack() -> None:
+    """Found by fuzzing: 900 emoji weigh 27,000 in Slack's count (each may be stored as a long shortcode);
+    the tails are cut shorter until the whole message is within MAX_MESSAGE_WEIGHT."""
+    message = render_alert(script_payload(*(output(f"desk-{i}", tail="😀" * 900) for i in range(3))))
+    assert_valid(message, allowed={MENTION})
+    assert len([b for b in message.blocks if b.get("accessory")]) == 3, "every desktop still named"
+
+
+def test_the_full_output_window_cuts_emoji_output_by_slacks_count() -> None:
+    """Found by fuzzing: code blocks were cut at 2,900 characters, not UTF-16 units; an emoji counts two, so
+    Slack's 3,000 cut a block and left its fence open."""
+    view = output_modal(ScriptRecord(id="rec-1", status="FAIL", output="<" * 900 + "😀" * 20_000))
+    sections = [block["text"]["text"] for block in view["blocks"] if block["type"] == "section"]
+    bodies = [text for text in sections if text.startswith("```")]
+    assert len(bodies) > 1
+    assert all(body.endswith("```") for body in bodies)
+    assert all(slack_len(body) <= 3000 for body in bodies)
