@@ -325,3 +325,27 @@ async def test_full_output_of_a_record_the_api_does_not_have(controls: Controls)
     await controls.driver.press(SCRIPT_OUTPUT_ACTION_ID, user=ADMIN, message=("desktop-ops", message.ts))
     modal = await controls.modal(ADMIN)
     assert "⚠️" in str(modal.blocks)
+
+
+@pytest.mark.parametrize("controls", ["http", "socket"], indirect=True)
+async def test_custom_silence_from_the_home_tab_notes_it_in_the_alerts_thread(controls: Controls) -> None:
+    """On the Home tab a control has no message: the form still names the alert's message (the stored one),
+    so the note goes to its thread."""
+    message = await controls.alert()
+    fingerprint = controls.fingerprint()
+    await controls.driver.open_home(ADMIN)
+    for _ in range(1500):
+        home = controls.stub.state.views.home(ADMIN)
+        if home is not None and fingerprint in str(home.blocks):
+            break
+        await _tick()
+    assert home is not None
+    await controls.driver.press(SILENCE_MENU_ACTION_ID, user=ADMIN, view=home, option=f"custom|{fingerprint}")
+    modal = await controls.modal(ADMIN)
+    await controls.driver.submit(
+        modal.id, {"duration": {"value": "12h"}, "reason": {"value": "night"}}, user=ADMIN
+    )
+    [silence] = controls.world.store.silences()
+    assert silence.until == START + timedelta(hours=12)
+    [reply] = await controls.replies(message, 1)
+    assert reply.text == "🔕 Silenced for 12h by u0admin001: night"
