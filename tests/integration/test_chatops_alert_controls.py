@@ -1,13 +1,15 @@
 """The alert message's controls through the real bolt app, driven by the Slack stand-in as a person's client
 (`AppDriver`: signed HTTP requests built from what the stand-in shows): the Silence menu with its confirm,
 the custom silence modal (views.open, view_submission with errors), the script's "Full output" modal
-(views.open then views.update), the Runbook link, and a broadcast recovery.
+(views.open then views.update), the Runbook link, and a broadcast recovery. The main paths run in Socket
+Mode too (Socket Mode envelopes acked by the app).
 
 Every posted message and every modal is checked as Slack would (slack_sdk's models, in the stand-in).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,7 +55,6 @@ HOSTILE_OUTPUT = "start\n" + "<!channel> ```\x1b[2J &amp;\n" * 5000 + "the end: 
 class Controls:
     world: World
     driver: AppDriver
-    responses: list[dict[str, Any]]
 
     @property
     def stub(self) -> Any:
@@ -118,8 +119,6 @@ class Controls:
 
 
 async def _tick() -> None:
-    import asyncio
-
     await asyncio.sleep(0.01)
 
 
@@ -153,7 +152,7 @@ async def controls(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
                 link = OverSocket(world.stub.socket)
             else:
                 link = SignedHttp(f"http://{service.address}{EVENTS_PATH}", SECRET)
-            yield Controls(world, AppDriver(world.stub, link), [])
+            yield Controls(world, AppDriver(world.stub, link))
         finally:
             await service.stop()
 
