@@ -48,6 +48,8 @@ rules:
     runbook_url: "https://wiki.example.com/rb/{task_type}?name={task_name}"
 """
 SCRIPT = {"last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY", "task_type": "EXECUTE_SCRIPT"}
+#: A task name that would add a parameter, a path, a fragment and a mention to a runbook link unescaped.
+HOSTILE_NAME = "prod-a&b=<!channel> /x#y?z"
 HOSTILE_OUTPUT = "start\n" + "<!channel> ```\x1b[2J &amp;\n" * 5000 + "the end: <@U0BOSS> denied"
 
 
@@ -130,6 +132,8 @@ async def controls(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
         {"task_name": "prod-reboot", "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY",
          "task_type": "REBOOT"},
         {"task_name": "prod-patch", **SCRIPT},
+        {"task_name": HOSTILE_NAME, "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY",
+         "task_type": "REBOOT"},
     ]  # fmt: skip
     frozen = SlackStubOptions(clock=lambda: 1_764_403_200.0)  # trigger_ids never expire under a slow test
     async with open_world(tmp_path, RULES, tasks=tasks, stub_options=frozen) as world:
@@ -266,10 +270,15 @@ async def test_a_custom_silence_of_an_alert_that_closed_meanwhile_says_so_in_the
 # -- the runbook and the broadcast recovery -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("controls", ["http", "socket"], indirect=True)
 async def test_the_runbook_link_is_escaped_and_its_press_is_acked(controls: Controls) -> None:
-    message = await controls.alert()
+    """A hostile task name is one escaped query value of the link a real cycle posts (no new parameter,
+    path, fragment or mention), and pressing the link button is acked with nothing answered."""
+    message = await controls.alert(HOSTILE_NAME)
     [link] = [e for b in message.blocks if b["type"] == "actions" for e in b["elements"] if e.get("url")]
-    assert link["url"] == "https://wiki.example.com/rb/REBOOT?name=prod-reboot"
+    assert (
+        link["url"] == "https://wiki.example.com/rb/REBOOT?name=prod-a%26b%3D%3C%21channel%3E%20%2Fx%23y%3Fz"
+    )
     answer = await controls.driver.press(
         RUNBOOK_ACTION_ID, user=STRANGER, message=("desktop-ops", message.ts)
     )
