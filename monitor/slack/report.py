@@ -33,7 +33,7 @@ from monitor.notify.dispatch import (
 from monitor.reports.chart import chart_data, render_chart
 from monitor.slack.blocks import Block, context, header, section
 from monitor.slack.message import EVENT_TYPE, SlackMessage
-from monitor.slack.mrkdwn import user_text
+from monitor.slack.mrkdwn import iso_epoch, slack_date, user_text
 from monitor.slack.notifier import SlackNotifier
 
 __all__ = ["ReportNotifier", "render_report", "report_table", "report_text"]
@@ -75,7 +75,9 @@ def _alert_lines(title: str, alerts: Mapping[str, Any]) -> str:
     for item in items:
         name = user_text(item.get("task_name") or item.get("task_id") or "?", _NAME)
         rule = user_text(item.get("rule") or "?", _NAME, code=True)
-        lines.append(f"• {name} (rule `{rule}`) since {user_text(str(item.get('since', ''))[:16], 20)}")
+        epoch = iso_epoch(item.get("since"))
+        since = slack_date(epoch) if epoch is not None else "?"
+        lines.append(f"• {name} (rule `{rule}`) since {since}")
     if int(alerts.get("count", 0)) > len(items):
         lines.append(f"and {int(alerts.get('count', 0)) - len(items)} more")
     return "\n".join(lines)
