@@ -122,7 +122,9 @@ class Store(Protocol):
     # Outbox.
     def pending_outbox(self, *, now: datetime, limit: int = 100) -> list[OutboxRow]:
         """Rows due for sending, oldest first: pending ones due by `now` and claims whose lease ran out.
-        A row waits while an older row of the same alert is unsent, so each alert's messages keep order."""
+        A row waits while an older row of the same alert for the same receiver is unsent, so each alert's
+        messages keep order; a `kind:target` channel (pagerduty:oncall) is its own receiver's and does not
+        wait for Slack's rows (nor they for it)."""
         ...
 
     def claim_outbox(self, row_id: int, *, claimer: str, now: datetime) -> bool:

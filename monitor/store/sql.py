@@ -107,7 +107,10 @@ OUTBOX_ROW_FIELDS = (
     "fingerprint", "episode", "kind", "channel", "group_key", "notify", "update_message", "payload",
     "created_at", "next_attempt_at",
 )  # fmt: skip
-# Due rows, oldest first; a row waits while an older row of the same alert is still unsent.
+# Due rows, oldest first; a row waits while an older row of the same alert for the same receiver is still
+# unsent. Receivers are told apart as the dispatcher does: a `kind:target` channel is its own receiver's
+# (pagerduty:oncall), every other channel the chat notifier's. So a page never waits for Slack's retries (a
+# Slack outage must not hold the on-call's page back), nor Slack's recovery reply for PagerDuty's.
 SELECT_DUE_OUTBOX = """
 SELECT o.id, o.fingerprint, o.episode, o.kind, o.channel, o.group_key, o.notify, o.update_message, o.payload,
     o.created_at, o.state, o.attempts, o.next_attempt_at, o.claimed_by, o.last_error
@@ -117,6 +120,7 @@ WHERE ((o.state = 'pending' AND (o.next_attempt_at <= :now OR o.next_attempt_at 
   AND NOT EXISTS (
     SELECT 1 FROM outbox older
     WHERE older.fingerprint = o.fingerprint AND older.id < o.id AND older.state IN ('pending', 'claimed')
+      AND (older.channel = o.channel OR (older.channel NOT LIKE '%:%' AND o.channel NOT LIKE '%:%'))
   )
 ORDER BY o.id
 LIMIT :limit

@@ -11,7 +11,14 @@ import pytest
 
 from monitor.decide import DecisionKind
 from monitor.devtools.pagerduty import PagerDutyStubThread
-from monitor.notify.dispatch import Delivered, Dispatcher, Memo, Notification, Record
+from monitor.notify.dispatch import (
+    Delivered,
+    Dispatcher,
+    Memo,
+    Notification,
+    Record,
+    RetryableDeliveryError,
+)
 from monitor.pagerduty.notifier import PagerDutyNotifier
 from monitor.store.base import CycleChanges, OutboxEntry, Store
 from tests.support.stores import T0, backend, entry, store
@@ -33,6 +40,15 @@ class Chat:
 
     async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
         record(Delivered(tuple(row.id for row in notification.rows), notification.channel, "1.0"))
+
+
+class SlackDown:
+    """Slack answering 503 to everything."""
+
+    kind = "slack"
+
+    async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
+        raise RetryableDeliveryError("chat.postMessage: HTTP 503")
 
 
 def _payload(kind: DecisionKind) -> dict[str, Any]:
@@ -162,3 +178,36 @@ async def test_events_are_paced(store: Store, pd: PagerDutyStubThread) -> None:
 
     assert report.sent == 3
     assert waits == [2.0, 2.0]
+
+
+def _chat(fingerprint: str, kind: DecisionKind) -> OutboxEntry:
+    """The Slack row the engine writes before an escalated alert's PagerDuty row."""
+    return entry(fingerprint, kind, payload=_payload(kind), notify=True)
+
+
+async def test_the_on_call_is_paged_while_slack_is_down(store: Store, pd: PagerDutyStubThread) -> None:
+    """The page does not wait behind the alert's Slack message, retrying while Slack is out."""
+    _enqueue(store, _chat("f-1", DecisionKind.NEW), _paged("f-1", DecisionKind.NEW))
+    receiver = PagerDutyNotifier(KEY, pd.server.enqueue_url, interval=0)
+    report = await Dispatcher(store, SlackDown(), claimer="t", clock=lambda: T0, receivers=[receiver]).flush()
+
+    assert (report.sent, report.retrying) == (1, 1)
+    assert pd.server.events == [("trigger", "f-1")]
+
+
+async def test_slack_hears_of_the_recovery_while_pagerduty_is_failing(
+    store: Store, pd: PagerDutyStubThread
+) -> None:
+    """Slack's rows of an alert do not wait behind its PagerDuty rows, retrying while PagerDuty answers 5xx;
+    PagerDuty's own rows keep their order (the resolve after the trigger)."""
+    pd.call(pd.server.fail, 2)
+    _enqueue(store, _chat("f-1", DecisionKind.NEW), _paged("f-1", DecisionKind.NEW))
+    first = await _dispatcher(store, pd).flush()
+    assert (first.sent, first.retrying) == (1, 1)
+    _enqueue(store, _chat("f-1", DecisionKind.RESOLVED), _paged("f-1", DecisionKind.RESOLVED))
+    second = await _dispatcher(store, pd).flush()
+    assert (second.sent, second.retrying) == (1, 1), (
+        "Slack's recovery out; the trigger retried, the resolve waits"
+    )
+    await _dispatcher(store, pd).flush()
+    assert pd.server.events == [("trigger", "f-1"), ("resolve", "f-1")]

@@ -220,6 +220,32 @@ def test_an_alerts_messages_keep_their_order(store: Store) -> None:
     assert kinds == [DecisionKind.NEW, DecisionKind.REPEAT], "f-2's NEW, then f-1's REPEAT"
 
 
+def test_one_receivers_rows_of_an_alert_do_not_wait_for_anothers(store: Store) -> None:
+    """The order holds per receiver: a page (`pagerduty:`) does not wait while Slack retries the alert's
+    message, nor Slack's reminder while PagerDuty retries; a receiver's own rows keep their order."""
+    pager = "pagerduty:oncall"
+    store.apply_cycle(
+        CycleChanges(
+            outbox=[
+                entry("f-1"),
+                entry("f-1", channel=pager),
+                entry("f-1", DecisionKind.ACKNOWLEDGED, channel=pager),
+                entry("f-1", DecisionKind.REPEAT, channel="#elsewhere"),
+            ]
+        )
+    )
+    slack, page = store.pending_outbox(now=T0)
+    assert (slack.entry.channel, page.entry.channel) == ("#desktop-ops", pager)
+    for row in (slack, page):
+        store.claim_outbox(row.id, claimer="s", now=T0)
+        store.mark_failed(row.id, error="HTTP 503", now=T0, retry_at=T0 + timedelta(minutes=1))
+    assert store.pending_outbox(now=T0) == [], "each receiver's later rows wait for its retrying one"
+    store.claim_outbox(page.id, claimer="s", now=T0 + timedelta(minutes=1))
+    store.mark_sent([page.id], channel=pager, ts="trigger", now=T0 + timedelta(minutes=1))
+    later = store.pending_outbox(now=T0 + timedelta(seconds=30))
+    assert [row.entry.kind for row in later] == [DecisionKind.ACKNOWLEDGED], "Slack still retrying"
+
+
 def test_pruning_deletes_rows_sent_or_failed_before_the_cutoff(store: Store) -> None:
     """Retention counts from when a row was sent (a row queued long before an outage and sent just now is
     kept); a row that failed for good counts from its creation."""
