@@ -98,6 +98,7 @@ def test_a_report_due_as_the_leader_dies_is_posted_once(cluster: Cluster) -> Non
         lambda: not _unsent(cluster, fingerprint), "the report's row recorded as sent", 30, cluster.describe
     )
     assert len(report_messages(cluster)[fingerprint]) == 1, "posted once"
+    assert _sent_by(cluster, fingerprint).endswith(f":{successor.process.pid}"), "the successor delivered it"
     drawn = json.loads(_png(charts(cluster)[0]).text[DATA_KEY])  # type: ignore[attr-defined]
     assert len(charts(cluster)) == len(report_messages(cluster)), "one chart for each report"
     store = PostgresStore.open(cluster.url)
@@ -118,6 +119,12 @@ def _png(data: bytes) -> Image.Image:
     image.load()
     assert image.format == "PNG"
     return image
+
+
+def _sent_by(cluster: Cluster, fingerprint: str) -> str:
+    with psycopg.connect(cluster.url, autocommit=True) as db:
+        row = db.execute("SELECT claimed_by FROM outbox WHERE fingerprint = %s", (fingerprint,)).fetchone()
+    return str(row[0]) if row else ""
 
 
 def _unsent(cluster: Cluster, fingerprint: str) -> bool:
