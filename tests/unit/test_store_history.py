@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
+import pytest
+
 from monitor.history import Sighting, TaskDay
 from monitor.store import Store
 from tests.support.stores import T0, Backend, backend, store
@@ -96,3 +98,46 @@ def test_task_totals_sum_a_span_per_task(store: Store) -> None:
         TaskDay("p", "a", "2026-02-20", "REBOOT", "name-a", 2, 1, 1),
         TaskDay("p", "b", "2026-02-20", "REBOOT", "name-b", 1, 0, 0),
     ]
+
+
+def test_a_report_firing_is_queued_once(backend: Backend) -> None:
+    """Two replicas (or a restart) queueing the same firing: one outbox row."""
+    from monitor.decide import DecisionKind
+    from monitor.store import OutboxEntry
+
+    entry = OutboxEntry("report:w@1", 0, DecisionKind.REPORT, "report:#ops", {"report": "w"}, T0)
+    first, second = backend.open(), backend.open()
+    try:
+        assert (first.report_queued("w@1"), first.queue_report("w@1", entry)) == (False, True)
+        assert (second.report_queued("w@1"), second.queue_report("w@1", entry)) == (True, False)
+        [row] = second.pending_outbox(now=T0)
+        assert (row.entry.kind, row.entry.channel, row.entry.payload) == (DecisionKind.REPORT, "report:#ops",
+                                                                          {"report": "w"})  # fmt: skip
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_replica_that_no_longer_leads_queues_no_report(backend: Backend) -> None:
+    """PostgreSQL: after another replica began a term, an old leader queueing a report writes nothing."""
+    if backend.name != "postgres":
+        pytest.skip("terms are PostgreSQL's (SQLite state has one replica)")
+    from monitor.decide import DecisionKind
+    from monitor.store import OutboxEntry
+    from monitor.store.errors import StaleLeaderError
+    from monitor.store.postgres import PostgresStore
+
+    entry = OutboxEntry("report:w@1", 0, DecisionKind.REPORT, "report:#ops", {"report": "w"}, T0)
+    old, new = backend.open(), backend.open()
+    try:
+        assert isinstance(old, PostgresStore)
+        assert isinstance(new, PostgresStore)
+        old.begin_term()
+        new.begin_term()
+        with pytest.raises(StaleLeaderError):
+            old.queue_report("w@1", entry)
+        assert not new.report_queued("w@1")
+        assert new.pending_outbox(now=T0) == []
+    finally:
+        old.close()
+        new.close()
