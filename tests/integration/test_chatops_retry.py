@@ -252,8 +252,9 @@ async def test_a_script_retry_uses_the_records_execute_task_id(bot: Bot) -> None
     answer = await bot.press(fingerprint, message)
     assert "the script again on 2 desktops" in blocks_text(answer)
     await bot.thread_says(message, "succeeded on 2 desktops")
-    # The simulator answers a record's execute_task_id with the task's id.
-    assert bot.world.sim.state.jobs.script_retries == [(task.id, record_id)]
+    # The record's execute_task_id, not the scheduled task's id (which the simulator refuses).
+    assert task.execute_task_id != task.id
+    assert bot.world.sim.state.jobs.script_retries == [(task.execute_task_id, record_id)]
     assert bot.actions() == []
 
 

@@ -203,11 +203,11 @@ async def test_a_script_retry_reruns_the_failed_desktops_with_their_output(sim: 
     failed = {d.desktop_id for d in record.details if d.exec_status == "FAIL"}
     async with client_for(sim) as client:
         originals = await client.list_script_records(record.id)
-        script_task_id = await client.retry_script_execution(task.id, record.id)
+        script_task_id = await client.retry_script_execution(task.execute_task_id, record.id)
         rerun = await client.list_script_records(script_task_id)
         detail = await client.get_script_record(rerun[0].id)
     assert {r.resource_id for r in originals if r.status == "FAIL"} == failed
-    assert sim.state.jobs.script_retries == [(task.id, record.id)]
+    assert sim.state.jobs.script_retries == [(task.execute_task_id, record.id)]
     assert {r.resource_id for r in rerun} == failed
     assert all(r.status == "SUCCESS" for r in rerun)
     assert detail.output is not None
@@ -219,7 +219,7 @@ async def test_a_script_retry_failing_again_tells_reason_and_output(sim: Simulat
     desktop = next(d.desktop_id for d in record.details if d.exec_status == "FAIL")
     sim.state.jobs.fail_desktops[desktop] = "disk full"
     async with client_for(sim) as client:
-        script_task_id = await client.retry_script_execution(task.id, record.id)
+        script_task_id = await client.retry_script_execution(task.execute_task_id, record.id)
         again = [r for r in await client.list_script_records(script_task_id) if r.resource_id == desktop]
         detail = await client.get_script_record(again[0].id)
     assert (detail.status, detail.reason) == ("FAIL", "disk full")
@@ -232,7 +232,7 @@ async def test_a_timed_out_script_retry_is_not_repeated(sim: Simulator) -> None:
     sim.state.add_fault("status", endpoint="script_retry", status=500)
     async with client_for(sim) as client:
         with pytest.raises(OutcomeUnknownError):
-            await client.retry_script_execution(task.id, record.id)
+            await client.retry_script_execution(task.execute_task_id, record.id)
     assert await seen_by_sim(sim, "script_retry") == 1
 
 
@@ -307,7 +307,7 @@ async def test_a_read_only_user_is_told_the_script_retry_action(sim: Simulator) 
     sim.state.jobs.read_only = True
     async with client_for(sim) as client:
         with pytest.raises(PermissionDeniedError) as caught:
-            await client.retry_script_execution(task.id, record.id)
+            await client.retry_script_execution(task.execute_task_id, record.id)
     assert caught.value.action == "workspace:scripts:retry"
 
 
@@ -335,5 +335,5 @@ async def test_a_script_retry_answer_naming_no_task_is_may_have_run(sim: Simulat
     sim.state.add_fault("wrong_types", endpoint="script_retry")
     async with client_for(sim) as client:
         with pytest.raises(OutcomeUnknownError, match="task_id"):
-            await client.retry_script_execution(task.id, record.id)
-    assert sim.state.jobs.script_retries == [(task.id, record.id)]
+            await client.retry_script_execution(task.execute_task_id, record.id)
+    assert sim.state.jobs.script_retries == [(task.execute_task_id, record.id)]

@@ -39,7 +39,7 @@ def test_sdk_retries_a_script_execution_and_reads_its_output(sim_thread: Simulat
         for r in t.records
         if r.count("FAIL")
     )
-    body = RetryScriptExecutionReq(task_id=task.id, record_id=record.id)
+    body = RetryScriptExecutionReq(task_id=task.execute_task_id, record_id=record.id)
     script_task_id = client.retry_script_execution(RetryScriptExecutionRequest(body=body)).task_id
     listed = client.list_script_records(ListScriptRecordsRequest(script_task_id=script_task_id))
     assert listed.count == record.count("FAIL")

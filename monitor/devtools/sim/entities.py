@@ -6,6 +6,7 @@ counts (`success_num` ...) are derived from the details, so they can never disag
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from monitor.workspace import vocabulary
@@ -91,3 +92,10 @@ class SimTask:
     @property
     def triggered(self) -> bool:
         return self.scheduled_type == "LIFE_CYCLE"
+
+    @property
+    def execute_task_id(self) -> str:
+        """What its records name as `execute_task_id` (the task that executed, which
+        `script-executions/retry` takes as `task_id`): an id of its own, not the scheduled task's, so that a
+        retry sending the scheduled task's id is refused here and a test can tell the two apart."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim:execute-task:{self.id}"))

@@ -12,8 +12,10 @@ set by tests (`state.jobs`) or through the control API (`PUT /_sim/jobs/switches
   every later one, so a poller sees progress.
 
 `POST /v2/{project_id}/script-executions/retry` `{task_id, record_id}` re-runs the script of a scheduled
-EXECUTE_SCRIPT task's execution (`task_id` is the record's `execute_task_id`, the task's id here) on the
-desktops it failed on, as a new script task whose id it answers. `script-execution-records` lists per-desktop
+EXECUTE_SCRIPT task's execution on the desktops it failed on, as a new script task whose id it answers.
+`task_id` is the record's `execute_task_id`: here an id of each task's own (`SimTask.execute_task_id`), not
+the scheduled task's, which is refused, so a test can tell the two apart (the API reference does not say
+whether they may coincide). `script-execution-records` lists per-desktop
 script records by `script_task_id`: the original execution's are derived from its record details (script task
 id = the scheduled record's id, an assumption: the API does not say how the two are linked), a retry's are
 new. Job and record fields follow the SDK's `ShowJobResponse`/`JobDetailInfo` and `ScriptRecordSimpleInfo`;
@@ -89,7 +91,7 @@ class JobBook:
         #: A read-only IAM user: writes answer 403 naming the action the policy lacks.
         self.read_only = False
         self.actions: list[dict[str, Any]] = []  # every accepted action body, in order
-        self.script_retries: list[tuple[str, str]] = []  # (task_id, record_id) of every accepted retry
+        self.script_retries: list[tuple[str, str]] = []  # (task_id, record_id) as sent, every accepted retry
         self._script_records: dict[str, list[SimScriptRecord]] = {}
         #: What a failed desktop's script printed (desktop name -> output), for tests of hostile or huge
         #: output; otherwise a few lines ending in the reason and "exit 1".
@@ -221,7 +223,7 @@ class JobBook:
 
     def retry_script(self, task: SimTask, record: SimRecord) -> str:
         """A new script task running the record's script again on its failed desktops; its id."""
-        self.script_retries.append((task.id, record.id))
+        self.script_retries.append((task.execute_task_id, record.id))
         script_task_id = self._id()
         failed = [r for r in self.original_script_records(task, record) if r.status == "FAIL"]
         self._script_records[script_task_id] = [

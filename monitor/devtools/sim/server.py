@@ -332,7 +332,9 @@ def _script_retry_answer(state: SimState, _request: web.Request, body: bytes) ->
     task_id, record_id = document.get("task_id"), document.get("record_id")
     if not isinstance(task_id, str) or not isinstance(record_id, str):
         raise ApiError(400, _BAD_PARAMETER, "Invalid parameter: task_id and record_id are required")
-    task = state.task_by_id(task_id)
+    task = state.task_by_execute_id(
+        task_id
+    )  # the record's execute_task_id; the scheduled task's id is not one
     if task is None or task.task_type != "EXECUTE_SCRIPT":
         raise ApiError(400, _BAD_PARAMETER, "The script execution task does not exist.")
     record = next((r for r in task.records if r.id == record_id), None)

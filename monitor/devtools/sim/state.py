@@ -103,6 +103,10 @@ class SimState:
     def task_by_id(self, task_id: str) -> SimTask | None:
         return self._by_id.get(task_id)
 
+    def task_by_execute_id(self, execute_task_id: str) -> SimTask | None:
+        """The task whose records name `execute_task_id` (`SimTask.execute_task_id`)."""
+        return next((t for t in self.tasks if t.execute_task_id == execute_task_id), None)
+
     def desktop_names(self) -> dict[str, str]:
         """Every desktop any task targets, id -> name: the desktops the action endpoint knows."""
         return {d.id: d.name for t in self.tasks for d in t.desktops}

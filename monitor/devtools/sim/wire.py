@@ -109,7 +109,7 @@ def record_entry(task: SimTask, record: SimRecord, *, rfc3339: bool = False) -> 
             "failed_num": record.count("FAIL"),
             "skip_num": record.count("SKIP"),
             "time_zone": task.time_zone,
-            "execute_task_id": task.id,
+            "execute_task_id": task.execute_task_id,
             "execute_object_type": "DESKTOP",
             "expire_time": task.expire_time,
             "extra_params": task.extra_params,
