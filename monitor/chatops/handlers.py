@@ -496,7 +496,13 @@ async def acknowledge_alert(alert_id: str, caller: Caller, deps: Deps) -> tuple[
     acknowledged, and the answer."""
     done = await asyncio.to_thread(deps.store.acknowledge, alert_id, by=caller.shown, at=deps.clock())
     if done:  # an escalated alert's incident is acknowledged in PagerDuty too
-        await asyncio.to_thread(queue_acknowledge, deps.store, alert_id, deps.clock())
+        ruleset = deps.ruleset
+
+        def pages(rule_name: str) -> bool:
+            rule = ruleset.rule(rule_name) if ruleset is not None else None
+            return rule is not None and rule.pagerduty
+
+        await asyncio.to_thread(queue_acknowledge, deps.store, alert_id, deps.clock(), pages=pages)
     log.info("chatops.acknowledged", alert=alert_id, done=done, by=caller.user_id)
     return done, ack_reply(alert_id, done, by=caller.shown)
 

@@ -75,12 +75,19 @@ def incident_key(fingerprint: str) -> str:
     return f"incident.{fingerprint}"
 
 
-def queue_acknowledge(store: Store, fingerprint: str, now: datetime) -> bool:
-    """An alert acknowledged in Slack: when it has an incident open, queue its acknowledge (through the
-    outbox, as every event). Whether one was queued. An ack before the trigger went out is not escalated."""
+def queue_acknowledge(
+    store: Store, fingerprint: str, now: datetime, *, pages: Callable[[str], bool] = lambda rule: False
+) -> bool:
+    """An alert acknowledged in Slack: queue its acknowledge (through the outbox, as every event) when its
+    incident is open, or when its rule pages (`pages(rule_name)`) and the trigger may still be on its way (a
+    429 or a 5xx being retried): the row waits behind the trigger, and the receiver sends it only if an
+    incident of that episode is open by then. Whether one was queued."""
     episode = store.get_meta(f"{PagerDutyNotifier.kind}.{incident_key(fingerprint)}")
     if not episode:
-        return False
+        alert = store.load_alerts([fingerprint]).get(fingerprint)
+        if alert is None or alert.closed_at is not None or not pages(alert.rule_name):
+            return False
+        episode = str(alert.episode)
     entry = OutboxEntry(
         fingerprint, int(episode), DecisionKind.ACKNOWLEDGED, PAGERDUTY_CHANNEL, {"kind": "ACKNOWLEDGED"}, now
     )
@@ -136,6 +143,11 @@ class PagerDutyNotifier:
     async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
         for row in notification.rows:
             event = event_for(row, self._routing_key)
+            if event is not None and event["event_action"] == "acknowledge":
+                # Only an incident of this episode, open now: its trigger went out before (the outbox keeps
+                # an alert's events in order), or never did (silenced, refused) and there is none to ack.
+                if memo.get(incident_key(row.entry.fingerprint)) != str(row.entry.episode):
+                    event = None
             if event is not None:
                 await self._send(event)
                 # Which episode has an incident open: what an ack in Slack is escalated for.

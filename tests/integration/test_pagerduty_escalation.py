@@ -14,6 +14,8 @@ from monitor.chatops.handlers import Deps, acknowledge_alert
 from monitor.devtools.pagerduty import PagerDutyStubThread
 from monitor.notify.dispatch import Dispatcher
 from monitor.pagerduty.notifier import PagerDutyNotifier
+from monitor.rules.load import compile_match
+from monitor.silences import Silence as StoredSilence
 from tests.support.world import World, open_world
 
 KEY = "0123456789abcdef0123456789ABCDEF"
@@ -93,9 +95,15 @@ async def test_a_refused_routing_key_is_a_meta_alert(world: World, pd: PagerDuty
 
 
 async def _ack(world: World) -> bool:
-    """The Acknowledge button (or `/tasks ack`) on the prod-reboot alert."""
+    """The Acknowledge button (or `/tasks ack`) on the prod-reboot alert, with the rules in force as the
+    daemon hands them to the app."""
     [fingerprint] = world.store.load_open_alerts()
-    deps = Deps(tasks=world.client, store=world.store, clock=lambda: world.now[0])
+    deps = Deps(
+        tasks=world.client,
+        store=world.store,
+        clock=lambda: world.now[0],
+        ruleset=world.runtime.loaded.ruleset,
+    )
     done, _ = await acknowledge_alert(fingerprint, Caller("U1", "alice"), deps)
     return done
 
@@ -145,3 +153,44 @@ async def test_a_task_deleted_while_paged_resolves_its_incident(
 
     assert [action for action, _ in pd.server.events] == ["trigger", "resolve"]
     assert [i.status for i in pd.server.incidents] == ["resolved"]
+
+
+async def test_an_ack_while_the_trigger_is_retried_acknowledges_once_it_is_out(
+    world: World, pd: PagerDutyStubThread
+) -> None:
+    """PagerDuty throttles the trigger; someone acknowledges the alert in Slack meanwhile: the acknowledge
+    follows the trigger, so the on-call is not paged for an alert a person already took."""
+    _escalate(world, pd)
+    pd.call(pd.server.throttle, 1)
+    world.execute("prod-reboot", "FAIL")
+    await world.cycle()
+    assert pd.server.incidents == [], "the trigger is being retried"
+    assert await _ack(world)
+    world.advance(timedelta(minutes=15))
+    await world.flush()
+
+    assert [(i.status, i.actions) for i in pd.server.incidents] == [
+        ("acknowledged", ["trigger", "acknowledge"])
+    ]
+
+
+async def test_an_ack_of_an_escalated_alert_that_was_never_paged_sends_nothing(
+    world: World, pd: PagerDutyStubThread
+) -> None:
+    """A rule that pages, but its alert was silenced when new: no incident, so no acknowledge is sent."""
+    _escalate(world, pd)
+    world.store.add_silence(
+        StoredSilence(
+            id="s-1",
+            matcher=compile_match({"task_name": "prod-*"}, where="test"),
+            until=world.now[0] + timedelta(hours=1),
+            comment="maintenance",
+            created_by="alice",
+            created_at=world.now[0],
+        )
+    )
+    world.execute("prod-reboot", "FAIL")
+    await world.cycle()
+    assert await _ack(world)
+    await world.flush()
+    assert pd.server.requests == 0
