@@ -143,11 +143,14 @@ class PagerDutyNotifier:
     async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
         for row in notification.rows:
             event = event_for(row, self._routing_key)
-            if event is not None and event["event_action"] == "acknowledge":
-                # Only an incident of this episode, open now: its trigger went out before (the outbox keeps
-                # an alert's events in order), or never did (silenced, refused) and there is none to ack.
-                if memo.get(incident_key(row.entry.fingerprint)) != str(row.entry.episode):
-                    event = None
+            # An acknowledge only for an incident of this episode, open now: its trigger went out before (the
+            # outbox keeps an alert's events in order), or never did (silenced, refused): nothing to ack.
+            if (
+                event is not None
+                and event["event_action"] == "acknowledge"
+                and memo.get(incident_key(row.entry.fingerprint)) != str(row.entry.episode)
+            ):
+                event = None
             if event is not None:
                 await self._send(event)
                 # Which episode has an incident open: what an ack in Slack is escalated for.
