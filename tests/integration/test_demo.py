@@ -105,6 +105,17 @@ def test_a_retry_from_the_alert_message_is_told_in_its_thread_and_is_not_a_recov
     assert "Retry running" not in json.dumps(message["blocks"])
 
 
+def test_the_on_call_was_paged_once_per_alert_and_the_recovery_resolved_its_incident(
+    story: tuple[StoryOutcome, str],
+) -> None:
+    outcome, _ = story
+    triggered = [key for action, key in outcome.pages if action == "trigger"]
+    assert len(triggered) == len(set(triggered)) == len(TEAM) + 1, "one trigger per alert, none for reminders"
+    status = {summary.split(": ")[1].split(" (")[0]: state for summary, state, _ in outcome.incidents}
+    assert status == {**dict.fromkeys(TEAM, "triggered"), RECOVERS[0]: "resolved"}
+    assert all(with_demo_key for _, _, with_demo_key in outcome.incidents)
+
+
 def test_the_slash_commands_were_answered_and_the_silenced_task_never_posted(
     story: tuple[StoryOutcome, str],
 ) -> None:

@@ -10,6 +10,8 @@ import pytest
 
 from monitor.config import load_settings
 from monitor.devtools.demo.setup import (
+    PAGERDUTY_KEY,
+    PAGERDUTY_KEY_ENV,
     POLL_INTERVAL,
     REPEAT_INTERVAL,
     STUB_CHANNEL,
@@ -22,6 +24,7 @@ from monitor.devtools.demo.setup import (
 from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
 from monitor.rules.load import load_rules_text
+from monitor.runtime import make_pagerduty
 
 BOT, APP = "xoxb-real-bot-token-1", "xapp-1-real-app-token"
 TOKENS = {"SLACK_BOT_TOKEN": BOT, "SLACK_APP_TOKEN": APP}
@@ -78,11 +81,18 @@ def test_the_child_gets_the_simulators_keys_and_nothing_else_of_the_parent() -> 
         "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY,
         "SLACK_BOT_TOKEN": BOT,
         "SLACK_APP_TOKEN": APP,
+        PAGERDUTY_KEY_ENV: PAGERDUTY_KEY,
     }
 
 
 def _load(tmp_path: Path, target: SlackTarget, api_url: str | None) -> tuple[str, str]:
-    config = demo_config(target, sim_url="http://127.0.0.1:8900", state_dir=tmp_path, api_url=api_url)
+    config = demo_config(
+        target,
+        sim_url="http://127.0.0.1:8900",
+        state_dir=tmp_path,
+        api_url=api_url,
+        pagerduty_url="http://127.0.0.1:8901/v2/enqueue",
+    )
     return config, demo_rules(target.channel)
 
 
@@ -101,6 +111,19 @@ def test_the_stand_in_config_is_one_the_daemon_accepts(tmp_path: Path) -> None:
         ("everything-else", STUB_CHANNEL),
     ]
     assert ruleset.rules[0].repeat_interval == timedelta(seconds=REPEAT_INTERVAL)
+    assert [rule.name for rule in ruleset.rules if rule.pagerduty] == ["desktop-ops"]
+
+
+def test_the_demo_pages_the_pagerduty_stand_in_with_a_key_the_daemon_accepts(tmp_path: Path) -> None:
+    """The daemon reads the stand-in's URL from the config and the (fake) key from its environment; the key
+    has the format `check --online` and the receiver demand."""
+    config, _ = _load(tmp_path, choose_slack({}), None)
+    (tmp_path / "config.yaml").write_text(config)
+    settings = load_settings(tmp_path / "config.yaml", env={})
+    assert settings.pagerduty.routing_key_env == PAGERDUTY_KEY_ENV
+    assert str(settings.pagerduty.events_url) == "http://127.0.0.1:8901/v2/enqueue"
+    receiver = make_pagerduty(settings, daemon_environment(choose_slack({}), {}))
+    assert receiver.events_url == settings.pagerduty.events_url
 
 
 @pytest.mark.parametrize("channel", ["#wm-demo", "C0123ABCD"])

@@ -3,7 +3,9 @@
     choose_slack(env)                the Slack stand-in on loopback (default), or a real workspace when
                                      SLACK_BOT_TOKEN, SLACK_APP_TOKEN and DEMO_SLACK_CHANNEL are all set
     demo_rules(channel)              rules.yaml: prod-* tasks are the desktop-ops team's, reminded every 15 s
-    demo_config(...)                 config.yaml: the simulator, SQLite, 2-second polls, Socket Mode
+                                     and paged through PagerDuty
+    demo_config(...)                 config.yaml: the simulator, SQLite, 2-second polls, Socket Mode, the
+                                     PagerDuty stand-in as the Events API
     daemon_environment(target, ...)  the child's environment, built from nothing: a developer's own
                                      Workspace credentials or WORKSPACE_* overrides never leak into the demo
 
@@ -22,6 +24,8 @@ from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
 
 __all__ = [
+    "PAGERDUTY_KEY",
+    "PAGERDUTY_KEY_ENV",
     "POLL_INTERVAL",
     "REAL_SLACK_VARIABLES",
     "REPEAT_INTERVAL",
@@ -44,6 +48,9 @@ STUB_ADMIN = "alice"
 STUB_ADMIN_ID = "U0DEMOALICE"
 POLL_INTERVAL = 2  # seconds
 REPEAT_INTERVAL = 15  # seconds: short, so that a reminder shows within the minute
+#: The demo pages the PagerDuty stand-in (monitor.devtools.pagerduty) with this public, fake routing key.
+PAGERDUTY_KEY_ENV = "DEMO_PAGERDUTY_KEY"
+PAGERDUTY_KEY = "DEMO0000PAGERDUTY0STANDIN0KEY000"
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 
 
@@ -98,6 +105,7 @@ rules:
     severity: critical
     repeat_interval: {REPEAT_INTERVAL}s
     notify_resolved: true
+    pagerduty: true
   - name: everything-else
     channel: {quoted}
     severity: info
@@ -105,8 +113,11 @@ rules:
 """
 
 
-def demo_config(target: SlackTarget, *, sim_url: str, state_dir: Path, api_url: str | None) -> str:
-    """config.yaml next to rules.yaml in `state_dir`; `api_url` None is slack.com (the product's default)."""
+def demo_config(
+    target: SlackTarget, *, sim_url: str, state_dir: Path, api_url: str | None, pagerduty_url: str
+) -> str:
+    """config.yaml next to rules.yaml in `state_dir`; `api_url` None is slack.com (the product's default);
+    `pagerduty_url` the stand-in's Events API (its /v2/enqueue)."""
     lines = [
         "workspace:",
         f"  endpoint: {sim_url}",
@@ -128,17 +139,19 @@ def demo_config(target: SlackTarget, *, sim_url: str, state_dir: Path, api_url: 
         lines.append(f"  allowed_channels: [{json.dumps(target.channel)}]")
     else:
         lines.append(f"  admins: [{STUB_ADMIN_ID}]")
+    lines += ["pagerduty:", f"  routing_key_env: {PAGERDUTY_KEY_ENV}", f"  events_url: {pagerduty_url}"]
     return "\n".join(lines) + "\n"
 
 
 def daemon_environment(target: SlackTarget, parent: Mapping[str, str]) -> dict[str, str]:
-    """The simulator's (public, fake) AK/SK and the target's Slack tokens; from `parent` only what finds
-    Python and this checkout (PATH, PYTHONPATH)."""
+    """The simulator's (public, fake) AK/SK, the target's Slack tokens and the PagerDuty stand-in's (fake)
+    key; from `parent` only what finds Python and this checkout (PATH, PYTHONPATH)."""
     env = {
         "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
         "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY,
         "SLACK_BOT_TOKEN": target.bot_token,
         "SLACK_APP_TOKEN": target.app_token,
+        PAGERDUTY_KEY_ENV: PAGERDUTY_KEY,
     }
     for name in ("PATH", "PYTHONPATH"):
         if name in parent:

@@ -1,15 +1,17 @@
 """The daemon half of `make demo`: the real `workspace-monitor run`, as a child process, living a story.
 
-It starts the Workspace API simulator and (unless real Slack is chosen, see `setup.choose_slack`) the
-Slack stand-in in this process, writes a config and rules to a temporary directory (2-second polls, SQLite,
-reminders every 15 s), starts the daemon on them, then changes the simulator and waits for what the daemon
-does about it, showing on the terminal what arrives at Slack as it arrives:
+It starts the Workspace API simulator, the PagerDuty stand-in and (unless real Slack is chosen, see
+`setup.choose_slack`) the Slack stand-in in this process, writes a config and rules to a temporary directory
+(2-second polls, SQLite, reminders every 15 s, prod-* paged), starts the daemon on them, then changes the
+simulator and waits for what the daemon does about it, showing on the terminal what arrives at Slack as it
+arrives:
 
-    three prod tasks fail at once         one digest message
+    three prod tasks fail at once         one digest message; the on-call paged (PagerDuty stand-in), an
+                                          incident per task
     another fails on its own              a message of its own, with "Retry failed desktops"
     alice presses Retry (and confirms)    "retry running" on the message; who asked and the job's outcome in
                                           its thread; the alert still fires (a retry is not a recovery)
-    its next run succeeds                 the message edited, "resolved" in its thread
+    its next run succeeds                 the message edited, "resolved" in its thread; its incident resolved
     alice: /tasks silence lab-* 10m       the ephemeral answer (Socket Mode envelope, as Slack sends it)
     lab-rebuild fails, silenced           nothing, for two polls
     alice: /tasks failed                  the ephemeral answer
@@ -40,6 +42,7 @@ from rich.text import Text
 
 from monitor.devtools.demo.feed import StubFeed, render_event
 from monitor.devtools.demo.setup import (
+    PAGERDUTY_KEY,
     POLL_INTERVAL,
     REPEAT_INTERVAL,
     STUB_ADMIN,
@@ -50,6 +53,7 @@ from monitor.devtools.demo.setup import (
     demo_config,
     demo_rules,
 )
+from monitor.devtools.pagerduty import PagerDutyStub, start_pagerduty_stub
 from monitor.devtools.sim import SimOptions, start_simulator
 from monitor.devtools.sim.runner import Simulator
 from monitor.devtools.slackstub import StubMessage, start_slack_stub
@@ -83,6 +87,10 @@ class StoryOutcome:
     #: The stand-in's channels as plain data (`StubState.snapshot`), and the slash commands' answers.
     slack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     answers: list[dict[str, Any]] = field(default_factory=list)
+    #: What the PagerDuty stand-in was sent: (event_action, dedup_key) in order, and its incidents as
+    #: (summary, status, routing key was the demo's).
+    pages: list[tuple[str, str]] = field(default_factory=list)
+    incidents: list[tuple[str, str, bool]] = field(default_factory=list)
     daemon_log: str = ""
 
     @property
@@ -169,6 +177,12 @@ class _Story:
     feed: StubFeed | None = None
     started: float = 0.0
     steps: int = 0
+    pager: PagerDutyStub | None = None
+
+    def paged(self, name: str, status: str) -> bool:
+        """Whether the on-call has an incident about task `name` in `status` (triggered, resolved)."""
+        incidents = self.pager.incidents if self.pager is not None else []
+        return any(f": {name} (" in i.summary and i.status == status for i in incidents)
 
     def execute(self, names: list[str], status: str) -> None:
         for name in names:
@@ -296,6 +310,10 @@ async def _stub_story(story: _Story, stub: SlackStub) -> None:
             len(_top(stub, channel)) == 1 and all(name in _said(_top(stub, channel)[0]) for name in names)
         ),
     )
+    await story.until(
+        "the on-call paged: a PagerDuty incident for each of them",
+        lambda: all(story.paged(name, "triggered") for name in names),
+    )
 
     story.step(f"{RECOVERS[0]} fails on its own a little later: a message of its own")
     story.execute([RECOVERS[0]], "FAIL")
@@ -333,6 +351,7 @@ async def _stub_story(story: _Story, stub: SlackStub) -> None:
         )
 
     await story.until("its message edited, resolved in its thread", recovered)
+    await story.until("its PagerDuty incident resolved", lambda: story.paged(RECOVERS[0], "resolved"))
 
     story.step("Lab desktops are being re-imaged by hand: alice silences lab-* from Slack")
     await _slash(story, stub, "silence lab-* 10m re-imaging by hand", "silence")
@@ -360,6 +379,10 @@ async def _stub_story(story: _Story, stub: SlackStub) -> None:
 
     # All of them, so that the daemon is stopped with nothing left to send.
     await story.until("a reminder for each in the digest's thread", lambda: all(map(reminded, names)))
+    keys = [i.dedup_key for i in story.pager.incidents] if story.pager is not None else []
+    story.outcome.checks["one incident per alert: reminders page nobody again"] = (
+        len(keys) == len(set(keys)) == len(names) + 1
+    )
 
 
 async def _real_story(story: _Story, stay: float) -> None:
@@ -427,7 +450,7 @@ async def play_story(
     checks when `stub` is the Slack the daemon talks to, else the real-Slack one, which ends after `stay`
     seconds or at Ctrl-C."""
     outcome = StoryOutcome()
-    async with start_simulator(SimOptions(tasks=0, seed=5)) as sim:
+    async with start_simulator(SimOptions(tasks=0, seed=5)) as sim, start_pagerduty_stub() as pager:
         for name, task_type in (*TEAM_TASKS, RECOVERS, SILENCED_TASK):
             sim.state.create_task(
                 {"task_name": name, "task_type": task_type, "scheduled_type": "DAY", "last_status": "SUCCESS"}
@@ -436,8 +459,17 @@ async def play_story(
             where = Path(scratch)
             (where / "rules.yaml").write_text(demo_rules(target.channel))
             config = where / "config.yaml"
-            config.write_text(demo_config(target, sim_url=sim.base_url, state_dir=where, api_url=api_url))
+            config.write_text(
+                demo_config(
+                    target,
+                    sim_url=sim.base_url,
+                    state_dir=where,
+                    api_url=api_url,
+                    pagerduty_url=pager.enqueue_url,
+                )
+            )
             console.print(f"Slack: {target.note}")
+            console.print(f"PagerDuty: the stand-in on {pager.url} (rule desktop-ops pages)")
             console.print(
                 f"Workspace API: the simulator on {sim.base_url}, {len(sim.state.tasks)} daily tasks"
             )
@@ -449,7 +481,15 @@ async def play_story(
             )
             feed = StubFeed(stub.state) if stub else None
             story = _Story(
-                console, sim, daemon, target, stub, outcome, feed, asyncio.get_running_loop().time()
+                console,
+                sim,
+                daemon,
+                target,
+                stub,
+                outcome,
+                feed,
+                asyncio.get_running_loop().time(),
+                pager=pager,
             )
             try:
                 if await _started(story):
@@ -463,6 +503,10 @@ async def play_story(
                 outcome.exit_code = await daemon.stop()
                 story.show()
                 outcome.daemon_log = daemon.log.read_text(errors="replace")
+                outcome.pages = list(pager.events)
+                outcome.incidents = [
+                    (i.summary, i.status, i.routing_key == PAGERDUTY_KEY) for i in pager.incidents
+                ]
             style = "green" if outcome.exit_code == 0 else "bold red"
             console.print(Text(f"workspace-monitor run exited with {outcome.exit_code}", style=style))
             if outcome.exit_code != 0:
