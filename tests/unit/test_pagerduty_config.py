@@ -94,3 +94,17 @@ def test_a_rule_that_pages_needs_the_section_with_its_line(tmp_path: Path) -> No
 
     config.write_text(f"rules: {rules}\npagerduty:\n  routing_key_env: PD_ROUTING_KEY\n")
     assert load_all(config).ruleset.rules[0].pagerduty
+
+
+def test_the_shipped_config_skeleton_shows_the_section_and_the_env_file_its_variable(tmp_path: Path) -> None:
+    """`init` writes monitor/deploy/config.yaml and env.example: the commented pagerduty section, uncommented,
+    is a section that loads, and the env file names the variable it points at."""
+    deploy = Path(__file__).parents[2] / "monitor" / "deploy"
+    lines = (deploy / "config.yaml").read_text().splitlines()
+    start = lines.index("# pagerduty:")
+    block = [line.removeprefix("# ") for line in lines[start:] if line.startswith("# ")][:3]
+    settings, _ = _settings(tmp_path, "workspace:\n  project_id: abc\n" + "\n".join(block) + "\n")
+    variable = settings.pagerduty.routing_key_env
+    assert variable is not None
+    assert str(settings.pagerduty.events_url) == "https://events.pagerduty.com/v2/enqueue"
+    assert f"# {variable}=" in (deploy / "env.example").read_text()
