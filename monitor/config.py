@@ -33,7 +33,6 @@ from pydantic import (
 
 from monitor.chatops.access import CHANNEL_ID, CHANNEL_NAME, USER_HANDLE, USER_ID
 from monitor.durations import parse_duration
-from monitor.yamlfile import YamlError, duplicate_keys, parse_yaml
 
 __all__ = [
     "MAX_CONFIG_BYTES",
@@ -423,6 +422,10 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
     # PyYAML keeps the last of two equal keys: a second `slack:` would drop the first one's admins silently.
     problems: list[tuple[int, str]] = []
     if path.exists():
+        # Imported only to read a file: PyYAML costs more to import than anything else here, and `tasks`
+        # runs with no file at all (environment only) as often as with one (bench/findings.md, start-up).
+        from monitor.yamlfile import YamlError, duplicate_keys, parse_yaml
+
         source = str(path)
         status = path.stat()
         # A FIFO would block the read for ever, /dev/zero fill the memory.

@@ -57,19 +57,36 @@ def sim() -> Iterator[SimulatorThread]:
         yield running
 
 
-def test_tasks_loads_none_of_the_daemons_libraries(sim: SimulatorThread, tmp_path: Path) -> None:
-    """A real listing (one page, JSON), so whatever the client loads while it runs is counted too."""
-    env = {
+def _sim_env(sim: SimulatorThread) -> dict[str, str]:
+    """Credentials and endpoint from the environment: `tasks` with no config file."""
+    return {
         "HUAWEICLOUD_SDK_AK": DEFAULT_ACCESS_KEY,
         "HUAWEICLOUD_SDK_SK": DEFAULT_SECRET_KEY,
         "HUAWEICLOUD_SDK_PROJECT_ID": DEFAULT_PROJECT_ID,
         "WORKSPACE_ENDPOINT": sim.base_url,
     }
-    result, loaded = loaded_by("tasks", "--json", env=env, cwd=tmp_path)
+
+
+def test_tasks_loads_none_of_the_daemons_libraries(sim: SimulatorThread, tmp_path: Path) -> None:
+    """A real listing (one page, JSON), so whatever the client loads while it runs is counted too."""
+    result, loaded = loaded_by("tasks", "--json", env=_sim_env(sim), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 40
     assert "httpx" in loaded  # the listing really went through the client
     assert loaded.isdisjoint(NOT_FOR_TASKS), sorted(loaded & set(NOT_FOR_TASKS))
+
+
+def test_tasks_without_a_config_file_loads_no_yaml(sim: SimulatorThread, tmp_path: Path) -> None:
+    """The environment alone configures `tasks`; PyYAML (the costliest import of the config) is loaded only
+    to read a file, and then the listing still works."""
+    result, loaded = loaded_by("tasks", "--json", env=_sim_env(sim), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "yaml" not in loaded
+    (tmp_path / "config.yaml").write_text("workspace:\n  concurrency: 2\n")
+    result, loaded = loaded_by("tasks", "--json", env=_sim_env(sim), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "yaml" in loaded
+    assert len(json.loads(result.stdout)) == 40
 
 
 def test_the_tasks_command_loads_nothing_of_the_runtime() -> None:
