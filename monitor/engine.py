@@ -7,9 +7,14 @@
                 execution) and RESOLVED or CLOSED only when that confirms it
     persist   = new alert states + outbox rows + meta, in one store transaction
 
-Every `overdue_every` cycles (when some rule has `overdue_after`), every task is listed too, beside the
-failing ones, and the missed-run alerts are decided from that listing (monitor.overdue); between those
-cycles they are left as they are (the failing listing cannot tell whether a task ran).
+Every `overdue_every` cycles (when some rule has `overdue_after`, or `reports:` read the run history), every
+task is listed too, beside the failing ones (LIFE_CYCLE ones in a listing of their own, as the API lists them
+only when asked for). The missed-run alerts are decided from that listing (monitor.overdue), which leaves the
+triggered tasks out; between those cycles they are left as they are (the failing listing cannot tell whether a
+task ran). Every task it lists is counted into the run history (monitor.history): it is the only listing
+that shows the runs of tasks that do not fail. A triggered task has no next_execution_time to move on, so
+only its records show its runs: with reports, those cycles look up the records of a few of them
+(MAX_HISTORY_LOOKUPS, in turn, within what the cycle left of MAX_RECORD_LOOKUPS).
 
 The pure part (`evaluate`, `outbox_entries`) works on plain data and is what the engine benchmark measures;
 `Engine.run_cycle` adds the I/O around it. Nothing is sent here: the dispatcher reads the outbox.
@@ -93,6 +98,9 @@ MAX_RECORD_LOOKUPS = 500
 MAX_OVERDUE_LOOKUPS = 100
 #: Every how many cycles all tasks are listed for missed runs (`workspace.overdue_every`).
 DEFAULT_OVERDUE_EVERY = 5
+#: Tasks without a next_execution_time (triggered, one-off) whose records a listing of every task looks up
+#: for the run history when reports read it, in turn; never more than the cycle left of MAX_RECORD_LOOKUPS.
+MAX_HISTORY_LOOKUPS = 50
 
 
 def utc_now() -> datetime:
@@ -335,10 +343,17 @@ class Engine:
         clock: Callable[[], datetime] = utc_now,
         cycle_deadline: float | None = None,
         overdue_every: int = DEFAULT_OVERDUE_EVERY,
+        history_listing: bool = False,
     ) -> None:
         self.client = client
-        #: Every how many cycles all tasks are listed for missed runs (1: every cycle).
+        #: Every how many cycles all tasks are listed for missed runs and the run history (1: every cycle).
         self.overdue_every = max(1, overdue_every)
+        #: Whether all tasks are listed every `overdue_every` cycles for the run history even without a rule
+        #: with `overdue_after` (`reports:` read it: success rates need the runs of tasks that never fail).
+        self.history_listing = history_listing
+        # Where the next listing of every task starts its records lookups among the tasks without a next
+        # execution time (see MAX_HISTORY_LOOKUPS).
+        self._history_turn = 0
         # Cycles left before the next listing of all tasks: 0 lists now (the first cycle does). A failed
         # listing of all tasks leaves it at 0, so the next cycle tries again.
         self._overdue_countdown = 0
@@ -362,13 +377,13 @@ class Engine:
         """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
         started = self._clock()
         deadline = asyncio.timeout(self.cycle_deadline)
-        overdue_turn = bool(self.overdue_routes) and self._overdue_countdown <= 0
-        if not overdue_turn:
+        listing_turn = (self.history_listing or bool(self.overdue_routes)) and self._overdue_countdown <= 0
+        if not listing_turn:
             self._overdue_countdown -= 1
         try:
             async with deadline:
                 everything: Listing | None = None
-                if overdue_turn:
+                if listing_turn:
                     # Side by side: the two listings share the client's concurrency bound and throttle.
                     listing, everything = await asyncio.gather(
                         self.client.fetch_failing(), self._list_everything()
@@ -402,10 +417,11 @@ class Engine:
         return routes
 
     async def _list_everything(self) -> Listing | None:
-        """Every scheduled task (LIFE_CYCLE ones, which never miss a run, are listed only when asked for),
-        paged as the failing listing is; None when it failed (missed runs wait for the next cycle)."""
+        """Every task, LIFE_CYCLE ones included (the API lists them only when asked for: a listing of their
+        own, side by side), paged as the failing listing is; None when it failed (missed runs and the run
+        history wait for the next cycle)."""
         try:
-            return await self.client.fetch_tasks(TaskFilter())
+            return await self.client.fetch_many([TaskFilter(), TaskFilter(scheduled_type="LIFE_CYCLE")])
         except WorkspaceError as exc:
             log.warning("cycle.overdue_listing_failed", project=self.project, error=str(exc))
             return None
@@ -453,7 +469,8 @@ class Engine:
             confirmed, confirm_records = await self._confirm(evaluation.to_confirm, silences, now)
         evaluation.decided.extend(confirmed)
         records = {**records, **confirm_records}
-        if everything is not None:
+        overdue_checked = everything is not None and bool(self.overdue_routes)
+        if everything is not None and overdue_checked:
             with collector_running():  # up to MAX_OVERDUE_LOOKUPS records lookups, and the deleted tasks'
                 overdue, overdue_records = await self._evaluate_overdue(everything, all_open, silences, now)
             evaluation.decided.extend(overdue)
@@ -467,6 +484,13 @@ class Engine:
             scripts=scripts,
             now=now,
         )
+        history_records: dict[str, TaskRecords] = {}
+        if persist and everything is not None and self.history_listing:
+            budget = min(MAX_HISTORY_LOOKUPS, MAX_RECORD_LOOKUPS - len(wanted))
+            with collector_running():  # up to MAX_HISTORY_LOOKUPS records lookups, before the cycle's write
+                history_records = await self._records(
+                    self._history_lookups(everything.tasks, records, budget)
+                )
         if persist:
             self.store.apply_cycle(
                 CycleChanges(
@@ -478,14 +502,14 @@ class Engine:
                         "last_cycle_tasks": str(len(tasks)),
                         **(
                             {"last_overdue_check_at": now.isoformat()}
-                            if everything is not None and everything.complete
+                            if overdue_checked and everything is not None and everything.complete
                             else {}
                         ),
                     },
                 )
             )
             every_task = everything.tasks if everything is not None else ()
-            self._record_runs([*tasks, *every_task], evaluation.decided, records, now)
+            self._record_runs([*tasks, *every_task], evaluation.decided, {**history_records, **records}, now)
         notes = [
             DecisionNote(
                 item.decision.kind,
@@ -520,6 +544,19 @@ class Engine:
         )
         return report
 
+    def _history_lookups(
+        self, every_task: Sequence[ScheduledTask], records: Mapping[str, TaskRecords], budget: int
+    ) -> list[ScheduledTask]:
+        """The tasks whose records a listing of every task looks up for the run history: those whose runs the
+        listing cannot show (no next_execution_time: triggered and one-off tasks) and whose records this cycle
+        did not fetch already, at most `budget`, from where the last listing stopped (wrapping around)."""
+        blind = [task for task in every_task if task.next_execution_time is None and task.id not in records]
+        if budget <= 0 or not blind:
+            return []
+        start = self._history_turn % len(blind)
+        self._history_turn = start + budget
+        return (blind[start:] + blind[:start])[:budget]
+
     def _record_runs(
         self,
         tasks: Sequence[ScheduledTask],
@@ -527,9 +564,9 @@ class Engine:
         records: Mapping[str, TaskRecords],
         now: datetime,
     ) -> None:
-        """Count the runs the listings (the failing one, and every task on an overdue turn, whose successes
-        only it shows) and the tasks looked up show into the run history (monitor.history), with the records
-        this cycle fetched anyway; each task once. After the cycle's own write: a failure here loses no
+        """Count the runs the listings (the failing one, and every task every `overdue_every` cycles, whose
+        successes only it shows) and the tasks looked up show into the run history (monitor.history), with
+        the records this cycle fetched; each task once. After the cycle's own write: a failure here loses no
         alert, and the runs are counted by a later cycle (the marks did not move)."""
         by_id: dict[str, ScheduledTask] = {}
         for task in tasks:

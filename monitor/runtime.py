@@ -247,6 +247,7 @@ def watch_projects(
                 clock=clock,
                 cycle_deadline=cycle_deadline(settings.workspace),
                 overdue_every=settings.workspace.overdue_every,
+                history_listing=bool(settings.reports),
             ),
         )
         for name, client in clients
@@ -337,6 +338,7 @@ class Runtime:
             project.engine.default_channel = settings.slack.default_channel
             project.engine.cycle_deadline = cycle_deadline(settings.workspace)
             project.engine.overdue_every = settings.workspace.overdue_every
+            project.engine.history_listing = bool(settings.reports)
         self.selfwatch.ops_channel = settings.slack.ops_channel or settings.slack.default_channel
         self.selfwatch.threshold = settings.workspace.outage_cycles
         if self.chatops is not None:
