@@ -4,8 +4,9 @@ compact per-task daily summary (runs, fails, skips), which reports read (monitor
 
     a task's next_execution_time moved on      -> it ran at the old one; its last_status says how it went
     execution records fetched this cycle       -> each finished record started since the mark is one run
-                                                  (records are never fetched for this: only those the cycle's
-                                                  capped lookups brought, monitor.engine.MAX_RECORD_LOOKUPS)
+                                                  (those the cycle's capped lookups brought, and, with
+                                                  reports, a few triggered tasks' in turn: their runs show
+                                                  nowhere else; monitor.engine.MAX_HISTORY_LOOKUPS)
     first sight of a task                      -> its fetched records, if any; else a mark only (when it last
                                                   ran is not known)
 
