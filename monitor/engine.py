@@ -98,8 +98,8 @@ MAX_RECORD_LOOKUPS = 500
 MAX_OVERDUE_LOOKUPS = 100
 #: Every how many cycles all tasks are listed for missed runs (`workspace.overdue_every`).
 DEFAULT_OVERDUE_EVERY = 5
-#: Tasks without a next_execution_time (triggered, one-off) whose records a listing of every task looks up
-#: for the run history when reports read it, in turn; never more than the cycle left of MAX_RECORD_LOOKUPS.
+#: Triggered (LIFE_CYCLE) tasks whose records a listing of every task looks up for the run history when
+#: reports read it, in turn; never more than the cycle left of MAX_RECORD_LOOKUPS.
 MAX_HISTORY_LOOKUPS = 50
 
 
@@ -547,10 +547,15 @@ class Engine:
     def _history_lookups(
         self, every_task: Sequence[ScheduledTask], records: Mapping[str, TaskRecords], budget: int
     ) -> list[ScheduledTask]:
-        """The tasks whose records a listing of every task looks up for the run history: those whose runs the
-        listing cannot show (no next_execution_time: triggered and one-off tasks) and whose records this cycle
-        did not fetch already, at most `budget`, from where the last listing stopped (wrapping around)."""
-        blind = [task for task in every_task if task.next_execution_time is None and task.id not in records]
+        """The tasks whose records a listing of every task looks up for the run history: the enabled triggered
+        ones (LIFE_CYCLE: no next_execution_time, so the listing cannot show their runs; a one-off task ran
+        once and is not looked up again) whose records this cycle did not fetch already, at most `budget`,
+        from where the last listing stopped (wrapping around)."""
+        blind = [
+            task
+            for task in every_task
+            if task.scheduled_type == "LIFE_CYCLE" and task.enable is not False and task.id not in records
+        ]
         if budget <= 0 or not blind:
             return []
         start = self._history_turn % len(blind)

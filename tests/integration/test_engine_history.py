@@ -186,3 +186,15 @@ async def test_the_runtime_lists_for_the_history_when_reports_are_configured(tmp
         assert world.engine.history_listing is True
         watched = watch_projects([(DEFAULT_PROJECT_ID, world.client)], settings, world.store, loaded.ruleset)
         assert watched[0].engine.history_listing is True
+
+
+async def test_scheduled_and_disabled_triggered_tasks_records_are_not_looked_up_for_the_history(
+    tmp_path: Path,
+) -> None:
+    """Only an enabled triggered task's runs need its records: a scheduled task's show in its listing, a
+    disabled one does not run."""
+    tasks = ["prod-start", {**TRIGGERED, "task_name": "prod-off-create", "enable": False}]
+    async with open_world(tmp_path, RULES, tasks=tasks) as world:
+        world.engine.history_listing = True
+        await world.cycle()
+        assert world.sim.state.stats.count("records") == 0
