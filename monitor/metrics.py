@@ -71,8 +71,9 @@ CHATOPS_COMMANDS = (
     "help", "list_tasks", "failed", "show", "alerts", "silence", "silences", "unsilence", "ack", "status",
     "retry", "report", "ack_button", "silence_button", "retry_button", "output_button", "home", "unparsed",
 )  # fmt: skip
-#: ok; refused (may not change alerts); invalid (not a command, or naming what is not there: an unknown
-#: time interval); rate_limited (too many a minute);
+#: ok; refused (may not change alerts, or asks what this daemon does not do: retries off, a task type with
+#: no retry); invalid (not a command, or naming what is not there: an unknown time interval, silence or
+#: alert, no firing alert to retry); rate_limited (too many a minute);
 #: api_error / store_error (answered with the failure; api_error is also a Home tab Slack did not take).
 COMMAND_OUTCOMES = ("ok", "refused", "invalid", "rate_limited", "api_error", "store_error")
 

@@ -413,7 +413,7 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
             except StoreError as exc:
                 deps.on_command("retry_button", "store_error")
                 return error_reply(f"The state store failed: {exc}. Nothing was started.")
-            deps.on_command("retry_button", "ok")
+            deps.on_command("retry_button", started.outcome)
             if started.follow is not None:
                 follow.append(started.follow)
             return started.reply

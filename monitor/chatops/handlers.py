@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import structlog
 
@@ -55,7 +55,7 @@ from monitor.chatops.replies import (
     status_reply,
     unsilence_reply,
 )
-from monitor.chatops.retry import Retrier, prepare_retry, retry_prompt
+from monitor.chatops.retry import NoRetry, Retrier, prepare_retry, retry_prompt
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
 from monitor.durations import format_duration
@@ -100,6 +100,17 @@ class ArgumentRefusedError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class NotDoneError(Exception):
+    """A command that parsed and was allowed but did nothing: it names what is not there (no such silence,
+    no open alert, no firing alert to retry) or asks what this daemon does not do (retries off). Answered
+    with `reply` and counted as `outcome` (invalid or refused), not as ok."""
+
+    def __init__(self, reply: SlackMessage, outcome: Literal["invalid", "refused"]) -> None:
+        super().__init__(reply.text)
+        self.reply = reply
+        self.outcome = outcome
 
 
 _FAILING = ("FAIL", "SKIP")
@@ -397,10 +408,11 @@ _CHANGES = {
 async def _retry(command: Retry, deps: Deps) -> SlackMessage:
     """`retry`: the plan and the button with its confirm (pressing it is what starts the retry)."""
     if deps.retry is None:
-        return error_reply(
+        off = error_reply(
             "Retries from Slack are off: `slack.actions: [retry]` in the config turns them on (the IAM "
             "user then needs the write actions the README's *Fixing from Slack* names)."
         )
+        raise NotDoneError(off, "refused")
     fingerprint = command.alert_id
     if fingerprint is None:
         open_alerts = await asyncio.to_thread(deps.store.load_open_alerts)
@@ -409,15 +421,15 @@ async def _retry(command: Retry, deps: Deps) -> SlackMessage:
             if a.task_id == command.task_id and a.status is AlertStatus.FIRING
         )  # fmt: skip
         if not firing:
-            return error_reply(
+            none = error_reply(
                 f"No alert is firing for task {command.task_id}: a retry redoes a firing alert's failed "
                 f"run (`/tasks show {command.task_id}` shows its runs)."
             )
+            raise NotDoneError(none, "invalid")
         fingerprint = firing[0]
-    planned, refusal = await prepare_retry(fingerprint, deps.store, deps.retry)
-    if planned is None:
-        assert refusal is not None
-        return refusal
+    planned = await prepare_retry(fingerprint, deps.store, deps.retry)
+    if isinstance(planned, NoRetry):
+        raise NotDoneError(planned.reply, planned.outcome)
     return retry_prompt(planned)
 
 
@@ -440,9 +452,14 @@ async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessag
         case Unsilence(silence_id=silence_id):
             removed = await asyncio.to_thread(deps.store.delete_silence, silence_id)
             log.info("chatops.unsilenced", silence=silence_id, removed=removed, by=caller.user_id)
+            if not removed:
+                raise NotDoneError(unsilence_reply(silence_id, removed), "invalid")
             return unsilence_reply(silence_id, removed)
         case Ack(alert_id=alert_id):
-            return (await acknowledge_alert(alert_id, caller, deps))[1]
+            done, reply = await acknowledge_alert(alert_id, caller, deps)
+            if not done:
+                raise NotDoneError(reply, "invalid")
+            return reply
         case Retry():
             return await _retry(command, deps)
         case Status():
@@ -479,6 +496,9 @@ async def handle(command: Command, caller: Caller, deps: Deps) -> SlackMessage:
         log.info("chatops.argument_refused", command=type(command).__name__, user=caller.user_id)
         deps.on_command(name, "invalid")
         return error_reply(exc.message)
+    except NotDoneError as exc:
+        deps.on_command(name, exc.outcome)
+        return exc.reply
     except WorkspaceError as exc:
         log.warning("chatops.command_failed", command=type(command).__name__, error=str(exc))
         deps.on_command(name, "api_error")

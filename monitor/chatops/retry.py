@@ -28,7 +28,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import structlog
@@ -64,6 +64,7 @@ from monitor.workspace.redo import (
 
 __all__ = [
     "MARK_BLOCK_ID",
+    "NoRetry",
     "Planned",
     "Retrier",
     "RetryStart",
@@ -134,6 +135,18 @@ class RetryStart:
 
     reply: SlackMessage
     follow: Callable[[], Awaitable[None]] | None = None
+    #: For `workspace_monitor_chatops_commands_total`: ok, or why nothing was started (`NoRetry.outcome`).
+    outcome: Literal["ok", "invalid", "refused"] = "ok"
+
+
+@dataclass(frozen=True)
+class NoRetry:
+    """Why an alert has no retry, as the answer, and how it counts: invalid (it names what is not there: an
+    alert not firing, a record gone or unknown) or refused (a retry this daemon does not do: another
+    project's alert, a task type with no retry)."""
+
+    reply: SlackMessage
+    outcome: Literal["invalid", "refused"]
 
 
 def _message(text: str, *more: Block) -> SlackMessage:
@@ -144,36 +157,45 @@ def _problem(text: str) -> SlackMessage:
     return _message(f"⚠️ {text}")
 
 
-async def prepare_retry(
-    fingerprint: str, store: Store, retrier: Retrier
-) -> tuple[Planned | None, SlackMessage | None]:
+async def prepare_retry(fingerprint: str, store: Store, retrier: Retrier) -> Planned | NoRetry:
     """The retry of this alert's failed execution, or the answer saying why there is none."""
     client = retrier.client
     states = await asyncio.to_thread(store.load_alerts, [fingerprint])
     state = states.get(fingerprint)
     if state is None or state.status is not AlertStatus.FIRING:
-        return None, _problem(f"Alert {user_text(fingerprint, 40)} is not firing; there is nothing to retry.")
+        return NoRetry(
+            _problem(f"Alert {user_text(fingerprint, 40)} is not firing; there is nothing to retry."),
+            "invalid",
+        )
     if retrier.project is not None and state.project != retrier.project:
-        return None, _problem(
-            f"This alert is of project {user_text(state.project, 80)}; retries from Slack reach only the "
-            f"first project listed ({user_text(retrier.project, 80)}). Retry it from the console."
+        return NoRetry(
+            _problem(
+                f"This alert is of project {user_text(state.project, 80)}; retries from Slack reach only the "
+                f"first project listed ({user_text(retrier.project, 80)}). Retry it from the console."
+            ),
+            "refused",
         )
     if not state.record_id:
-        return None, _problem(
-            "The alert names no execution record (the records API did not answer): nothing to retry yet."
+        return NoRetry(
+            _problem(
+                "The alert names no execution record (the records API did not answer): nothing to retry yet."
+            ),
+            "invalid",
         )
     task, records = await asyncio.gather(
         client.get_task(state.task_id), client.list_records(state.task_id, limit=10)
     )
     record = next((r for r in records if r.id == state.record_id), None)
     if record is None:
-        return None, _problem("The failed execution is no longer among the task's latest records.")
+        return NoRetry(
+            _problem("The failed execution is no longer among the task's latest records."), "invalid"
+        )
     details = await client.list_record_details(state.task_id, record.id)
     redo = plan_redo(task.task_type, record, details)
     if isinstance(redo, NoRedo):
-        return None, _problem(f"No retry from Slack: {user_text(redo.why, 300)}.")
+        return NoRetry(_problem(f"No retry from Slack: {user_text(redo.why, 300)}."), "refused")
     names = {d.desktop_id: d.desktop_name or d.desktop_id for d in details if d.desktop_id}
-    return Planned(fingerprint, task, record.id, redo, names), None
+    return Planned(fingerprint, task, record.id, redo, names)
 
 
 def retry_prompt(planned: Planned) -> SlackMessage:
@@ -279,10 +301,9 @@ async def begin_retry(
 ) -> RetryStart:
     """Plan, claim, write once; the follow-up reports the outcome in the alert's thread (access was
     checked by the caller). `respond` reaches the clicker again when the alert has no message."""
-    planned, refusal = await prepare_retry(fingerprint, store, retrier)
-    if planned is None:
-        assert refusal is not None
-        return RetryStart(refusal)
+    planned = await prepare_retry(fingerprint, store, retrier)
+    if isinstance(planned, NoRetry):
+        return RetryStart(planned.reply, outcome=planned.outcome)
     key = claim_key(fingerprint, planned.record_id)
     claimed = await asyncio.to_thread(store.claim_action, key, retrier.claim_ttl, clock())
     if not claimed:

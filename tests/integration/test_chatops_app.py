@@ -35,6 +35,7 @@ from monitor.devtools.sim.faults import parse_fault
 from monitor.devtools.sim.runner import Simulator
 from monitor.devtools.slackstub.runner import SlackStub
 from monitor.engine import Engine
+from monitor.metrics import COMMAND_OUTCOMES
 from monitor.rules.load import compile_match
 from monitor.silences import Silence as StoredSilence
 from monitor.slack.actions import ACK_ACTION_ID, SILENCE_1H_ACTION_ID
@@ -391,6 +392,35 @@ async def test_commands_are_counted_by_name_and_outcome(world: App) -> None:
     assert counted("unparsed", "invalid") == 1
     assert counted("help", "ok") == 1  # an unknown subcommand is answered with help
     assert "frobnicate" not in metrics.render().decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "command", "outcome"),
+    [
+        ("status", "status", "ok"),
+        ("silence prod-* 1h", "silence", "ok"),
+        ("silence prod-* patch-night", "silence", "invalid"),  # no such time interval
+        ("unsilence s-00000000", "unsilence", "invalid"),  # no such silence
+        ("ack 0000000000000000", "ack", "invalid"),  # no such open alert
+        ("retry 0000000000000000", "retry", "refused"),  # retries are off here (no slack.actions)
+        ("retry some-task-id", "retry", "refused"),
+        ("silence prod-* 90", "unparsed", "invalid"),
+    ],
+)
+async def test_each_command_counts_as_what_came_of_it(
+    world: App, text: str, command: str, outcome: str
+) -> None:
+    """A command that parsed but did nothing (it named what is not there, or asked for what this daemon does
+    not do) is not counted ok: once, under the outcome that says why."""
+    await world.command(text)
+    metrics = world.world.runtime.metrics
+    counts = {
+        each: metrics.registry.get_sample_value(
+            "workspace_monitor_chatops_commands_total", {"command": command, "outcome": each}
+        )
+        for each in COMMAND_OUTCOMES
+    }
+    assert {each: n for each, n in counts.items() if n} == {outcome: 1}
 
 
 async def test_an_unknown_subcommand_answers_help(world: App) -> None:

@@ -29,6 +29,7 @@ from monitor.devtools.sim import DEFAULT_ACCESS_KEY, DEFAULT_PROJECT_ID, DEFAULT
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN
 from monitor.devtools.slackstub.interact import AppDriver, OverSocket, SignedHttp
 from monitor.devtools.slackstub.state import StubMessage
+from monitor.metrics import COMMAND_OUTCOMES
 from monitor.slack.actions import RETRY_ACTION_ID
 from monitor.slack.message import SlackMessage
 from monitor.slack.notifier import SlackNotifier
@@ -485,3 +486,55 @@ async def test_many_desktops_failing_again_are_named_up_to_ten_and_counted_withi
     assert "<!channel>" not in reply.text + json.dumps(reply.blocks)
     assert "&lt;!channel&gt; xxx" in reply.text
     assert_valid(SlackMessage(reply.text, reply.blocks))
+
+
+def outcomes(bot: Bot, command: str) -> dict[str, float]:
+    """How `command` was counted in workspace_monitor_chatops_commands_total, by outcome (the non-zero)."""
+    registry = bot.world.runtime.metrics.registry
+    counts = {
+        outcome: registry.get_sample_value(
+            "workspace_monitor_chatops_commands_total", {"command": command, "outcome": outcome}
+        )
+        for outcome in COMMAND_OUTCOMES
+    }
+    return {outcome: n for outcome, n in counts.items() if n}
+
+
+@pytest.mark.parametrize(
+    ("failing", "target", "outcome"),
+    [
+        ("prod-reboot", "task", "ok"),  # answered with the plan and its button
+        (None, "task", "invalid"),  # no alert fires for the task
+        (None, "0000000000000000", "invalid"),  # no such alert
+        ("prod-rebuild", "alert", "refused"),  # a task type that has no retry
+    ],
+)
+async def test_tasks_retry_counts_as_what_came_of_it(
+    bot: Bot, failing: str | None, target: str, outcome: str
+) -> None:
+    fingerprint = ""
+    if failing is not None:
+        bot.fail(failing, desktops=1)
+        _, fingerprint = await bot.alert(failing)
+    task_id = bot.world.task_id(failing or "prod-reboot")
+    argument = {"task": task_id, "alert": fingerprint}.get(target, target)
+    await bot.command(f"retry {argument}")
+    assert outcomes(bot, "retry") == {outcome: 1}
+    assert bot.actions() == []
+
+
+async def test_a_retry_button_of_another_projects_alert_counts_refused(bot: Bot) -> None:
+    bot.fail("prod-reboot", desktops=1)
+    message, fingerprint = await bot.alert("prod-reboot")
+    assert bot.deps.retry is not None
+    bot.deps.retry.project = "eu-prod"
+    await bot.press(fingerprint, message)
+    assert outcomes(bot, "retry_button") == {"refused": 1}
+
+
+async def test_a_retry_button_started_counts_ok(bot: Bot) -> None:
+    bot.fail("prod-reboot", desktops=1)
+    message, fingerprint = await bot.alert("prod-reboot")
+    await bot.press(fingerprint, message)
+    await bot.thread_says(message, "succeeded on 1 desktop")
+    assert outcomes(bot, "retry_button") == {"ok": 1}
