@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -112,3 +114,43 @@ def test_without_the_journal_lines_are_plain_json(pipe: tuple[TextIO, int], name
 
 def test_a_stream_without_a_file_is_never_the_journal() -> None:
     assert not is_journal(io.StringIO(), {"JOURNAL_STREAM": "0:0"})
+
+
+#: Logs an exception through the console renderer (what a terminal gets) and prints what it wrote, without
+#: the timestamp; `rich` is imported first when asked, as when something had loaded it before structlog.
+CONSOLE_EXCEPTION = """
+import io, re, sys
+if sys.argv[1] == "rich first":
+    import rich
+from monitor.logs import configure_logging, register_secret
+import structlog
+register_secret("s3cr3t-value-123")
+stream = io.StringIO()
+configure_logging("info", json=False, stream=stream)
+try:
+    raise RuntimeError("refused for s3cr3t-value-123")
+except RuntimeError:
+    structlog.get_logger("t").exception("api.failed", endpoint="/tasks")
+print(re.sub(r"\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z", "TIME", stream.getvalue()))
+print("rich loaded" if "rich" in sys.modules else "rich not loaded")
+"""
+
+
+def test_on_a_terminal_an_exception_is_its_plain_traceback_whether_rich_is_loaded_or_not() -> None:
+    """structlog loads without rich (monitor.logs hides it: half of structlog's import time), which changes
+    nothing shown: `format_exc_info` makes every exception text before the console renderer sees it."""
+    outputs = {
+        order: subprocess.run(
+            [sys.executable, "-c", CONSOLE_EXCEPTION, order], capture_output=True, text=True, check=True
+        ).stdout
+        for order in ("rich first", "monitor.logs first")
+    }
+    assert outputs["rich first"].endswith("rich loaded\n")
+    assert outputs["monitor.logs first"].endswith("rich not loaded\n")
+    shown = outputs["monitor.logs first"].removesuffix("rich not loaded\n")
+    assert shown == outputs["rich first"].removesuffix("rich loaded\n")
+    assert "api.failed" in shown
+    assert "endpoint=/tasks" in shown
+    assert "Traceback (most recent call last)" in shown
+    assert "RuntimeError: refused for ***" in shown
+    assert "s3cr3t" not in shown

@@ -22,7 +22,7 @@ from tests.support.simapi import small_options
 #: What `run` needs and `tasks` does not: PostgreSQL, Slack, the HTTP servers, the scheduler, the metrics.
 NOT_FOR_TASKS = ("psycopg", "slack_sdk", "slack_bolt", "aiohttp", "apscheduler", "prometheus_client")
 
-#: Runs the CLI like the installed script, then prints the top-level names of every module loaded.
+#: Runs the CLI like the installed script, then prints the names of every module loaded (and their packages).
 RUN_AND_LIST = """
 import json, sys
 from monitor.cli import main
@@ -30,7 +30,7 @@ try:
     code = main(sys.argv[1:])
 except SystemExit as exit:
     code = exit.code
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})), file=sys.stderr)
+print(json.dumps(sorted({*sys.modules, *(name.split(".")[0] for name in sys.modules)})), file=sys.stderr)
 sys.exit(code)
 """
 
@@ -38,7 +38,8 @@ sys.exit(code)
 def loaded_by(
     *args: str, env: dict[str, str], cwd: Path
 ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """Run `workspace-monitor ARGS` in a fresh interpreter: its result, and the packages it had loaded."""
+    """Run `workspace-monitor ARGS` in a fresh interpreter: its result, and the modules it had loaded (each
+    top-level package by its name too)."""
     result = subprocess.run(
         [sys.executable, "-c", RUN_AND_LIST, *args],
         env={"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **env},
@@ -74,6 +75,16 @@ def test_tasks_loads_none_of_the_daemons_libraries(sim: SimulatorThread, tmp_pat
     assert len(json.loads(result.stdout)) == 40
     assert "httpx" in loaded  # the listing really went through the client
     assert loaded.isdisjoint(NOT_FOR_TASKS), sorted(loaded & set(NOT_FOR_TASKS))
+
+
+def test_tasks_loads_structlog_without_rich(sim: SimulatorThread, tmp_path: Path) -> None:
+    """structlog would load rich's pretty-printer and traceback (and attrs) for a renderer that never
+    formats an exception here (monitor.logs); httpx may load other parts of rich (below)."""
+    result, loaded = loaded_by("tasks", "--json", env=_sim_env(sim), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "structlog" in loaded
+    heavy = {"rich.pretty", "rich.traceback", "attr"}
+    assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
 
 
 def test_tasks_without_a_config_file_loads_no_yaml(sim: SimulatorThread, tmp_path: Path) -> None:
