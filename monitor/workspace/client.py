@@ -29,7 +29,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -39,14 +39,6 @@ from pydantic import BaseModel, ValidationError
 
 from monitor import __version__
 from monitor.workspace import signer
-from monitor.workspace.actions import (
-    IAM_ACTIONS,
-    OP_TYPES,
-    POWER_TYPES,
-    DesktopActionResult,
-    Job,
-    ScriptRecord,
-)
 from monitor.workspace.auth import Auth, OutgoingRequest
 from monitor.workspace.bodies import ACCEPT_ENCODING, DECODED_HEADERS, MAX_ANSWER_BYTES, read_capped
 from monitor.workspace.errors import (
@@ -72,6 +64,9 @@ from monitor.workspace.models import (
     clip_text,
     has_long_text,
 )
+
+if TYPE_CHECKING:  # imported where used: a listing (`tasks`) does not build the write path's models
+    from monitor.workspace.actions import DesktopActionResult, Job, ScriptRecord
 
 __all__ = [
     "MAX_ANSWER_BYTES",
@@ -505,6 +500,8 @@ class WorkspaceClient:
 
         The answer names the job to follow (`get_job`) and the desktops refused outright. Raises
         OutcomeUnknownError when it may have run without an answer; see `_write`."""
+        from monitor.workspace.actions import OP_TYPES, POWER_TYPES, DesktopActionResult
+
         if op_type not in OP_TYPES:
             raise ValueError(f"op_type must be one of {', '.join(OP_TYPES)}")
         if power_type not in POWER_TYPES:
@@ -520,6 +517,8 @@ class WorkspaceClient:
 
     async def get_job(self, job_id: str) -> Job:
         """A job's state and its per-desktop sub jobs (a read: retried as every read is)."""
+        from monitor.workspace.actions import Job
+
         data = await self._request(JOB_ENDPOINT, self._path("workspace-jobs", job_id))
         return _parse(Job, data, JOB_ENDPOINT)
 
@@ -538,6 +537,8 @@ class WorkspaceClient:
 
     async def list_script_records(self, script_task_id: str, *, limit: int = 100) -> list[ScriptRecord]:
         """The per-desktop records of one script execution task (without output)."""
+        from monitor.workspace.actions import ScriptRecord
+
         params = [
             ("offset", "0"),
             ("limit", str(min(max(limit, 1), RECORDS_LIMIT))),
@@ -550,6 +551,8 @@ class WorkspaceClient:
     async def get_script_record(self, record_id: str) -> ScriptRecord:
         """One desktop's script record with its `output`: its last MAX_OUTPUT characters (other text is
         clipped as always)."""
+        from monitor.workspace.actions import ScriptRecord
+
         data = await self._request(SCRIPT_RECORD_ENDPOINT, self._path("script-execution-records", record_id))
         return _parse(ScriptRecord, data, SCRIPT_RECORD_ENDPOINT)
 
@@ -596,6 +599,8 @@ class WorkspaceClient:
             except AuthError as exc:
                 if exc.status != 403:
                     raise
+                from monitor.workspace.actions import IAM_ACTIONS
+
                 named = _IAM_ACTION.search(exc.message)
                 action = named.group(0) if named else IAM_ACTIONS.get(endpoint, endpoint)
                 raise PermissionDeniedError(

@@ -75,6 +75,7 @@ def test_tasks_loads_none_of_the_daemons_libraries(sim: SimulatorThread, tmp_pat
     assert len(json.loads(result.stdout)) == 40
     assert "httpx" in loaded  # the listing really went through the client
     assert loaded.isdisjoint(NOT_FOR_TASKS), sorted(loaded & set(NOT_FOR_TASKS))
+    assert "monitor.workspace.actions" not in loaded  # the write path's models: desktop actions, jobs
 
 
 def test_tasks_loads_structlog_without_rich(sim: SimulatorThread, tmp_path: Path) -> None:
