@@ -48,11 +48,12 @@ from monitor.engine import CycleReport
 from monitor.history import HISTORY_RETENTION
 from monitor.metrics import start_metrics_server
 from monitor.preflight import Transient, start_problems
-from monitor.reports.queue import queue_due
+from monitor.reports.queue import Firing, latest_firings, queue_due
 from monitor.runtime import Loaded, LoadError, Runtime, WatchedProject, build, load_all
 from monitor.sdnotify import SystemdNotifier
 from monitor.selfwatch import workspace_check
 from monitor.slack.notifier import log_scope_problems
+from monitor.slack.report import posted_time
 from monitor.store import StoreError
 from monitor.store.urls import redact_url
 from monitor.workspace.errors import ConfigurationError, WorkspaceError
@@ -340,15 +341,40 @@ class Daemon:
         settings = self.runtime.loaded.settings
         if not settings.reports or not self.runtime.leader.leading:
             return
+        now, metrics = _now(), self.runtime.metrics
         try:
             queued = await asyncio.to_thread(
-                queue_due, self.runtime.store, settings.reports, self.runtime.loaded.ruleset, _now()
+                queue_due, self.runtime.store, settings.reports, self.runtime.loaded.ruleset, now
             )
         except StoreError as exc:
             log.error("report.queue_failed", error=str(exc))
             return
+        firings = latest_firings(settings.reports, now)
+        names = {firing.key: firing.report.name for firing in firings}
+        for key in queued:
+            metrics.report_queued(names[key])
+        await self._watch_reports(firings)
         if queued:
             await self.dispatch()
+
+    async def _watch_reports(self, firings: Sequence[Firing]) -> None:
+        """Each report's latest firing, and whether it went out, for /metrics: a restarted or new leader
+        finds a firing posted before in the store (the report receiver's memo), so that only a report that
+        was due and did not go out looks so."""
+        metrics, store = self.runtime.metrics, self.runtime.store
+        for firing in firings:
+            metrics.report_due(firing.report.name, firing.fire.timestamp())
+        unknown = [f for f in firings if metrics.report_posted_at(f.report.name) < f.fire.timestamp()]
+        if not unknown:
+            return
+        try:
+            found = await asyncio.to_thread(lambda: [posted_time(store, f.fingerprint) for f in unknown])
+        except StoreError as exc:
+            log.warning("report.posted_lookup_failed", error=str(exc))
+            return
+        for firing, at in zip(unknown, found, strict=True):
+            if at is not None:
+                metrics.report_seen_posted(firing.report.name, at)
 
     async def prune(self) -> None:
         """Delete the notifications done with for longer than state.outbox_retention, so that the state file

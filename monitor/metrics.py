@@ -3,7 +3,9 @@
     /metrics   per project: cycle duration and outcome, API requests by endpoint and status, the time of the
                last successful cycle; open alerts, outbox backlog, notifications by outcome; Slack calls by
                method and result, 429s and the waits they asked for, the /tasks app's link; chatops commands
-               by name and outcome; build info; whether the last config (re)load worked, and when
+               by name and outcome; build info; whether the last config (re)load worked, and when;
+               scheduled reports (`reports:`) by name: queued, posted, failed (and at which step), when each
+               was last due and last posted
     /healthz   200 while every project's cycles keep succeeding; 503 naming the project once one has not
                succeeded for 3 poll intervals, or while a probe fails (the Slack app's connection is down)
 
@@ -45,6 +47,7 @@ __all__ = [
     "CHATOPS_COMMANDS",
     "COMMAND_OUTCOMES",
     "CYCLE_OUTCOMES",
+    "REPORT_FAILURE_STEPS",
     "SLACK_RESULTS",
     "Health",
     "Metrics",
@@ -76,6 +79,10 @@ CHATOPS_COMMANDS = (
 #: alert, no firing alert to retry); rate_limited (too many a minute);
 #: api_error / store_error (answered with the failure; api_error is also a Home tab Slack did not take).
 COMMAND_OUTCOMES = ("ok", "refused", "invalid", "rate_limited", "api_error", "store_error")
+#: Where a scheduled report's delivery failed (`monitor.slack.report`): post (the message did not go out: the
+#: row is retried, or given up for good); chart (the chart's upload failed: retried); chart_refused (the
+#: upload was refused, no files:write or uploads disabled: the message carries the numbers as a table).
+REPORT_FAILURE_STEPS = ("post", "chart", "chart_refused")
 
 
 class _AppLink(Collector):
@@ -207,7 +214,73 @@ class Metrics:
             "Unix time of the last load of config and rules that worked",
             registry=self.registry,
         )
+        self.reports_queued = Counter(
+            f"{prefix}_reports_queued", "Scheduled report firings queued (by the leader), by report",
+            ["report"], registry=self.registry,
+        )  # fmt: skip
+        self.reports_posted = Counter(
+            f"{prefix}_reports_posted", "Scheduled reports delivered (message and chart or table), by report",
+            ["report"], registry=self.registry,
+        )  # fmt: skip
+        self.reports_failed = Counter(
+            f"{prefix}_reports_failed",
+            "Scheduled report delivery attempts that failed, by report and step ("
+            + ", ".join(REPORT_FAILURE_STEPS)
+            + ")",
+            ["report", "step"],
+            registry=self.registry,
+        )
+        self.report_last_due = Gauge(
+            f"{prefix}_report_last_due_timestamp_seconds",
+            "Unix time of the report's latest firing (its schedule) as the leader saw it (0: none yet)",
+            ["report"],
+            registry=self.registry,
+        )
+        self.report_last_posted = Gauge(
+            f"{prefix}_report_last_posted_timestamp_seconds",
+            "Unix time the report's latest posted firing went into its channel, posted by this replica or "
+            "found in the store by the leader (0: none known)",
+            ["report"],
+            registry=self.registry,
+        )
+        #: What `report_last_posted` shows, by report (prometheus_client has no public read of a gauge).
+        self._posted_at: dict[str, float] = {}
         self.watch_projects(projects)
+
+    def watch_reports(self, names: Iterable[str]) -> None:
+        """Each report's series at 0 (its names come from `reports:`, at start and on reload)."""
+        for name in names:
+            self.reports_queued.labels(report=name)
+            self.reports_posted.labels(report=name)
+            for step in REPORT_FAILURE_STEPS:
+                self.reports_failed.labels(report=name, step=step)
+            self.report_last_due.labels(report=name)
+            self.report_last_posted.labels(report=name)
+
+    def report_queued(self, name: str) -> None:
+        self.reports_queued.labels(report=name).inc()
+
+    def report_due(self, name: str, at: float) -> None:
+        """The report's latest firing (a Unix time)."""
+        self.report_last_due.labels(report=name).set(at)
+
+    def report_posted(self, name: str, at: float) -> None:
+        """A report delivered; `at`: when its message went into the channel (a Unix time)."""
+        self.reports_posted.labels(report=name).inc()
+        self.report_seen_posted(name, at)
+
+    def report_seen_posted(self, name: str, at: float) -> None:
+        """A firing known posted (by this replica, or found in the store): the gauge moves forward only."""
+        if at > self._posted_at.get(name, 0.0):
+            self._posted_at[name] = at
+            self.report_last_posted.labels(report=name).set(at)
+
+    def report_posted_at(self, name: str) -> float:
+        """When the report was last known posted (0: not known)."""
+        return self._posted_at.get(name, 0.0)
+
+    def report_failed(self, name: str, step: str) -> None:
+        self.reports_failed.labels(report=name, step=step).inc()
 
     def watch_projects(self, projects: Iterable[str]) -> None:
         """Each project's series at 0, so that its first failure counts as an increase."""

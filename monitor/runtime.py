@@ -346,6 +346,7 @@ class Runtime:
             self.chatops.deps.ruleset = loaded.ruleset  # /tasks silences' time intervals, report's rules
         self.health.poll_interval = settings.workspace.poll_interval
         self.metrics.poll_interval.set(settings.workspace.poll_interval.total_seconds())
+        self.metrics.watch_reports(report.name for report in settings.reports)
 
     async def aclose(self) -> None:
         """Close what `build` opened: the app, the clients, leadership (at once, so that a follower takes
@@ -408,6 +409,7 @@ def build(
     # Every project's series and health from the start: one that never succeeds shows, by name.
     metrics.watch_projects(name for name, _ in clients)
     health.watch_projects(name for name, _ in clients)
+    metrics.watch_reports(report.name for report in settings.reports)
     metrics.poll_interval.set(settings.workspace.poll_interval.total_seconds())
     metrics.reloaded(True, clock())
     replica = replica or f"{socket.gethostname()}:{os.getpid()}"
@@ -423,7 +425,9 @@ def build(
             notifier.observer = metrics.slack_call
         delivery = DeliveryWatch(notifier, clock=clock)
         # Reports (`reports:`) go to their own receiver, through Slack's client when Slack is the notifier.
-        receivers.append(ReportNotifier(notifier if isinstance(notifier, SlackNotifier) else None))
+        receivers.append(
+            ReportNotifier(notifier if isinstance(notifier, SlackNotifier) else None, observer=metrics)
+        )
         app = None
         if chatops:
             from monitor.chatops.runner import chatops_for_daemon

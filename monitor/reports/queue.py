@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -22,7 +22,7 @@ from monitor.reports.schedule import cron_trigger, latest_fire, period_end, repo
 from monitor.rules.index import RuleSet
 from monitor.store.base import OutboxEntry, Store
 
-__all__ = ["REPORT_CHANNEL_PREFIX", "queue_due", "report_payload", "scope_of"]
+__all__ = ["REPORT_CHANNEL_PREFIX", "Firing", "latest_firings", "queue_due", "report_payload", "scope_of"]
 
 log = structlog.get_logger(__name__)
 
@@ -47,16 +47,37 @@ def report_payload(
     )
 
 
+class Firing(NamedTuple):
+    """A report's latest firing: what is due now (queued once, under `key`)."""
+
+    report: ReportSettings
+    fire: datetime
+    key: str
+
+    @property
+    def fingerprint(self) -> str:
+        """Its outbox row's fingerprint (what the receiver's memo and the crash check know it by)."""
+        return f"report:{self.key}"
+
+
+def latest_firings(reports: Sequence[ReportSettings], now: datetime) -> list[Firing]:
+    """Each report's latest firing within the late limit (`schedule.latest_fire`); none for a report whose
+    latest is older."""
+    firings = []
+    for report in reports:
+        fire = latest_fire(cron_trigger(report.schedule, report.zone), now)
+        if fire is not None:
+            firings.append(Firing(report, fire, report_key(report.name, fire)))
+    return firings
+
+
 def queue_due(
     store: Store, reports: Sequence[ReportSettings], ruleset: RuleSet | None, now: datetime
 ) -> list[str]:
     """Queue every report whose latest firing is not queued yet; the keys queued now."""
     queued = []
-    for report in reports:
-        fire = latest_fire(cron_trigger(report.schedule, report.zone), now)
-        if fire is None:
-            continue
-        key = report_key(report.name, fire)
+    for firing in latest_firings(reports, now):
+        report, fire, key = firing
         if store.report_queued(key):
             continue
         payload = report_payload(
@@ -64,13 +85,13 @@ def queue_due(
         )
         payload["key"] = key
         entry = OutboxEntry(
-            fingerprint=f"report:{key}",
+            fingerprint=firing.fingerprint,
             episode=0,
             kind=DecisionKind.REPORT,
             channel=REPORT_CHANNEL_PREFIX + report.channel,
             payload=payload,
             created_at=now,
-            group_key=f"report:{key}",
+            group_key=firing.fingerprint,
         )
         if store.queue_report(key, entry):
             log.info("report.queued", report=report.name, key=key, runs=payload["totals"]["runs"])

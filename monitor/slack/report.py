@@ -11,13 +11,18 @@ Each step done is remembered in the receiver's memo (the store's meta table, sha
 or a new leader goes on from where the last attempt stopped instead of posting again; a post whose answer
 was lost is looked up in the channel's history (`SlackNotifier.find_posted`). Without Slack (the console),
 the report is logged as text.
+
+What came of each report is told to a `ReportObserver` (the metrics): posted once its row is done (when its
+message went in), failed by step (post, chart, chart_refused: `monitor.metrics.REPORT_FAILURE_STEPS`).
+`posted_time` reads the memo for the leader, so a restarted or new leader knows a firing went out already.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from slack_sdk.errors import SlackRequestError
@@ -35,8 +40,16 @@ from monitor.slack.blocks import Block, context, header, section
 from monitor.slack.message import EVENT_TYPE, SlackMessage
 from monitor.slack.mrkdwn import iso_epoch, slack_date, user_text
 from monitor.slack.notifier import SlackNotifier
+from monitor.store.base import Store
 
-__all__ = ["ReportNotifier", "render_report", "report_table", "report_text"]
+__all__ = [
+    "ReportNotifier",
+    "ReportObserver",
+    "posted_time",
+    "render_report",
+    "report_table",
+    "report_text",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -149,34 +162,76 @@ def report_text(report: Mapping[str, Any]) -> str:
     )
 
 
+class ReportObserver(Protocol):
+    """Told what came of each report (`monitor.metrics.Metrics` is one)."""
+
+    def report_posted(self, name: str, at: float) -> None:
+        """Report `name` delivered; its message went into the channel at `at` (a Unix time)."""
+
+    def report_failed(self, name: str, step: str) -> None:
+        """An attempt to deliver report `name` failed at `step` (post, chart, chart_refused)."""
+
+
+class _Unobserved:
+    def report_posted(self, name: str, at: float) -> None:
+        pass
+
+    def report_failed(self, name: str, step: str) -> None:
+        pass
+
+
+def posted_time(store: Store, fingerprint: str) -> float | None:
+    """When the report row `fingerprint` (`report:<key>`) had its message posted (Slack's ts, a Unix time),
+    from the receiver's memo; None when it has not been (or went to the console)."""
+    known = store.get_meta(f"{ReportNotifier.kind}.{fingerprint}.ts")
+    try:
+        return float(known.partition(" ")[2]) if known else None
+    except ValueError:
+        return None
+
+
 class ReportNotifier:
     """The `report` receiver: rows whose channel is `report:<slack channel>`."""
 
     kind = "report"
 
     def __init__(
-        self, slack: SlackNotifier | None, *, chart: Callable[[Mapping[str, Any]], bytes] = render_chart
+        self,
+        slack: SlackNotifier | None,
+        *,
+        chart: Callable[[Mapping[str, Any]], bytes] = render_chart,
+        observer: ReportObserver | None = None,
     ):
         self._slack = slack
         self._chart = chart
+        self.observer: ReportObserver = observer or _Unobserved()
 
     async def deliver(self, notification: Notification, record: Record, memo: Memo) -> None:
         channel = notification.channel.partition(":")[2]
         for row in notification.rows:
             report = row.entry.payload
+            name = str(report.get("report") or "report")
             if self._slack is None:
                 log.info("report.posted", channel=channel, text=report_text(report))
                 record(Delivered((row.id,), channel, "console"))
+                self.observer.report_posted(name, time.time())
                 continue
             fingerprint = row.entry.fingerprint
-            where, ts = await self._message(self._slack, channel, fingerprint, report, memo,
-                                            uncertain=row.id in notification.uncertain)  # fmt: skip
-            if memo.get(fingerprint + ".chart") is None:
-                memo.set(
-                    fingerprint + ".chart",
-                    await self._chart_or_table(self._slack, where, ts, fingerprint, report),
-                )
+            step = "post"
+            try:
+                where, ts = await self._message(self._slack, channel, fingerprint, report, memo,
+                                                uncertain=row.id in notification.uncertain)  # fmt: skip
+                step = "chart"
+                if memo.get(fingerprint + ".chart") is None:
+                    done = await self._chart_or_table(self._slack, where, ts, fingerprint, report)
+                    if done == "table":
+                        self.observer.report_failed(name, "chart_refused")
+                    memo.set(fingerprint + ".chart", done)
+            except Exception:
+                self.observer.report_failed(name, step)
+                raise
             record(Delivered((row.id,), where, ts))
+            self.observer.report_posted(name, _unix(ts))
 
     async def _message(
         self, slack: SlackNotifier, channel: str, fingerprint: str, report: Mapping[str, Any], memo: Memo,
@@ -219,3 +274,11 @@ class ReportNotifier:
             return "table"
         file = answer.get("file") or {}
         return str(file.get("id") or "uploaded")
+
+
+def _unix(ts: str) -> float:
+    """A Slack message ts ("1712345678.000100") as a Unix time; now when it is not one."""
+    try:
+        return float(ts)
+    except ValueError:
+        return time.time()

@@ -12,7 +12,14 @@ import pytest
 
 from monitor import __version__
 from monitor.chatops.commands import Command, command_name
-from monitor.metrics import CHATOPS_COMMANDS, COMMAND_OUTCOMES, CYCLE_OUTCOMES, Health, Metrics
+from monitor.metrics import (
+    CHATOPS_COMMANDS,
+    COMMAND_OUTCOMES,
+    CYCLE_OUTCOMES,
+    REPORT_FAILURE_STEPS,
+    Health,
+    Metrics,
+)
 
 START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -94,6 +101,37 @@ def test_api_anomalies_are_counted_apart_from_requests() -> None:
 def test_label_values_known_in_advance_are_there_at_zero_from_the_start(series: str) -> None:
     """`increase()` over a series that appears at its first event misses that event: the first failure."""
     assert series in Metrics(["a", "b"]).render().decode().splitlines()
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        'workspace_monitor_reports_queued_total{report="weekly"} 0.0',
+        'workspace_monitor_reports_posted_total{report="weekly"} 0.0',
+        *(
+            f'workspace_monitor_reports_failed_total{{report="weekly",step="{s}"}} 0.0'
+            for s in REPORT_FAILURE_STEPS
+        ),
+        'workspace_monitor_report_last_due_timestamp_seconds{report="weekly"} 0.0',
+        'workspace_monitor_report_last_posted_timestamp_seconds{report="weekly"} 0.0',
+    ],
+)
+def test_each_configured_report_has_its_series_at_zero(series: str) -> None:
+    metrics = Metrics()
+    metrics.watch_reports(["weekly"])
+    assert series in metrics.render().decode().splitlines()
+
+
+def test_a_reports_last_posted_time_only_moves_forward() -> None:
+    """The leader's look in the store (an older firing) never hides a later post of this replica."""
+    metrics = Metrics()
+    metrics.report_posted("weekly", START.timestamp())
+    metrics.report_seen_posted("weekly", (START - MINUTE).timestamp())
+    assert metrics.report_posted_at("weekly") == START.timestamp()
+    assert _value(metrics, "workspace_monitor_report_last_posted_timestamp_seconds", report="weekly") == (
+        START.timestamp()
+    )
+    assert _value(metrics, "workspace_monitor_reports_posted_total", report="weekly") == 1
 
 
 def test_no_created_series() -> None:
