@@ -24,6 +24,8 @@ from tests.support.daemon import DaemonProcess, free_port, simulator_with, write
 MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
 ALERTS = MONITORING / "alerts.yaml"
 DASHBOARD = MONITORING / "dashboard.json"
+#: A report, so that the report series are there (each report configured has them at 0 from the start).
+REPORTS = 'reports:\n  - name: weekly\n    channel: "#ops"\n    schedule: "0 9 1 1 *"\n'
 #: Series Prometheus records itself for each scrape, not the daemon.
 SCRAPE_SERIES = frozenset({"up"})
 _KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
@@ -94,10 +96,11 @@ def exposed_names(text: str) -> set[str]:
 
 def test_every_metric_the_alerts_and_the_dashboard_name_is_one_a_live_daemon_exposes(tmp_path: Path) -> None:
     """Scraped right after the daemon's first cycle: every series they read is there from the start (label
-    values known in advance are pre-set at 0), not only once something went wrong."""
+    values known in advance are pre-set at 0: the configured report's too), not only once something went
+    wrong."""
     port = free_port()
     with simulator_with("prod-reboot") as sim:
-        write_config(tmp_path, sim.base_url, extra=f"metrics:\n  listen: {port}\n")
+        write_config(tmp_path, sim.base_url, extra=f"metrics:\n  listen: {port}\n{REPORTS}")
         daemon = DaemonProcess(tmp_path)
         try:
             daemon.wait_for('"cycle.done"')
@@ -118,6 +121,8 @@ def test_every_metric_the_alerts_and_the_dashboard_name_is_one_a_live_daemon_exp
         "workspace_monitor_config_last_reload_successful",
         "workspace_monitor_slack_app_connected",
         "workspace_monitor_last_successful_cycle_timestamp_seconds",
+        "workspace_monitor_report_last_due_timestamp_seconds",
+        "workspace_monitor_reports_failed_total",
     }
 
 
