@@ -211,12 +211,15 @@ class ReportNotifier:
         for row in notification.rows:
             report = row.entry.payload
             name = str(report.get("report") or "report")
+            fingerprint = row.entry.fingerprint
             if self._slack is None:
                 log.info("report.posted", channel=channel, text=report_text(report))
+                now = time.time()
+                # When, for `posted_time`: a restarted leader then knows this firing went out too.
+                memo.set(fingerprint + ".ts", f"console {now:.6f}")
                 record(Delivered((row.id,), channel, "console"))
-                self.observer.report_posted(name, time.time())
+                self.observer.report_posted(name, now)
                 continue
-            fingerprint = row.entry.fingerprint
             step = "post"
             try:
                 where, ts = await self._message(self._slack, channel, fingerprint, report, memo,

@@ -17,10 +17,11 @@ from monitor.devtools.slackstub import SlackStubOptions, SlackStubThread, start_
 from monitor.devtools.slackstub.options import DEFAULT_SCOPES
 from monitor.devtools.slackstub.runner import SlackStub
 from monitor.metrics import REPORT_FAILURE_STEPS, Metrics
+from monitor.notify.console import ConsoleNotifier
 from monitor.notify.dispatch import Dispatcher
-from monitor.reports.queue import queue_due
+from monitor.reports.queue import latest_firings, queue_due
 from monitor.slack.notifier import SlackNotifier
-from monitor.slack.report import ReportNotifier
+from monitor.slack.report import ReportNotifier, posted_time
 from monitor.store import SQLiteStore
 from tests.integration.test_report_delivery import FIRE, REPORT, RULES, history
 from tests.support.daemon import DaemonProcess, free_port, simulator_with, write_config
@@ -123,6 +124,19 @@ async def test_a_failed_upload_counts_failed_at_the_chart_and_posts_once(
     assert sample(metrics, "reports_posted_total") == 0, "done once its chart is"
     await deliver(stub, store, metrics, at=FIRE + timedelta(hours=1))
     assert len(stub.state.messages("#desktop-ops")) == 2, "the report once, then its chart"
+    assert sample(metrics, "reports_posted_total") == 1
+
+
+async def test_a_report_logged_to_the_console_is_known_posted_to_the_next_leader(
+    store: SQLiteStore, metrics: Metrics
+) -> None:
+    """Without Slack the report is a log line; the store still says when, as it does for a Slack post."""
+    receiver = ReportNotifier(None, observer=metrics)
+    await Dispatcher(store, ConsoleNotifier(), claimer="t", receivers=[receiver], clock=lambda: FIRE).flush()
+    [firing] = latest_firings([REPORT], FIRE)
+    at = posted_time(store, firing.fingerprint)
+    assert at is not None
+    assert sample(metrics, "report_last_posted_timestamp_seconds") == pytest.approx(at, abs=1e-5)
     assert sample(metrics, "reports_posted_total") == 1
 
 
