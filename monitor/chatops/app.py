@@ -330,7 +330,8 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         except StoreError as exc:
             deps.on_command(button, "store_error")
             return error_reply(f"The state store failed: {exc}.")
-        deps.on_command(button, "ok")
+        # Not done: the alert is no longer open (it closed meanwhile), as `/tasks ack` of an unknown one.
+        deps.on_command(button, "ok" if done else "invalid")
         if done:
             await _note_in_thread(client, channel, ts, f"{note} by {user_text(caller.shown, 80)}.")
         return reply
@@ -494,7 +495,8 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
             deps.on_command("silence_button", "store_error")
             await ack(response_action="errors", errors={"reason": f"The state store failed: {exc}"[:150]})
             return
-        if not done:
+        if not done:  # the alert closed while the form was open
+            deps.on_command("silence_button", "invalid")
             await ack(response_action="errors", errors={"reason": reply.text[:150]})
             return
         await ack()

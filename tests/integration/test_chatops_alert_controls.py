@@ -25,6 +25,7 @@ from monitor.config import SlackSettings
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, SlackStubOptions
 from monitor.devtools.slackstub.interact import AppDriver, AppLink, OverSocket, SignedHttp
 from monitor.devtools.slackstub.state import StubMessage
+from monitor.metrics import COMMAND_OUTCOMES
 from monitor.slack.actions import (
     RUNBOOK_ACTION_ID,
     SCRIPT_OUTPUT_ACTION_ID,
@@ -137,8 +138,13 @@ async def controls(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
     ]  # fmt: skip
     frozen = SlackStubOptions(clock=lambda: 1_764_403_200.0)  # trigger_ids never expire under a slow test
     async with open_world(tmp_path, RULES, tasks=tasks, stub_options=frozen) as world:
-        deps = Deps(tasks=world.client, store=world.store, clock=lambda: world.now[0],
-                    access=Access.of([ADMIN], []))  # fmt: skip
+        deps = Deps(
+            tasks=world.client,
+            store=world.store,
+            clock=lambda: world.now[0],
+            access=Access.of([ADMIN], []),
+            on_command=world.runtime.metrics.chatops_command,
+        )
         if mode == "socket":
             settings = SlackSettings(mode="socket", api_url=world.stub.api_url)
             tokens = SlackTokens(bot=world.stub.token, app=DEFAULT_APP_TOKEN)
@@ -265,6 +271,14 @@ async def test_a_custom_silence_of_an_alert_that_closed_meanwhile_says_so_in_the
     )
     assert answer.body["response_action"] == "errors"
     assert "no longer open" in answer.body["errors"]["reason"]
+    registry = controls.world.runtime.metrics.registry
+    counted = {
+        outcome: registry.get_sample_value(
+            "workspace_monitor_chatops_commands_total", {"command": "silence_button", "outcome": outcome}
+        )
+        for outcome in COMMAND_OUTCOMES
+    }
+    assert {outcome: n for outcome, n in counted.items() if n} == {"invalid": 1}, "it did nothing"
 
 
 # -- the runbook and the broadcast recovery -----------------------------------------------------------------

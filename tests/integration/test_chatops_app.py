@@ -759,7 +759,17 @@ async def test_buttons_refuse_people_who_are_not_admins(world: App, action_id: s
 
 
 async def test_a_button_of_an_alert_that_closed_meanwhile(world: App) -> None:
+    """Answered, and counted invalid (not ok): it did nothing."""
     answer = await world.press(SILENCE_1H_ACTION_ID, "00000000000000ff")
     assert "no longer open" in blocks_text(answer)
     answer = await world.press(ACK_ACTION_ID, "00000000000000ff")
     assert "There is no open alert" in blocks_text(answer)
+    registry = world.world.runtime.metrics.registry
+    for button in ("silence_button", "ack_button"):
+        counts = {
+            outcome: registry.get_sample_value(
+                "workspace_monitor_chatops_commands_total", {"command": button, "outcome": outcome}
+            )
+            for outcome in COMMAND_OUTCOMES
+        }
+        assert {outcome: n for outcome, n in counts.items() if n} == {"invalid": 1}, button
