@@ -4,12 +4,13 @@ closes (across DST changes and month ends), and how their text is read."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 
 from monitor.timeintervals import (
+    MAX_WORK,
     DayRange,
     NamedTimeInterval,
     TimeInterval,
@@ -23,6 +24,7 @@ from monitor.timeintervals import (
     parse_weekdays,
     parse_years,
 )
+from tests.support.interval_work import counting_looks
 
 BERLIN = ZoneInfo(
     "Europe/Berlin"
@@ -291,3 +293,75 @@ def test_bad_times_are_refused(start: str, end: str, problem: str) -> None:
 
 def test_24_00_is_the_end_of_the_day() -> None:
     assert parse_time_range("00:00", "24:00") == TimeRange(0, 1440)
+
+
+# --- cost: next_window's work is bounded, however the interval is written ---------------------------------
+
+#: Looks at a part (contains + next_boundary) a walk may take: two per step, MAX_WORK steps' worth of parts,
+#: and the last step's.
+WORK_LIMIT = 2 * MAX_WORK + 1_000
+
+
+def test_touching_one_minute_ranges_are_crossed_a_day_at_a_time() -> None:
+    """1,440 one-minute ranges covering the day are one range: the window (open for ever) is walked a day at a
+    time to the horizon, not a minute at a time (5 million steps: hours of a frozen event loop)."""
+    every_minute = TimeInterval(times=tuple(TimeRange(m, m + 1) for m in range(1440)))
+    with counting_looks(3 * 3700) as count:
+        window = next_window([every_minute], utc("2026-03-01T10:30:00"))
+    assert window == Window(utc("2026-03-01T10:30:00"), None)
+    assert count.looks <= 3 * 3700
+
+
+def test_overlapping_ranges_close_where_their_union_ends() -> None:
+    overlapping = TimeInterval(times=(TimeRange(60, 180), TimeRange(120, 240), TimeRange(240, 300)))
+    assert next_window([overlapping], utc("2026-03-01T00:00:00")) == Window(
+        utc("2026-03-01T01:00:00"), utc("2026-03-01T05:00:00")
+    )
+
+
+def test_parts_that_keep_each_other_open_are_walked_by_the_longest() -> None:
+    """A window kept open by parts in turn (00:00-12:00 and 06:00-24:00 every day) closes never; the walk
+    jumps to the latest change of the parts open at each step."""
+    morning, rest = TimeInterval(times=times("00:00", "12:00")), TimeInterval(times=times("06:00", "24:00"))
+    with counting_looks(WORK_LIMIT) as count:
+        window = next_window([morning, rest], utc("2026-03-01T00:00:00"))
+    assert window == Window(utc("2026-03-01T00:00:00"), None)
+    assert count.looks <= 4 * 2 * 3700
+
+
+ZONES = sorted(zone for zone in available_timezones() if "/" in zone)[:200]
+
+
+def test_two_hundred_zones_that_never_open_stop_at_the_budget() -> None:
+    """The 31st of 30-day months, in 200 zones: never open. The walk stops after MAX_WORK looks at a part
+    (a second or so of CPU; 8 s and rising with the zones before) and says there is no window."""
+    never = [
+        TimeInterval(
+            months=tuple(map(parse_months, ("4", "6", "9", "11"))),
+            days_of_month=days("31"),
+            location=ZoneInfo(zone),
+        )
+        for zone in ZONES
+    ]
+    with counting_looks(WORK_LIMIT) as count:
+        assert next_window(never, utc("2026-03-01T00:00:00")) is None
+    assert count.looks <= WORK_LIMIT
+
+
+def test_a_window_open_past_the_budget_is_open_at_least_until_where_the_walk_stopped() -> None:
+    """Open all day in 200 zones: the walk stops at the budget and gives a window open until that instant,
+    which is still inside it (the engine looks again from there: nothing is muted longer than it is open)."""
+    always = [TimeInterval(times=times("00:00", "24:00"), location=ZoneInfo(zone)) for zone in ZONES]
+    start = utc("2026-03-01T00:00:00")
+    with counting_looks(WORK_LIMIT):
+        window = next_window(always, start)
+    assert window is not None
+    assert window.opens == start
+    assert window.closes is not None
+    assert window.closes > start + timedelta(days=30)
+    assert any(part.contains(window.closes) for part in always)
+
+
+def test_the_budget_can_be_given() -> None:
+    never = [TimeInterval(months=(parse_months("2"),), days_of_month=days("30"))]
+    assert next_window(never, utc("2026-03-01T00:00:00"), budget=10) is None
