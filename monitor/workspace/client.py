@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # imported where used: a listing (`tasks`) does not build the
 
 __all__ = [
     "MAX_ANSWER_BYTES",
+    "MAX_ID_LENGTH",
     "MAX_OUTPUT",
     "MAX_RECORD_DETAILS",
     "MAX_TOTAL_COUNT",
@@ -98,6 +99,8 @@ SHOW_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks/{task_id}"
 RECORDS_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks/{task_id}/records"
 DETAILS_ENDPOINT = "GET /v2/{project_id}/scheduled-tasks/{task_id}/records/{record_id}"
 ACTION_ENDPOINT = "POST /v2/{project_id}/desktops/action"
+#: The longest id put into a request's path (Workspace ids are 32 to 36 characters).
+MAX_ID_LENGTH = 128
 JOB_ENDPOINT = "GET /v2/{project_id}/workspace-jobs/{job_id}"
 SCRIPT_RETRY_ENDPOINT = "POST /v2/{project_id}/script-executions/retry"
 SCRIPT_RECORDS_ENDPOINT = "GET /v2/{project_id}/script-execution-records"
@@ -616,6 +619,12 @@ class WorkspaceClient:
     # -- internals ------------------------------------------------------------------------------------
 
     def _path(self, *segments: str) -> str:
+        # An id is one path segment whatever it holds: `/` is escaped, and `.` or `..` (which URL
+        # normalisation would resolve: `script-execution-records/..` asks `GET /v2/{project_id}`) or an
+        # id longer than any the API gives names nothing: refused before any request is sent.
+        for segment in segments:
+            if segment in ("", ".", "..") or len(segment) > MAX_ID_LENGTH:
+                raise NotFoundError(f"{segment[:40]!r} is not an id the API could know; nothing was asked")
         quoted = "/".join(quote(s, safe="") for s in ("v2", self.project_id, *segments))
         return f"{self._base_path}/{quoted}"
 

@@ -371,3 +371,22 @@ async def test_custom_silence_from_the_home_tab_notes_it_in_the_alerts_thread(co
     assert silence.until == START + timedelta(hours=12)
     [reply] = await controls.replies(message, 1)
     assert reply.text == "🔕 Silenced for 12h by u0admin001: night"
+
+
+@pytest.mark.parametrize("record_id", ["..", "."])
+async def test_full_output_of_a_value_that_would_leave_its_path_asks_the_api_nothing(
+    controls: Controls, record_id: str
+) -> None:
+    """A button value of `..` would have become `GET /v2/{project_id}` (`.`: the records listing), since
+    URL normalisation resolves dot segments: the client refuses it unasked and the modal says so."""
+    message = await controls.alert("prod-patch")
+    block = next(
+        b for b in message.blocks if b.get("accessory", {}).get("action_id") == SCRIPT_OUTPUT_ACTION_ID
+    )
+    block["accessory"]["value"] = record_id
+    stats = controls.world.sim.state.stats
+    asked = stats.snapshot()["total"]
+    await controls.driver.press(SCRIPT_OUTPUT_ACTION_ID, user=STRANGER, message=("desktop-ops", message.ts))
+    modal = await controls.modal(STRANGER)
+    assert "no longer has this script record" in str(modal.blocks)
+    assert stats.snapshot()["total"] == asked

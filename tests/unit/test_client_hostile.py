@@ -25,12 +25,13 @@ from monitor.store import SQLiteStore
 from monitor.workspace.auth import StaticTokenAuth
 from monitor.workspace.client import (
     MAX_ANSWER_BYTES,
+    MAX_ID_LENGTH,
     MAX_TOTAL_COUNT,
     RetryPolicy,
     TaskFilter,
     WorkspaceClient,
 )
-from monitor.workspace.errors import MalformedResponseError, RateLimitedError
+from monitor.workspace.errors import MalformedResponseError, NotFoundError, RateLimitedError
 from monitor.workspace.models import MAX_TEXT
 
 PROJECT = "p" * 32
@@ -253,3 +254,34 @@ async def test_the_client_asks_only_for_encodings_it_decodes_itself() -> None:
     async with client_for(handle) as client:
         await client.fetch_tasks(FAIL)
     assert asked == ["gzip, deflate"]
+
+
+@pytest.mark.parametrize("record_id", ["..", ".", "", "x" * (MAX_ID_LENGTH + 1)])
+async def test_an_id_that_would_leave_its_path_segment_is_refused_unasked(record_id: str) -> None:
+    """A script record id from a button's value (or a task id from an answer) of `..` would have asked
+    `GET /v2/{project_id}` (URL normalisation resolves it; `.` the records listing): nothing is sent."""
+    requests: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return raw_json("{}")
+
+    async with client_for(handle) as client:
+        with pytest.raises(NotFoundError, match="not an id the API could know"):
+            await client.get_script_record(record_id)
+        with pytest.raises(NotFoundError):
+            await client.get_task(record_id)
+    assert requests == []
+
+
+async def test_an_id_with_a_slash_stays_one_segment() -> None:
+    requests: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return raw_json('{"error_code": "WKS.0404", "error_msg": "no such record"}', 404)
+
+    async with client_for(handle) as client:
+        with pytest.raises(NotFoundError):
+            await client.get_script_record("../desktops")
+    assert requests[0].url.raw_path.endswith(b"/script-execution-records/..%2Fdesktops")
