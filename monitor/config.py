@@ -312,9 +312,11 @@ class ReportSettings(_Section):
     @field_validator("schedule")
     @classmethod
     def _schedule_reads(cls, value: str) -> str:
-        from monitor.reports.schedule import cron_trigger
+        from monitor.reports.schedule import schedule_problem
 
-        cron_trigger(value, "UTC")
+        problem = schedule_problem(value)  # ValueError when it is no cron schedule at all
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("zone")

@@ -3,26 +3,40 @@ before now, and the key that names that firing (what makes it queued once, by wh
 
 A firing missed by more than `LATE_LIMIT` (the daemon was down over report time, say) is not posted late:
 the next one comes as scheduled.
+
+`schedule_problem` holds a schedule to what a report is: at most one an hour (`* * * * *` would build a
+report and upload a chart every minute, 2.5 s of CPU each at 10,000 tasks), and some day at all (`0 0 31 2 *`
+never fires: `check` said OK, and every cycle spent 0.2 s looking through the calendar up to the year 9999
+for its next firing).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
 __all__ = [
     "LATE_LIMIT",
+    "MIN_REPORT_GAP",
     "cron_trigger",
     "latest_fire",
     "next_fire_line",
     "period_end",
     "report_key",
     "report_zone",
+    "schedule_problem",
 ]
 
 LATE_LIMIT = timedelta(days=1)
+#: The shortest time between two firings of a report's schedule.
+MIN_REPORT_GAP = timedelta(hours=1)
+#: Firings looked at by `schedule_problem`: at least eight days' worth at one an hour, so every weekday and
+#: the first matching day of the month's minutes and hours are seen.
+_GAP_FIRINGS = 200
+#: Where `schedule_problem` starts looking (any instant will do; a fixed one gives the same answer always).
+_GAP_START = datetime(2026, 1, 1, tzinfo=UTC)
 #: The most firings looked through for the latest one (a minute-by-minute cron over LATE_LIMIT: 1,440).
 _MAX_STEPS = 2000
 
@@ -50,6 +64,27 @@ def cron_trigger(expression: str, zone: str) -> CronTrigger:
         return CronTrigger.from_crontab(expression, timezone=report_zone(zone))
     except ValueError as exc:
         raise ValueError(f"{expression!r} is not a cron schedule: {exc}") from None
+
+
+def schedule_problem(expression: str) -> str | None:
+    """What is wrong with a valid cron schedule as a report's: it never fires, or it fires more often than
+    once every MIN_REPORT_GAP; None when nothing is. Read in UTC (a zone's DST changes move a firing by an
+    hour at most, never below the gap for a schedule that respects it)."""
+    trigger = cron_trigger(expression, "UTC")
+    previous = trigger.get_next_fire_time(None, _GAP_START)
+    if previous is None:
+        return f"{expression!r} never fires (no such date): check the day and month fields"
+    for _ in range(_GAP_FIRINGS):
+        fire = trigger.get_next_fire_time(previous, previous + timedelta(microseconds=1))
+        if fire is None:
+            break
+        if fire - previous < MIN_REPORT_GAP:
+            return (
+                f"{expression!r} fires more than once an hour ({previous:%H:%M} and {fire:%H:%M}): a report "
+                'is at most hourly; write one minute and hour, e.g. "0 9 * * mon"'
+            )
+        previous = fire
+    return None
 
 
 def latest_fire(

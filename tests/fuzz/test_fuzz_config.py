@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from monitor.config import ConfigError, Settings, load_settings
+from monitor.reports.schedule import MIN_REPORT_GAP, cron_trigger
 from tests.fuzz import examples
 
 SECTIONS = {
@@ -89,3 +92,78 @@ def test_random_config_documents_are_settings_or_located_problems(config_path: P
 @given(st.text(alphabet=":-[]{}#&*!|>'\"% \t\nabcworkspace_", max_size=80))
 def test_random_config_text_is_settings_or_located_problems(config_path: Path, text: str) -> None:
     check(config_path, text)
+
+
+# -- reports: (issue 19 item 3): cron schedules, zones and scope globs ---------------------------------------
+
+cron_field = st.one_of(
+    st.sampled_from(["*", "*/1", "*/10", "*/61", "0", "59", "60", "0-59", "5-1", "1,2,3", "mon", "mon-fri",
+                     "sun,sat", "jan", "feb", "29", "30", "31", "L", "last", "?", "1/0", "-1", "", "x"]),
+    st.integers(-5, 10**12).map(str),
+    st.builds(lambda a, b: f"{a}-{b}", st.integers(0, 70), st.integers(0, 70)),
+    st.builds(lambda a, b: f"{a},{b}", st.integers(0, 70), st.integers(0, 70)),
+)  # fmt: skip
+schedules = st.one_of(
+    st.lists(cron_field, min_size=5, max_size=5).map(" ".join),
+    st.lists(cron_field, max_size=7).map(" ".join),
+    st.text(max_size=30),
+)
+zones = st.one_of(
+    st.sampled_from(["UTC", "Europe/Berlin", "Local", "localtime", "../../etc/passwd", "/etc/localtime",
+                     "Europe", "Europe/", "x" * 10_000, "Europe/Berlin\x00", "", "posixrules"]),
+    st.text(max_size=20),
+)  # fmt: skip
+globs = st.one_of(
+    st.sampled_from(
+        ["prod-*", "*a" * 40 + "b", "[", "[!]", "[" * 500, "*" * 1000, "?" * 300, "[a-" + "z" * 999]
+    ),
+    st.text(max_size=30),
+)
+reports = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["weekly", "w2", "x y", ""]),
+            "channel": st.sampled_from(["#ops", "ops"]),
+            "schedule": schedules,
+        },
+        optional={
+            "zone": zones,
+            "days": st.integers(-3, 10**6),
+            "scope": st.fixed_dictionaries({}, optional={"tasks": st.lists(globs, max_size=4)}),
+        },
+    ),
+    min_size=1,
+    max_size=2,
+)
+
+
+@examples(ci_cap=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    reports,
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+)
+def test_any_reports_section_loads_or_is_located(
+    config_path: Path, section: list[dict[str, Any]], start: datetime
+) -> None:
+    """Settings or located problems; an accepted report fires, at most hourly in its own zone (looked at from
+    any moment, not only the one the check starts from), and its globs match a long hostile name (fnmatch's
+    translation is linear: this only has to end)."""
+    result = load(config_path, yaml.safe_dump({"reports": section}, allow_unicode=True))
+    if isinstance(result, list):
+        for problem in result:
+            assert re.match(rf"{re.escape(str(config_path))}(:\d+)?: \S", problem), problem
+        return
+    for report in result.reports:
+        trigger = cron_trigger(report.schedule, report.zone)
+        previous = trigger.get_next_fire_time(None, start)
+        if previous is None:  # no firing after `start`: only for a date that is rare, not for no date at all
+            assert trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is not None
+            continue
+        for _ in range(30):
+            fire = trigger.get_next_fire_time(previous, previous + timedelta(microseconds=1))
+            if fire is None:
+                break
+            assert fire - previous >= MIN_REPORT_GAP, (report.schedule, report.zone, previous, fire)
+            previous = fire
+        for glob in report.scope.tasks:
+            fnmatchcase("a" * 5000 + "!", glob)

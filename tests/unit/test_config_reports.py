@@ -46,6 +46,27 @@ def test_a_report_reads(tmp_path: Path) -> None:
             id="not five fields",
         ),
         pytest.param(
+            "  - name: w\n    channel: '#ops'\n    schedule: '* * * * *'\n",
+            "config.yaml:6: reports.0.schedule: '* * * * *' fires more than once an hour (00:00 and 00:01)",
+            id="every minute",
+        ),
+        pytest.param(
+            "  - name: w\n    channel: '#ops'\n    schedule: '0,30 9 * * mon'\n",
+            "config.yaml:6: reports.0.schedule: '0,30 9 * * mon' fires more than once an hour "
+            "(09:00 and 09:30)",
+            id="twice in an hour on mondays",
+        ),
+        pytest.param(
+            "  - name: w\n    channel: '#ops'\n    schedule: '*/10 9 15 * *'\n",
+            "config.yaml:6: reports.0.schedule: '*/10 9 15 * *' fires more than once an hour",
+            id="every ten minutes on one day of the month",
+        ),
+        pytest.param(
+            "  - name: w\n    channel: '#ops'\n    schedule: '0 0 31 2 *'\n",
+            "config.yaml:6: reports.0.schedule: '0 0 31 2 *' never fires (no such date)",
+            id="the 31st of February",
+        ),
+        pytest.param(
             "  - name: w\n    channel: '#ops'\n    schedule: '0 9 * * *'\n    zone: Mars/Base\n",
             "config.yaml:7: reports.0.zone: 'Mars/Base' is not a time zone",
             id="an unknown zone",
@@ -83,3 +104,10 @@ def test_a_report_scoped_to_an_unknown_rule_is_refused_at_its_line(tmp_path: Pat
     assert refused.value.problems == [
         f"{path}:11: reports.0.scope.rules: no rule named 'prdo' (the rules: prod)"
     ]
+
+
+@pytest.mark.parametrize(
+    "schedule", ["0 * * * *", "0 9 * * mon", "0 9,10 * * *", "0 0 29 2 *", "59 23 31 12 *"]
+)
+def test_an_hourly_or_rarer_schedule_is_a_report(tmp_path: Path, schedule: str) -> None:
+    assert load(tmp_path, f"  - name: w\n    channel: '#ops'\n    schedule: '{schedule}'\n") == []
