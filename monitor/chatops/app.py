@@ -52,7 +52,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from monitor.chatops.access import Caller
-from monitor.chatops.commands import CommandError, command_name, parse_command
+from monitor.chatops.commands import CommandError, command_name, parse_command, storable
 from monitor.chatops.handlers import Deps, acknowledge_alert, handle, home_tab, silence_alert
 from monitor.chatops.modals import (
     SilenceTarget,
@@ -105,8 +105,10 @@ def _command_of(text: str) -> str:
 
 
 def _str(mapping: object, key: str) -> str:
+    """A string of Slack's payload, "" when absent or not one; what no store keeps (NUL, lone surrogates)
+    replaced (`commands.storable`): names and texts reach the store."""
     value = mapping.get(key) if isinstance(mapping, Mapping) else None
-    return value if isinstance(value, str) else ""
+    return storable(value) if isinstance(value, str) else ""
 
 
 def caller_of(body: Mapping[str, Any]) -> Caller:

@@ -54,6 +54,7 @@ __all__ = [
     "is_catch_all",
     "parse_command",
     "silence_duration",
+    "storable",
 ]
 
 #: Slack sends at most a few thousand characters; anything longer is not a command someone typed.
@@ -193,6 +194,18 @@ Command = (
 )
 
 
+#: What no store can keep: NUL (PostgreSQL text refuses it) and lone UTF-16 surrogates (not UTF-8; a JSON
+#: escape like "\ud800" in a Slack payload decodes to one).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` with what no store can keep as U+FFFD: a silence's reason with a NUL failed on PostgreSQL
+    ("the state store failed"), one with a lone surrogate raised UnicodeEncodeError on both backends (the
+    custom silence form then got no answer at all)."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def command_name(command: Command) -> str:
     """`ListTasks()` -> "list_tasks": the command's name in metrics (`monitor.metrics.CHATOPS_COMMANDS`)."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(command).__name__).lower()
@@ -295,7 +308,7 @@ def _parse_silence(args: list[str]) -> Silence:
             "write `silence <task_id|name-glob> <duration|time-interval> [reason]`, e.g. "
             "`silence prod-* 2h maintenance` or `silence prod-* patch-night`."
         )
-    target, reason = args[0], " ".join(args[2:])
+    target, reason = args[0], storable(" ".join(args[2:]))
     duration, window = _duration_or_window(args[1])
     if len(reason) > MAX_REASON:
         raise CommandError(f"the reason is longer than {MAX_REASON} characters.")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from monitor.chatops.commands import MAX_REASON, CommandError, silence_duration
+from monitor.chatops.commands import MAX_REASON, CommandError, silence_duration, storable
 from monitor.slack.actions import SILENCE_CUSTOM_CALLBACK_ID
 from monitor.slack.blocks import Block, context, section
 from monitor.slack.mrkdwn import code_tail, slack_len, user_text
@@ -130,7 +130,7 @@ def _submitted(values: Mapping[str, Any], block_id: str) -> str:
     by_action = values.get(block_id)
     item = by_action.get(VALUE_ACTION) if isinstance(by_action, Mapping) else None
     value = item.get("value") if isinstance(item, Mapping) else None
-    return value.strip() if isinstance(value, str) else ""
+    return storable(value.strip()) if isinstance(value, str) else ""
 
 
 def read_silence_form(view: Mapping[str, Any]) -> SilenceForm | dict[str, str]:

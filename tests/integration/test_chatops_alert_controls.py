@@ -390,3 +390,19 @@ async def test_full_output_of_a_value_that_would_leave_its_path_asks_the_api_not
     modal = await controls.modal(STRANGER)
     assert "no longer has this script record" in str(modal.blocks)
     assert stats.snapshot()["total"] == asked
+
+
+@pytest.mark.parametrize("controls", ["http", "socket"], indirect=True)
+async def test_a_custom_silence_whose_reason_no_store_can_keep_is_stored_cleaned(controls: Controls) -> None:
+    """A reason with a lone surrogate (a JSON escape `\\ud800` decodes to one) raised UnicodeEncodeError in
+    the store and the form got no answer; with NUL PostgreSQL refused it. Both become U+FFFD."""
+    message = await controls.alert()
+    await controls.choose(message, f"custom|{controls.fingerprint()}")
+    modal = await controls.modal(ADMIN)
+    answer = await controls.driver.submit(
+        modal.id, {"duration": {"value": "2h"}, "reason": {"value": "night\ud800 \x00work"}}, user=ADMIN
+    )
+    assert answer.status == 200
+    assert answer.body.get("response_action") is None, "closed"
+    [silence] = controls.world.store.silences()
+    assert silence.comment == "night\ufffd \ufffdwork"

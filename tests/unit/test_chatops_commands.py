@@ -145,3 +145,10 @@ def test_a_long_or_strange_argument_is_shortened_in_the_message() -> None:
 @pytest.mark.parametrize("command", [ListTasks("FAIL", "REBOOT", "DAY", "prod-x", 4), ListTasks(), Failed(7)])
 def test_a_page_button_text_reads_back_as_that_page(command: ListTasks | Failed) -> None:
     assert parse_command(command.text(9)) == type(command)(**{**vars(command), "page": 9})
+
+
+def test_a_reason_keeps_nothing_a_store_cannot() -> None:
+    """NUL (PostgreSQL text refuses it) and lone surrogates (not UTF-8) become U+FFFD."""
+    command = parse_command("silence prod-* 1h patch\x00ing \ud800night")
+    assert isinstance(command, Silence)
+    assert command.reason == "patch\ufffding \ufffdnight"
