@@ -9,12 +9,16 @@ What it proves (hypothesis; examples per target from the profile, ~2,000 each wi
   globs and `re:` patterns that do not compile, ids of every shape) give a Command or a CommandError, and
   the catch-all is never what answered (it would hide a bug);
 - every refusal is one short line (it is shown to the person who typed the command);
-- what is accepted is within bounds: a silence lasts more than 0 and at most MAX_SILENCE, its reason at most
-  MAX_REASON characters, its name pattern compiles; and a listing's button text reads back as that listing.
+- what is accepted is within bounds: a silence lasts more than 0 and at most MAX_SILENCE (or names a time
+  interval instead, never both), its reason at most MAX_REASON characters with nothing a store cannot keep,
+  its name pattern compiles and is no catch-all; a report covers 1 to MAX_REPORT_DAYS days (`report
+  1000000000d` is refused, not a billion-day query); a retry names exactly one alert id (16 hex digits) or
+  task id; and a listing's button text reads back as that listing.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -22,19 +26,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.chatops.commands import (
+    MAX_REPORT_DAYS,
     MAX_SILENCE,
     SUBCOMMANDS,
     Command,
     CommandError,
     Failed,
     ListTasks,
+    Report,
+    Retry,
     Silence,
+    is_catch_all,
     parse_command,
 )
 from monitor.rules.load import compile_match
 from tests.fuzz import examples
 
 CATCH_ALL = "could not read that command"
+INTERVAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_REASON = 300
 
 words = st.one_of(
@@ -77,8 +87,42 @@ near_valid = st.builds(
 silences = st.builds(
     lambda target, duration, reason: f"silence {target} {duration} {reason}",
     words,
-    durations,
-    st.one_of(st.text(max_size=40), st.text(max_size=3).map(lambda piece: piece * 200)),
+    st.one_of(
+        durations, st.sampled_from(["patch-night", "office.hours", "a", "-x", "9pm", "x" * 101]), words
+    ),
+    st.one_of(
+        st.text(max_size=40),
+        st.text(max_size=3).map(lambda piece: piece * 200),
+        st.sampled_from(["\x00", "\ud800", "<!channel>", "*bold* _it_ ~s~ `c`", "\u202e", "\x1b[2J"]),
+    ),
+)
+reports = st.builds(
+    lambda word, args: " ".join([word, *args]),
+    st.sampled_from(["report", "REPORT", "Report"]),
+    st.lists(
+        st.one_of(
+            st.integers(-(10**12), 10**12).map(lambda n: f"{n}d"),
+            st.integers(-5, 10**12).map(str),
+            st.sampled_from(
+                ["7d", "30d", "90d", "91d", "0d", "d", "7D", "7dd", "٣d", "1e9d", "7w", "1000000000d"]
+            ),
+            words,
+        ),
+        max_size=3,
+    ),
+)
+retries = st.builds(
+    lambda word, args: " ".join([word, *args]),
+    st.sampled_from(["retry", "RETRY"]),
+    st.lists(
+        st.one_of(
+            st.text(alphabet="0123456789abcdefABCDEF", min_size=15, max_size=17),
+            st.uuids().map(str),
+            st.sampled_from(["..", ".", "a/b", "x" * 65, "x" * 64, "-a", "a-", "<!channel>", "%2e%2e"]),
+            words,
+        ),
+        max_size=2,
+    ),
 )
 any_text = st.one_of(
     st.text(),
@@ -102,10 +146,26 @@ def check(text: str) -> Command | CommandError:
         assert len(result.message) <= 400, result.message
         return result
     if isinstance(result, Silence):
-        assert timedelta(0) < result.duration <= MAX_SILENCE, result
+        assert (result.duration is None) != (result.time_interval is None), result
+        if result.duration is not None:
+            assert timedelta(0) < result.duration <= MAX_SILENCE, result
+        else:
+            assert INTERVAL_NAME.fullmatch(result.time_interval or ""), result
         assert len(result.reason) <= MAX_REASON
+        assert not UNSTORABLE.search(result.reason), result
+        assert (result.task_id is None) != (result.name_glob is None), result
         if result.name_glob is not None:
+            assert not result.name_glob.startswith("re:")
+            assert not is_catch_all(result.name_glob)
             compile_match({"task_name": result.name_glob}, where="silence")
+    if isinstance(result, Report):
+        assert 1 <= result.days <= MAX_REPORT_DAYS, result
+    if isinstance(result, Retry):
+        assert (result.alert_id is None) != (result.task_id is None), result
+        if result.alert_id is not None:
+            assert re.fullmatch("[0-9a-f]{16}", result.alert_id), result
+        else:
+            assert re.fullmatch("[A-Za-z0-9][A-Za-z0-9_-]{0,63}", result.task_id or ""), result
     if isinstance(result, ListTasks | Failed):
         for page in (1, 2, result.page):
             assert parse(result.text(page)) == replace(result, page=page), result
@@ -127,3 +187,21 @@ def test_near_valid_commands_are_read_or_refused_never_by_the_catch_all(text: st
 @given(silences)
 def test_silences_are_bounded_or_refused(text: str) -> None:
     check(text)
+
+
+@examples(ci_cap=1200)
+@given(reports)
+def test_report_periods_are_bounded_or_refused(text: str) -> None:
+    check(text)
+
+
+@examples(ci_cap=1200)
+@given(retries)
+def test_retries_name_one_id_or_are_refused(text: str) -> None:
+    check(text)
+
+
+def test_a_billion_day_report_is_refused() -> None:
+    result = parse("report 1000000000d")
+    assert isinstance(result, CommandError)
+    assert "1 to 90 days" in result.message
