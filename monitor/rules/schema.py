@@ -30,7 +30,7 @@ from monitor.durations import format_duration, parse_duration
 from monitor.rules.matcher import MATCH_KEYS, KeyKind, MatchKey
 from monitor.rules.model import DEFAULT_REPEAT_INTERVAL, Severity
 from monitor.rules.patterns import NamePattern
-from monitor.rules.runbook import RUNBOOK_FIELDS, check_runbook_template
+from monitor.rules.runbook import MAX_URL, RUNBOOK_FIELDS, check_runbook_template
 from monitor.timeintervals import (
     parse_days_of_month,
     parse_location,
@@ -294,7 +294,12 @@ class RuleModel(_StrictModel):
     #: Also page the on-call through PagerDuty (the config's `pagerduty:` section).
     pagerduty: StrictBool = False
     runbook_url: (
-        Annotated[StrictStr, AfterValidator(check_runbook_template), Field(description=_RUNBOOK_DOC)] | None
+        Annotated[
+            StrictStr,
+            AfterValidator(check_runbook_template),
+            Field(description=_RUNBOOK_DOC, json_schema_extra={"maxLength": MAX_URL}),
+        ]
+        | None
     ) = None
     #: Alert (OVERDUE) when a matched task misses its run by this long (monitor.overdue).
     overdue_after: (

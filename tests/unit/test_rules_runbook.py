@@ -5,7 +5,8 @@ parameter or fragment."""
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlsplit
+from unittest.mock import patch
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -90,6 +91,23 @@ def test_a_hostile_name_never_changes_the_host_or_the_parameters() -> None:
     assert parse_qs(parts.query) == {"name": ["x&id=evil@other.example/#frag"], "id": ["t-1"]}
 
 
+def test_rendering_stops_at_the_first_field_past_the_links_limit() -> None:
+    """Whatever the template and the values, no more is escaped than a link may hold: a 1,000-character name
+    (the client's cut) in a template of 270 fields is given up after the third escape, not after 270."""
+    template = "https://wiki.example.com/" + "{task_name}" * 270
+    assert len(template) <= MAX_URL
+    escaped: list[str] = []
+
+    def counting(value: str, **options: object) -> str:
+        escaped.append(value)
+        return quote(value, **options)  # type: ignore[arg-type]
+
+    with patch("monitor.rules.runbook.quote", counting):
+        assert render_runbook(check_runbook_template(template), {"task_name": "n" * 1000}) is None
+        assert render_runbook(template, {"task_name": "x" * 100_000}) is None
+    assert len(escaped) == 3
+
+
 def test_a_url_too_long_for_a_button_is_no_url() -> None:
     """A 3,000-character name would make a link Slack refuses (and the whole message with it)."""
     assert render_runbook("https://wiki.example.com/{task_name}", {"task_name": "x" * MAX_URL}) is None
@@ -116,6 +134,11 @@ def test_a_url_too_long_for_a_button_is_no_url() -> None:
         pytest.param('https://wiki.example.com/a"b', "'\"' in a link", id="quote"),
         pytest.param("https://wiki.example.com/<x>", "'<' in a link", id="angle"),
         pytest.param("https://wiki.example.com/" + "a" * MAX_URL, "longer than a Slack button", id="long"),
+        pytest.param(
+            "https://wiki.example.com/" + "{task_name}" * 100_000,
+            "longer than a Slack button",
+            id="100,000 fields (each alert escaped the name 100,000 times)",
+        ),
     ],
 )
 def test_a_bad_template_is_refused_saying_why(template: str, says: str) -> None:
