@@ -192,6 +192,11 @@ def clip_text(value: Any, _depth: int = 0) -> Any:
     return value
 
 
+#: For the models a listing does not use: their validators are built when first used, not at import (a
+#: model's build is most of what importing it costs; `tasks` lists only: bench/findings.md, start-up).
+_BUILT_WHEN_USED = ConfigDict(defer_build=True)
+
+
 class _ApiModel(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
@@ -233,6 +238,8 @@ class TaskPage(_ApiModel):
 
 
 class ApplyObject(_ApiModel):
+    model_config = _BUILT_WHEN_USED
+
     object_id: StrictStr | None = None
     object_type: StrictStr | None = None
     object_name: StrictStr | None = None
@@ -244,6 +251,8 @@ class TaskDetail(_ApiModel):
     Unlike the list entry it carries the schedule and targets, but no `last_status` or `enable` (the SDK's
     ShowScheduledTasksResponse has neither); any the API sends stay in `extra_fields`.
     """
+
+    model_config = _BUILT_WHEN_USED
 
     id: StrictStr = Field(min_length=1)
     task_type: StrictStr | None = None
@@ -272,6 +281,8 @@ class TaskDetail(_ApiModel):
 class ExecutionRecord(_ApiModel):
     """One execution of a task (`.../scheduled-tasks/{task_id}/records`)."""
 
+    model_config = _BUILT_WHEN_USED
+
     id: StrictStr = Field(min_length=1)
     start_time: StrictStr | None = None
     task_type: StrictStr | None = None
@@ -294,6 +305,8 @@ class ExecutionRecord(_ApiModel):
 
 class RecordDetail(_ApiModel):
     """One desktop's outcome in one execution (`.../records/{record_id}`)."""
+
+    model_config = _BUILT_WHEN_USED
 
     id: StrictStr | None = None
     record_id: StrictStr | None = None
