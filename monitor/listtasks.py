@@ -13,8 +13,6 @@ import argparse
 import os
 import sys
 
-from rich.console import Console
-
 from monitor.config import ConfigError, Credentials, load_settings
 from monitor.logs import register_secret
 from monitor.tasklist import output_console, task_table, tasks_json
@@ -61,11 +59,14 @@ async def tasks(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         return _fail(str(exc), EXIT_CONFIG)
 
-    err = Console(stderr=True)
-    show_progress = err.is_terminal and not args.json
     async with client:
         try:
-            listing = await _list_with_progress(client, _filters(args), err, show_progress)
+            # JSON is for scripts: no progress bar, and no rich (a table's and a bar's only).
+            listing = await (
+                client.fetch_many(_filters(args))
+                if args.json
+                else _list_with_progress(client, _filters(args))
+            )
         except ConfigurationError as exc:
             return _fail(str(exc), EXIT_CONFIG)
         except WorkspaceError as exc:
@@ -86,10 +87,12 @@ async def tasks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _list_with_progress(
-    client: WorkspaceClient, filters: list[TaskFilter], err: Console, show: bool
-) -> Listing:
-    if not show:
+async def _list_with_progress(client: WorkspaceClient, filters: list[TaskFilter]) -> Listing:
+    """The listing, with a progress bar on stderr when it is a terminal and the pages are many."""
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    if not err.is_terminal:
         return await client.fetch_many(filters)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -1,17 +1,19 @@
-"""Rendering a task listing for people (a table) and for scripts (JSON): pure functions of the tasks."""
+"""Rendering a task listing for people (a table) and for scripts (JSON): pure functions of the tasks.
+
+rich is imported by the table only: `tasks --json` does without it (tests/unit/test_startup_imports.py)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from monitor.notify.text import terminal_safe
 from monitor.workspace.models import ScheduledTask, format_api_time
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["STATUS_STYLE", "output_console", "task_table", "tasks_json"]
 
@@ -30,6 +32,8 @@ def _next_run(task: ScheduledTask) -> str:
 
 def output_console() -> Console:
     """stdout; when it is a file or a pipe, wide enough that ids and names are not folded."""
+    from rich.console import Console
+
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 200)
@@ -38,6 +42,9 @@ def output_console() -> Console:
 
 def task_table(tasks: Sequence[ScheduledTask], *, title: str | None = None, with_ids: bool = True) -> Table:
     """A table with one row per task; names are shown as text, never interpreted as markup."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title, show_lines=False, header_style="bold")
     columns = ("ID", "Name", "Type", "Schedule", "Last status", "Next run", "Enabled")
     for column in columns if with_ids else columns[1:]:

@@ -24,7 +24,9 @@ NOT_FOR_TASKS = ("psycopg", "slack_sdk", "slack_bolt", "aiohttp", "apscheduler",
 
 #: Runs the CLI like the installed script, then prints the names of every module loaded (and their packages).
 RUN_AND_LIST = """
-import json, sys
+import json, os, sys
+for name in filter(None, os.environ.pop("HIDE_MODULES", "").split(",")):
+    sys.modules[name] = None  # as if not installed: importing it raises ImportError
 from monitor.cli import main
 try:
     code = main(sys.argv[1:])
@@ -36,13 +38,18 @@ sys.exit(code)
 
 
 def loaded_by(
-    *args: str, env: dict[str, str], cwd: Path
+    *args: str, env: dict[str, str], cwd: Path, without: tuple[str, ...] = ()
 ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run `workspace-monitor ARGS` in a fresh interpreter: its result, and the modules it had loaded (each
-    top-level package by its name too)."""
+    top-level package by its name too). `without`: packages to behave as if not installed."""
     result = subprocess.run(
         [sys.executable, "-c", RUN_AND_LIST, *args],
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **env},
+        env={
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+            "HIDE_MODULES": ",".join(without),
+            **env,
+        },
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -86,6 +93,29 @@ def test_tasks_loads_structlog_without_rich(sim: SimulatorThread, tmp_path: Path
     assert "structlog" in loaded
     heavy = {"rich.pretty", "rich.traceback", "attr"}
     assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
+
+
+def test_tasks_as_json_loads_no_rich_of_its_own(sim: SimulatorThread, tmp_path: Path) -> None:
+    """rich draws the table and the progress bar, neither of which JSON has. Run as in an operator's install,
+    where httpx's own command line (click, which loads rich) is not installed: in the dev venv pip-tools
+    brings click, and `import httpx` then loads parts of rich itself."""
+    result, loaded = loaded_by("tasks", "--json", env=_sim_env(sim), cwd=tmp_path, without=("click",))
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 40
+    assert "rich" not in loaded
+    assert {"rich", "monitor.tasklist"} <= loaded_by("tasks", env=_sim_env(sim), cwd=tmp_path)[1]
+
+
+def test_a_listing_builds_only_the_listings_models() -> None:
+    """A task's detail, its records and their details are validated by models built when first used."""
+    code = (
+        "from monitor.listtasks import tasks\n"
+        "from monitor.workspace import models\n"
+        "print([name for name in ('ScheduledTask', 'TaskPage', 'TaskDetail', 'ExecutionRecord',"
+        " 'RecordDetail') if getattr(models, name).__pydantic_complete__])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "['ScheduledTask', 'TaskPage']"
 
 
 def test_tasks_without_a_config_file_loads_no_yaml(sim: SimulatorThread, tmp_path: Path) -> None:
