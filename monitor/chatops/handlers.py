@@ -321,7 +321,7 @@ def _window_for(command: Silence, now: datetime, deps: Deps) -> datetime:
 
 async def _silence(command: Silence, caller: Caller, deps: Deps) -> SlackMessage:
     now = deps.clock()
-    until = _window_for(command, now, deps) if command.time_interval is not None else None
+    until = await asyncio.to_thread(_window_for, command, now, deps) if command.time_interval else None
     silence = _stored_silence(command, caller, now, deps.new_silence_id(), until=until)
     await asyncio.to_thread(deps.store.add_silence, silence)
     log.info("chatops.silenced", silence=silence.id, target=command.target, by=caller.user_id,
@@ -447,7 +447,8 @@ async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessag
             return await _silence(command, caller, deps)
         case Silences():
             now = deps.clock()
-            windows = window_states(deps.ruleset, now) if deps.ruleset is not None else []
+            # A calendar walk (up to MAX_WORK looks an interval): off the event loop, as store reads are.
+            windows = await asyncio.to_thread(window_states, deps.ruleset, now) if deps.ruleset else []
             return silences_reply(await asyncio.to_thread(deps.store.silences), now, windows)
         case Unsilence(silence_id=silence_id):
             removed = await asyncio.to_thread(deps.store.delete_silence, silence_id)

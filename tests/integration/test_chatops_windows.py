@@ -155,3 +155,29 @@ def test_check_prints_the_next_window_of_each_interval(tmp_path: Path, sim: Simu
     assert patch.endswith("Europe/Berlin; used by rule prod (mute)") or "open now, until" in patch, patch
     assert any(line.startswith("time interval unused: ") for line in lines), result.stdout
     assert lines[-1].startswith("OK: 2 rules")
+
+
+async def test_windows_are_worked_out_off_the_event_loop(world: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding a window walks the calendar (up to timeintervals.MAX_WORK looks an interval, under a second):
+    `/tasks silences` and `/tasks silence … <interval>` do it in a worker thread, never on the app's loop."""
+    import threading
+
+    from monitor.chatops import handlers
+
+    threads: list[threading.Thread] = []
+    real_states, real_next = handlers.window_states, handlers.next_window
+
+    def states(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread())
+        return real_states(*args, **kwargs)  # type: ignore[arg-type]
+
+    def next_window(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread())
+        return real_next(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(handlers, "window_states", states)
+    monkeypatch.setattr(handlers, "next_window", next_window)
+    await world.command("silences")
+    await world.command("silence lab-* patch kernel update")
+    assert len(threads) == 2
+    assert threading.main_thread() not in threads
