@@ -21,6 +21,7 @@ never part of an error's text.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,6 +43,8 @@ from monitor.notify.dispatch import (
 )
 from monitor.notify.text import summary_line
 from monitor.store.base import CycleChanges, OutboxEntry, OutboxRow, Store
+from monitor.workspace.bodies import ACCEPT_ENCODING, read_capped
+from monitor.workspace.errors import MalformedResponseError
 
 __all__ = [
     "ACTIONS",
@@ -134,6 +137,9 @@ class PagerDutyNotifier:
         self._routing_key = routing_key
         self.events_url = events_url
         self._client = client or httpx.AsyncClient(timeout=timeout)
+        # httpx's timeouts are per read: an answer trickling in a byte at a time never trips them. One
+        # deadline for the whole exchange (the lock is held meanwhile: every page waits behind it).
+        self._deadline = timeout
         self._interval = interval
         self._monotonic = monotonic
         self._sleep = sleep
@@ -169,21 +175,37 @@ class PagerDutyNotifier:
             if wait > 0:
                 await self._sleep(wait)
             try:
-                answer = await self._client.post(self.events_url, json=event)
+                async with asyncio.timeout(self._deadline):
+                    status, headers, body = await self._post(event)
             except httpx.HTTPError as exc:
                 raise RetryableDeliveryError(f"pagerduty {action}: {type(exc).__name__}") from None
+            except TimeoutError:
+                # Sent again later: the dedup_key makes a repeat the same incident.
+                raise RetryableDeliveryError(
+                    f"pagerduty {action}: no complete answer within {self._deadline:g} s"
+                ) from None
             finally:
                 self._last = self._monotonic()
-        status = answer.status_code
         if 200 <= status < 300:
             log.info("pagerduty.event_sent", action=action, dedup_key=event["dedup_key"])
             return
         if status == 429 or status >= 500:
             raise RetryableDeliveryError(
-                f"pagerduty {action}: HTTP {status}",
-                retry_after=_retry_after(answer.headers.get("Retry-After")),
+                f"pagerduty {action}: HTTP {status}", retry_after=_retry_after(headers.get("Retry-After"))
             )
-        raise PermanentDeliveryError(f"pagerduty {action}: HTTP {status} {_reason(answer)}")
+        raise PermanentDeliveryError(f"pagerduty {action}: HTTP {status} {_reason(body)}")
+
+    async def _post(self, event: dict[str, Any]) -> tuple[int, httpx.Headers, bytes]:
+        """The answer's status, headers and body; the body read no further than MAX_ANSWER_BYTES decoded
+        (a bigger one, or a gzip bomb, is dropped: the status says what happened)."""
+        async with self._client.stream(
+            "POST", self.events_url, json=event, headers=ACCEPT_ENCODING
+        ) as answer:
+            try:
+                body = await read_capped(answer, "pagerduty events")
+            except MalformedResponseError:
+                body = b""
+            return answer.status_code, answer.headers, body
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -193,10 +215,10 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _reason(answer: httpx.Response) -> str:
+def _reason(raw: bytes) -> str:
     """PagerDuty's own words (`invalid event: ...`); never the request, which holds the routing key."""
     try:
-        body = answer.json()
+        body = json.loads(raw)
     except ValueError:
         return ""
     if not isinstance(body, dict):

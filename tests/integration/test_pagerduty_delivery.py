@@ -3,10 +3,12 @@ resolve in order, one incident per alert, across restarts (a new dispatcher on t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from monitor.decide import DecisionKind
@@ -21,6 +23,7 @@ from monitor.notify.dispatch import (
 )
 from monitor.pagerduty.notifier import PagerDutyNotifier
 from monitor.store.base import CycleChanges, OutboxEntry, Store
+from monitor.workspace.bodies import MAX_ANSWER_BYTES
 from tests.support.stores import T0, backend, entry, store
 
 __all__ = ["backend", "store"]  # the fixtures, used by name
@@ -211,3 +214,45 @@ async def test_slack_hears_of_the_recovery_while_pagerduty_is_failing(
     )
     await _dispatcher(store, pd).flush()
     assert pd.server.events == [("trigger", "f-1"), ("resolve", "f-1")]
+
+
+def _receiver_answering(answer: Callable[[], httpx.Response], *, timeout: float = 10.0) -> PagerDutyNotifier:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: answer()))
+    return PagerDutyNotifier(KEY, "https://events.pagerduty.test/v2/enqueue", client=client, interval=0,
+                             timeout=timeout)  # fmt: skip
+
+
+async def test_an_endless_answer_is_read_no_further_than_the_cap(store: Store) -> None:
+    """A 202 whose body never ends (or a gzip bomb) was read whole into memory: now it is read to 4 MB
+    decoded and dropped (the status says the event was taken). The stream fails the test past 64 MB."""
+    sent = [0]
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            sent[0] += 65_536
+            assert sent[0] < 64 * 1024 * 1024, "the receiver read past any cap"
+            yield b"x" * 65_536
+
+    receiver = _receiver_answering(lambda: httpx.Response(202, content=endless()))
+    _enqueue(store, _paged("f-1", DecisionKind.NEW))
+    report = await Dispatcher(store, Chat(), claimer="t", clock=lambda: T0, receivers=[receiver]).flush()
+    assert report.sent == 1
+    assert sent[0] <= MAX_ANSWER_BYTES + 2 * 65_536
+
+
+async def test_an_answer_that_trickles_in_is_a_retry_after_the_deadline(store: Store) -> None:
+    """One byte every 50 ms (httpx's per-read timeout never trips) held the receiver, and every page behind
+    it, for as long as PagerDuty (or something in the way) liked: one deadline for the exchange, then the
+    outbox retries (the dedup_key keeps a repeat the same incident)."""
+
+    async def trickle() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            yield b" "
+
+    receiver = _receiver_answering(lambda: httpx.Response(202, content=trickle()), timeout=0.2)
+    _enqueue(store, _paged("f-1", DecisionKind.NEW))
+    report = await Dispatcher(
+        store, Chat(), claimer="t", clock=lambda: T0, receivers=[receiver], backoff_base=timedelta(0)
+    ).flush()
+    assert (report.sent, report.retrying) == (0, 1)
