@@ -54,6 +54,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from monitor.chatops.access import Caller
 from monitor.chatops.commands import CommandError, command_name, parse_command, storable
 from monitor.chatops.handlers import Deps, acknowledge_alert, handle, home_tab, silence_alert
+from monitor.chatops.limits import PerUserRate
 from monitor.chatops.modals import (
     SilenceTarget,
     loading_modal,
@@ -304,11 +305,22 @@ def build_app(deps: Deps, *, client: AsyncWebClient, signing_secret: str | None)
         else:
             deps.on_command("home", "ok")
 
+    # Each opening reads every open alert and the outbox, and with retries on lists the failing tasks: at
+    # most as many a minute per person as commands (apart from them), past that the tab keeps its view.
+    home_rate = PerUserRate(deps.rate.per_minute)
+
     @app.event("app_home_opened")
     async def on_home_opened(event: dict[str, Any]) -> None:
         # The Messages tab opens this event too (tab "messages"): only the Home tab is ours.
-        if _str(event, "tab") == "home" and _str(event, "user"):
-            await publish_home(_str(event, "user"))
+        user = _str(event, "user")
+        if _str(event, "tab") != "home" or not user:
+            return
+        wait = home_rate.wait_for(user)
+        if wait > 0:
+            log.info("chatops.rate_limited", user=user, wait=round(wait, 1), command="home")
+            deps.on_command("home", "rate_limited")
+            return
+        await publish_home(user)
 
     async def where_noted(body: Mapping[str, Any], alert: str) -> tuple[str, str]:
         """Where the alert's message is (channel, ts): the one pressed, or the stored one (Home tab)."""

@@ -406,3 +406,28 @@ async def test_a_custom_silence_whose_reason_no_store_can_keep_is_stored_cleaned
     assert answer.body.get("response_action") is None, "closed"
     [silence] = controls.world.store.silences()
     assert silence.comment == "night\ufffd \ufffdwork"
+
+
+async def test_opening_the_home_tab_over_and_over_is_rate_limited(controls: Controls) -> None:
+    """Each opening reads every open alert and the outbox (and, with retries on, lists the failing tasks):
+    ten a minute per person, like commands; past that the tab keeps the view it has, counted rate_limited."""
+    registry = controls.world.runtime.metrics.registry
+
+    def counted(outcome: str) -> float:
+        labels = {"command": "home", "outcome": outcome}
+        return registry.get_sample_value("workspace_monitor_chatops_commands_total", labels) or 0.0
+
+    for _ in range(12):
+        await controls.driver.open_home(ADMIN)
+    for _ in range(1500):
+        if counted("ok") + counted("rate_limited") >= 12:
+            break
+        await _tick()
+    assert (counted("ok"), counted("rate_limited")) == (10, 2)
+    assert len([user for user, _ in controls.stub.state.views.published if user == ADMIN]) == 10
+    await controls.driver.open_home(STRANGER)  # someone else is not held back
+    for _ in range(1500):
+        if counted("ok") >= 11:
+            break
+        await _tick()
+    assert counted("ok") == 11
