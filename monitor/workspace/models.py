@@ -92,6 +92,18 @@ def _read_time(value: str | None) -> datetime | None:
         return None
 
 
+def _placeable(moment: datetime) -> datetime | None:
+    """`moment` (aware) when it is an instant UTC can hold; None at the calendar's very edge (year 1 east of
+    UTC, year 9999 west of it: "9999-12-31 23:59:59" in America/New_York), which every later comparison,
+    subtraction or store write would fail on with OverflowError (a task due then broke every cycle)."""
+    try:
+        moment.astimezone(UTC)
+        moment.replace(fold=1).astimezone(UTC)
+    except OverflowError:
+        return None
+    return moment
+
+
 def api_instant(value: str | None, time_zone: str | None) -> datetime | None:
     """The instant an API time means, or None when it cannot be known: unreadable, or without an offset
     of its own and the task's zone unknown."""
@@ -99,9 +111,9 @@ def api_instant(value: str | None, time_zone: str | None) -> datetime | None:
     if moment is None:
         return None
     if moment.tzinfo is not None:
-        return moment
+        return _placeable(moment)
     place = known_time_zone(time_zone)
-    return moment.replace(tzinfo=place) if place is not None else None
+    return _placeable(moment.replace(tzinfo=place)) if place is not None else None
 
 
 def parse_api_time(value: str | None, time_zone: str | None) -> datetime | None:
@@ -110,7 +122,9 @@ def parse_api_time(value: str | None, time_zone: str | None) -> datetime | None:
     moment = _read_time(value)
     if moment is None:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=resolve_time_zone(time_zone))
+    return _placeable(
+        moment if moment.tzinfo is not None else moment.replace(tzinfo=resolve_time_zone(time_zone))
+    )
 
 
 def format_api_time(value: str | None, time_zone: str | None, *, named: bool = True) -> str:

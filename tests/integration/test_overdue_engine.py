@@ -278,3 +278,16 @@ async def test_a_run_recorded_while_the_listing_still_shows_the_missed_time_reso
         world.execute("prod-reboot", "SUCCESS")
         world.sim.state.patch_task("prod-reboot", {"next_execution_time": missed})
         assert kinds(await world.cycle()) == [("prod-reboot", DecisionKind.RESOLVED)]
+
+
+async def test_a_task_due_at_the_calendars_edge_never_stops_the_cycle(tmp_path: Path) -> None:
+    """An answer saying a task is next due "9999-12-31 23:59:59" in America/New_York (no UTC instant can
+    hold it): the overdue check raised OverflowError and every cycle failed, for every task. It is now a due
+    time that cannot be known (never overdue), and the others are alerted as ever."""
+    edge = {"task_name": "prod-edge", "last_status": "SUCCESS", "enable": True, "scheduled_type": "DAY",
+            "time_zone": "America/New_York", "next_execution_time": "9999-12-31 23:59:59"}  # fmt: skip
+    async with open_world(tmp_path, RULES, tasks=[edge, daily("prod-reboot")]) as world:
+        world.engine.overdue_every = 1
+        assert kinds(await world.cycle()) == []
+        at(world, "2026-11-30 02:01:00")
+        assert kinds(await world.cycle()) == [("prod-reboot", DecisionKind.NEW)]

@@ -443,3 +443,24 @@ def test_a_digest_of_missed_runs_says_so() -> None:
     payloads = [{**overdue_payload(DecisionKind.NEW), "fingerprint": f"{n:016x}"} for n in range(3)]
     [message] = render_digest(payloads)
     assert "3 scheduled tasks missed their run" in json.dumps(message.blocks, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("due", "zone"),
+    [
+        ("9999-12-31 23:59:59", "America/New_York"),
+        ("9999-12-31T23:00:00-05:00", None),
+        ("0001-01-01 00:00:00", "Asia/Shanghai"),
+        ("0001-01-01 00:00:00", "UTC+08:00"),
+    ],
+)
+def test_a_due_time_no_utc_instant_can_hold_is_unknown_not_an_overflow(due: str, zone: str | None) -> None:
+    task = ScheduledTask.model_validate(
+        {"id": "t", "task_name": "n", "enable": True, "scheduled_type": "DAY", "next_execution_time": due,
+         "time_zone": zone, "expire_time": due}
+    )  # fmt: skip
+    assert due_instant(task) is None
+    assert task.next_execution_at is None
+    assert (
+        missed_run(task, overdue_after=timedelta(minutes=30), now=datetime(2026, 12, 6, tzinfo=UTC)) is None
+    )
