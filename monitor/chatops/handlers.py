@@ -56,6 +56,7 @@ from monitor.chatops.replies import (
     unsilence_reply,
 )
 from monitor.chatops.retry import NoRetry, Retrier, prepare_retry, retry_prompt
+from monitor.chatops.shared import SharedBuilds
 from monitor.chatops.snapshots import Snapshots
 from monitor.decide import AlertState, AlertStatus
 from monitor.durations import format_duration
@@ -179,6 +180,8 @@ class Deps:
     new_silence_id: Callable[[], str] = _new_silence_id
     #: Listings in flight and recent ones, shared by everyone asking (and kept for the page buttons).
     snapshots: Snapshots = field(default_factory=Snapshots)
+    #: `/tasks report` builds, one per period in flight and shared for a minute (monitor.chatops.shared).
+    reports: SharedBuilds[SlackMessage] = field(default_factory=SharedBuilds)
     #: Commands a minute per person (typed commands and page buttons; alert buttons are not counted).
     rate: PerUserRate = field(default_factory=PerUserRate)
     #: Told of each command and button: (name, outcome), `Metrics.chatops_command`.
@@ -473,11 +476,19 @@ async def _dispatch(command: Command, caller: Caller, deps: Deps) -> SlackMessag
 async def _report(days: int, deps: Deps) -> SlackMessage:
     """`report [Nd]`: the scheduled reports' numbers for the last `days` days (today so far included, UTC
     days), with the chart's numbers as a table: an ephemeral answer cannot carry an upload."""
-    end = deps.clock().astimezone(UTC).date() + timedelta(days=1)
-    payload = await asyncio.to_thread(
-        report_payload, deps.store, deps.ruleset, name=f"last {days} days", end=end, days=days, scope=Scope()
-    )
-    return render_report(payload, table=True)
+    now = deps.clock()
+    end = now.astimezone(UTC).date() + timedelta(days=1)
+
+    async def build() -> SlackMessage:
+        payload = await asyncio.to_thread(
+            report_payload, deps.store, deps.ruleset, name=f"last {days} days", end=end, days=days,
+            scope=Scope(),
+        )  # fmt: skip
+        return render_report(payload, table=True)
+
+    # Seconds of CPU over a big history: a crowd asking at once (or one person, ten times a minute) costs
+    # one build per period, not one each.
+    return await deps.reports.get((days, end), build, now=now)
 
 
 async def handle(command: Command, caller: Caller, deps: Deps) -> SlackMessage:

@@ -3,8 +3,11 @@ numbers (per task type and rule, the top failing tasks) and the chart's numbers 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +16,7 @@ from monitor.chatops.commands import CommandError, Report, parse_command
 from monitor.chatops.handlers import Deps, RuntimeStatus
 from monitor.chatops.runner import ChatopsService, SlackTokens
 from monitor.config import SlackSettings
-from tests.integration.test_chatops_app import ADMIN, RULES, SECRET, App
+from tests.integration.test_chatops_app import ADMIN, RULES, SECRET, App, signed
 from tests.support.simapi import http_client
 from tests.support.slack import blocks_text
 from tests.support.world import open_world
@@ -72,3 +75,34 @@ async def test_report_answers_with_the_run_historys_numbers(world: App) -> None:
     assert "*Top failing tasks*" in text
     assert "prod-reboot: 1 of" in text
     assert "day         runs  success" in text, "the chart's numbers as a table"
+
+
+async def test_a_crowd_asking_for_a_report_costs_one_build(
+    world: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 90-day report over a big history is seconds of CPU: twenty people asking at once (and asking again
+    within a minute) cost one build, shared; another period, or a minute later, is built anew."""
+    from monitor.chatops import handlers
+
+    built: list[int] = []
+    real = handlers.report_payload
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(kwargs["days"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "report_payload", counting)
+    users = [f"U0CROWD{index:03d}" for index in range(20)]
+    bodies = [world.command_body("report 90d", f"crowd-{user}", user=user) for user in users]
+    acked = await asyncio.gather(*(world.post(body, signed(body)) for body in bodies))
+    assert {answer.status_code for answer in acked} == {200}
+    for user in users:
+        assert "Report last 90 days" in blocks_text(await world.answer(f"crowd-{user}"))
+    assert built == [90]
+    await world.command("report 90d", user="U0LATER")
+    assert built == [90], "shared within a minute"
+    await world.command("report 7d")
+    assert built == [90, 7], "another period is its own build"
+    world.now[0] += timedelta(minutes=2)
+    await world.command("report 90d", user="U0LATER")
+    assert built == [90, 7, 90]
