@@ -431,3 +431,29 @@ async def test_opening_the_home_tab_over_and_over_is_rate_limited(controls: Cont
             break
         await _tick()
     assert counted("ok") == 11
+
+
+@pytest.mark.parametrize(
+    ("metadata", "says"),
+    [
+        ("not json {", "This form names no alert"),
+        ('{"alert": "../x", "channel": "C1", "ts": "1"}', "This form names no alert"),
+        ('{"alert": ["a"], "channel": "C1", "ts": "1"}', "This form names no alert"),
+        ('{"alert": "00000000deadbeef", "channel": "C1", "ts": "1"}', "no longer open"),
+    ],
+)
+async def test_a_custom_form_whose_metadata_is_not_ours_silences_nothing(
+    controls: Controls, metadata: str, says: str
+) -> None:
+    """The form's private_metadata round-trips through Slack (only the app sets it), but it is read warily:
+    one that names no alert of ours, or an alert that is not open, is answered in the form, nothing stored."""
+    message = await controls.alert()
+    await controls.choose(message, f"custom|{controls.fingerprint()}")
+    modal = await controls.modal(ADMIN)
+    modal.body["private_metadata"] = metadata
+    answer = await controls.driver.submit(
+        modal.id, {"duration": {"value": "2h"}, "reason": {"value": "x"}}, user=ADMIN
+    )
+    assert answer.body["response_action"] == "errors"
+    assert says in answer.body["errors"]["reason"]
+    assert controls.world.store.silences() == []
