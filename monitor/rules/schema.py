@@ -341,6 +341,12 @@ class SilenceModel(_StrictModel):
         return value
 
 
+#: The most `times` ranges one time interval item holds (a range every 15 minutes of a day is 96).
+MAX_TIME_RANGES = 96
+#: The most items (parts) one named time interval holds.
+MAX_INTERVAL_PARTS = 100
+
+
 class TimeRangeModel(_StrictModel):
     """Minutes of the day: from start_time (inclusive) to end_time (exclusive), HH:MM, 24:00 allowed."""
 
@@ -357,7 +363,7 @@ class TimeIntervalModel(_StrictModel):
     """When, as Alertmanager's time_interval: every key given must hold (a key left out always does), on the
     wall clock of `location` (UTC when absent). Ranges are inclusive, `first:last`."""
 
-    times: Annotated[list[TimeRangeModel], Field(min_length=1)] | None = None
+    times: Annotated[list[TimeRangeModel], Field(min_length=1, max_length=MAX_TIME_RANGES)] | None = None
     weekdays: Annotated[
         list[_range_text(parse_weekdays, "a weekday")] | None,  # type: ignore[valid-type]
         _one_or_many(StrictStr),
@@ -392,7 +398,9 @@ class NamedTimeIntervalModel(_StrictModel):
     name: Annotated[
         StrictStr, AfterValidator(_check_rule_name), Field(json_schema_extra={"pattern": _RULE_NAME.pattern})
     ]
-    time_intervals: Annotated[list[TimeIntervalModel], Field(min_length=1)]
+    # Each item is a part every window lookup looks at (timeintervals.MAX_WORK bounds the looks): a
+    # generated file of 100,000 items would have had each lookup take one step and stop.
+    time_intervals: Annotated[list[TimeIntervalModel], Field(min_length=1, max_length=MAX_INTERVAL_PARTS)]
 
 
 class RuleFileModel(_StrictModel):

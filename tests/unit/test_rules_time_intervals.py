@@ -257,3 +257,29 @@ def test_the_readme_s_maintenance_window_example_loads() -> None:
         ("patch-night",),
         ("office-hours",),
     ]
+
+
+@pytest.mark.parametrize(
+    ("item", "count", "says"),
+    [
+        ("      - times: [{start_time: '00:00', end_time: '01:00'}]\n", 101, "at most 100 items"),
+        (None, 97, "at most 96 items"),
+    ],
+)
+def test_an_interval_of_more_parts_or_ranges_than_a_window_lookup_takes_is_refused(
+    item: str | None, count: int, says: str
+) -> None:
+    """Every part is looked at by every window lookup (bounded by timeintervals.MAX_WORK): a generated
+    interval of thousands of parts or ranges is refused at its line, not walked."""
+    if item is not None:
+        body = item * count
+    else:
+        clock = [f"'{m // 60:02d}:{m % 60:02d}'" for m in range(count + 1)]
+        ranges = ", ".join(f"{{start_time: {clock[m]}, end_time: {clock[m + 1]}}}" for m in range(count))
+        body = f"      - times: [{ranges}]\n"
+    text = "time_intervals:\n  - name: many\n    time_intervals:\n" + body
+    with pytest.raises(RuleFileError) as refused:
+        load_rules_text(text, "r.yaml")
+    assert any(says in problem and problem.startswith("r.yaml:") for problem in refused.value.problems), (
+        refused.value.problems
+    )
