@@ -51,7 +51,7 @@ BENCHES = (
           "chat.postMessage per alert, against Slack's posting limit", ("--runs", "3", "--scale", "0.01")),
     Bench("scaling", "scaling.py", "one real cycle at 1k..100k tasks, 1%..100% failing: wall, CPU, peak RSS",
           ("--quick", "--plot", str(BENCH / "scaling.png")), ("--plot", str(BENCH / "scaling.png"))),
-    Bench("steady", "steady.py", "the real daemon for many 1-second cycles: RSS and open fds",
+    Bench("steady", "steady.py", "the real daemon for many 1-second cycles: what grows, open fds",
           ("--seconds", "120")),
     Bench("ha", "ha.py", "failover: SIGKILL the leader of two replicas, until the new leader's first cycle",
           ("--kills", "3")),
