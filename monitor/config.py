@@ -285,15 +285,20 @@ class PagerDutySettings(_Section):
     events_url: HttpUrl = "https://events.pagerduty.com/v2/enqueue"
 
 
+#: The most entries each of a report's scope lists holds: every task's name is tried against every glob
+#: when the report is built (100,000 globs over 10,000 tasks would have been a billion matches).
+MAX_SCOPE_ENTRIES = 100
+
+
 class ReportScope(_Section):
     """What a report covers; each left empty means all."""
 
     #: Rule names: tasks one of these rules would alert on.
-    rules: tuple[str, ...] = ()
+    rules: tuple[str, ...] = Field(default=(), max_length=MAX_SCOPE_ENTRIES)
     #: Task name globs ("prod-*").
-    tasks: tuple[str, ...] = ()
+    tasks: tuple[Annotated[str, Field(max_length=200)], ...] = Field(default=(), max_length=MAX_SCOPE_ENTRIES)
     #: Project names (workspace.projects), or the project id with one project.
-    projects: tuple[str, ...] = ()
+    projects: tuple[str, ...] = Field(default=(), max_length=MAX_SCOPE_ENTRIES)
 
 
 class ReportSettings(_Section):

@@ -62,6 +62,20 @@ def test_a_report_reads(tmp_path: Path) -> None:
             id="every ten minutes on one day of the month",
         ),
         pytest.param(
+            "  - name: w\n    channel: '#ops'\n    schedule: '0 9 * * *'\n    scope:\n      tasks: ["
+            + ", ".join(f"'p{i}-*'" for i in range(101))
+            + "]\n",
+            "config.yaml:8: reports.0.scope.tasks: Tuple should have at most 100 items",
+            id="101 task globs (every task is tried against every glob)",
+        ),
+        pytest.param(
+            "  - name: w\n    channel: '#ops'\n    schedule: '0 9 * * *'\n    scope:\n      tasks: ['"
+            + "*" * 201
+            + "']\n",
+            "config.yaml:8: reports.0.scope.tasks.0: String should have at most 200 characters",
+            id="a glob of 201 characters",
+        ),
+        pytest.param(
             "  - name: w\n    channel: '#ops'\n    schedule: '0 0 31 2 *'\n",
             "config.yaml:6: reports.0.schedule: '0 0 31 2 *' never fires (no such date)",
             id="the 31st of February",
