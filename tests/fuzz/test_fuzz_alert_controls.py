@@ -7,18 +7,23 @@ What it proves (hypothesis; examples per target from the profile, see tests/fuzz
   output shown and its last characters kept;
 - any output fits the Full output window: at most 100 blocks, each code block closed, no entity cut;
 - any task value in any known runbook field renders to a URL whose scheme, host and query keys are the
-  template's own.
+  template's own;
+- any template text (URL punctuation, braces, unknown fields, 100,000 fields) is refused with ValueError or
+  renders to None or an https link of at most MAX_URL on the template's host, escaping at most one value per
+  field and stopping once the link is too long.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+from unittest.mock import patch
+from urllib.parse import parse_qs, quote, urlsplit
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.chatops.modals import output_modal
-from monitor.rules.runbook import render_runbook
+from monitor.rules.runbook import MAX_URL, RUNBOOK_FIELDS, check_runbook_template, render_runbook
 from monitor.slack.alert import render_alert
 from monitor.workspace.actions import ScriptRecord
 from tests.fuzz import examples
@@ -83,3 +88,44 @@ def test_a_task_value_never_changes_where_the_runbook_link_goes(value: str, fiel
     parts = urlsplit(url)
     assert (parts.scheme, parts.hostname, parts.fragment) == ("https", "wiki.example.com", "top")
     assert parse_qs(parts.query, keep_blank_values=True) == {"v": [value] if value else [""], "fixed": ["1"]}
+
+
+template_pieces = st.one_of(
+    st.sampled_from(["https://", "http://", "wiki.example.com", "/", "?", "&", "=", "#", "{", "}", "@", ":",
+                     "%", "[", "]", " ", '"', "<", "javascript:", "..", "x" * 3000]),
+    st.sampled_from([f"{{{name}}}" for name in RUNBOOK_FIELDS] + ["{taskname}", "{}", "{{task_id}}"]),
+    st.text(max_size=8),
+)  # fmt: skip
+templates = st.one_of(
+    st.lists(template_pieces, max_size=12).map("".join),
+    st.builds(
+        lambda tail, n: "https://wiki.example.com/" + tail * n,
+        st.sampled_from(["{task_name}", "{task_id}/", "a"]),
+        st.integers(0, 100_000),
+    ),
+)
+
+
+@examples(500)
+@given(template=templates, value=hostile_text)
+def test_any_template_is_refused_or_renders_a_bounded_link_to_its_own_host(template: str, value: str) -> None:
+    """`check_runbook_template` accepts or raises ValueError, nothing else; an accepted one renders to None
+    or an https link of at most MAX_URL on the template's host, escaping no more than a link's worth."""
+    try:
+        check_runbook_template(template)
+    except ValueError:
+        return
+    assert len(template) <= MAX_URL
+    escaped: list[str] = []
+
+    def counting(text: str, **options: Any) -> str:
+        escaped.append(text)
+        return quote(text, **options)
+
+    with patch("monitor.rules.runbook.quote", counting):
+        url = render_runbook(template, dict.fromkeys(RUNBOOK_FIELDS, value))
+    assert len(escaped) <= template.count("{")
+    if url is not None:
+        assert len(url) <= MAX_URL
+        assert urlsplit(url).scheme == "https"
+        assert urlsplit(url).hostname == urlsplit(template.split("{")[0]).hostname
