@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from monitor.decide import alert_fingerprint
 from monitor.devtools.sim import DEFAULT_PROJECT_ID
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, SlackStubOptions, start_slack_stub
+from monitor.devtools.slackstub.ratelimit import METHOD_TIERS
 from monitor.devtools.slackstub.runner import SlackStub
 from monitor.slack.message import alerts_in_metadata
 from tests.support.world import open_world
@@ -146,3 +147,12 @@ async def test_a_default_stub_limits_as_slack_does() -> None:
     assert code == 429
     assert retry_after is not None
     assert 1 <= int(retry_after) <= 60
+
+
+@pytest.mark.parametrize(
+    ("method", "tier"),
+    [("users.list", 2), ("files.getUploadURLExternal", 4), ("files.completeUploadExternal", 4)],
+)
+def test_the_methods_the_product_calls_have_slacks_tiers(method: str, tier: int) -> None:
+    """As each method's page says (docs.slack.dev/reference/methods/<method>, "Rate limits")."""
+    assert METHOD_TIERS[method] == tier

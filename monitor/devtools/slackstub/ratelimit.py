@@ -1,9 +1,10 @@
 """Slack's rate limits, per method and per workspace, as documented (api.slack.com/apis/rate-limits):
 
     Tier 1   1+ a minute     apps.connections.open
-    Tier 2  20+ a minute     conversations.list
+    Tier 2  20+ a minute     conversations.list, users.list
     Tier 3  50+ a minute     conversations.history, conversations.replies, chat.update
-    Tier 4 100+ a minute     chat.postEphemeral, auth.test, views.publish, views.open, views.update
+    Tier 4 100+ a minute     chat.postEphemeral, auth.test, views.publish, views.open, views.update,
+                             files.getUploadURLExternal, files.completeUploadExternal
     special                  chat.postMessage: "1 message per second per channel", "short bursts >1 allowed"
 
 Each limit is a token bucket: a tier's bucket holds a minute's calls and refills evenly; a channel's posting
@@ -26,6 +27,7 @@ TIER_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
 METHOD_TIERS = {
     "apps.connections.open": 1,
     "conversations.list": 2,
+    "users.list": 2,
     "conversations.history": 3,
     "conversations.replies": 3,
     "chat.update": 3,
@@ -34,6 +36,8 @@ METHOD_TIERS = {
     "views.publish": 4,
     "views.open": 4,
     "views.update": 4,
+    "files.getUploadURLExternal": 4,
+    "files.completeUploadExternal": 4,
 }
 #: How many messages a channel takes at once before the one-a-second limit bites (our reading of "short
 #: bursts"; Slack gives no number).
