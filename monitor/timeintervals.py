@@ -215,13 +215,19 @@ class NamedTimeInterval:
 @dataclass(frozen=True)
 class Window:
     """When a time interval is open: from `opens` (the instant asked about, when it is open then) until
-    `closes` (exclusive; None: not within HORIZON)."""
+    `closes` (exclusive; None: not within HORIZON). An empty window (`opens == closes`) says none was
+    found before `opens`, where the walk's budget ran out: ask again from there (`unknown`)."""
 
     opens: datetime
     closes: datetime | None
 
     def is_open(self, t: datetime) -> bool:
         return self.opens <= t and (self.closes is None or t < self.closes)
+
+    @property
+    def unknown(self) -> bool:
+        """No window was found before `opens` (the walk stopped there); whether one opens later is unknown."""
+        return self.closes == self.opens
 
 
 def next_window(
@@ -231,9 +237,11 @@ def next_window(
 
     The calendar is walked from one instant where some part may change to the next; each step looks at
     every part, and the walk stops after `budget` looks at a part (MAX_WORK: under a second), however
-    the parts are made: past it, an interval not yet open is taken as never opening, and an open one as
-    open at least until the instant reached (the engine's mute ends there and the window is looked up
-    again from that instant, so nothing is muted for longer than it is open)."""
+    the parts are made: past it, an interval not yet open gives an empty window at the instant reached
+    (`Window.unknown`: none before it; a rule's active interval holds its alerts back until then, not for
+    the ten-year horizon, and the engine looks again from there), and an open one is taken as open at
+    least until the instant reached (the engine's mute ends there and the window is looked up again from
+    that instant, so nothing is muted for longer than it is open)."""
     parts = intervals.intervals if isinstance(intervals, NamedTimeInterval) else tuple(intervals)
     if t.tzinfo is None:
         raise ValueError("next_window needs an aware time")
@@ -243,7 +251,9 @@ def next_window(
     opens: datetime | None = t
     while opens is not None and not any(part.contains(opens) for part in parts):
         steps -= 1
-        opens = _next_change(parts, opens) if steps > 0 else None
+        if steps <= 0:
+            return Window(opens, opens)  # none before here (see above)
+        opens = _next_change(parts, opens)
         if opens is not None and opens > limit:
             return None
     if opens is None:

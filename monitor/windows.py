@@ -163,6 +163,8 @@ class WindowState:
         window = self.window
         if window is None:
             return "no window in the next ten years"
+        if window.unknown:
+            return f"no window before {_local(window.opens, self.zone)} {self.zone.key} (looked no further)"
         closes = "" if window.closes is None else _local(window.closes, self.zone)
         if self.open_now:
             return f"open now, until {closes} {self.zone.key}" if closes else "open now, for over ten years"

@@ -314,7 +314,7 @@ def _window_for(command: Silence, now: datetime, deps: Deps) -> datetime:
             f"bad duration {name!r}: not a duration (30m, 2h, 1d) nor a time interval ({defined})."
         )
     window = next_window(interval, now)
-    if window is None or window.closes is None or window.closes - now > MAX_SILENCE:
+    if window is None or window.unknown or window.closes is None or window.closes - now > MAX_SILENCE:
         raise ArgumentRefusedError(
             f"time interval {name!r} has no window closing within {format_duration(MAX_SILENCE)}; "
             "for good, name it in the rule file (mute_time_intervals, or a silence's time_intervals)."

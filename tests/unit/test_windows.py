@@ -173,3 +173,32 @@ def test_the_silences_reply_lists_windows_after_silences() -> None:
     assert text.index("active silence") < text.index("maintenance windows")
     assert "🛠️ *open* `patch` · open now, until Sat 2026-03-28 06:00 UTC" in text
     assert reply.text == "1 active silences; 1 of 2 maintenance windows open now"
+
+
+def test_an_active_interval_too_costly_to_walk_holds_alerts_until_the_walk_stopped_not_ten_years() -> None:
+    """A leap day that is a Monday, in any of 100 zones (the next is in 2044): the walk's budget runs out
+    in the Februaries of the next years, so the window is unknown past there. Before, "no window" held the
+    rule's alerts for the ten-year horizon (and the cache kept that answer for ever); now they wait until
+    the instant the walk reached, and the window is looked for again from there. `check` says how far it
+    looked."""
+    from zoneinfo import available_timezones
+
+    zones = sorted(zone for zone in available_timezones() if "/" in zone)[:100]
+    items = "".join(
+        f"      - {{months: [february], days_of_month: [29], weekdays: [monday], location: {zone}}}\n"
+        for zone in zones
+    )
+    ruleset = load_rules_text(
+        "time_intervals:\n  - name: leap\n    time_intervals:\n" + items
+        + "rules:\n  - name: r\n    match: {task_name: 'prod-*'}\n    active_time_intervals: [leap]\n",
+        "r.yaml",
+    )  # fmt: skip
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    cache = WindowCache()
+    [held] = effective_silences(ruleset, [], now, cache=cache)
+    assert now < held.until < now + timedelta(days=3 * 366)
+    [line] = check_lines(ruleset, now)
+    assert "time interval leap: no window before" in line
+    assert "(looked no further)" in line
+    [again] = effective_silences(ruleset, [], held.until, cache=cache)
+    assert again.until > held.until, "looked for again from where the walk stopped"
