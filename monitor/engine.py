@@ -7,14 +7,14 @@
                 execution) and RESOLVED or CLOSED only when that confirms it
     persist   = new alert states + outbox rows + meta, in one store transaction
 
-Every `overdue_every` cycles (when some rule has `overdue_after`, or `reports:` read the run history), every
-task is listed too, beside the failing ones (LIFE_CYCLE ones in a listing of their own, as the API lists them
-only when asked for). The missed-run alerts are decided from that listing (monitor.overdue), which leaves the
-triggered tasks out; between those cycles they are left as they are (the failing listing cannot tell whether a
-task ran). Every task it lists is counted into the run history (monitor.history): it is the only listing
-that shows the runs of tasks that do not fail. A triggered task has no next_execution_time to move on, so
-only its records show its runs: with reports, those cycles look up the records of a few of them
-(MAX_HISTORY_LOOKUPS, in turn, within what the cycle left of MAX_RECORD_LOOKUPS).
+Every `overdue_every` cycles (when some rule has `overdue_after`, missed-run alerts are still open, or
+`reports:` read the run history), every task is listed too, beside the failing ones (LIFE_CYCLE ones in a
+listing of their own, as the API lists them only when asked for). The missed-run alerts are decided from that
+listing (monitor.overdue), which leaves the triggered tasks out; between those cycles they are left as they
+are (the failing listing cannot tell whether a task ran). Every task it lists is counted into the run history
+(monitor.history): it is the only listing that shows the runs of tasks that do not fail. A triggered task has
+no next_execution_time to move on, so only its records show its runs: with reports, those cycles look up the
+records of a few of them (MAX_HISTORY_LOOKUPS, in turn, within what the cycle left of MAX_RECORD_LOOKUPS).
 
 The pure part (`evaluate`, `outbox_entries`) works on plain data and is what the engine benchmark measures;
 `Engine.run_cycle` adds the I/O around it. Nothing is sent here: the dispatcher reads the outbox.
@@ -240,6 +240,18 @@ def load_states(
     return states, open_alerts
 
 
+def _missed_runs_open(before: Mapping[str, AlertState], decided: Iterable[Decided]) -> bool:
+    """Whether missed-run alerts stay open after this cycle's decisions."""
+    still_open = {fingerprint for fingerprint, alert in before.items() if alert.overdue}
+    for item in decided:
+        if item.state.overdue:
+            if item.state.is_open:
+                still_open.add(item.state.fingerprint)
+            else:
+                still_open.discard(item.state.fingerprint)
+    return bool(still_open)
+
+
 def outbox_entries(
     decided: Iterable[Decided],
     *,
@@ -358,6 +370,10 @@ class Engine:
         # listing of all tasks leaves it at 0, so the next cycle tries again.
         self._overdue_countdown = 0
         self._overdue_routes: OverdueRoutes | None = None
+        # Whether the last cycle found open missed-run alerts of this project: they are decided from the
+        # listing of every task, which goes on (every `overdue_every` cycles) after the last rule with
+        # `overdue_after` is removed, until they are closed.
+        self._overdue_open = False
         #: The most one cycle may take (seconds); past it the cycle fails as an API failure would.
         self.cycle_deadline = cycle_deadline
         self.store = store
@@ -377,7 +393,8 @@ class Engine:
         """Poll, decide and (unless `persist` is False, for --dry-run) write state and outbox."""
         started = self._clock()
         deadline = asyncio.timeout(self.cycle_deadline)
-        listing_turn = (self.history_listing or bool(self.overdue_routes)) and self._overdue_countdown <= 0
+        listing_wanted = self.history_listing or bool(self.overdue_routes) or self._overdue_open
+        listing_turn = listing_wanted and self._overdue_countdown <= 0
         if not listing_turn:
             self._overdue_countdown -= 1
         try:
@@ -446,6 +463,7 @@ class Engine:
         )
         # Missed-run alerts are decided from the listing of all tasks only (see _evaluate_overdue).
         open_alerts = {fp: alert for fp, alert in all_open.items() if not alert.overdue}
+        missed_runs_open = len(open_alerts) < len(all_open)
         changed = [task for task in tasks if _changed(task, [states.get(fp) for fp in fingerprints[task.id]])]
         fresh = {task.id for task in changed if all(states.get(fp) is None for fp in fingerprints[task.id])}
         wanted = records_order(changed, fresh, turn=self._records_turn, limit=MAX_RECORD_LOOKUPS)
@@ -469,12 +487,14 @@ class Engine:
             confirmed, confirm_records = await self._confirm(evaluation.to_confirm, silences, now)
         evaluation.decided.extend(confirmed)
         records = {**records, **confirm_records}
-        overdue_checked = everything is not None and bool(self.overdue_routes)
+        overdue_checked = everything is not None and (bool(self.overdue_routes) or missed_runs_open)
         if everything is not None and overdue_checked:
             with collector_running():  # up to MAX_OVERDUE_LOOKUPS records lookups, and the deleted tasks'
                 overdue, overdue_records = await self._evaluate_overdue(everything, all_open, silences, now)
             evaluation.decided.extend(overdue)
             records = {**overdue_records, **records}
+        if persist:
+            self._overdue_open = _missed_runs_open(all_open, evaluation.decided)
         desktops, scripts = await self._message_details(evaluation.decided, records)
         entries = outbox_entries(
             evaluation.decided,

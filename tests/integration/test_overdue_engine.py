@@ -20,6 +20,7 @@ from monitor.devtools.sim import DEFAULT_PROJECT_ID
 from monitor.engine import CycleReport
 from monitor.notify.dispatch import Dispatcher
 from monitor.pagerduty.notifier import PagerDutyNotifier
+from monitor.rules.load import load_rules_text
 from monitor.runtime import Loaded
 from monitor.workspace.client import TaskFilter
 from monitor.workspace.errors import TransportError
@@ -291,3 +292,52 @@ async def test_a_task_due_at_the_calendars_edge_never_stops_the_cycle(tmp_path: 
         assert kinds(await world.cycle()) == []
         at(world, "2026-11-30 02:01:00")
         assert kinds(await world.cycle()) == [("prod-reboot", DecisionKind.NEW)]
+
+
+WITHOUT_OVERDUE = """
+rules:
+  - name: ops
+    match:
+      task_name: "prod-*"
+    channel: "#ops-alerts"
+"""
+
+OTHER_RULE = """
+rules:
+  - name: other
+    match:
+      task_name: "dev-*"
+    channel: "#ops-alerts"
+"""
+
+
+@pytest.mark.parametrize(
+    ("rules", "reason"),
+    [
+        (WITHOUT_OVERDUE, "rule 'ops' no longer watches for missed runs"),
+        (OTHER_RULE, "rule 'ops' was removed"),
+    ],
+    ids=["overdue_after-dropped", "rule-removed"],
+)
+async def test_a_missed_run_alert_closes_when_no_rule_watches_for_missed_runs_any_more(
+    tmp_path: Path, rules: str, reason: str
+) -> None:
+    """With no rule left that has `overdue_after`, the listing of every task still runs (every
+    `overdue_every` cycles) while missed-run alerts are open, so they close instead of firing for ever."""
+    async with open_world(tmp_path, RULES, tasks=[daily("prod-reboot")]) as world:
+        world.engine.overdue_every = 1
+        at(world, "2026-11-30 02:01:00")
+        assert kinds(await world.cycle()) == [("prod-reboot", DecisionKind.NEW)]
+        loaded = world.runtime.loaded
+        world.runtime.apply(Loaded(loaded.settings, load_rules_text(rules)))
+        lists, decisions = [], []
+        for _ in range(3):
+            world.sim.state.reset_stats()
+            report = await world.cycle()
+            assert report is not None
+            decisions.append([(note.kind, note.reason) for note in report.decisions])
+            lists.append(world.sim.state.stats.count("list"))
+    assert decisions == [[(DecisionKind.CLOSED, reason)], [], []]
+    plain = lists[2]
+    # The listing of every task: a page of the scheduled tasks and one of the triggered (LIFE_CYCLE) ones.
+    assert lists == [plain + 2, plain, plain], "closed: the listing of every task stops"
