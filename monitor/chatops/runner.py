@@ -15,7 +15,10 @@ Modes:
              (the client retries until Slack answers), so alerts flow while Slack is unreachable. A token
              Slack rejects is said once and retried with a bounded backoff (`monitor.chatops.tokens`).
     http     bolt's aiohttp server on `slack.listen`, POST /slack/events, every request verified with
-             SLACK_SIGNING_SECRET (unsigned, wrongly signed or older than 5 minutes: 401).
+             SLACK_SIGNING_SECRET (unsigned, wrongly signed or older than 5 minutes: 401). A request whose
+             body has not arrived within `body_timeout` seconds is answered 408 and its connection closed
+             (aiohttp itself bounds the headers by its keep-alive timeout, but waits for a body for ever: a
+             few slow clients would hold the listener's connections open).
     none     no app: alerts only.
 
 Both modes need SLACK_BOT_TOKEN. `configuration_problem` says, in one line, what to set when a token is
@@ -34,7 +37,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -78,7 +81,11 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 EVENTS_PATH = "/slack/events"
+#: Seconds a request's body may take to arrive (Slack sends a few kB at once and wants its ack within 3 s).
+BODY_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,7 @@ class ChatopsService:
         on_token_rejected: Callable[[TokenKind, str], None] | None = None,
         backoff: Backoff | None = None,
         bot_check_every: float = 300.0,
+        body_timeout: float = BODY_TIMEOUT,
     ) -> None:
         problem = configuration_problem(settings, tokens)
         if settings.mode == "none":
@@ -169,6 +177,8 @@ class ChatopsService:
         self.token_state = TokenState(on_token_rejected or (lambda kind, error: None))
         self._backoff = backoff or Backoff()
         self._bot_check_every = bot_check_every
+        #: HTTP mode: seconds a request's body may take to arrive (read when each request comes in).
+        self.body_timeout = body_timeout
         #: HTTP mode: the address bolt listens on (the real port when `slack.listen` asks for port 0).
         self.address: str | None = None
 
@@ -226,13 +236,26 @@ class ChatopsService:
 
     async def _start_http(self) -> None:
         host, port = split_listen(self.settings.listen)
-        self._runner = web.AppRunner(self.app.web_app(path=EVENTS_PATH), access_log=None)
+        web_app = self.app.web_app(path=EVENTS_PATH)
+        web_app.middlewares.append(self._body_deadline)
+        self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         bound = self._runner.addresses[0]
         self.address = f"{bound[0]}:{bound[1]}"
         self._problem = None
         log.info("chatops.listening", mode="http", address=self.address, path=EVENTS_PATH)
+
+    @web.middleware
+    async def _body_deadline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Read the body within `body_timeout` (aiohttp keeps it for bolt's own read), or answer 408."""
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                await request.read()
+        except TimeoutError:
+            log.warning("chatops.request_body_timeout", seconds=self.body_timeout)
+            return web.Response(status=408, text="request body too slow\n", headers={"Connection": "close"})
+        return await handler(request)
 
     async def _start_socket(self) -> None:
         self._socket = AsyncSocketModeHandler(

@@ -317,6 +317,25 @@ async def test_unsigned_wrongly_signed_and_stale_requests_are_refused_and_change
     assert world.stub.state.responses == []
 
 
+async def test_a_body_that_never_arrives_is_answered_408_and_the_listener_goes_on(world: App) -> None:
+    """A client that sends the headers and then a trickle (or nothing) of its body gets 408 and its
+    connection closed after `body_timeout`, instead of holding one of the listener's connections for ever."""
+    world.service.body_timeout = 0.3
+    host, port = str(world.service.address).rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"POST {EVENTS_PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n\r\ncommand=".encode()
+    )
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), timeout=30)  # read() returns when the server closes
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    response_id = world.new_response_id()
+    body = world.command_body("help", response_id)
+    assert (await world.post(body, signed(body))).status_code == 200, "the listener still answers"
+
+
 async def test_a_replayed_request_runs_once(world: App) -> None:
     """Issue 20 #6: a signed request replayed within Slack's 5 minutes verifies again; it must not run again.
     Three identical signed `silence` requests make one silence (and one answer)."""
