@@ -27,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "simulate":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "tasks":
+        # The CA certificates load on another core while `tasks` imports what it needs (GIL released).
+        from monitor.workspace.tls import prefetch_default_context
+
+        prefetch_default_context()
     # Imported once a command is known: --help and a usage error need neither (structlog loads rich).
     import asyncio
 

@@ -16,6 +16,7 @@ from monitor.config import Credentials, WorkspaceSettings
 from monitor.workspace.auth import AkSkAuth, Auth, IamPasswordAuth, StaticTokenAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
 from monitor.workspace.errors import ConfigurationError
+from monitor.workspace.tls import default_context
 
 __all__ = [
     "GLOBAL_IAM_ENDPOINT",
@@ -131,8 +132,9 @@ def build_auth(settings: WorkspaceSettings, credentials: Credentials, http: http
 
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     """Verification always on: the system's CAs, plus the certificates of `ca_bundle` when named (a corporate
-    proxy's). There is deliberately no way to turn verification off."""
-    context = ssl.create_default_context()
+    proxy's). There is deliberately no way to turn verification off. The system's CAs may have been loaded
+    already, on a thread, while the command started (monitor.workspace.tls)."""
+    context = default_context()
     if ca_bundle:
         try:
             context.load_verify_locations(cafile=ca_bundle)

@@ -153,3 +153,36 @@ def test_help_loads_no_third_party_library(tmp_path: Path) -> None:
     assert "workspace-monitor" in result.stdout
     heavy = {"structlog", "rich", "pydantic", "httpx", "yaml", "asyncio", "aiohttp", "psycopg"}
     assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
+
+
+#: Runs the CLI, then prints the name of the thread each `ssl.create_default_context()` ran on.
+RUN_AND_LIST_CONTEXTS = """
+import json, ssl, sys, threading
+made = []
+create = ssl.create_default_context
+def recording(*args, **kwargs):
+    made.append(threading.current_thread().name)
+    return create(*args, **kwargs)
+ssl.create_default_context = recording
+from monitor.cli import main
+code = main(sys.argv[1:])
+print(json.dumps(made), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_tasks_loads_the_ca_certificates_on_a_thread(sim: SimulatorThread, tmp_path: Path) -> None:
+    """The TLS context's CA certificates (15% of a one-page `tasks`, bench/findings.md) load on a thread
+    started before the command's imports (monitor.workspace.tls), and the listing uses that one context: none
+    is made on the main thread."""
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST_CONTEXTS, "tasks", "--json"],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **_sim_env(sim)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 40
+    assert json.loads(result.stderr.strip().splitlines()[-1]) == ["tls-prefetch"]
