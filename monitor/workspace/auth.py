@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
-import structlog
 
+from monitor.logs import get_logger
 from monitor.workspace import signer
 from monitor.workspace.bodies import ACCEPT_ENCODING, DECODED_HEADERS, read_capped
 from monitor.workspace.errors import (
@@ -39,7 +39,7 @@ __all__ = [
     "StaticTokenAuth",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)  # structlog loads at the first event shown (monitor.logs)
 
 Clock = Callable[[], datetime]
 

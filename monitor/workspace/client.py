@@ -34,10 +34,10 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import stamina
-import structlog
 from pydantic import BaseModel, ValidationError
 
 from monitor import __version__
+from monitor.logs import get_logger
 from monitor.workspace import signer
 from monitor.workspace.auth import Auth, OutgoingRequest
 from monitor.workspace.bodies import ACCEPT_ENCODING, DECODED_HEADERS, MAX_ANSWER_BYTES, read_capped
@@ -83,7 +83,7 @@ __all__ = [
     "throttle_pause",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)  # structlog loads at the first event shown (monitor.logs)
 
 PAGE_LIMIT = 50
 #: A `total_count` above this is not believed: paging it would schedule millions of requests at once.

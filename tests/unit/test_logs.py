@@ -154,3 +154,57 @@ def test_on_a_terminal_an_exception_is_its_plain_traceback_whether_rich_is_loade
     assert "Traceback (most recent call last)" in shown
     assert "RuntimeError: refused for ***" in shown
     assert "s3cr3t" not in shown
+
+
+#: Logs through every path a process has (a module's logger below and at the level, a stdlib record, and
+#: stamina's retry hook, which logs through structlog directly) and prints, on stdout, the lines the log
+#: stream got (timestamps masked) and when structlog was loaded. "structlog first": loaded before
+#: configure_logging, as in a daemon; "lazy": loaded by whatever logs first, as in `tasks`.
+EVERY_PATH = """
+import io, re, sys
+if sys.argv[1] == "structlog first":
+    import structlog
+from monitor.logs import configure_logging, get_logger, register_secret
+import logging, stamina
+register_secret("s3cr3t-value-123")
+stream = io.StringIO()
+configure_logging("warning", json=True, stream=stream)
+log = get_logger("monitor.x")
+log.info("api.page_fetched", offset=0)
+log.debug("api.request", endpoint="/tasks")
+loaded = ["after info and debug: " + str("structlog" in sys.modules)]
+for attempt in stamina.retry_context(on=ValueError, attempts=2, wait_initial=0, wait_max=0, wait_jitter=0):
+    with attempt:
+        if attempt.num == 1:
+            raise ValueError("refused for s3cr3t-value-123")
+loaded.append("after a retry: " + str("structlog" in sys.modules))
+logging.getLogger("aiohttp.client").warning("connection reset by s3cr3t-value-123")
+log.warning("api.retry", endpoint="/tasks", secret_key="never-shown")
+log.error("api.failed", error="GET ?q=s3cr3t-value-123")
+print(re.sub(r'"timestamp": "[^"]+"', '"timestamp": "T"', stream.getvalue()), end="")
+print("\\n".join(loaded))
+"""
+
+
+def test_lines_are_configured_whoever_loads_structlog_first() -> None:
+    """monitor.logs loads structlog at the first event shown, and configures it as it loads: stamina's retry
+    warning (the first line, through structlog directly), a stdlib record and a module's events come out
+    exactly as when structlog was loaded before configure_logging; events below the level load nothing."""
+    outputs = {
+        order: subprocess.run(
+            [sys.executable, "-c", EVERY_PATH, order], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        for order in ("structlog first", "lazy")
+    }
+    assert outputs["lazy"][-2:] == ["after info and debug: False", "after a retry: True"]
+    assert outputs["structlog first"][:-2] == outputs["lazy"][:-2]
+    lines = [json.loads(line) for line in outputs["lazy"][:-2]]
+    assert [line["event"] for line in lines] == [
+        "stamina.retry_scheduled",
+        "connection reset by ***",
+        "api.retry",
+        "api.failed",
+    ]
+    assert [line["level"] for line in lines] == ["warning", "warning", "warning", "error"]
+    assert lines[2]["secret_key"] == "***"
+    assert "s3cr3t" not in "".join(outputs["lazy"])
