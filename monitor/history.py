@@ -17,7 +17,7 @@ task's own time zone (the "Monday" of "the nightly reboot fails every Monday").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
@@ -81,9 +81,9 @@ class TaskDay(NamedTuple):
 
 def sightings_of(
     tasks: Iterable[ScheduledTask], records: Mapping[str, Sequence[ExecutionRecord]]
-) -> list[Sighting]:
-    """A sighting of each task, with the finished records `records` holds for it (started times known)."""
-    seen = []
+) -> Iterator[Sighting]:
+    """A sighting of each task, with the finished records `records` holds for it (started times known), made
+    as they are taken (a listing of every task is 100,000 of them)."""
     for task in tasks:
         known = records.get(task.id)
         finished = None
@@ -93,18 +93,15 @@ def sightings_of(
                 for record in known
                 if (record.status or "") in FINISHED and (started := record.started_at) is not None
             )
-        seen.append(
-            Sighting(
-                task.id,
-                task.task_name,
-                task.task_type,
-                task.next_execution_at,
-                task.last_status,
-                known_time_zone(task.time_zone) or UTC,
-                finished,
-            )
+        yield Sighting(
+            task.id,
+            task.task_name,
+            task.task_type,
+            task.next_execution_at,
+            task.last_status,
+            known_time_zone(task.time_zone) or UTC,
+            finished,
         )
-    return seen
 
 
 def _day(moment: datetime, zone: tzinfo) -> str:

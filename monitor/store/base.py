@@ -177,9 +177,10 @@ class Store(Protocol):
         ...
 
     # Run history (monitor.history): what reports read.
-    def record_runs(self, project: str, sightings: Sequence[Sighting], now: datetime) -> int:
+    def record_runs(self, project: str, sightings: Iterable[Sighting], now: datetime) -> int:
         """Count the runs these sightings show since each task's stored mark into the daily summary, and
-        move the marks, in one transaction (a sighting counted once is never counted again); how many runs."""
+        move the marks, in one transaction (a sighting counted once is never counted again); how many runs.
+        `sightings` is taken once, as it is written (it may be a generator)."""
         ...
 
     def task_days(self, first: str, end: str) -> list[TaskDay]:

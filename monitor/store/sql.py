@@ -7,8 +7,9 @@ opens a transaction and translates its driver's errors, and how it reads the lis
 PostgreSQL backends each keep their opening, their error translation, and what only one of them has.
 
 Statements use `:name` parameters (sqlite3's named style); `pyformat()` turns them into `%(name)s` for
-psycopg, and `positional()` into `?` or `%s` for the two statements a large cycle runs 20,000 times each
-(alert upsert, outbox insert), whose rows are built as tuples because binding by position is cheaper.
+psycopg, and `positional()` into `?` or `%s` for the statements a large cycle runs once per alert or task
+(alert upsert, outbox insert, the run history's mark upsert and daily counts), whose rows are built as
+tuples because binding by position is cheaper.
 Only syntax both SQLite (3.24+) and PostgreSQL accept is used here: `INSERT ... ON CONFLICT ... DO
 UPDATE`, `excluded.`, `LIMIT`.
 The migrations are written in SQLite's DDL; PostgreSQL rewrites the little that differs (`postgres_ddl`).
@@ -16,6 +17,7 @@ The migrations are written in SQLite's DDL; PostgreSQL rewrites the little that 
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -401,8 +403,8 @@ class Statements:
     release_action: str
     prune_action_claims: str
     select_task_marks: str
-    upsert_task_mark: str
-    add_task_runs: str
+    upsert_task_mark: str  # by position: see SqlStore._moved_marks
+    add_task_runs: str  # by position: see SqlStore._moved_marks
     select_task_days: str
     select_task_totals: str
     prune_task_days: str
@@ -439,8 +441,8 @@ class Statements:
             release_action=named(RELEASE_ACTION),
             prune_action_claims=named(PRUNE_ACTION_CLAIMS),
             select_task_marks=named(SELECT_TASK_MARKS),
-            upsert_task_mark=named(UPSERT_TASK_MARK),
-            add_task_runs=named(ADD_TASK_RUNS),
+            upsert_task_mark=positional(UPSERT_TASK_MARK, marker)[0],
+            add_task_runs=positional(ADD_TASK_RUNS, marker)[0],
             select_task_days=named(SELECT_TASK_DAYS),
             select_task_totals=named(SELECT_TASK_TOTALS),
             prune_task_days=named(PRUNE_TASK_DAYS),
@@ -622,43 +624,53 @@ class SqlStore(ABC, Generic[Db]):
 
     # Run history (monitor.history).
 
-    def record_runs(self, project: str, sightings: Sequence[Sighting], now: datetime) -> int:
-        marks: dict[str, Mark] = {}
+    def record_runs(self, project: str, sightings: Iterable[Sighting], now: datetime) -> int:
+        # The sightings are taken, and the mark rows made, as the driver takes them (as apply_cycle's rows):
+        # a listing of every task is a sighting and a mark per task, which would otherwise all be alive at
+        # once beside the cycle that saw them (a mass failure's peak RSS, bench/findings.md).
+        pending = iter(sightings)
+        first = next(pending, None)
+        counts: dict[tuple[str, str], list[Any]] = {}
         with self._write() as db:
             self._before_cycle(db)
-            if sightings:
-                for task_id, next_at, counted_until in self._rows(
-                    db, self.statements.select_task_marks, {"project": project}
-                ):
-                    marks[task_id] = Mark(
-                        None if next_at is None else from_db_time(next_at), from_db_time(counted_until)
-                    )
-            changed_marks = []
-            counts: dict[tuple[str, str], list[Any]] = {}
-            for seen in sightings:
-                before = marks.get(seen.task_id)
-                after, runs = runs_seen(before, seen, now)
-                marks[seen.task_id] = after  # a task sighted twice in one call counts its runs once
-                if after != before:
-                    next_at = None if after.next_at is None else to_db_time(after.next_at)
-                    changed_marks.append({"project": project, "task_id": seen.task_id, "next_at": next_at,
-                                          "counted_until": to_db_time(after.counted_until)})  # fmt: skip
-                for run in runs:
-                    row = counts.setdefault(
-                        (seen.task_id, run.day),
-                        [project, seen.task_id, run.day, seen.task_type, seen.task_name, 0, 0, 0],
-                    )
-                    row[5] += 1
-                    row[6] += run.status == "FAIL"
-                    row[7] += run.status == "SKIP"
-            names = ("project", "task_id", "day", "task_type", "task_name", "runs", "fails", "skips")
-            self._executemany(db, self.statements.upsert_task_mark, changed_marks)
-            self._executemany(
-                db,
-                self.statements.add_task_runs,
-                [dict(zip(names, row, strict=True)) for row in counts.values()],
-            )
+            if first is None:
+                return 0
+            # The stored marks as read (task_id, next_at, counted_until), each parsed when its task is sighted
+            # and replaced by its new mark then: a task sighted twice in one call counts its runs once.
+            marks: dict[str, Sequence[Any]] = {
+                row[0]: row for row in self._rows(db, self.statements.select_task_marks, {"project": project})
+            }
+            moved = self._moved_marks(project, itertools.chain((first,), pending), marks, counts, now)
+            self._executemany(db, self.statements.upsert_task_mark, moved)
+            self._executemany(db, self.statements.add_task_runs, counts.values())
         return sum(row[5] for row in counts.values())
+
+    @staticmethod
+    def _moved_marks(
+        project: str,
+        sightings: Iterable[Sighting],
+        marks: dict[str, Sequence[Any]],
+        counts: dict[tuple[str, str], list[Any]],
+        now: datetime,
+    ) -> Iterator[tuple[object, ...]]:
+        """UPSERT_TASK_MARK's parameters (by position) for each sighted task whose mark moves; the runs seen
+        are added to `counts` (ADD_TASK_RUNS's parameters by position, per task and day) on the way."""
+        for seen in sightings:
+            known = marks.get(seen.task_id)
+            before = known if known is None or isinstance(known, Mark) else _stored_mark(known)
+            after, runs = runs_seen(before, seen, now)
+            marks[seen.task_id] = after
+            for run in runs:
+                row = counts.setdefault(
+                    (seen.task_id, run.day),
+                    [project, seen.task_id, run.day, seen.task_type, seen.task_name, 0, 0, 0],
+                )
+                row[5] += 1
+                row[6] += run.status == "FAIL"
+                row[7] += run.status == "SKIP"
+            if after != before:
+                next_at = None if after.next_at is None else to_db_time(after.next_at)
+                yield project, seen.task_id, next_at, to_db_time(after.counted_until)
 
     def task_days(self, first: str, end: str) -> list[TaskDay]:
         with self._read() as db:
@@ -772,3 +784,9 @@ class SqlStore(ABC, Generic[Db]):
 
     def _before_cycle(self, db: Db) -> None:
         """Check, in the cycle's transaction, that its changes may be written (PostgreSQL: the term)."""
+
+
+def _stored_mark(row: Sequence[Any]) -> Mark:
+    """A mark as SELECT_TASK_MARKS reads it: (task_id, next_at, counted_until)."""
+    _, next_at, counted_until = row
+    return Mark(None if next_at is None else from_db_time(next_at), from_db_time(counted_until))

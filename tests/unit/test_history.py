@@ -114,7 +114,8 @@ def test_sightings_read_the_listing_and_the_finished_records() -> None:
     [sighting] = sightings_of([task], {"t-1": records})
     assert sighting.next_at == datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
     assert sighting.records == ((datetime(2026, 3, 8, 18, 0, 1, tzinfo=UTC), "FAIL"),)
-    assert sightings_of([task], {})[0].records is None
+    [unfetched] = sightings_of([task], {})
+    assert unfetched.records is None
 
 
 def test_a_run_counted_from_the_listing_is_not_counted_again_from_its_record() -> None:
