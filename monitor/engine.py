@@ -129,6 +129,16 @@ class Decided(NamedTuple):
     group_key: tuple[tuple[str, str], ...] = ()
 
 
+class _Decisions(NamedTuple):
+    """What a cycle decided, and what its writes and report need of the deciding."""
+
+    evaluation: Evaluation
+    records: dict[str, TaskRecords]  # the execution records the cycle fetched, by task id
+    entries: list[OutboxEntry]
+    lookups_left: int  # of MAX_RECORD_LOOKUPS
+    overdue_checked: bool  # whether the missed runs were decided
+
+
 @dataclass
 class Evaluation:
     """The decisions of one cycle, and the open alerts whose recovery must be confirmed by a lookup."""
@@ -449,65 +459,15 @@ class Engine:
     ) -> CycleReport:
         now = self._clock()
         tasks = listing.tasks
-        # Maintenance windows become silences holding at `now` (monitor/windows.py).
-        silences = effective_silences(
-            self.ruleset, [*self.ruleset.silences, *self.store.silences()], now, cache=self._windows
-        )
-
-        routes = {task.id: match_rules(self.ruleset, task, self.project) for task in tasks}
-        fingerprints = {
-            task_id: [alert_fingerprint(route.rule.name, self.project, task_id) for route in task_routes]
-            for task_id, task_routes in routes.items()
-        }
-        states, all_open = load_states(
-            self.store, [fp for fps in fingerprints.values() for fp in fps], project=self.project
-        )
-        # Missed-run alerts are decided from the listing of all tasks only (see _evaluate_overdue).
-        open_alerts = {fp: alert for fp, alert in all_open.items() if not alert.overdue}
-        missed_runs_open = len(open_alerts) < len(all_open)
-        changed = [task for task in tasks if _changed(task, [states.get(fp) for fp in fingerprints[task.id]])]
-        fresh = {task.id for task in changed if all(states.get(fp) is None for fp in fingerprints[task.id])}
-        wanted = records_order(changed, fresh, turn=self._records_turn, limit=MAX_RECORD_LOOKUPS)
-        self._records_turn += max(0, MAX_RECORD_LOOKUPS - len(fresh))
-        with collector_running():  # one request per task looked up: up to MAX_RECORD_LOOKUPS
-            records = await self._records(wanted, skipped=len(changed) - len(wanted))
-
-        evaluation = evaluate(
-            tasks,
-            ruleset=self.ruleset,
-            project=self.project,
-            states=states,
-            open_alerts=open_alerts.values(),
-            silences=silences,
-            records=records,
-            complete=listing.complete,
-            now=now,
-            routes=routes,
-        )
-        with collector_running():  # one lookup per alert whose task left the listing: as many at a recovery
-            confirmed, confirm_records = await self._confirm(evaluation.to_confirm, silences, now)
-        evaluation.decided.extend(confirmed)
-        records = {**records, **confirm_records}
-        overdue_checked = everything is not None and (bool(self.overdue_routes) or missed_runs_open)
-        if everything is not None and overdue_checked:
-            with collector_running():  # up to MAX_OVERDUE_LOOKUPS records lookups, and the deleted tasks'
-                overdue, overdue_records = await self._evaluate_overdue(everything, all_open, silences, now)
-            evaluation.decided.extend(overdue)
-            records = {**overdue_records, **records}
-        if persist:
-            self._overdue_open = _missed_runs_open(all_open, evaluation.decided)
-        desktops, scripts = await self._message_details(evaluation.decided, records)
-        entries = outbox_entries(
-            evaluation.decided,
-            default_channel=self.default_channel,
-            records=records,
-            desktops=desktops,
-            scripts=scripts,
-            now=now,
+        # Decided in a call of its own: what only deciding needs (each task's matches and fingerprints, the
+        # stored states, the lookups' answers) is gone before the writes, whose rows would otherwise add to it
+        # (a mass failure's peak RSS, bench/findings.md).
+        evaluation, records, entries, lookups_left, overdue_checked = await self._decide(
+            listing, now, persist=persist, everything=everything
         )
         history_records: dict[str, TaskRecords] = {}
         if persist and everything is not None and self.history_listing:
-            budget = min(MAX_HISTORY_LOOKUPS, MAX_RECORD_LOOKUPS - len(wanted))
+            budget = min(MAX_HISTORY_LOOKUPS, lookups_left)
             with collector_running():  # up to MAX_HISTORY_LOOKUPS records lookups, before the cycle's write
                 history_records = await self._records(
                     self._history_lookups(everything.tasks, records, budget)
@@ -566,6 +526,70 @@ class Engine:
             seconds=round((report.finished_at - started).total_seconds(), 3),
         )
         return report
+
+    async def _decide(
+        self, listing: Listing, now: datetime, *, persist: bool, everything: Listing | None
+    ) -> _Decisions:
+        """The listing's decisions (and, with the listing of every task, the missed runs'), their outbox
+        entries, and the records the cycle fetched."""
+        tasks = listing.tasks
+        # Maintenance windows become silences holding at `now` (monitor/windows.py).
+        silences = effective_silences(
+            self.ruleset, [*self.ruleset.silences, *self.store.silences()], now, cache=self._windows
+        )
+
+        routes = {task.id: match_rules(self.ruleset, task, self.project) for task in tasks}
+        fingerprints = {
+            task_id: [alert_fingerprint(route.rule.name, self.project, task_id) for route in task_routes]
+            for task_id, task_routes in routes.items()
+        }
+        states, all_open = load_states(
+            self.store, [fp for fps in fingerprints.values() for fp in fps], project=self.project
+        )
+        # Missed-run alerts are decided from the listing of all tasks only (see _evaluate_overdue).
+        open_alerts = {fp: alert for fp, alert in all_open.items() if not alert.overdue}
+        missed_runs_open = len(open_alerts) < len(all_open)
+        changed = [task for task in tasks if _changed(task, [states.get(fp) for fp in fingerprints[task.id]])]
+        fresh = {task.id for task in changed if all(states.get(fp) is None for fp in fingerprints[task.id])}
+        wanted = records_order(changed, fresh, turn=self._records_turn, limit=MAX_RECORD_LOOKUPS)
+        self._records_turn += max(0, MAX_RECORD_LOOKUPS - len(fresh))
+        with collector_running():  # one request per task looked up: up to MAX_RECORD_LOOKUPS
+            records = await self._records(wanted, skipped=len(changed) - len(wanted))
+
+        evaluation = evaluate(
+            tasks,
+            ruleset=self.ruleset,
+            project=self.project,
+            states=states,
+            open_alerts=open_alerts.values(),
+            silences=silences,
+            records=records,
+            complete=listing.complete,
+            now=now,
+            routes=routes,
+        )
+        with collector_running():  # one lookup per alert whose task left the listing: as many at a recovery
+            confirmed, confirm_records = await self._confirm(evaluation.to_confirm, silences, now)
+        evaluation.decided.extend(confirmed)
+        records = {**records, **confirm_records}
+        overdue_checked = everything is not None and (bool(self.overdue_routes) or missed_runs_open)
+        if everything is not None and overdue_checked:
+            with collector_running():  # up to MAX_OVERDUE_LOOKUPS records lookups, and the deleted tasks'
+                overdue, overdue_records = await self._evaluate_overdue(everything, all_open, silences, now)
+            evaluation.decided.extend(overdue)
+            records = {**overdue_records, **records}
+        if persist:
+            self._overdue_open = _missed_runs_open(all_open, evaluation.decided)
+        desktops, scripts = await self._message_details(evaluation.decided, records)
+        entries = outbox_entries(
+            evaluation.decided,
+            default_channel=self.default_channel,
+            records=records,
+            desktops=desktops,
+            scripts=scripts,
+            now=now,
+        )
+        return _Decisions(evaluation, records, entries, MAX_RECORD_LOOKUPS - len(wanted), overdue_checked)
 
     def _history_lookups(
         self, every_task: Sequence[ScheduledTask], records: Mapping[str, TaskRecords], budget: int
