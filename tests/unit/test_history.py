@@ -118,6 +118,20 @@ def test_sightings_read_the_listing_and_the_finished_records() -> None:
     assert unfetched.records is None
 
 
+def test_tasks_sharing_a_next_time_in_different_zones_are_sighted_at_their_own_instants() -> None:
+    """The same text is parsed once per zone (sightings_of remembers what it parsed), not once for all."""
+    tasks = [
+        ScheduledTask(id=f"t-{zone}", next_execution_time="2026-03-11 02:00:00", time_zone=zone)
+        for zone in ("Asia/Shanghai", "UTC", "Asia/Shanghai", "America/New_York")
+    ]
+    assert [sighting.next_at for sighting in sightings_of(tasks, {})] == [
+        datetime(2026, 3, 10, 18, 0, tzinfo=UTC),
+        datetime(2026, 3, 11, 2, 0, tzinfo=UTC),
+        datetime(2026, 3, 10, 18, 0, tzinfo=UTC),
+        datetime(2026, 3, 11, 6, 0, tzinfo=UTC),
+    ]
+
+
 def test_a_run_counted_from_the_listing_is_not_counted_again_from_its_record() -> None:
     """Its record started a few seconds after it was due and is fetched by a later cycle."""
     mark, first = runs_seen(Mark(NOW - H, NOW - 2 * H), seen(NOW + 23 * H, "FAIL"), NOW)
