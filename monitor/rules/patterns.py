@@ -5,13 +5,11 @@ many `re:` patterns over a name in one pass."""
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import re2
-from re2 import _re2
+from typing import Any, NamedTuple, Protocol
 
 _GLOB_SPECIALS = frozenset("*?[")
 _REGEX_SPECIALS = frozenset(".^$*+?{}[]\\|()")
@@ -26,14 +24,29 @@ class NameRegex(Protocol):
     def fullmatch(self, name: str, /) -> object | None: ...
 
 
+class _Re2(NamedTuple):
+    module: Any  # re2._re2
+    options: Any  # re2.Options
+    whole: Any  # the anchor of a full match
+
+
 # google-re2: `re:` patterns are written by people and matched against every task name each cycle. RE2 runs
 # in time linear in the name whatever the pattern (no backtracking), so `(a+)+$` cannot freeze the daemon;
 # it has no backreferences or lookaround, which a task name never needs. The low-level object is used
-# directly: re2.compile's Python wrapper costs several times the match itself (bench/findings.md).
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.never_capture = True  # only whether it matches
-_RE2_OPTIONS.log_errors = False  # errors are reported as file:line problems, not on stderr
-_RE2_WHOLE = _re2.RE2.Anchor.ANCHOR_BOTH
+# directly: re2.compile's Python wrapper costs several times the match itself (bench/findings.md). Loaded
+# at the first `re:` pattern: a daemon whose rules have none never maps the library (its RSS,
+# bench/findings.md).
+@functools.cache
+def _re2() -> _Re2:
+    import re2
+    from re2 import _re2 as module
+
+    options = re2.Options()
+    options.never_capture = True  # only whether it matches
+    options.log_errors = False  # errors are reported as file:line problems, not on stderr
+    return _Re2(module, options, module.RE2.Anchor.ANCHOR_BOTH)
+
+
 #: RE2's largest counted repetition; a larger count would be read as literal text (`a{4294967296}`).
 RE2_MAX_REPEAT = 1000
 _COUNTED_REPEAT = re.compile(r"(?<!\\)\{(\d+)(?:,(\d*))?\}")
@@ -47,7 +60,7 @@ def _shortened(text: str, limit: int = 100) -> str:
 class LinearRegex:
     """A `re:` pattern compiled by RE2: a full match costs time linear in the name, whatever the pattern."""
 
-    __slots__ = ("_compiled", "_required", "pattern", "program_size")
+    __slots__ = ("_compiled", "_required", "_whole", "pattern", "program_size")
 
     def __init__(self, pattern: str) -> None:
         """Raises ValueError saying what RE2 cannot run."""
@@ -55,13 +68,15 @@ class LinearRegex:
             counts = [int(count) for count in found.groups() if count]
             if max(counts) > RE2_MAX_REPEAT:
                 raise ValueError(f"repetition {found.group()} is too large (at most {{{RE2_MAX_REPEAT}}})")
-        compiled = _re2.RE2(pattern.encode("utf-8", "surrogatepass"), _RE2_OPTIONS)
+        re2 = _re2()
+        compiled = re2.module.RE2(pattern.encode("utf-8", "surrogatepass"), re2.options)
         if not compiled.ok():
             error = _shortened(compiled.error().decode("utf-8", "replace"))
             unsupported = error.startswith(("invalid perl operator", "invalid escape sequence"))
             raise ValueError(f"{error} ({_RE2_HINT})" if unsupported else error)
         self.pattern = pattern
         self._compiled = compiled
+        self._whole = re2.whole
         #: The size of RE2's program: what an RE2 set of patterns is limited by (`NameScreen`).
         self.program_size: int = compiled.ProgramSize()
         # Text every match contains: a name without it is refused by a substring test, an order of magnitude
@@ -72,7 +87,7 @@ class LinearRegex:
         if self._required not in name:
             return None
         text = name.encode("utf-8", "surrogatepass")
-        return True if self._compiled.Match(_RE2_WHOLE, text, 0, len(text))[0][0] >= 0 else None
+        return True if self._compiled.Match(self._whole, text, 0, len(text))[0][0] >= 0 else None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LinearRegex) and other.pattern == self.pattern
@@ -225,7 +240,8 @@ class RegexScreen:
         size = 0
         for index, regex in enumerate(regexes):
             if current is None or size + regex.program_size > self.SET_INSTRUCTIONS:
-                current, size = _re2.Set(_RE2_WHOLE, _RE2_OPTIONS), 0
+                re2 = _re2()
+                current, size = re2.module.Set(re2.whole, re2.options), 0
                 self._sets.append((current, index))
             if current.Add(regex.pattern.encode("utf-8", "surrogatepass")) != index - self._sets[-1][1]:
                 raise MemoryError(f"RE2 set refused {regex.pattern!r}")  # compiled alone: never expected
