@@ -23,6 +23,7 @@ EXIT_CONFIG = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    own_process = argv is None  # the process's own command line: the installed script, python -m monitor.cli
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "simulate":
@@ -32,16 +33,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from monitor.workspace.tls import prefetch_default_context
 
         prefetch_default_context()
-    # Imported once a command is known: --help and a usage error need neither (structlog loads rich).
-    import asyncio
+    # Imported once a command is known: --help and a usage error need neither. The cyclic collector is paused
+    # while they import (see _command).
+    from monitor.gc_pause import collector_paused
 
-    from monitor.logs import configure_logging
+    with collector_paused():
+        import asyncio
+
+        from monitor.logs import configure_logging
 
     level = {0: "warning", 1: "info"}.get(args.verbose, "debug")
     configure_logging(level)
     try:
         if args.command in ("tasks", "once", "check", "schema"):
-            return _command(args)
+            return _command(args, own_process=own_process)
         if args.command == "run":
             from monitor.daemon import DaemonOptions, run_daemon
 
@@ -110,11 +115,23 @@ def _simulate(args: argparse.Namespace, rest: list[str]) -> int:
     return sim_cli.run(parser.parse_args(rest, namespace=args))
 
 
-def _command(args: argparse.Namespace) -> int:
+def _command(args: argparse.Namespace, *, own_process: bool) -> int:
     import asyncio
+    import gc
+
+    from monitor.gc_pause import collector_paused
 
     if args.command == "tasks":  # first, and alone: listing loads nothing of the runtime
-        from monitor.listtasks import tasks
+        # What the listing's modules make as they import lives as long as the process, so the cyclic collector
+        # finds nothing to free in it: it is paused while they import, and when the process is the command's
+        # own, what they made is then frozen out of its way (gc.freeze), so that neither the collections
+        # during the listing nor those at exit traverse it again (bench/findings.md, start-up). An in-process
+        # caller (a test) keeps a collector that can free everything it had.
+        with collector_paused():
+            from monitor.listtasks import tasks
+
+            if own_process:
+                gc.freeze()
 
         return asyncio.run(tasks(args))
     from rich.console import Console

@@ -187,3 +187,39 @@ def test_tasks_loads_the_ca_certificates_on_a_thread(sim: SimulatorThread, tmp_p
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 40
     assert json.loads(result.stderr.strip().splitlines()[-1]) == ["tls-prefetch"]
+
+
+#: Runs the CLI as the installed script does (`main()` reading sys.argv) or as a caller in a process of its
+#: own does (`main(argv)`), then prints the cyclic collector's state.
+RUN_AND_SHOW_COLLECTOR = """
+import gc, json, sys
+from monitor.cli import main
+how, sys.argv = sys.argv[1], [sys.argv[0], *sys.argv[2:]]
+code = main() if how == "script" else main(sys.argv[1:])
+print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "caller"])
+def test_tasks_freezes_what_its_imports_made_only_in_its_own_process(
+    sim: SimulatorThread, tmp_path: Path, how: str
+) -> None:
+    """The modules' objects live as long as the process: `tasks` freezes them out of the collector's way
+    (monitor.cli), which stays on for the listing's own garbage; a caller of main() keeps them collectable."""
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_AND_SHOW_COLLECTOR, how, "tasks", "--json"],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **_sim_env(sim)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 40
+    collector = json.loads(result.stderr.strip().splitlines()[-1])
+    assert collector["enabled"]
+    if how == "script":
+        assert collector["frozen"] > 10_000  # pydantic, httpx, the config's and the client's models...
+    else:
+        assert collector["frozen"] == 0
