@@ -735,7 +735,7 @@ class WorkspaceClient:
                     continue
             return self._interpret(endpoint, response)
 
-    def _note_throttling(self, response: httpx.Response, window: float) -> None:
+    def _note_throttling(self, response: _Answer, window: float) -> None:
         """A 429 pauses every request of this client: for Retry-After when given (capped), else for an
         exponential backoff with jitter (`throttle_pause`); any other answer ends the streak. `window` is
         when the latest pause was set as the request went out."""
@@ -772,7 +772,7 @@ class WorkspaceClient:
         *,
         method: str = "GET",
         body: bytes = b"",
-    ) -> httpx.Response:
+    ) -> _Answer:
         request = OutgoingRequest(
             method=method,
             host=self._host,
@@ -832,11 +832,9 @@ class WorkspaceClient:
             raise
         assert streamed is not None  # sent, or an exception above
         self._observe(endpoint, str(streamed.status_code))
-        # The body is decoded already: the new response must not decode it again.
-        kept = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in DECODED_HEADERS]
-        return httpx.Response(streamed.status_code, headers=kept, content=body, request=outgoing)
+        return _Answer(streamed.status_code, streamed.headers, body)
 
-    def _interpret(self, endpoint: str, response: httpx.Response) -> dict[str, Any]:
+    def _interpret(self, endpoint: str, response: _Answer) -> dict[str, Any]:
         status = response.status_code
         code = _error_code(response)
         message = _error_message(response)
@@ -897,6 +895,32 @@ class WorkspaceClient:
         return _json_object(response, endpoint)
 
 
+class _Answer:
+    """An answer as `_interpret` reads it: its status, its headers as they came, and its body as `read_capped`
+    decoded it. Not a second `httpx.Response`: building one parsed the headers and the body again on every
+    request, for the few error paths that read `text` (bench/findings.md)."""
+
+    __slots__ = ("_text", "content", "headers", "status_code")
+
+    def __init__(self, status_code: int, headers: httpx.Headers, content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self._text: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        """The body as httpx decodes text (the charset the answer names, else UTF-8; errors replaced)."""
+        if self._text is None:
+            # The body is decoded already: the headers that describe its transfer must not apply again.
+            kept = [(k, v) for k, v in self.headers.multi_items() if k.lower() not in DECODED_HEADERS]
+            self._text = httpx.Response(self.status_code, headers=kept, content=self.content).text
+        return self._text
+
+
 #: API Gateway's code for "The API does not exist or has not been published in the environment" (404).
 _UNPUBLISHED_API = "APIGW.0101"
 _ENDPOINT_HINT = (
@@ -939,14 +963,14 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _describe_body(response: httpx.Response) -> str:
+def _describe_body(response: _Answer) -> str:
     content_type = response.headers.get("Content-Type", "")
     if "html" in content_type or response.text.lstrip().lower().startswith(("<!doctype", "<html")):
         return "answered with an HTML page instead of JSON"
     return _short(response.text.strip()) or "empty answer"
 
 
-def _error_body(response: httpx.Response) -> dict[str, Any] | None:
+def _error_body(response: _Answer) -> dict[str, Any] | None:
     try:
         data = _decoded_json(response)
     except ValueError:
@@ -961,7 +985,7 @@ _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _decoded_json(response: httpx.Response) -> Any:
+def _decoded_json(response: _Answer) -> Any:
     """The parsed body, with lone surrogates (`"\\ud800"`) and NUL replaced by U+FFFD (otherwise a task
     named so fails every later cycle that meets it, when its alert is stored), and text longer than
     MAX_TEXT cut (`clip_text`). Both are looked for first: most answers have neither, and are not copied."""
@@ -1005,7 +1029,7 @@ def _replace_unstorable(value: Any) -> Any:
     return value
 
 
-def _error_code(response: httpx.Response) -> str | None:
+def _error_code(response: _Answer) -> str | None:
     if response.status_code < 400:
         return None
     body = _error_body(response)
@@ -1013,7 +1037,7 @@ def _error_code(response: httpx.Response) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _error_message(response: httpx.Response) -> str | None:
+def _error_message(response: _Answer) -> str | None:
     if response.status_code < 400:
         return None
     body = _error_body(response)
@@ -1028,7 +1052,7 @@ _BAD_AUTH_CODE = "APIGW.0301"
 _EXPIRED_MESSAGE = re.compile(r"expire", re.IGNORECASE)
 
 
-def _token_expired(response: httpx.Response) -> bool:
+def _token_expired(response: _Answer) -> bool:
     """A 401 that says the token expired: APIGW.0307, or APIGW.0301 whose message says "expired" (then a
     fresh token may help; any other rejection is the credentials' fault and refreshing would not)."""
     code = _error_code(response)
@@ -1037,7 +1061,7 @@ def _token_expired(response: httpx.Response) -> bool:
     return code == _BAD_AUTH_CODE and bool(_EXPIRED_MESSAGE.search(_error_message(response) or ""))
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: _Answer) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:
         return None
@@ -1049,7 +1073,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _json_object(response: httpx.Response, endpoint: str) -> dict[str, Any]:
+def _json_object(response: _Answer, endpoint: str) -> dict[str, Any]:
     try:
         data = _decoded_json(response)
     except ValueError:

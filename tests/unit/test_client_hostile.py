@@ -31,7 +31,7 @@ from monitor.workspace.client import (
     TaskFilter,
     WorkspaceClient,
 )
-from monitor.workspace.errors import MalformedResponseError, NotFoundError, RateLimitedError
+from monitor.workspace.errors import MalformedResponseError, NotFoundError, RateLimitedError, ServerError
 from monitor.workspace.models import MAX_TEXT
 
 PROJECT = "p" * 32
@@ -254,6 +254,20 @@ async def test_the_client_asks_only_for_encodings_it_decodes_itself() -> None:
     async with client_for(handle) as client:
         await client.fetch_tasks(FAIL)
     assert asked == ["gzip, deflate"]
+
+
+async def test_an_error_answer_is_told_in_the_text_it_decodes_to() -> None:
+    """The body of an error answer is shown as httpx decodes text: once un-gzipped (not twice), in the
+    charset the answer names."""
+    page = "<p>Serveur surcharg\u00e9</p>".encode("latin-1")
+    answer = httpx.Response(
+        502,
+        headers={"Content-Type": "text/plain; charset=latin-1", "Content-Encoding": "gzip"},
+        stream=OneChunk(gzip.compress(page)),
+    )
+    async with client_for(lambda request: answer) as client:
+        with pytest.raises(ServerError, match="<p>Serveur surcharg\u00e9</p>"):
+            await client.fetch_tasks(FAIL)
 
 
 @pytest.mark.parametrize("record_id", ["..", ".", "", "x" * (MAX_ID_LENGTH + 1)])
