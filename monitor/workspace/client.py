@@ -995,7 +995,9 @@ def _decoded_json(response: _Answer) -> Any:
     tails = _long_tails(data)
     if tails:
         data = {**data, **dict.fromkeys(tails, "")}
-    if has_long_text(data):
+    # A string of more than MAX_TEXT characters takes more than MAX_TEXT bytes of the body (a character is at
+    # least one byte, an escape more): a shorter answer holds none and is not walked.
+    if len(response.content) > MAX_TEXT and has_long_text(data):
         data = clip_text(data)
     if tails:
         data = {**data, **tails}

@@ -173,6 +173,16 @@ async def test_a_huge_task_name_is_cut_before_it_is_stored(tmp_path: Path) -> No
     assert len(json.dumps(row.entry.payload)) < 20 * MAX_TEXT
 
 
+@pytest.mark.parametrize(("length", "kept"), [(MAX_TEXT, MAX_TEXT), (MAX_TEXT + 1, MAX_TEXT - 1)])
+async def test_the_shortest_answer_that_can_hold_a_too_long_text_is_cut(length: int, kept: int) -> None:
+    """Answers no longer than MAX_TEXT bytes are not looked through (no text in them can be too long): the
+    first one that can hold a too-long text is."""
+    body = '{"id":"t","task_name":"' + "n" * length + '"}'
+    async with client_for(lambda request: raw_json(body)) as client:
+        task = await client.get_task("t")
+    assert task.task_name == "n" * kept + ("…" if kept < length else "")
+
+
 # Answers too big once decoded (issue 20: a 2 MB gzip body that expands to 2 GB took the daemon to 5.3 GB).
 
 
