@@ -72,6 +72,7 @@ RETURNING value
 """
 _CURRENT_TERM = "SELECT value FROM meta WHERE key = 'leader_term' FOR SHARE"
 _SELECT_ALERTS_BY_FINGERPRINT = sql.SELECT_ALERTS + "WHERE a.fingerprint = ANY(%(fingerprints)s)"
+_SELECT_TASK_MARKS_OF = sql.SELECT_TASK_MARKS + "WHERE project = %(project)s AND task_id = ANY(%(task_ids)s)"
 
 # The dialect differences, all of them: SQLite DDL in, PostgreSQL DDL out.
 _DDL_REWRITES = (
@@ -246,6 +247,9 @@ class PostgresStore(sql.SqlStore[psycopg.Connection[Any]]):
 
     def _select_alerts(self, db: psycopg.Connection[Any], fingerprints: list[str]) -> Iterator[Sequence[Any]]:
         yield from db.execute(_SELECT_ALERTS_BY_FINGERPRINT, {"fingerprints": fingerprints}).fetchall()
+
+    def _select_marks(self, db: psycopg.Connection[Any], project: str, task_ids: list[str]) -> list[Any]:
+        return db.execute(_SELECT_TASK_MARKS_OF, {"project": project, "task_ids": task_ids}).fetchall()
 
     def _tables(self, db: psycopg.Connection[Any]) -> set[str]:
         rows = db.execute(

@@ -191,7 +191,11 @@ RELEASE_ACTION = "DELETE FROM action_claims WHERE key = :key"
 PRUNE_ACTION_CLAIMS = "DELETE FROM action_claims WHERE expires_at <= :now"
 
 # Run history (monitor.history): a mark per task, and the daily summary the marks feed.
-SELECT_TASK_MARKS = "SELECT task_id, next_at, counted_until FROM task_marks WHERE project = :project"
+# The marks of some tasks of one project: each backend adds the condition on task_id in its own style
+# (SqlStore._select_marks), for at most MARKS_CHUNK tasks.
+SELECT_TASK_MARKS = "SELECT task_id, next_at, counted_until FROM task_marks "
+#: Sightings whose stored marks `record_runs` reads (and holds) at once.
+MARKS_CHUNK = 500
 UPSERT_TASK_MARK = """
 INSERT INTO task_marks (project, task_id, next_at, counted_until)
 VALUES (:project, :task_id, :next_at, :counted_until)
@@ -402,7 +406,6 @@ class Statements:
     claim_action: str
     release_action: str
     prune_action_claims: str
-    select_task_marks: str
     upsert_task_mark: str  # by position: see SqlStore._moved_marks
     add_task_runs: str  # by position: see SqlStore._moved_marks
     select_task_days: str
@@ -440,7 +443,6 @@ class Statements:
             claim_action=named(CLAIM_ACTION),
             release_action=named(RELEASE_ACTION),
             prune_action_claims=named(PRUNE_ACTION_CLAIMS),
-            select_task_marks=named(SELECT_TASK_MARKS),
             upsert_task_mark=positional(UPSERT_TASK_MARK, marker)[0],
             add_task_runs=positional(ADD_TASK_RUNS, marker)[0],
             select_task_days=named(SELECT_TASK_DAYS),
@@ -625,23 +627,21 @@ class SqlStore(ABC, Generic[Db]):
     # Run history (monitor.history).
 
     def record_runs(self, project: str, sightings: Iterable[Sighting], now: datetime) -> int:
-        # The sightings are taken, and the mark rows made, as the driver takes them (as apply_cycle's rows):
-        # a listing of every task is a sighting and a mark per task, which would otherwise all be alive at
-        # once beside the cycle that saw them (a mass failure's peak RSS, bench/findings.md).
+        # A chunk of sightings at a time: its tasks' stored marks read, and the moved ones written as the
+        # driver takes them (as apply_cycle's rows). A listing of every task is a sighting and a mark per task
+        # (100,000 of each), which would otherwise all be alive at once beside the cycle (bench/findings.md).
         pending = iter(sightings)
-        first = next(pending, None)
         counts: dict[tuple[str, str], list[Any]] = {}
         with self._write() as db:
             self._before_cycle(db)
-            if first is None:
-                return 0
-            # The stored marks as read (task_id, next_at, counted_until), each parsed when its task is sighted
-            # and replaced by its new mark then: a task sighted twice in one call counts its runs once.
-            marks: dict[str, Sequence[Any]] = {
-                row[0]: row for row in self._rows(db, self.statements.select_task_marks, {"project": project})
-            }
-            moved = self._moved_marks(project, itertools.chain((first,), pending), marks, counts, now)
-            self._executemany(db, self.statements.upsert_task_mark, moved)
+            while chunk := list(itertools.islice(pending, MARKS_CHUNK)):
+                # Read after the chunks before it were written: a task sighted again finds the mark its
+                # first sighting moved (within a chunk, _moved_marks keeps it), so its runs count once.
+                marks: dict[str, Sequence[Any]] = {
+                    row[0]: row for row in self._select_marks(db, project, [seen.task_id for seen in chunk])
+                }
+                moved = self._moved_marks(project, chunk, marks, counts, now)
+                self._executemany(db, self.statements.upsert_task_mark, moved)
             self._executemany(db, self.statements.add_task_runs, counts.values())
         return sum(row[5] for row in counts.values())
 
@@ -770,6 +770,10 @@ class SqlStore(ABC, Generic[Db]):
     @abstractmethod
     def _select_alerts(self, db: Db, fingerprints: list[str]) -> Iterator[Sequence[Any]]:
         """SELECT_ALERTS for these fingerprints, columns by position."""
+
+    @abstractmethod
+    def _select_marks(self, db: Db, project: str, task_ids: list[str]) -> Sequence[Sequence[Any]]:
+        """SELECT_TASK_MARKS for these tasks of `project` (at most MARKS_CHUNK), columns by position."""
 
     @abstractmethod
     def _tables(self, db: Db) -> set[str]:

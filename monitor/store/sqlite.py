@@ -161,6 +161,10 @@ class SQLiteStore(sql.SqlStore[sqlite3.Connection]):
             where = f" WHERE a.fingerprint IN ({', '.join('?' * len(chunk))})"
             yield from cursor.execute(sql.SELECT_ALERTS + where, chunk)
 
+    def _select_marks(self, db: sqlite3.Connection, project: str, task_ids: list[str]) -> list[Any]:
+        where = f"WHERE project = ? AND task_id IN ({', '.join('?' * len(task_ids))})"
+        return _plain_cursor(db).execute(sql.SELECT_TASK_MARKS + where, [project, *task_ids]).fetchall()
+
     def _tables(self, db: sqlite3.Connection) -> set[str]:
         return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 

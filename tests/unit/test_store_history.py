@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 import pytest
 
 from monitor.history import Sighting, TaskDay
-from monitor.store import Store
+from monitor.store import Store, sql
 from tests.support.stores import T0, Backend, backend, store
 
 __all__ = ["backend", "store"]  # the fixtures, used by name
@@ -83,10 +83,20 @@ def test_days_before_the_retention_are_pruned(store: Store) -> None:
     assert [row.day for row in store.task_days("2026-01-01", "2026-04-01")] == ["2026-02-26"]
 
 
-def test_a_task_sighted_twice_in_one_call_counts_once(store: Store) -> None:
-    """The failing listing and the listing of every task may both hold a task."""
-    store.record_runs("p", [sighting("a", 0)], T0 - DAY)
-    assert store.record_runs("p", [sighting("a", 1, "FAIL"), sighting("a", 1, "FAIL")], T0 + DAY / 2) == 1
+@pytest.mark.parametrize("chunk", [sql.MARKS_CHUNK, 1], ids=["one chunk", "chunks of one"])
+def test_a_task_sighted_twice_in_one_call_counts_once(
+    store: Store, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failing listing and the listing of every task may both hold a task, in the same chunk of sightings
+    or in different ones (a chunk's marks are read after the chunks before it were written)."""
+    monkeypatch.setattr(sql, "MARKS_CHUNK", chunk)
+    store.record_runs("p", [sighting("a", 0), sighting("b", 0)], T0 - DAY)
+    sightings = [sighting("a", 1, "FAIL"), sighting("b", 1), sighting("a", 1, "FAIL")]
+    assert store.record_runs("p", sightings, T0 + DAY / 2) == 2
+    assert [(day.task_id, day.runs, day.fails) for day in store.task_days("2026-03-01", "2026-03-02")] == [
+        ("a", 1, 1),
+        ("b", 1, 0),
+    ]
 
 
 def test_task_totals_sum_a_span_per_task(store: Store) -> None:
