@@ -252,6 +252,8 @@ class _StructlogLoader:
         finally:
             if hide_rich:
                 del sys.modules["rich"]
+        if _FINDER in sys.meta_path:
+            sys.meta_path.remove(_FINDER)
         module.__loader__ = self.loader  # as if loaded the ordinary way, for whoever looks
         if module.__spec__ is not None:
             module.__spec__.loader = self.loader
@@ -259,14 +261,16 @@ class _StructlogLoader:
 
 
 class _StructlogFinder:
-    """First on `sys.meta_path` until structlog is imported: hands the import to the other finders, with
-    structlog's loader wrapped (`_StructlogLoader`)."""
+    """First on `sys.meta_path` until structlog is loaded: hands the import to the other finders, with
+    structlog's loader wrapped (`_StructlogLoader`, which takes this finder off once structlog is loaded: a
+    library asking `importlib.util.find_spec("structlog")` whether it is installed loads nothing)."""
 
     def find_spec(self, fullname: str, path: Any, target: ModuleType | None = None) -> ModuleSpec | None:
         if fullname != "structlog":
             return None
-        sys.meta_path.remove(self)
         for finder in sys.meta_path:
+            if finder is self:
+                continue
             find: Callable[..., ModuleSpec | None] | None = getattr(finder, "find_spec", None)
             spec = find(fullname, path, target) if find is not None else None
             if spec is not None:
@@ -276,8 +280,9 @@ class _StructlogFinder:
         return None
 
 
+_FINDER = _StructlogFinder()
 if "structlog" not in sys.modules:
-    sys.meta_path.insert(0, _StructlogFinder())
+    sys.meta_path.insert(0, _FINDER)
 
 
 #: Level names of a structlog logger's methods that can be dropped without structlog, below the level.

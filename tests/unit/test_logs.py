@@ -159,13 +159,17 @@ def test_on_a_terminal_an_exception_is_its_plain_traceback_whether_rich_is_loade
 #: Logs through every path a process has (a module's logger below and at the level, a stdlib record, and
 #: stamina's retry hook, which logs through structlog directly) and prints, on stdout, the lines the log
 #: stream got (timestamps masked) and when structlog was loaded. "structlog first": loaded before
-#: configure_logging, as in a daemon; "lazy": loaded by whatever logs first, as in `tasks`.
+#: configure_logging, as in a daemon; "lazy": loaded by whatever logs first, as in `tasks`; "lazy, asked
+#: first": the same after `importlib.util.find_spec("structlog")`, which finds it without loading it.
 EVERY_PATH = """
 import io, re, sys
 if sys.argv[1] == "structlog first":
     import structlog
 from monitor.logs import configure_logging, get_logger, register_secret
 import logging, stamina
+if sys.argv[1] == "lazy, asked first":  # as a library checking whether structlog is installed
+    import importlib.util
+    assert importlib.util.find_spec("structlog") is not None and "structlog" not in sys.modules
 register_secret("s3cr3t-value-123")
 stream = io.StringIO()
 configure_logging("warning", json=True, stream=stream)
@@ -194,10 +198,10 @@ def test_lines_are_configured_whoever_loads_structlog_first() -> None:
         order: subprocess.run(
             [sys.executable, "-c", EVERY_PATH, order], capture_output=True, text=True, check=True
         ).stdout.splitlines()
-        for order in ("structlog first", "lazy")
+        for order in ("structlog first", "lazy", "lazy, asked first")
     }
     assert outputs["lazy"][-2:] == ["after info and debug: False", "after a retry: True"]
-    assert outputs["structlog first"][:-2] == outputs["lazy"][:-2]
+    assert outputs["structlog first"][:-2] == outputs["lazy"][:-2] == outputs["lazy, asked first"][:-2]
     lines = [json.loads(line) for line in outputs["lazy"][:-2]]
     assert [line["event"] for line in lines] == [
         "stamina.retry_scheduled",
