@@ -27,6 +27,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# PYTEST_ARGS="-n 4 --dist loadfile" spreads the files over four processes (pytest-xdist), as .ci/run does.
 unit: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
@@ -35,8 +36,9 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py --quick
 
-# The wheel as an operator installs it: built, installed alone into a fresh venv (dependencies from PyPI),
-# then --version, init, check and demo run from it (~2 min, most of it pip). CI runs it after `make test`.
+# The wheel as an operator installs it: built from a copy of the checkout, installed alone into a fresh venv
+# (dependencies from PyPI), then --version, init, check and demo run from it (about a minute: half of it the
+# demo, a quarter pip). CI runs it beside `make test`.
 wheel-smoke: $(STAMP)
 	PYTHON=$(BIN)/python .ci/wheel-smoke
 
