@@ -82,12 +82,14 @@ def _read_time(value: str | None) -> datetime | None:
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TIME_TEXT:
         return None
     text = value.strip()
+    # fromisoformat first: it reads the API's own form as strptime does, ~50x faster (the run history
+    # reads a time per task each listing); strptime still takes the unpadded forms it alone accepts.
     try:
-        return datetime.strptime(text, API_TIME_FORMAT)
+        return datetime.fromisoformat(text)
     except ValueError:
         pass
     try:
-        return datetime.fromisoformat(text)
+        return datetime.strptime(text, API_TIME_FORMAT)
     except ValueError:
         return None
 
