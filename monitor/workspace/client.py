@@ -924,12 +924,13 @@ class _Answer:
 
 
 def parse_json(raw: bytes) -> Any:
-    """`json.loads(raw)`, by pydantic-core's parser where it can (twice as fast on a page of tasks:
+    """`json.loads(raw)`, by pydantic-core's parser where it can (half the time on a page of tasks:
     bench/findings.md). What that parser refuses and json.loads takes (a lone surrogate escape, a BOM,
     UTF-16, nesting past its depth) goes to json.loads, which parses or refuses it as it always did; where
-    both parse, they agree (tests/unit/test_client_json.py)."""
+    both parse, they agree (tests/unit/test_client_json.py). Only keys are cached: values (ids, names) differ
+    from page to page, and caching them cost more than it saved."""
     try:
-        return pydantic_core.from_json(raw)
+        return pydantic_core.from_json(raw, cache_strings="keys")
     except ValueError:
         return json.loads(raw)
 
