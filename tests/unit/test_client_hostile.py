@@ -95,6 +95,15 @@ async def test_lone_surrogates_and_nul_in_an_answer_become_replacement_character
     assert listing.tasks[0].task_name == "a\ufffdb\ufffdc\U0001f600"  # the valid pair is kept
 
 
+async def test_a_surrogate_written_as_bytes_becomes_a_replacement_character() -> None:
+    """Not an escape but its UTF-8 bytes (ED A0 80: not valid UTF-8, which json.loads decodes all alike)."""
+    body = b'{"scheduled_tasks": [{"id": "t-1", "task_name": "bad\xed\xa0\x80name"}], "total_count": 1}'
+    answer = httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+    async with client_for(lambda request: answer) as client:
+        listing = await client.fetch_tasks(FAIL)
+    assert listing.tasks[0].task_name == "bad\ufffdname"
+
+
 async def test_a_task_named_with_a_lone_surrogate_is_alerted_and_stored(tmp_path: Path) -> None:
     task = r'{"id": "t-9", "task_name": "bad\ud800name", "last_status": "FAIL"}'
 
