@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,12 +173,11 @@ sys.exit(code)
 """
 
 
-def test_tasks_loads_the_ca_certificates_on_a_thread(sim: SimulatorThread, tmp_path: Path) -> None:
-    """The TLS context's CA certificates (15% of a one-page `tasks`, bench/findings.md) load on a thread
-    started before the command's imports (monitor.workspace.tls), and the listing uses that one context: none
-    is made on the main thread."""
+def _list_tasks_and_report(sim: SimulatorThread, tmp_path: Path, script: str, *before: str) -> Any:
+    """Run `script` (which runs the CLI, then prints a JSON report on stderr's last line) with `tasks --json`
+    against the simulator in a process of its own; check the listing, return the report."""
     result = subprocess.run(
-        [sys.executable, "-c", RUN_AND_LIST_CONTEXTS, "tasks", "--json"],
+        [sys.executable, "-c", script, *before, "tasks", "--json"],
         env={"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **_sim_env(sim)},
         cwd=tmp_path,
         capture_output=True,
@@ -186,7 +186,14 @@ def test_tasks_loads_the_ca_certificates_on_a_thread(sim: SimulatorThread, tmp_p
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 40
-    assert json.loads(result.stderr.strip().splitlines()[-1]) == ["tls-prefetch"]
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+def test_tasks_loads_the_ca_certificates_on_a_thread(sim: SimulatorThread, tmp_path: Path) -> None:
+    """The TLS context's CA certificates (15% of a one-page `tasks`, bench/findings.md) load on a thread
+    started before the command's imports (monitor.workspace.tls), and the listing uses that one context: none
+    is made on the main thread."""
+    assert _list_tasks_and_report(sim, tmp_path, RUN_AND_LIST_CONTEXTS) == ["tls-prefetch"]
 
 
 #: Runs the CLI as the installed script does (`main()` reading sys.argv) or as a caller in a process of its
@@ -207,17 +214,7 @@ def test_tasks_freezes_what_its_imports_made_only_in_its_own_process(
 ) -> None:
     """The modules' objects live as long as the process: `tasks` freezes them out of the collector's way
     (monitor.cli), which stays on for the listing's own garbage; a caller of main() keeps them collectable."""
-    result = subprocess.run(
-        [sys.executable, "-c", RUN_AND_SHOW_COLLECTOR, how, "tasks", "--json"],
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **_sim_env(sim)},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert len(json.loads(result.stdout)) == 40
-    collector = json.loads(result.stderr.strip().splitlines()[-1])
+    collector = _list_tasks_and_report(sim, tmp_path, RUN_AND_SHOW_COLLECTOR, how)
     assert collector["enabled"]
     if how == "script":
         assert collector["frozen"] > 10_000  # pydantic, httpx, the config's and the client's models...
