@@ -134,6 +134,7 @@ def test_a_sigkilled_leader_is_replaced_within_the_lease(new_cluster: Callable[.
 def test_replicas_whose_database_sessions_end_wait_and_recover(new_cluster: Callable[..., Cluster]) -> None:
     cluster = new_cluster()
     replicas = cluster.start(2)
+    cluster.wait_for_started()  # one still connecting when its sessions end refuses to start (exit 1)
     cluster.wait_for_leader()
     cluster.fail("prod-reboot")
     cluster.wait_for_messages(lambda m: len(m) == 1, "the first alert")
