@@ -194,6 +194,10 @@ class Dispatcher:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._batch = batch
+        # Rows this sender tried to claim and has not begun to send: a flush that fails in between (the
+        # database gone as the claim commits, or just after) leaves them claimed by us, and nobody would
+        # send them before the claim lease ran out. The next flush gives them back first.
+        self._unsent_claims: set[int] = set()
         #: The receivers chosen by a channel's `kind:` prefix, beside `notifier` for every other channel.
         self.receivers: dict[str, Notifier] = {}
         for receiver in receivers:
@@ -209,6 +213,7 @@ class Dispatcher:
     async def flush(self) -> DispatchReport:
         """Deliver every row that is due now; rows put back for a retry wait for a later flush."""
         report = DispatchReport()
+        self._release_unsent_claims()
         handled: set[int] = set()
         while True:
             now = self._clock()
@@ -226,7 +231,19 @@ class Dispatcher:
         rest is sent by the next start at once instead of after the claim lease. Rows another sender took
         meanwhile are left to it."""
         now = self._clock()
-        return [row for row in rows if self.store.claim_outbox(row.id, claimer=self.claimer, now=now)]
+        self._unsent_claims.update(row.id for row in rows)
+        claimed = [row for row in rows if self.store.claim_outbox(row.id, claimer=self.claimer, now=now)]
+        taken = {row.id for row in claimed}
+        self._unsent_claims.difference_update(row.id for row in rows if row.id not in taken)
+        return claimed
+
+    def _release_unsent_claims(self) -> None:
+        """Give back the claims a failed flush left unused (see `_unsent_claims`): never sent, so pending."""
+        now = self._clock()
+        for row_id in sorted(self._unsent_claims):
+            if self.store.release_claim(row_id, claimer=self.claimer, now=now):
+                log.info("dispatch.claim_released", row_id=row_id)
+            self._unsent_claims.discard(row_id)
 
     async def _deliver(self, rows: Sequence[OutboxRow], report: DispatchReport) -> None:
         posted_groups: set[tuple[str, str]] = set()
@@ -275,7 +292,10 @@ class Dispatcher:
         rows = notification.rows
         if not notification.channel:
             self._fail(rows, "no channel: set the rule's channel or slack.default_channel", None, report)
+            self._unsent_claims.difference_update(row.id for row in rows)
             return
+        # From here on the rows may go out: their claims hold until recorded (or the lease runs out).
+        self._unsent_claims.difference_update(row.id for row in rows)
         try:
             receiver = self.receiver(notification.channel)
             await receiver.deliver(notification, self._record, StoreMemo(self.store, f"{receiver.kind}."))

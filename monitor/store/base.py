@@ -147,6 +147,11 @@ class Store(Protocol):
         """Record a failed send: pending again from `retry_at`, or failed for good when it is None."""
         ...
 
+    def release_claim(self, row_id: int, *, claimer: str, now: datetime) -> bool:
+        """Give back a claim of `claimer`'s that was never used to send (pending again at once); False when
+        the row is not claimed by `claimer` (never claimed, or taken over since)."""
+        ...
+
     def prune_outbox(self, *, before: datetime) -> int:
         """Delete the rows sent (or failed for good) before `before`; how many. Unsent rows always stay."""
         ...

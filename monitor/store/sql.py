@@ -143,6 +143,11 @@ UPDATE outbox SET state = 'pending', next_attempt_at = :retry_at, claimed_by = N
     last_error = :error
 WHERE id = :id AND state = 'claimed'
 """
+# A claim its sender never used (the sender's own, still held): pending again at once, as if never taken.
+RELEASE_CLAIM = """
+UPDATE outbox SET state = 'pending', next_attempt_at = :now, claimed_by = NULL, claimed_at = NULL
+WHERE id = :id AND state = 'claimed' AND claimed_by = :claimer
+"""
 MARK_FAILED = """
 UPDATE outbox SET state = 'failed', claimed_by = NULL, claimed_at = NULL, last_error = :error
 WHERE id = :id AND state = 'claimed'
@@ -394,6 +399,7 @@ class Statements:
     mark_sent: str
     mark_retry: str
     mark_failed: str
+    release_claim: str
     prune_outbox: str
     upsert_message_ref: str
     select_message_ref: str
@@ -431,6 +437,7 @@ class Statements:
             mark_sent=named(MARK_SENT),
             mark_retry=named(MARK_RETRY),
             mark_failed=named(MARK_FAILED),
+            release_claim=named(RELEASE_CLAIM),
             prune_outbox=named(PRUNE_OUTBOX),
             upsert_message_ref=named(UPSERT_MESSAGE_REF),
             select_message_ref=named(SELECT_MESSAGE_REF),
@@ -566,6 +573,11 @@ class SqlStore(ABC, Generic[Db]):
             else:
                 params = {"id": row_id, "error": error, "retry_at": to_db_time(retry_at)}
                 self._execute(db, self.statements.mark_retry, params)
+
+    def release_claim(self, row_id: int, *, claimer: str, now: datetime) -> bool:
+        params = {"id": row_id, "claimer": claimer, "now": to_db_time(now)}
+        with self._write() as db:
+            return self._execute(db, self.statements.release_claim, params) == 1
 
     def prune_outbox(self, *, before: datetime) -> int:
         with self._write() as db:
