@@ -38,17 +38,22 @@ class ClaimFailsOnce:
         return getattr(self._store, name)
 
 
+async def a_failed_flush(store: Store, *, committed: bool) -> tuple[Dispatcher, Recorder]:
+    """One row in the outbox, and replica-a's flush of it failed at the claim (`ClaimFailsOnce`)."""
+    store.apply_cycle(CycleChanges(outbox=[entry("f-1", channel="#ops")]))
+    slack = Recorder("slack")
+    flaky = ClaimFailsOnce(store, committed=committed)
+    dispatcher = Dispatcher(flaky, slack, claimer="replica-a", clock=lambda: T0)  # type: ignore[arg-type]
+    with pytest.raises(RetryableStoreError):
+        await dispatcher.flush()
+    return dispatcher, slack
+
+
 @pytest.mark.parametrize("committed", [True, False], ids=["claim-committed", "claim-lost"])
 async def test_a_claim_whose_flush_failed_is_given_back_and_sent_at_the_next_flush(
     store: Store, committed: bool
 ) -> None:
-    store.apply_cycle(CycleChanges(outbox=[entry("f-1", channel="#ops")]))
-    flaky = ClaimFailsOnce(store, committed=committed)
-    slack = Recorder("slack")
-    dispatcher = Dispatcher(flaky, slack, claimer="replica-a", clock=lambda: T0)  # type: ignore[arg-type]
-
-    with pytest.raises(RetryableStoreError):
-        await dispatcher.flush()
+    dispatcher, slack = await a_failed_flush(store, committed=committed)
     assert slack.given == []
     report = await dispatcher.flush()
 
@@ -59,12 +64,7 @@ async def test_a_claim_whose_flush_failed_is_given_back_and_sent_at_the_next_flu
 
 
 async def test_a_claim_another_sender_took_meanwhile_is_left_to_it(store: Store) -> None:
-    store.apply_cycle(CycleChanges(outbox=[entry("f-1", channel="#ops")]))
-    flaky = ClaimFailsOnce(store, committed=False)
-    slack = Recorder("slack")
-    dispatcher = Dispatcher(flaky, slack, claimer="replica-a", clock=lambda: T0)  # type: ignore[arg-type]
-    with pytest.raises(RetryableStoreError):
-        await dispatcher.flush()
+    dispatcher, slack = await a_failed_flush(store, committed=False)
     [row] = store.pending_outbox(now=T0)
     assert store.claim_outbox(row.id, claimer="replica-b", now=T0)
 
