@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from monitor.chatops.access import Access
-from monitor.chatops.handlers import Deps
 from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens
 from monitor.config import SlackSettings
 from monitor.devtools.slackstub import DEFAULT_APP_TOKEN, SlackStubOptions
@@ -138,10 +137,7 @@ async def controls(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
     ]  # fmt: skip
     frozen = SlackStubOptions(clock=lambda: 1_764_403_200.0)  # trigger_ids never expire under a slow test
     async with open_world(tmp_path, RULES, tasks=tasks, stub_options=frozen) as world:
-        deps = Deps(
-            tasks=world.client,
-            store=world.store,
-            clock=lambda: world.now[0],
+        deps = world.chatops_deps(
             access=Access.of([ADMIN], []),
             on_command=world.runtime.metrics.chatops_command,
         )

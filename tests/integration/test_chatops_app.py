@@ -26,7 +26,7 @@ import pytest
 import structlog
 
 from monitor.chatops.access import Access
-from monitor.chatops.handlers import Deps, RuntimeStatus
+from monitor.chatops.handlers import RuntimeStatus
 from monitor.chatops.replies import NEXT_PAGE_ACTION_ID, PAGE_SIZE
 from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens
 from monitor.chatops.snapshots import SHARE_WINDOW
@@ -246,10 +246,7 @@ async def world(tmp_path: Path) -> AsyncIterator[App]:
         http_client() as http,
     ):
         status = RuntimeStatus()
-        deps = Deps(
-            tasks=opened.client,
-            store=opened.store,
-            clock=lambda: opened.now[0],
+        deps = opened.chatops_deps(
             access=Access.of([ADMIN], [OPS_ROOM[0]]),
             status=lambda: status,
             on_command=opened.runtime.metrics.chatops_command,

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from monitor.chatops.access import Access
-from monitor.chatops.handlers import Deps
 from monitor.chatops.retry import Retrier
 from monitor.chatops.runner import EVENTS_PATH, ChatopsService, SlackTokens, store_status
 from monitor.config import SlackSettings
@@ -130,10 +129,7 @@ async def home(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         runtime = world.runtime
         assert isinstance(world.notifier, SlackNotifier)
         world.notifier.retry = True  # slack.actions: [retry], on the messages and on the tab
-        deps = Deps(
-            tasks=world.client,
-            store=world.store,
-            clock=lambda: world.now[0],
+        deps = world.chatops_deps(
             access=Access.of([ADMIN], []),
             status=store_status(world.store, runtime.health),
             ruleset=runtime.loaded.ruleset,

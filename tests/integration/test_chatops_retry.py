@@ -182,10 +182,7 @@ async def bot(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[B
     ):
         assert isinstance(world.notifier, SlackNotifier)
         world.notifier.retry = True  # slack.actions: [retry]
-        deps = Deps(
-            tasks=world.client,
-            store=world.store,
-            clock=lambda: world.now[0],
+        deps = world.chatops_deps(
             access=Access.of([ADMIN], []),
             on_command=world.runtime.metrics.chatops_command,
             retry=Retrier(world.client, interval=0, checks=5),

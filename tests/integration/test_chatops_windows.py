@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.chatops.access import Access
-from monitor.chatops.handlers import Deps, RuntimeStatus
+from monitor.chatops.handlers import RuntimeStatus
 from monitor.chatops.runner import ChatopsService, SlackTokens
 from monitor.config import SlackSettings
 from monitor.devtools.sim import SimulatorThread
@@ -63,10 +63,7 @@ async def world(tmp_path: Path) -> AsyncIterator[App]:
         http_client() as http,
     ):
         status = RuntimeStatus()
-        deps = Deps(
-            tasks=opened.client,
-            store=opened.store,
-            clock=lambda: opened.now[0],
+        deps = opened.chatops_deps(
             access=Access.of([ADMIN], [OPS_ROOM[0]]),
             status=lambda: status,
             ruleset=opened.runtime.loaded.ruleset,

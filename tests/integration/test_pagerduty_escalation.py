@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.chatops.access import Caller
-from monitor.chatops.handlers import Deps, acknowledge_alert
+from monitor.chatops.handlers import acknowledge_alert
 from monitor.devtools.pagerduty import PagerDutyStubThread
 from monitor.notify.dispatch import Dispatcher
 from monitor.pagerduty.notifier import PagerDutyNotifier
@@ -98,10 +98,7 @@ async def _ack(world: World) -> bool:
     """The Acknowledge button (or `/tasks ack`) on the prod-reboot alert, with the rules in force as the
     daemon hands them to the app."""
     [fingerprint] = world.store.load_open_alerts()
-    deps = Deps(
-        tasks=world.client,
-        store=world.store,
-        clock=lambda: world.now[0],
+    deps = world.chatops_deps(
         ruleset=world.runtime.loaded.ruleset,
     )
     done, _ = await acknowledge_alert(fingerprint, Caller("U1", "alice"), deps)

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.config import Settings
 from monitor.devtools.sim import (
@@ -43,6 +43,9 @@ from monitor.store.base import Store
 from monitor.workspace.auth import AkSkAuth
 from monitor.workspace.client import RetryPolicy, WorkspaceClient
 from monitor.workspace.errors import WorkspaceError
+
+if TYPE_CHECKING:
+    from monitor.chatops.handlers import Deps
 
 __all__ = ["START", "World", "open_world"]
 
@@ -95,6 +98,12 @@ class World:
 
     def advance(self, delta: timedelta) -> None:
         self.now[0] += delta
+
+    def chatops_deps(self, **more: Any) -> Deps:
+        """The chatops handlers' dependencies on this world (its client, store and clock), plus `more`."""
+        from monitor.chatops.handlers import Deps  # only the chatops tests load bolt's side
+
+        return Deps(tasks=self.client, store=self.store, clock=lambda: self.now[0], **more)
 
     async def poll(self) -> CycleReport | None:
         """One cycle with the daemon's bookkeeping: selfwatch told of the outcome; None when it failed."""
